@@ -1,0 +1,81 @@
+"""How to run a pipeline under test: its API and consumer processes.
+
+The harness starts whatever a :class:`SystemSpec` says, filling the
+templates below into argv and env, so it can drive another implementation
+of the same pipeline (see ``wiber_harness.profile``). The default spec runs
+this project's own ``wiber`` package.
+
+Template fields: ``{python}``, ``{host}``, ``{port}`` (the API's port),
+``{kafka_bootstrap}`` (the role's proxied bootstrap), ``{store_uri}`` (the
+node's proxied store URI), ``{topic}``, ``{dlq_topic}``, ``{group}``,
+``{db}``, ``{collection}``, ``{consumer_id}``, ``{metrics_port}``,
+``{delivery_log}``, ``{failpoints_file}``, ``{node_dir}``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_API_ARGV = (
+    "{python}",
+    "-m",
+    "uvicorn",
+    "wiber.api:app",
+    "--host",
+    "{host}",
+    "--port",
+    "{port}",
+    "--log-level",
+    "warning",
+    "--no-access-log",
+)
+DEFAULT_CONSUMER_ARGV = ("{python}", "-m", "wiber.consumer")
+DEFAULT_ENV = {
+    "WIBER_KAFKA_BOOTSTRAP": "{kafka_bootstrap}",
+    "WIBER_STORE_URI": "{store_uri}",
+    "WIBER_TOPIC": "{topic}",
+    "WIBER_DLQ_TOPIC": "{dlq_topic}",
+    "WIBER_GROUP": "{group}",
+    "WIBER_STORE_DB": "{db}",
+    "WIBER_STORE_COLLECTION": "{collection}",
+    "WIBER_CONSUMER_ID": "{consumer_id}",
+    "WIBER_METRICS_PORT": "{metrics_port}",
+    "WIBER_DELIVERY_LOG": "{delivery_log}",
+    "WIBER_FAILPOINTS_FILE": "{failpoints_file}",
+    "WIBER_LOG_FORMAT": "json",
+}
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """Commands, env templates, names and readiness of a pipeline implementation."""
+
+    name: str = "wiber"
+    api_argv: tuple[str, ...] = DEFAULT_API_ARGV
+    consumer_argv: tuple[str, ...] = DEFAULT_CONSUMER_ARGV
+    env: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ENV))
+    topic: str = "wiber.messages"
+    dlq_topic: str = "wiber.messages.dlq"
+    group: str = "wiber-consumers"
+    db: str = "wiber"
+    collection: str = "messages"
+    api_ready_path: str = "/health/readiness"
+    consumer_ready: str = "metrics"  # "metrics": its metrics port answers; "none": started is ready
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def render(self, template: str, values: Mapping[str, object]) -> str:
+        return template.format_map({"python": sys.executable, **values})
+
+    def render_argv(self, argv: tuple[str, ...], values: Mapping[str, object]) -> list[str]:
+        return [self.render(a, values) for a in argv]
+
+    def render_env(self, values: Mapping[str, object]) -> dict[str, str]:
+        return {k: self.render(v, values) for k, v in self.env.items()}
+
+
+DEFAULT_SYSTEM = SystemSpec()
+
+__all__ = ["DEFAULT_SYSTEM", "SystemSpec"]

@@ -1,0 +1,206 @@
+"""Go-built binaries (Toxiproxy, FerretDB): found on the machine or built once into the cache.
+
+Strategies for each binary, in order: an explicit env var (``TOXIPROXY_BIN``,
+``FERRETDB_BIN``), a binary on PATH, the cache entry, then a build with the
+Go toolchain from the Go module proxy into the cache.
+
+FerretDB is built from a small main shipped in this package
+(``ferretdb_runner/``) over FerretDB's embeddable package, because a
+``go install .../cmd/ferretdb@v1.24.2`` binary panics at start: the module
+download lacks its generated ``build/version/version.txt``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from wiber_harness.errors import ProvisionError
+from wiber_harness.provision.base import (
+    Found,
+    cache_root,
+    check_marker,
+    log_dir,
+    manifest_of,
+    require_tool,
+    run_logged,
+    which,
+    write_marker,
+)
+
+TOXIPROXY_VERSION = "2.12.0"
+FERRETDB_VERSION = "1.24.2"
+GO_FIX = "install Go 1.22+ (apt-get install -y golang-go) or set {env} to a prebuilt binary"
+
+
+def _go_env(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("GOFLAGS", "-mod=mod")
+    env["GOBIN"] = str(tmp)
+    env.setdefault("CGO_ENABLED", "0")
+    return env
+
+
+def _install_entry(entry: Path, binary: str, build: Callable[[Path], None]) -> Path:
+    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=cache_root()))
+    try:
+        build(tmp)
+        if not (tmp / binary).exists():
+            raise ProvisionError(
+                f"{entry.name}: the build finished without producing {binary}; see {log_dir()}"
+            )
+        write_marker(tmp, manifest_of(tmp))
+        if entry.exists():
+            shutil.rmtree(entry)
+        tmp.rename(entry)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return entry / binary
+
+
+def _cached(entry: Path, binary: str, component: str) -> Path | None:
+    if entry.exists() and check_marker(entry, manifest_of(entry), component):
+        return entry / binary
+    return None
+
+
+def find_toxiproxy(*, install: bool = True) -> Found:
+    """toxiproxy-server v2.12.0."""
+    comp = "Toxiproxy"
+    env = os.environ.get("TOXIPROXY_BIN")
+    if env:
+        if not os.access(env, os.X_OK):
+            raise ProvisionError(
+                f"Toxiproxy: TOXIPROXY_BIN={env} is not an executable file; fix the path or unset it"
+            )
+        return Found(comp, Path(env), "TOXIPROXY_BIN")
+    on_path = which("toxiproxy-server")
+    if on_path:
+        return Found(comp, on_path, "PATH")
+    entry = cache_root() / f"toxiproxy-{TOXIPROXY_VERSION}"
+    hit = _cached(entry, "toxiproxy-server", comp)
+    if hit:
+        return Found(comp, hit, "cache", TOXIPROXY_VERSION)
+    if not install:
+        raise ProvisionError(
+            f"Toxiproxy: not found (TOXIPROXY_BIN, PATH, {entry}); run 'wiber-harness doctor --fix'"
+        )
+    go = require_tool("go", comp, GO_FIX.format(env="TOXIPROXY_BIN"))
+    log = log_dir() / f"toxiproxy-{TOXIPROXY_VERSION}-build.log"
+
+    def build(tmp: Path) -> None:
+        run_logged(
+            [
+                str(go),
+                "install",
+                f"github.com/Shopify/toxiproxy/v2/cmd/server@v{TOXIPROXY_VERSION}",
+            ],
+            component=comp,
+            log=log,
+            timeout=900,
+            env=_go_env(tmp),
+            fix="check that the Go module proxy is reachable (go env GOPROXY)",
+        )
+        (tmp / "server").rename(tmp / "toxiproxy-server")
+
+    return Found(
+        comp,
+        _install_entry(entry, "toxiproxy-server", build),
+        "go install (just built)",
+        TOXIPROXY_VERSION,
+    )
+
+
+def _ferretdb_ok(path: Path) -> bool:
+    """A go-installed ferretdb may panic at start; only use one that prints its version."""
+    try:
+        r = subprocess.run(
+            [str(path), "--version"], capture_output=True, timeout=20, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0
+
+
+def find_ferretdb(*, install: bool = True) -> Found:
+    """FerretDB v1.24.2 (SQLite handler)."""
+    comp = "FerretDB"
+    env = os.environ.get("FERRETDB_BIN")
+    if env:
+        if not os.access(env, os.X_OK):
+            raise ProvisionError(
+                f"FerretDB: FERRETDB_BIN={env} is not an executable file; fix the path or unset it"
+            )
+        return Found(comp, Path(env), "FERRETDB_BIN")
+    on_path = which("ferretdb")
+    if on_path and _ferretdb_ok(on_path):
+        return Found(comp, on_path, "PATH")
+    entry = cache_root() / f"ferretdb-{FERRETDB_VERSION}"
+    hit = _cached(entry, "ferretdb-runner", comp)
+    if hit:
+        return Found(comp, hit, "cache", FERRETDB_VERSION)
+    if not install:
+        raise ProvisionError(
+            f"FerretDB: not found (FERRETDB_BIN, PATH, {entry}); run 'wiber-harness doctor --fix'"
+        )
+    go = require_tool("go", comp, GO_FIX.format(env="FERRETDB_BIN"))
+    log = log_dir() / f"ferretdb-{FERRETDB_VERSION}-build.log"
+    src = resources.files("wiber_harness.provision") / "ferretdb_runner"
+
+    def build(tmp: Path) -> None:
+        work = tmp / "src"
+        work.mkdir()
+        for name in ("main.go", "go.mod", "go.sum"):
+            (work / name).write_bytes((src / name).read_bytes())
+        genv = _go_env(tmp)
+        run_logged(
+            [str(go), "build", "-o", str(tmp / "ferretdb-runner"), "."],
+            component=comp,
+            log=log,
+            timeout=1200,
+            env=genv,
+            cwd=work,
+            fix="check that the Go module proxy is reachable (go env GOPROXY)",
+        )
+        shutil.rmtree(work)
+
+    return Found(
+        comp,
+        _install_entry(entry, "ferretdb-runner", build),
+        "go build (just built)",
+        FERRETDB_VERSION,
+    )
+
+
+def find_mongod() -> Found | None:
+    """A real mongod (MONGOD_BIN or PATH), or None."""
+    env = os.environ.get("MONGOD_BIN")
+    if env:
+        if not os.access(env, os.X_OK):
+            raise ProvisionError(
+                f"MongoDB: MONGOD_BIN={env} is not an executable file; fix the path or unset it"
+            )
+        return Found("MongoDB", Path(env), "MONGOD_BIN")
+    p = which("mongod")
+    return Found("MongoDB", p, "PATH") if p else None
+
+
+def find_store(*, install: bool = True) -> Found:
+    """The MongoDB-wire store: a real mongod when there is one, else FerretDB."""
+    return find_mongod() or find_ferretdb(install=install)
+
+
+__all__ = [
+    "FERRETDB_VERSION",
+    "TOXIPROXY_VERSION",
+    "find_ferretdb",
+    "find_mongod",
+    "find_store",
+    "find_toxiproxy",
+]
