@@ -1,0 +1,217 @@
+"""The message store: one MongoDB-wire collection (real mongod or FerretDB).
+
+Promises:
+
+* **Document shape** (one per message)::
+
+      {_id, messageId, conversationId, fromUser, toUser, content, timestamp,
+       clientMessageId, producedAtNs, partition, offset, storedAt, storedAtNs}
+
+  ``partition``/``offset`` are the Kafka position of the record that was
+  stored first; ``storedAt`` is a BSON datetime, ``storedAtNs`` epoch ns.
+  ``_id`` is the ``messageId`` (a second, built-in uniqueness guard) unless
+  the unsafe ``WIBER_STORE_UNIQUE_INDEX=false`` is set, when it is a fresh
+  ObjectId, so nothing dedups.
+* **Indexes**: ``messageId_unique`` (unique; non-unique ``messageId_nonunique``
+  in the unsafe mode, and the other one is dropped), and
+  ``conversation_log_order`` on (conversationId, partition, offset) for
+  ordered reads. Created idempotently at consumer start; a consumer in safe
+  mode refuses to run if the unique index cannot be created.
+* **insert_batch** writes with ``insert_many(ordered=False)`` (every
+  document is attempted even if some fail) and classifies each document:
+  inserted, duplicate (error code 11000: already stored, which is success
+  for at-least-once), or failed (anything else; the caller retries). A
+  network error or write-concern error marks every not-known-good document
+  failed: retrying is always safe because duplicates are success.
+* Writes use ``w=majority`` (FerretDB ignores write concern; on a mongod
+  replica set it makes a stored document survive a primary change).
+* **read_conversation** returns a conversation's documents in log order
+  (partition, offset) strictly after a cursor position.
+
+FerretDB's SQLite backend pushes only ``{_id: <string>}`` filters down to
+SQLite: any other query (a conversation read included) scans and decodes
+the whole collection in FerretDB. Reads there cost O(collection), about
+0.1 ms per stored document on this machine kind; on mongod (or FerretDB's
+PostgreSQL backend) the compound index serves them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pymongo
+from pymongo import ASCENDING, MongoClient
+from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
+from pymongo.write_concern import WriteConcern
+
+from wiber.model import Message
+from wiber.settings import Settings
+
+log = logging.getLogger("wiber.store")
+
+DUPLICATE_KEY = 11000
+UNIQUE_INDEX = "messageId_unique"
+NONUNIQUE_INDEX = "messageId_nonunique"
+ORDER_INDEX = "conversation_log_order"
+ORDER_KEYS = [("conversationId", ASCENDING), ("partition", ASCENDING), ("offset", ASCENDING)]
+_SORT = [("partition", ASCENDING), ("offset", ASCENDING)]
+
+
+@dataclass(slots=True)
+class InsertOutcome:
+    """Per-document result of one ``insert_batch`` call (indexes into the batch)."""
+
+    inserted: list[int] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def make_document(
+    msg: Message, partition: int, offset: int, *, id_is_message_id: bool, now_ns: int
+) -> dict[str, Any]:
+    """The stored document of ``msg`` read at (partition, offset)."""
+    doc: dict[str, Any] = {
+        "messageId": msg.messageId,
+        "conversationId": msg.conversationId,
+        "fromUser": msg.fromUser,
+        "toUser": msg.toUser,
+        "content": msg.content,
+        "timestamp": msg.timestamp,
+        "clientMessageId": msg.clientMessageId,
+        "producedAtNs": msg.producedAtNs,
+        "partition": partition,
+        "offset": offset,
+    }
+    stamp_stored(doc, now_ns)
+    if id_is_message_id:
+        doc["_id"] = msg.messageId
+    return doc
+
+
+def stamp_stored(doc: dict[str, Any], now_ns: int) -> None:
+    """Set ``storedAt`` (BSON datetime, ms precision) and ``storedAtNs`` to ``now_ns``."""
+    doc["storedAt"] = datetime.fromtimestamp(now_ns / 1e9, UTC)
+    doc["storedAtNs"] = now_ns
+
+
+class Store:
+    """A pymongo client bound to the messages collection."""
+
+    def __init__(self, settings: Settings, app_name: str = "wiber") -> None:
+        self.settings = settings
+        t = settings.store_timeout_ms
+        self.client: MongoClient[dict[str, Any]] = MongoClient(
+            settings.store_uri,
+            appname=app_name,
+            serverSelectionTimeoutMS=t,
+            connectTimeoutMS=t,
+            socketTimeoutMS=t,
+            # FerretDB has no replica sets, so no retryable writes; our own
+            # retry loop (with dedup by messageId) is the retry mechanism.
+            retryWrites=False,
+            maxPoolSize=32,
+        )
+        self.coll: Collection[dict[str, Any]] = self.client[settings.store_db].get_collection(
+            settings.store_collection, write_concern=WriteConcern(w="majority")
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- setup ---------------------------------------------------------------
+    def ensure_indexes(self) -> None:
+        """Create the indexes the promises need (idempotent, safe to race)."""
+        unique = self.settings.store_unique_index
+        want, other = (UNIQUE_INDEX, NONUNIQUE_INDEX) if unique else (NONUNIQUE_INDEX, UNIQUE_INDEX)
+        last: Exception | None = None
+        for attempt in range(5):
+            try:
+                existing = self.coll.index_information()
+                for name, spec in existing.items():
+                    keys = [k for k, _ in spec.get("key", [])]
+                    if name == other or (keys == ["messageId"] and name != want):
+                        log.warning("dropping index %s (conflicts with %s)", name, want)
+                        self.coll.drop_index(name)
+                self.coll.create_index([("messageId", ASCENDING)], name=want, unique=unique)
+                self.coll.create_index(ORDER_KEYS, name=ORDER_INDEX)
+                return
+            except PyMongoError as e:  # e.g. a peer consumer created the collection first
+                last = e
+                time.sleep(0.2 * (attempt + 1))
+        raise RuntimeError(f"cannot create store indexes: {last}")
+
+    # --- writes ---------------------------------------------------------------
+    def insert_batch(self, docs: list[dict[str, Any]]) -> InsertOutcome:
+        """Insert every document once; classify each (see module promises)."""
+        out = InsertOutcome()
+        if not docs:
+            return out
+        try:
+            self.coll.insert_many(docs, ordered=False)
+            out.inserted = list(range(len(docs)))
+            return out
+        except BulkWriteError as e:
+            details = e.details or {}
+            bad: dict[int, tuple[int, str]] = {}
+            for we in details.get("writeErrors", []):
+                bad[int(we.get("index", -1))] = (int(we.get("code", 0)), str(we.get("errmsg", "")))
+            wce = details.get("writeConcernErrors") or []
+            for i in range(len(docs)):
+                if i in bad:
+                    code, msg = bad[i]
+                    if code == DUPLICATE_KEY:
+                        out.duplicates.append(i)
+                    else:
+                        out.failed[i] = f"code {code}: {msg}"
+                elif wce:
+                    out.failed[i] = f"write concern error: {wce[0].get('errmsg', '')}"
+                else:
+                    out.inserted.append(i)
+            return out
+        except PyMongoError as e:
+            reason = f"{type(e).__name__}: {e}"
+            out.failed = dict.fromkeys(range(len(docs)), reason)
+            return out
+
+    # --- reads -----------------------------------------------------------------
+    def read_conversation(
+        self, conversation: str, after: tuple[int, int] | None, limit: int, timeout_s: float
+    ) -> list[dict[str, Any]]:
+        """Blocking: up to ``limit`` documents of one conversation after ``after``, log order."""
+        flt: dict[str, Any] = {"conversationId": conversation}
+        if after is not None:
+            p, o = after
+            flt["$or"] = [{"partition": {"$gt": p}}, {"partition": p, "offset": {"$gt": o}}]
+        with pymongo.timeout(timeout_s):
+            cur = self.coll.find(flt, {"_id": False}).sort(_SORT).limit(limit)
+            return list(cur)
+
+    def ping(self, timeout_s: float) -> str | None:
+        """Blocking: None when the store answers a ping in time, else why not."""
+        try:
+            with pymongo.timeout(timeout_s):
+                self.client.admin.command("ping")
+            return None
+        except (PyMongoError, OperationFailure) as e:
+            return f"{type(e).__name__}: {str(e).split(',')[0]}"
+
+
+__all__ = [
+    "DUPLICATE_KEY",
+    "NONUNIQUE_INDEX",
+    "ORDER_INDEX",
+    "UNIQUE_INDEX",
+    "InsertOutcome",
+    "Store",
+    "make_document",
+    "stamp_stored",
+]
