@@ -37,9 +37,10 @@ Schema (``*`` = required; unknown keys are errors, with a "did you mean")::
     expect:
       valid: [delivery, ordering, convergence]  # checkers that must say valid
       thresholds: {recovery_s: "<= 60"}         # metric -> "<=|<|>=|>|== number"
-      violation: false           # true (or a list of checkers): the run must
-                                 # produce a violation (unsafe-config scenarios);
-                                 # then `valid` defaults to []
+      violation: false           # unsafe-config scenarios: true = some checker must
+                                 # report a violation; [delivery] = each listed
+                                 # checker must; then `valid` defaults to []
+                                 # (Expect.judge applies all of this)
 
 Cross-field rules: a fault heals inside the workload (``at + for`` or
 ``heal_at`` <= duration), ``heal_at`` > ``at``, instantaneous kinds (restart,
@@ -48,9 +49,17 @@ targets fit the fault's category and exist in the topology (``consumer.3``
 with 2 consumers is an error), leader partitions exist, fault ids are unique,
 a checker is not both expected valid and expected to flag a violation.
 
-Setting names of the system are a proposal in one place,
-:data:`SYSTEM_SETTINGS`; so are checker names (:data:`CHECKERS`) and metric
-names (:data:`METRICS`).
+Derived scenarios are validated again: :meth:`Scenario.with_overrides`
+(``--seed``, ``--rate``, ``--duration``) and :meth:`Scenario.quick`
+(``--quick``: every time scaled by one factor, ~0.4, never below 15 s, so
+faults stay inside and keep their order and overlaps). :meth:`Scenario.to_dict`
+/ :meth:`Scenario.to_yaml` give the resolved scenario (defaults filled in)
+for the run folder; loading it again yields an equal scenario.
+
+Vocabularies kept in one place each: :data:`SYSTEM_SETTINGS` (the tunable
+subset of ``wiber.settings``), :data:`CHECKERS` (names of
+``wiber_harness.checkers.suite``), :data:`METRICS` (threshold names the
+runner must supply to :meth:`Expect.judge`).
 """
 
 from __future__ import annotations
@@ -59,6 +68,7 @@ import difflib
 import math
 import operator
 import re
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +90,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from wiber_harness.checkers.base import Validity
 from wiber_harness.errors import InvalidScenario
 from wiber_harness.faults_catalog import (
     DEFAULT_TARGETS,
@@ -189,7 +200,8 @@ def _setting(key: str, value: object) -> tuple[str, str]:
     return name, text
 
 
-CHECKERS: tuple[str, ...] = ("delivery", "ordering", "convergence", "availability")
+# wiber_harness.checkers.suite.CHECKERS by name (a unit test keeps them in sync)
+CHECKERS: tuple[str, ...] = ("delivery", "ordering", "convergence", "availability", "redelivery")
 DEFAULT_VALID: tuple[str, ...] = ("delivery", "ordering", "convergence")
 METRICS: Mapping[str, str] = MappingProxyType(
     {
@@ -312,22 +324,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     @classmethod
-    def _check_keys(cls, data: object) -> None:
-        """Unknown keys, with a suggestion (pydantic's extra_forbidden has none)."""
+    def _unknown_keys(cls, data: object) -> list[tuple[str, str]]:
+        """Problems for unknown keys (extra_forbidden errors get the same text)."""
         if not isinstance(data, Mapping):
-            return
-        allowed = [f.alias or n for n, f in cls.model_fields.items()]
-        names = set(allowed) | set(cls.model_fields)
-        bad = [
-            (
-                str(k),
-                f"unknown key '{k}'; {_suggest(str(k), allowed)}allowed keys are {', '.join(allowed)}",
-            )
-            for k in data
-            if k not in names
-        ]
-        if bad:
-            raise _problems(bad)
+            return []
+        names = set(cls.model_fields) | {f.alias for f in cls.model_fields.values() if f.alias}
+        return [(str(k), _unknown_key(cls, str(k))) for k in data if k not in names]
+
+
+def _unknown_key(model: type[BaseModel], key: str) -> str:
+    allowed = [f.alias or n for n, f in model.model_fields.items()]
+    return f"unknown key '{key}'; {_suggest(key, allowed)}allowed keys are {', '.join(allowed)}"
 
 
 class Topology(_Model):
@@ -338,12 +345,6 @@ class Topology(_Model):
     consumers: Int = Field(default=2, ge=1, le=16, description="consumer processes")
     apis: Int = Field(default=1, ge=1, le=8, description="API processes")
     settings: dict[str, str] = Field(default_factory=dict, description="system settings overrides")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _keys(cls, data: object) -> object:
-        cls._check_keys(data)
-        return data
 
     @field_validator("brokers")
     @classmethod
@@ -410,12 +411,6 @@ class Workload(_Model):
         default=0, ge=0, le=10_000, description="0 for single sends, N for batches of N"
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _keys(cls, data: object) -> object:
-        cls._check_keys(data)
-        return data
-
 
 class FaultStep(_Model):
     """One fault of the timeline."""
@@ -439,11 +434,13 @@ class FaultStep(_Model):
     def _against_catalog(cls, data: object) -> object:
         # Catalog checks need several raw fields at once and must fill in
         # defaults, so they run before field validation on a copy.
-        cls._check_keys(data)
         if not isinstance(data, Mapping) or not isinstance(data.get("fault"), str):
             return data
         out = dict(data)
+        # reported here only if the catalog objects too (this raise hides
+        # pydantic's own extra_forbidden errors); otherwise pydantic reports them
         problems: list[tuple[str, str]] = []
+        unknown = cls._unknown_keys(data)
         try:
             kind: FaultKind | None = fault_kind(out["fault"])
         except CatalogError as e:
@@ -482,7 +479,7 @@ class FaultStep(_Model):
         if kind is not None:
             problems += _heal_problems(kind, out)
         if problems:
-            raise _problems(problems)
+            raise _problems(unknown + problems)
         return out
 
     @property
@@ -541,7 +538,6 @@ class Expect(_Model):
     @model_validator(mode="before")
     @classmethod
     def _defaults(cls, data: object) -> object:
-        cls._check_keys(data)
         if isinstance(data, Mapping) and data.get("violation") and "valid" not in data:
             # an unsafe configuration may break more than the promise it targets
             return {**data, "valid": []}
@@ -581,22 +577,58 @@ class Expect(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Expect:
-        flagged = set(CHECKERS) if self.violation is True else set(self.violation or ())
-        both = [c for c in self.valid if c in flagged]
-        if both:
-            raise _problem(
-                "valid",
-                f"{both[0]} cannot be both valid and expected to flag a violation; "
-                f"remove it from valid or from violation",
-            )
+        if isinstance(self.violation, tuple):
+            both = [c for c in self.valid if c in self.violation]
+            if both:
+                raise _problem(
+                    "valid",
+                    f"{both[0]} cannot be both valid and expected to flag a violation; "
+                    "remove it from valid or from violation",
+                )
         return self
 
-    @property
-    def violation_checkers(self) -> tuple[str, ...]:
-        """Checkers of which at least one must flag a violation (empty: none expected)."""
+    def judge(
+        self, validity: Mapping[str, Validity], metrics: Mapping[str, float | None]
+    ) -> tuple[Validity, list[str]]:
+        """Did a run meet these expectations? (verdict, one sentence per shortfall).
+
+        ``validity`` maps checker names to their verdicts, ``metrics`` metric
+        names to values. ``valid`` checkers must say True; with
+        ``violation: true`` at least one checker must say False, with a list
+        every listed checker must. A missing or ``"unknown"`` verdict, or a
+        missing metric, makes the answer ``"unknown"`` unless something
+        already failed (False beats unknown beats True, as for checkers).
+        """
+        failed: list[str] = []
+        unknown: list[str] = []
+        for name in self.valid:
+            v = validity.get(name, "unknown")
+            if v is False:
+                failed.append(f"{name} found a violation")
+            elif v is not True:
+                unknown.append(f"{name} could not decide")
         if self.violation is True:
-            return CHECKERS
-        return self.violation or ()
+            if not any(v is False for v in validity.values()):
+                target = failed if all(v is True for v in validity.values()) else unknown
+                target.append("no checker found the violation this unsafe setup must produce")
+        else:
+            for name in self.violation or ():
+                v = validity.get(name, "unknown")
+                if v is True:
+                    failed.append(
+                        f"{name} found no violation, but this unsafe setup must produce one"
+                    )
+                elif v is not False:
+                    unknown.append(f"{name} could not decide")
+        for metric, bound in self.thresholds.items():
+            value = metrics.get(metric)
+            if value is None:
+                unknown.append(f"{metric} was not measured")
+            elif not bound.holds(value):
+                failed.append(f"{metric} is {value:g}, expected {bound}")
+        if failed:
+            return False, failed
+        return ("unknown", unknown) if unknown else (True, [])
 
 
 def _known_checkers(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -627,7 +659,6 @@ class Scenario(_Model):
     @model_validator(mode="before")
     @classmethod
     def _ids(cls, data: object) -> object:
-        cls._check_keys(data)
         if isinstance(data, Mapping) and isinstance(data.get("timeline"), list):
             steps = [
                 {**s, "id": f"{i}-{s['fault']}"}
@@ -696,6 +727,14 @@ class Scenario(_Model):
         return self
 
     # --- views ---------------------------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        # where a scenario was loaded from is not part of what it is
+        if not isinstance(other, Scenario):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # dict fields: unhashable anyway
 
     @property
     def source(self) -> str:
@@ -783,6 +822,28 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model class that validates the mapping at ``loc`` (for its allowed keys)."""
+    model: type[BaseModel] = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            continue  # an element of a tuple of models: same model
+        info = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        if info is None:
+            return None
+        inner = _models_in(info.annotation)
+        if not inner:
+            return None
+        model = inner[0]
+    return model
+
+
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
 def _sentences(source: str, err: ValidationError) -> list[str]:
     out: list[str] = []
     for e in err.errors(include_url=False):
@@ -814,7 +875,8 @@ def _sentences(source: str, err: ValidationError) -> list[str]:
         elif typ == "string_too_short":
             detail = f"must not be empty; write{hint}"
         elif typ == "extra_forbidden":
-            detail = "unknown key; remove it"
+            model = _model_at(loc[:-1])
+            detail = _unknown_key(model, field) if model else "unknown key; remove it"
         else:
             detail = f"{e['msg']} (got {given!r}); fix the value{hint}"
         out.append(f"{source}: {path}: {detail}")
