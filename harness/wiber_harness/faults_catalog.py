@@ -56,6 +56,10 @@ FAILPOINTS: Mapping[str, str] = MappingProxyType(
 )
 
 
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 class CatalogError(ValueError):
     """A step does not fit its fault kind. ``field`` is relative to the step."""
 
@@ -83,8 +87,8 @@ class Param:
         if self.choices:
             bounds = "|".join(self.choices)
         elif self.min is not None or self.max is not None:
-            lo = "" if self.min is None else f"{self.min:g}"
-            hi = "" if self.max is None else f"{self.max:g}"
+            lo = "" if self.min is None else _num(self.min)
+            hi = "" if self.max is None else _num(self.max)
             bounds = f"{lo}..{hi}"
         default = (
             "required"
@@ -474,12 +478,12 @@ def _check_value(kind: FaultKind, p: Param, value: object) -> int | float | str:
     if p.min is not None and num < p.min:
         raise CatalogError(
             f"params.{p.name}",
-            f"{where} is {value}, below its minimum {p.min:g}; use at least {p.min:g}",
+            f"{where} is {value}, below its minimum {_num(p.min)}; use at least {_num(p.min)}",
         )
     if p.max is not None and num > p.max:
         raise CatalogError(
             f"params.{p.name}",
-            f"{where} is {value}, above its maximum {p.max:g}; use at most {p.max:g}",
+            f"{where} is {value}, above its maximum {_num(p.max)}; use at most {_num(p.max)}",
         )
     return num
 

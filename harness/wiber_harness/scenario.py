@@ -160,6 +160,20 @@ SYSTEM_SETTINGS: Mapping[str, SettingSpec] = MappingProxyType(
 )
 
 
+_SETTING_FORMS = {
+    "int": re.compile(r"-?[0-9]+"),
+    "float": re.compile(r"-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?"),
+    "bool": re.compile(r"true|false"),
+    "str": re.compile(r".*"),
+}
+_SETTING_WORDS = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "text",
+}
+
+
 def _setting(key: str, value: object) -> tuple[str, str]:
     """Canonical (env name, env value) of one override; ValueError says what is wrong."""
     name = key.upper() if key.upper().startswith("WIBER_") else f"WIBER_{key.upper()}"
@@ -179,20 +193,8 @@ def _setting(key: str, value: object) -> tuple[str, str]:
         )
     if spec.type in ("bool", "str") or spec.choices:
         text = text.lower()
-    ok = {
-        "int": lambda t: re.fullmatch(r"-?[0-9]+", t) is not None,
-        "float": lambda t: re.fullmatch(r"-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?", t) is not None,
-        "bool": lambda t: t in _BOOL,
-        "str": lambda t: True,
-    }[spec.type](text)
-    if not ok or (spec.choices and text not in spec.choices):
-        words = {
-            "int": "a whole number",
-            "float": "a number",
-            "bool": "true or false",
-            "str": "text",
-        }
-        choices = ", ".join(spec.choices) if spec.choices else words[spec.type]
+    if not _SETTING_FORMS[spec.type].fullmatch(text) or (spec.choices and text not in spec.choices):
+        choices = ", ".join(spec.choices) if spec.choices else _SETTING_WORDS[spec.type]
         raise ValueError(
             f"{name} is '{value}'; {_suggest(text, spec.choices) if spec.choices else ''}"
             f"use {'one of ' if spec.choices else ''}{choices}"
@@ -248,8 +250,8 @@ def _problems(items: list[tuple[str, str]]) -> PydanticCustomError:
 
 # Strict numbers: YAML gives real types, so "10" or `true` for a number is a mistake.
 Int = Annotated[int, Strict()]
-_TARGET_TYPES = (NodeTarget, LinkTarget, LinksOf, WorkloadTarget, GroupTarget)
 Number = Annotated[float, Strict()]
+_TARGET_TYPES = (NodeTarget, LinkTarget, LinksOf, WorkloadTarget, GroupTarget)
 
 
 def _target_in(value: object) -> Target:
@@ -291,29 +293,29 @@ _THRESHOLD = re.compile(r"^\s*(<=|>=|==|<|>)\s*(-?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]
 
 
 def parse_threshold(value: object) -> Threshold:
-    """Parse ``"<= 30"``; a bare number is rejected because its direction is ambiguous."""
+    """Parse ``"<= 30"``; a bare number is rejected because its direction is ambiguous.
+
+    Raises ``ValueError`` with the fix.
+    """
     if isinstance(value, Threshold):
         return value
     m = _THRESHOLD.match(value) if isinstance(value, str) else None
     if not m:
-        raise PydanticCustomError(
-            "wiber",
-            "{detail}",
-            {
-                "problems": [
-                    (
-                        "",
-                        f'threshold {value!r} is not a comparison; write it quoted, like "<= 30" or ">= 0.5"',
-                    )
-                ],
-                "detail": "bad threshold",
-            },
+        raise ValueError(
+            f'threshold {value!r} is not a comparison; write it quoted, like "<= 30" or ">= 0.5"'
         )
     return Threshold(m.group(1), float(m.group(2)))
 
 
+def _threshold_in(value: object) -> Threshold:
+    try:
+        return parse_threshold(value)
+    except ValueError as e:
+        raise _problem("", str(e)) from None
+
+
 ThresholdField = Annotated[
-    Threshold, PlainValidator(parse_threshold), PlainSerializer(str, return_type=str)
+    Threshold, PlainValidator(_threshold_in), PlainSerializer(str, return_type=str)
 ]
 
 
