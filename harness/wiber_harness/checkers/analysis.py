@@ -1,0 +1,486 @@
+"""Derived views of one run that every checker and the metrics share.
+
+The checkers are pure functions of ``(ops, reads)``, but each of them needs
+the same groundwork: send attempts grouped by idempotency key, store records
+attributed to keys, API read positions, fault windows. :class:`Analysis`
+computes each view once, lazily, as numpy arrays indexed by *key index*
+(the order in which keys first appear in the history), so a
+million-op history is handled with a few passes of Python and the rest in
+numpy.
+
+Terms used by every checker:
+
+* **attempt**: one send invoke and its completion (``ok``, ``fail``,
+  ``info``, or *pending* when the history has no completion);
+* **key**: an idempotency key; all attempts carrying it (client retries,
+  duplicate-injection resends with ``retry_of``) are one logical message.
+  A key is *acknowledged* if any attempt completed ``ok``; *failed* if every
+  attempt completed ``fail`` (the API promised it did not happen);
+  *indeterminate* otherwise (some ``info`` or pending attempt, no ``ok``).
+  Its *ack time* is the earliest ``ok`` completion; its *invoke time* the
+  earliest invoke; its conversation, sender, seq and intended time are those
+  of its first attempt in history order;
+* **attribution**: a stored record belongs to the key named by its ``key``
+  field when that key was sent; otherwise to the key whose completion
+  returned the record's ``messageId`` (``ok`` completions take precedence);
+  otherwise to no key (it is *unexpected*). Each record belongs to at most
+  one key, so a messageId returned for two keys cannot make both look stored;
+* **position**: a key's position in its conversation's API read is the
+  first place where a messageId of that key appears (a messageId of one of
+  its attributed records, or one the API returned for it).
+
+Times stay nanoseconds since run start (float64, NaN when unknown; exact
+for runs shorter than 100 days).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from wiber_harness.errors import CheckerError
+from wiber_harness.history import NEMESIS, Op
+from wiber_harness.reads import FinalReads
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+I8 = npt.NDArray[np.int8]
+B = npt.NDArray[np.bool_]
+
+# attempt outcomes
+OK, FAIL, INFO, PENDING = 0, 1, 2, 3
+OUTCOME_NAMES = ("ok", "fail", "info", "pending")
+# key statuses
+ACKED, FAILED, INDETERMINATE = 0, 1, 2
+
+NS = 1_000_000_000
+
+
+def seconds(ns: float | None) -> float | None:
+    """ns -> s for reports; None/NaN stay None so results remain JSON."""
+    if ns is None or math.isnan(ns):
+        return None
+    return round(ns / NS, 6)
+
+
+@dataclass(frozen=True, slots=True)
+class Sends:
+    """Send attempts and the keys they group into."""
+
+    keys: list[str]
+    key_index: dict[str, int]
+    # per attempt, in history order of invokes
+    a_id: I64
+    a_process: list[str]
+    a_key: I64
+    a_invoke: F64
+    a_done: F64  # NaN when pending
+    a_outcome: I8
+    a_intended: F64  # the invoke's time when the op carries no intended time
+    a_retry: B
+    a_mid: list[str | None]
+    # per key
+    k_conversation: list[str | None]
+    k_conv: I64  # index into conversations, -1 for None
+    k_sender: list[str | None]
+    k_sndr: I64  # index into senders, -1 for None
+    k_seq: list[Any]
+    k_intended: F64
+    k_invoke: F64  # earliest invoke
+    k_ack: F64  # earliest ok completion, NaN if never acknowledged
+    k_status: I8
+    k_attempts: I64
+    k_mid: list[str | None]  # first messageId an ok completion returned
+    k_extra_mids: dict[int, set[str]]  # further, different ok messageIds
+    mid_owner: dict[str, int]  # messageId -> key index
+    conversations: list[str]
+    conv_index: dict[str, int]
+    senders: list[str]
+    end: float  # time of the last op of the history (any process), ns
+
+    def key_example(self, ki: int) -> dict[str, Any]:
+        return {
+            "key": self.keys[ki],
+            "conversation": self.k_conversation[ki],
+            "sender": self.k_sender[ki],
+            "seq": self.k_seq[ki],
+        }
+
+
+def _index(values: list[Any]) -> tuple[list[Any], dict[Any, int], I64]:
+    names: dict[Any, int] = {}
+    idx = [-1 if v is None else names.setdefault(v, len(names)) for v in values]
+    return list(names), names, np.asarray(idx, dtype=np.int64)
+
+
+def build_sends(ops: Sequence[Op]) -> tuple[Sends, list[Op]]:
+    """Group send attempts by key; also return the nemesis ops, in order."""
+    # comprehensions, not one loop with branches: per-op cost is what a
+    # million-op history is made of
+    send_ops = [op for op in ops if op.f == "send"]
+    invokes = [op for op in send_ops if op.type == "invoke"]
+    done = {op.id: op for op in send_ops if op.type != "invoke"}
+    nemesis = [op for op in ops if op.process == NEMESIS and op.f != "send"]
+    end = max((op.time for op in ops), default=0)
+
+    values = [op.value for op in invokes]
+    attempt_keys: list[Any] = [v.get("key") for v in values]
+    if None in attempt_keys:
+        op = invokes[attempt_keys.index(None)]
+        raise CheckerError(
+            f"send op {op.id} has no idempotency key in its value; "
+            "the history was not written by this harness's workload"
+        )
+    key_index: dict[str, int] = {}
+    # setdefault's argument is evaluated first: a new key gets the next index
+    a_key = [key_index.setdefault(k, len(key_index)) for k in attempt_keys]
+    keys = list(key_index)
+    nk = len(keys)
+    ak = np.asarray(a_key, dtype=np.int64)
+    firsts = np.unique(ak, return_index=True)[1].tolist()  # first attempt of each key
+    first_values = [values[i] for i in firsts]
+    k_conversation: list[str | None] = [v.get("conversation") for v in first_values]
+    k_sender: list[str | None] = [v.get("sender", v.get("from")) for v in first_values]
+    k_seq: list[Any] = [v.get("seq") for v in first_values]
+
+    inv = np.fromiter((op.time for op in invokes), dtype=np.float64, count=len(invokes))
+    a_int = np.asarray([v.get("intended") for v in values], dtype=np.float64)
+    no_int = np.isnan(a_int)
+    a_int[no_int] = inv[no_int]
+    comps = [done.get(op.id) for op in invokes]
+    dn = np.asarray([c.time if c is not None else None for c in comps], dtype=np.float64)
+    code = {"ok": OK, "fail": FAIL, "info": INFO}
+    out = np.asarray([code[c.type] if c is not None else PENDING for c in comps], dtype=np.int8)
+    a_mid: list[str | None] = [c.value.get("messageId") if c is not None else None for c in comps]
+
+    k_mid: list[str | None] = [None] * nk
+    k_extra: dict[int, set[str]] = {}
+    ok_idx = np.flatnonzero(out == OK).tolist()
+    # reversed, so the first ok (in history order) is what stays
+    for i in reversed(ok_idx):
+        if a_mid[i] is not None:
+            k_mid[a_key[i]] = a_mid[i]
+    owner_ok = {m: a_key[i] for i in reversed(ok_idx) if (m := a_mid[i]) is not None}
+    other = np.flatnonzero((out == FAIL) | (out == INFO)).tolist()
+    mid_owner = {m: a_key[i] for i in reversed(other) if (m := a_mid[i]) is not None}
+    mid_owner.update(owner_ok)  # an ok's messageId outranks a fail/info one
+    for i in [i for i in ok_idx if a_mid[i] is not None and a_mid[i] != k_mid[a_key[i]]]:
+        k_extra.setdefault(a_key[i], set()).add(a_mid[i])  # type: ignore[arg-type]
+
+    ok = out == OK
+    attempts = np.bincount(ak, minlength=nk).astype(np.int64)
+    n_ok = np.bincount(ak[ok], minlength=nk)
+    n_fail = np.bincount(ak[out == FAIL], minlength=nk)
+    status = np.where(n_ok > 0, ACKED, np.where(n_fail == attempts, FAILED, INDETERMINATE))
+    k_ack = np.full(nk, np.inf)
+    np.minimum.at(k_ack, ak[ok], dn[ok])
+    k_ack[np.isinf(k_ack)] = np.nan
+    k_inv = np.full(nk, np.inf)
+    np.minimum.at(k_inv, ak, inv)
+    conversations, conv_index, k_conv = _index(k_conversation)
+    senders, _, k_sndr = _index(k_sender)
+    sends = Sends(
+        keys=keys,
+        key_index=key_index,
+        a_id=np.fromiter((op.id for op in invokes), dtype=np.int64, count=len(invokes)),
+        a_process=[op.process for op in invokes],
+        a_key=ak,
+        a_invoke=inv,
+        a_done=dn,
+        a_outcome=out,
+        a_intended=a_int,
+        a_retry=np.asarray(["retry_of" in v for v in values], dtype=np.bool_),
+        a_mid=a_mid,
+        k_conversation=k_conversation,
+        k_conv=k_conv,
+        k_sender=k_sender,
+        k_sndr=k_sndr,
+        k_seq=k_seq,
+        k_intended=a_int[firsts] if nk else np.zeros(0),
+        k_invoke=k_inv,
+        k_ack=k_ack,
+        k_status=status.astype(np.int8),
+        k_attempts=attempts,
+        k_mid=k_mid,
+        k_extra_mids=k_extra,
+        mid_owner=mid_owner,
+        conversations=conversations,
+        conv_index=conv_index,
+        senders=senders,
+        end=float(end),
+    )
+    return sends, nemesis
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """Store records attributed to keys."""
+
+    r_key: I64  # key index per record, -1 when unattributed
+    r_stored_at: F64
+    r_mid_known: B  # the record's messageId is one the API returned for its key
+    mid_counts: Counter[str]
+    k_records: I64  # records attributed per key
+    k_stored_at: F64  # earliest known stored_at per key, NaN if none known
+    k_mid_known: I64  # attributed records whose messageId the API returned
+
+
+def build_store(sends: Sends, reads: FinalReads) -> Store:
+    store = reads.store
+    nk = len(sends.keys)
+    mids = [r.message_id for r in store]
+    kget = sends.key_index.get
+    r_key = np.asarray([kget(r.key, -1) for r in store], dtype=np.int64)  # type: ignore[arg-type]
+    oget = sends.mid_owner.get
+    for i in np.flatnonzero(r_key < 0).tolist():
+        r_key[i] = oget(mids[i], -1)
+    st = np.asarray([r.stored_at for r in store], dtype=np.float64)  # None -> NaN
+    k_mid = sends.k_mid
+    rk = r_key.tolist()
+    r_known = np.asarray(
+        [ki >= 0 and m == k_mid[ki] for m, ki in zip(mids, rk, strict=True)], dtype=np.bool_
+    )
+    for ki, extra in sends.k_extra_mids.items():
+        for i in np.flatnonzero(r_key == ki).tolist():
+            r_known[i] |= mids[i] in extra
+    att = r_key >= 0
+    k_records = np.bincount(r_key[att], minlength=nk).astype(np.int64)
+    k_known = np.bincount(r_key[att & r_known], minlength=nk).astype(np.int64)
+    k_st = np.full(nk, np.inf)
+    has = att & ~np.isnan(st)
+    np.minimum.at(k_st, r_key[has], st[has])
+    k_st[np.isinf(k_st)] = np.nan
+    return Store(
+        r_key=r_key,
+        r_stored_at=st,
+        r_mid_known=r_known,
+        mid_counts=Counter(mids),
+        k_records=k_records,
+        k_stored_at=k_st,
+        k_mid_known=k_known,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Positions:
+    """Where each key reads in its conversation's API read."""
+
+    k_pos: F64  # global position (read offset of the conversation + index), NaN if absent
+    read_offset: dict[str, int]  # conversation -> offset of its read in the global numbering
+    checked: frozenset[str]  # conversations whose read succeeded
+    duplicate_reads: int  # messageIds listed more than once within one conversation's read
+
+
+def build_positions(sends: Sends, store: Store, reads: FinalReads) -> Positions:
+    nk = len(sends.keys)
+    attributed = np.flatnonzero(store.r_key >= 0)
+    recs = reads.store
+    # reversed so that the first record of a messageId wins
+    stored_mid_key = {recs[i].message_id: int(store.r_key[i]) for i in attributed[::-1].tolist()}
+    flat: list[str] = []
+    conv_of_read: list[int] = []
+    lengths: list[int] = []
+    offsets: dict[str, int] = {}
+    dup = 0
+    checked: set[str] = set()
+    for conv, mids in reads.api.items():
+        if conv in reads.api_errors:
+            continue
+        checked.add(conv)
+        offsets[conv] = len(flat)
+        flat.extend(mids)
+        conv_of_read.append(sends.conv_index.get(conv, -2))
+        lengths.append(len(mids))
+        dup += len(mids) - len(set(mids))
+    sget = stored_mid_key.get
+    oget = sends.mid_owner.get
+    kis = [sget(m, -1) for m in flat]
+    for i, ki in enumerate(kis):
+        if ki < 0:
+            kis[i] = oget(flat[i], -1)
+    ka = np.asarray(kis, dtype=np.int64)
+    rconv = np.repeat(np.asarray(conv_of_read, dtype=np.int64), lengths)
+    gpos = np.arange(len(flat), dtype=np.float64)
+    keep = ka >= 0
+    keep[keep] = sends.k_conv[ka[keep]] == rconv[keep]  # read in the key's own conversation
+    k_pos = np.full(nk, np.inf)
+    np.minimum.at(k_pos, ka[keep], gpos[keep])
+    k_pos[np.isinf(k_pos)] = np.nan
+    return Positions(
+        k_pos=k_pos, read_offset=offsets, checked=frozenset(checked), duplicate_reads=dup
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FaultWindow:
+    """One inject..heal interval of a fault, in ns since run start.
+
+    ``start`` is the inject's ``ok`` completion, or its invoke when the
+    completion is ``info`` or missing (then ``start_uncertain``);
+    ``end`` the completion of the heal that closed it, or the end of the
+    history when it was never healed (``healed`` False).
+    """
+
+    fault: str
+    kind: str | None
+    target: Any
+    start: float
+    end: float
+    healed: bool
+    start_uncertain: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fault": self.fault,
+            "kind": self.kind,
+            "target": self.target,
+            "start_s": seconds(self.start),
+            "end_s": seconds(self.end),
+            "duration_s": seconds(self.end - self.start),
+            "healed": self.healed,
+            "start_uncertain": self.start_uncertain,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    windows: list[FaultWindow]
+    failed_injects: int
+    failed_heals: int
+    unmatched_heals: int
+    reinjects: int
+    last_heal: float | None  # completion of the last heal that closed a window
+
+
+def build_faults(nemesis: Sequence[Op], end: float) -> Faults:
+    """Pair inject/heal nemesis ops by ``value["fault"]`` into windows.
+
+    A failed inject opens nothing (the fault did not take effect); a failed
+    heal closes nothing. An inject of a fault that is already open is
+    counted (``reinjects``) and otherwise ignored; a heal of a fault that is
+    not open (the end-of-run heal-everything pass) is counted
+    (``unmatched_heals``). A nemesis op without a fault id cannot be placed:
+    that raises :class:`CheckerError`.
+    """
+    invokes: list[Op] = []
+    done: dict[int, Op] = {}
+    for op in nemesis:
+        if op.f not in ("inject", "heal"):
+            continue
+        if "fault" not in op.value and op.type == "invoke":
+            raise CheckerError(f"nemesis op {op.id} ({op.f}) carries no fault id")
+        if op.type == "invoke":
+            invokes.append(op)
+        else:
+            done[op.id] = op
+    open_: dict[str, tuple[Op, float, bool]] = {}
+    windows: list[FaultWindow] = []
+    failed_injects = failed_heals = unmatched = reinjects = 0
+    last_heal: float | None = None
+    for op in sorted(invokes, key=lambda o: (o.time, o.id)):
+        fault = str(op.value["fault"])
+        c = done.get(op.id)
+        if op.f == "inject":
+            if c is not None and c.type == "fail":
+                failed_injects += 1
+            elif fault in open_:
+                reinjects += 1
+            elif c is None or c.type == "info":
+                # it may have taken effect any time after the invoke
+                open_[fault] = (op, float(op.time), True)
+            else:
+                open_[fault] = (op, float(c.time), False)
+            continue
+        if c is not None and c.type == "fail":
+            failed_heals += 1
+            continue
+        if fault not in open_:
+            unmatched += 1
+            continue
+        inj, start, uncertain = open_.pop(fault)
+        stop = float(c.time) if c is not None else end
+        windows.append(_window(inj, fault, start, max(stop, start), c is not None, uncertain))
+        if c is not None:
+            last_heal = stop if last_heal is None else max(last_heal, stop)
+    for fault, (inj, start, uncertain) in open_.items():
+        windows.append(_window(inj, fault, start, max(end, start), False, uncertain))
+    windows.sort(key=lambda w: (w.start, w.fault))
+    return Faults(windows, failed_injects, failed_heals, unmatched, reinjects, last_heal)
+
+
+def _window(inj: Op, fault: str, start: float, end: float, healed: bool, unc: bool) -> FaultWindow:
+    return FaultWindow(
+        fault=fault,
+        kind=inj.value.get("kind"),
+        target=inj.value.get("target"),
+        start=start,
+        end=end,
+        healed=healed,
+        start_uncertain=unc,
+    )
+
+
+class Analysis:
+    """Lazily computed, cached views of ``(ops, reads)``.
+
+    Build one per run and pass it to :func:`check_all` and the metrics so
+    the groundwork is done once. Views are computed on first use, so an
+    error surfaces inside the checker that needed it (and makes that
+    checker ``unknown``), not at construction.
+    """
+
+    def __init__(self, ops: Sequence[Op], reads: FinalReads) -> None:
+        self.ops = ops
+        self.reads = reads
+
+    @cached_property
+    def _sends_and_nemesis(self) -> tuple[Sends, list[Op]]:
+        return build_sends(self.ops)
+
+    @property
+    def sends(self) -> Sends:
+        return self._sends_and_nemesis[0]
+
+    @cached_property
+    def store(self) -> Store:
+        return build_store(self.sends, self.reads)
+
+    @cached_property
+    def positions(self) -> Positions:
+        return build_positions(self.sends, self.store, self.reads)
+
+    @cached_property
+    def faults(self) -> Faults:
+        sends, nemesis = self._sends_and_nemesis
+        return build_faults(nemesis, sends.end)
+
+
+__all__ = [
+    "ACKED",
+    "FAIL",
+    "FAILED",
+    "INDETERMINATE",
+    "INFO",
+    "NS",
+    "OK",
+    "OUTCOME_NAMES",
+    "PENDING",
+    "Analysis",
+    "FaultWindow",
+    "Faults",
+    "Positions",
+    "Sends",
+    "Store",
+    "build_faults",
+    "build_positions",
+    "build_sends",
+    "build_store",
+    "seconds",
+]

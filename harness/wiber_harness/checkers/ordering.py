@@ -1,0 +1,219 @@
+"""Ordering: each conversation reads back in real-time order.
+
+The rule (per conversation, on the API's final read): if message A was
+acknowledged before message B was invoked, A must read before B. A's time
+is its key's earliest ``ok`` completion; B's its key's earliest invoke (a
+resend of a key is the same message, so the earliest invoke is the first
+moment B could have been written). A must be acknowledged; B may be any
+key that appears in the read (a stored indeterminate message still cannot
+have been written before it was sent). Both must be in the read: messages
+missing from it are the delivery checker's business, not ordering's.
+
+Counts (``CheckResult.counts``):
+
+* ``conversations``: conversations with at least one acknowledged send;
+  ``conversations_checked`` of those whose API read succeeded;
+  ``conversations_unknown`` of those whose read failed or is absent;
+* ``positioned``: keys found in their conversation's read;
+  ``unpositioned``: acknowledged keys of checked conversations not found;
+* ``realtime_violations``: pairs (A, B) of one conversation with A
+  acknowledged before B was invoked and B reading before A;
+  ``realtime_messages``: distinct B of such pairs (messages read too early);
+* ``sender_order``: the same pairs restricted to A and B of one sender: the
+  per-sender sequence read out of order although the earlier one was
+  acknowledged before the later was sent. The workload numbers a sender's
+  messages in send order, so these are ``seq`` inversions the real-time
+  rule makes binding; ``sender_order_messages`` as above;
+* ``duplicate_reads``: messageIds listed more than once in one
+  conversation's read (informational; a key reads at its first place).
+
+``valid``: False if ``realtime_violations`` > 0; else ``"unknown"`` if any
+conversation with acknowledged sends could not be read; else True.
+
+Counting is O(n log n): events (A at its ack time, B at its invoke time)
+sorted by (conversation, time) with B first on ties (the rule is strict);
+a running maximum of A's read positions finds every B read too early, a
+running minimum from the right every A involved, and only those are fed to
+a vectorised merge-sort pair count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from wiber_harness.checkers.analysis import ACKED, F64, I64, Analysis, B, seconds
+from wiber_harness.checkers.base import MAX_EXAMPLES, CheckResult, Validity
+from wiber_harness.history import Op
+from wiber_harness.reads import FinalReads
+
+NAME = "ordering"
+
+
+@dataclass(frozen=True, slots=True)
+class Violations:
+    pairs: int
+    messages: int
+    examples: list[tuple[int, int]]  # (A, B) as indexes into the inputs
+
+
+def check_ordering(ops: Sequence[Op], reads: FinalReads) -> CheckResult:
+    """Real-time and per-sender order of each conversation's API read."""
+    return ordering_from(Analysis(ops, reads))
+
+
+def ordering_from(an: Analysis) -> CheckResult:
+    s, pos = an.sends, an.positions
+    acked = s.k_status == ACKED
+    acked_convs = {s.conversations[c] for c in np.unique(s.k_conv[acked]).tolist() if c >= 0}
+    unknown = sorted(c for c in acked_convs if c not in pos.checked)
+    checked_conv = np.zeros(len(s.conversations) + 1, dtype=np.bool_)
+    for c in acked_convs & pos.checked:
+        checked_conv[s.conv_index[c]] = True
+    has_pos = ~np.isnan(pos.k_pos)
+    unpositioned = int((acked & ~has_pos & checked_conv[s.k_conv]).sum())
+
+    ent = np.flatnonzero(has_pos)
+    conv = s.k_conv[ent]
+    ack = s.k_ack[ent]
+    inv = s.k_invoke[ent]
+    val = pos.k_pos[ent].astype(np.int64)
+    rt = realtime_violations(conv, ack, inv, val)
+    with_sender = s.k_sndr[ent] >= 0
+    sent = ent[with_sender]
+    pair_ids = s.k_conv[sent] * (len(s.senders) + 1) + s.k_sndr[sent]
+    groups = np.unique(pair_ids, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    so = realtime_violations(groups, ack[with_sender], inv[with_sender], val[with_sender])
+
+    def ex(a: int, b: int) -> dict[str, Any]:
+        name = s.conversations[int(s.k_conv[a])]
+        off = pos.read_offset[name]
+        return {
+            "conversation": name,
+            "earlier": {
+                "key": s.keys[a],
+                "sender": s.k_sender[a],
+                "seq": s.k_seq[a],
+                "acked_at_s": seconds(s.k_ack[a]),
+                "read_index": int(pos.k_pos[a]) - off,
+            },
+            "later": {
+                "key": s.keys[b],
+                "sender": s.k_sender[b],
+                "seq": s.k_seq[b],
+                "invoked_at_s": seconds(s.k_invoke[b]),
+                "read_index": int(pos.k_pos[b]) - off,
+            },
+        }
+
+    counts: dict[str, int | float] = {
+        "conversations": len(acked_convs),
+        "conversations_checked": len(acked_convs) - len(unknown),
+        "conversations_unknown": len(unknown),
+        "positioned": len(ent),
+        "unpositioned": unpositioned,
+        "realtime_violations": rt.pairs,
+        "realtime_messages": rt.messages,
+        "sender_order": so.pairs,
+        "sender_order_messages": so.messages,
+        "duplicate_reads": pos.duplicate_reads,
+    }
+    examples: dict[str, list[Any]] = {}
+    if rt.examples:
+        examples["realtime"] = [ex(int(ent[a]), int(ent[b])) for a, b in rt.examples]
+    if so.examples:
+        examples["sender_order"] = [ex(int(sent[a]), int(sent[b])) for a, b in so.examples]
+    details: dict[str, Any] = {}
+    if unknown:
+        details["unknown_conversations"] = unknown[:MAX_EXAMPLES]
+        errors = an.reads.api_errors
+        details["api_errors"] = {c: errors[c] for c in unknown[:MAX_EXAMPLES] if c in errors}
+    valid: Validity = False if rt.pairs else ("unknown" if unknown else True)
+    return CheckResult(
+        name=NAME,
+        valid=valid,
+        counts=counts,
+        examples=examples,
+        details=details,
+    )
+
+
+def realtime_violations(group: I64, ack: F64, inv: F64, val: I64) -> Violations:
+    """Pairs (a, b), a != b, same ``group``, ``ack[a] < inv[b]``, ``val[a] > val[b]``.
+
+    ``ack`` is NaN for entities that can only play B. Positions ``val`` must
+    be non-negative; equal positions are never a violation.
+    """
+    n = len(group)
+    if n == 0:
+        return Violations(0, 0, [])
+    a_ent = np.flatnonzero(~np.isnan(ack))
+    m = int(val.max()) + 1
+    gval = group.astype(np.int64) * m + val
+    ev_ent = np.concatenate([a_ent, np.arange(n)])
+    ev_time = np.concatenate([ack[a_ent], inv])
+    ev_is_a = np.concatenate([np.ones(len(a_ent), np.bool_), np.zeros(n, np.bool_)])
+    # B before A on equal times: the rule needs ack strictly before invoke
+    order = np.lexsort((ev_is_a, ev_time, group[ev_ent]))
+    is_a = ev_is_a[order]
+    ent = ev_ent[order]
+    x = gval[ent]
+    # an A of an earlier group has a smaller x than any B of a later group,
+    # so running extremes over the whole sequence never mix groups
+    a_x = np.where(is_a, x, -1)
+    run_max = np.maximum.accumulate(a_x)
+    late = ~is_a & (run_max > x)
+    if not late.any():
+        return Violations(0, 0, [])
+    b_x = np.where(is_a, np.iinfo(np.int64).max, x)
+    run_min = np.minimum.accumulate(b_x[::-1])[::-1]
+    early = is_a & (x > run_min)
+    keep = late | early
+    pairs = count_cross_pairs(is_a[keep], x[keep])
+    examples = []
+    for j in np.flatnonzero(late)[:MAX_EXAMPLES].tolist():
+        i = int(np.flatnonzero(a_x[:j] == run_max[j])[-1])
+        examples.append((int(ent[i]), int(ent[j])))
+    return Violations(pairs, int(late.sum()), examples)
+
+
+def count_cross_pairs(is_a: B, x: I64) -> int:
+    """Count i < j with ``is_a[i]``, not ``is_a[j]`` and ``x[i] > x[j]``.
+
+    Bottom-up merge counting, one vectorised pass per level: at width w a
+    pair is counted when i is in the left and j in the right half of the
+    same 2w block, by binary search among the left half's sorted A values.
+    """
+    n = len(x)
+    if n < 2:
+        return 0
+    rank = np.unique(x, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    idx = np.arange(n, dtype=np.int64)
+    total = 0
+    w = 1
+    while w < n:
+        block = idx // (2 * w)
+        right = ((idx // w) & 1).astype(np.bool_)
+        left_a = ~right & is_a
+        right_b = right & ~is_a
+        if left_a.any() and right_b.any():
+            a_keys = np.sort(block[left_a] * n + rank[left_a])
+            qb = block[right_b]
+            lo = np.searchsorted(a_keys, qb * n + rank[right_b], side="right")
+            hi = np.searchsorted(a_keys, (qb + 1) * n, side="left")
+            total += int((hi - lo).sum())
+        w *= 2
+    return total
+
+
+__all__ = [
+    "NAME",
+    "Violations",
+    "check_ordering",
+    "count_cross_pairs",
+    "ordering_from",
+    "realtime_violations",
+]
