@@ -106,7 +106,7 @@ def _diagnose(log_tail: str) -> str:
         return "the JVM ran out of memory; free memory or lower the heap in cluster/commands.py"
     if "unsupportedclassversion" in low:
         return "the Java on PATH is too old for Kafka 4.x; set JAVA_HOME to a JDK 17+"
-    if "corrupt" in low or "invalid" in low and "meta.properties" in low:
+    if "corrupt" in low or ("invalid" in low and "meta.properties" in low):
         return "its data directory is damaged; remove the run folder and start again"
     return "read the log for the cause; 'wiber-harness doctor' checks the installation"
 
@@ -298,24 +298,34 @@ class LocalCluster:
         )
 
     def _create_topics(self) -> None:
+        """Create the topic and its DLQ; retried, since a just-formed quorum may time out."""
         from confluent_kafka.admin import NewTopic
 
-        assert self.system is not None or True
         spec = self.system or DEFAULT_SYSTEM
         admin = self._admin()
-        conf = {"min.insync.replicas": "2", "unclean.leader.election.enable": "false"}
-        topics = [
-            NewTopic(spec.topic, self.config.partitions, min(3, len(self._brokers)), config=conf),
-            NewTopic(spec.dlq_topic, 1, min(3, len(self._brokers)), config=conf),
-        ]
-        for t, fut in admin.create_topics(topics, request_timeout=30).items():
-            try:
-                fut.result(timeout=40)
-            except Exception as e:
-                if "TOPIC_ALREADY_EXISTS" not in str(e):
-                    raise ClusterError(
-                        f"Kafka: creating topic {t} failed ({e}); see {self.run_dir}/nodes/kafka-*/kafka.log"
-                    ) from e
+        rf = min(3, len(self._brokers))
+        conf = {"min.insync.replicas": str(min(2, rf)), "unclean.leader.election.enable": "false"}
+        wanted = {spec.topic: self.config.partitions, spec.dlq_topic: 1}
+        deadline = time.monotonic() + 90
+        last = ""
+        while wanted:
+            topics = [NewTopic(t, n, rf, config=conf) for t, n in wanted.items()]
+            for t, fut in admin.create_topics(topics, request_timeout=20).items():
+                try:
+                    fut.result(timeout=30)
+                    wanted.pop(t, None)
+                except Exception as e:
+                    if "TOPIC_ALREADY_EXISTS" in str(e):
+                        wanted.pop(t, None)
+                    else:
+                        last = str(e)
+            if wanted and time.monotonic() > deadline:
+                raise ClusterError(
+                    f"Kafka: creating topics {sorted(wanted)} failed ({last}); "
+                    f"see {self.run_dir}/nodes/kafka-*/kafka.log"
+                )
+            if wanted:
+                time.sleep(1)
         self._wait({"topic": lambda: self._topic_healthy(spec.topic)}, 60)
 
     def _start_system(self) -> None:
@@ -420,6 +430,7 @@ class LocalCluster:
         import pymongo
 
         try:
+            c: pymongo.MongoClient[dict[str, Any]]
             with contextlib.closing(
                 pymongo.MongoClient(
                     self.store_uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500
@@ -435,14 +446,12 @@ class LocalCluster:
         if self._admin_client is None:
             from confluent_kafka.admin import AdminClient
 
-            self._admin_client = AdminClient(
-                {
-                    "bootstrap.servers": self.kafka_direct,
-                    "socket.timeout.ms": 2000,
-                    "logger": _quiet_logger(self.run_dir / "harness-kafka-client.log"),
-                }
-            )
+            self._admin_client = AdminClient(self._client_conf(self.kafka_direct))
         return self._admin_client
+
+    def _client_conf(self, bootstrap: str) -> dict[str, Any]:
+        return {"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000,
+                "logger": _quiet_logger(self.run_dir / "harness-kafka-client.log")}
 
     def _kafka_node_serving(self, node_id: int) -> bool:
         """The node itself answers metadata on its direct listener and lists itself.
@@ -458,14 +467,19 @@ class LocalCluster:
             return False
         client = self._node_admins.get(node_id)
         if client is None:
-            client = AdminClient({"bootstrap.servers": f"{HOST}:{b.direct}", "socket.timeout.ms": 2000,
-                                  "logger": _quiet_logger(self.run_dir / "harness-kafka-client.log")})
+            client = AdminClient(self._client_conf(f"{HOST}:{b.direct}"))
             self._node_admins[node_id] = client
         try:
             md = client.list_topics(timeout=4)
         except Exception:
             return False
         return bool(md.orig_broker_id == node_id and node_id in md.brokers)
+
+    def _in_metadata(self, node_id: int) -> bool:
+        try:
+            return node_id in self._admin().list_topics(timeout=3).brokers
+        except Exception:
+            return False
 
     def _kafka_brokers_up(self) -> int:
         try:
@@ -578,8 +592,8 @@ class LocalCluster:
             if node.spec.role == "kafka":
                 # cheap: listening, and the cluster's metadata lists it
                 node_id = int(name.split("-")[1])
-                healthy = node.running() and _port_open(self._brokers[node_id - 1].direct) and _safe(
-                    lambda node_id=node_id: node_id in self._admin().list_topics(timeout=3).brokers)
+                healthy = (node.running() and _port_open(self._brokers[node_id - 1].direct)
+                           and self._in_metadata(node_id))
             else:
                 healthy = node.running() and _safe(self._ready_check(name))
             out.append(NodeStatus(name, node.spec.role, node.pid, node.spec.address, healthy))
@@ -646,7 +660,7 @@ class LocalCluster:
             }
         if node.spec.role in ("api", "consumer"):
             self._start_system_node(name, node.spec.role)
-            ev = {"action": "start", "pid": node.pid}
+            ev: dict[str, Any] = {"action": "start", "pid": node.pid}
         else:
             ev = node.start()
         if wait:
@@ -702,6 +716,42 @@ class LocalCluster:
     def rejoin(self, name: str) -> dict[str, Any]:
         evs = [self.set_link_enabled(ln, True) for ln in self.node_links(name)]
         return {"action": "rejoin", "links": evs, "effective": all(e["effective"] for e in evs)}
+
+    def set_failpoints(self, name: str, spec: str) -> dict[str, Any]:
+        """Arm or disarm failpoints of a system node at run time (its failpoints file)."""
+        node = self.node(name)
+        if node.spec.role not in ("api", "consumer"):
+            raise FaultError(f"{name} is a {node.spec.role} node; failpoints exist only in API and consumer nodes")
+        f = self._node_dir(name) / "failpoints"
+        f.write_text(spec + "\n")
+        return {"action": "failpoints", "node": name, "spec": spec, "file": str(f), "effective": f.read_text().strip() == spec}
+
+    def wait_topic_healthy(self, timeout: float = 90) -> float:
+        """Wait until every partition of the topic has a leader and a full ISR."""
+        t0 = time.monotonic()
+        spec = self.system or DEFAULT_SYSTEM
+        self._wait({"topic": lambda: self._topic_healthy(spec.topic)}, timeout)
+        return time.monotonic() - t0
+
+    def delivery_logs(self) -> list[dict[str, Any]]:
+        """Every line of every consumer's delivery log (JSON lines; a torn last line is skipped)."""
+        out: list[dict[str, Any]] = []
+        for name in self.node_names("consumer"):
+            f = self._node_dir(name) / "delivery.jsonl"
+            if not f.exists():
+                continue
+            for line in f.read_bytes().splitlines():
+                try:
+                    d = json.loads(line)
+                except ValueError:
+                    continue
+                d.setdefault("consumer", name)
+                out.append(d)
+        return out
+
+    @property
+    def spec(self) -> SystemSpec:
+        return self.system or DEFAULT_SYSTEM
 
     # ---------------------------------------------------------------- state
     def state(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ restarts, with a marker line per start).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -122,10 +123,8 @@ class ManagedProcess:
 
     def _signal_group(self, sig: int) -> None:
         assert self._proc is not None
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self._proc.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def kill(self) -> dict[str, Any]:
         """SIGKILL the group and reap; evidence: the exit status."""
@@ -225,10 +224,8 @@ class ManagedProcess:
         """Kill stragglers of the group (children that outlived the leader), then unregister it."""
         if pgid is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         self._watchdog.unregister(pgid)
 
     def _close_log(self) -> None:

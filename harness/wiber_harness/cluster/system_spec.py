@@ -48,6 +48,16 @@ DEFAULT_ENV = {
     "WIBER_LOG_FORMAT": "json",
 }
 
+DEFAULT_FIELDS = {
+    "message_id": "messageId",
+    "key": "clientMessageId",
+    "conversation": "conversationId",
+    "sender": "fromUser",
+    "partition": "partition",
+    "offset": "offset",
+    "stored_at_ns": "storedAtNs",
+}
+
 
 @dataclass(frozen=True)
 class SystemSpec:
@@ -62,6 +72,13 @@ class SystemSpec:
     group: str = "wiber-consumers"
     db: str = "wiber"
     collection: str = "messages"
+    # stored document field names (what the harness reads back from the store)
+    fields: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
+    # GET route of one conversation, in write order, paged with {limit}/{after}
+    read_path: str = "/messages/{user1}/{user2}"
+    read_items: str = "messages"   # response field holding the page's documents
+    read_cursor: str = "nextCursor"  # response field holding the next cursor (null at the end)
+    read_limit: int = 500
     api_ready_path: str = "/health/readiness"
     consumer_ready: str = "metrics"  # "metrics": its metrics port answers; "none": started is ready
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -78,4 +95,4 @@ class SystemSpec:
 
 DEFAULT_SYSTEM = SystemSpec()
 
-__all__ = ["DEFAULT_SYSTEM", "SystemSpec"]
+__all__ = ["DEFAULT_FIELDS", "DEFAULT_SYSTEM", "SystemSpec"]

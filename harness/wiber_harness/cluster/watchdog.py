@@ -12,6 +12,7 @@ Run as ``python -m wiber_harness.cluster.watchdog`` with the pipe on stdin.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -59,10 +60,8 @@ class Watchdog:
     def close(self) -> None:
         """Normal end: everything was stopped and unregistered; let the guard exit."""
         if self._w is not None:
-            try:
+            with contextlib.suppress(BrokenPipeError):
                 self._w.close()
-            except BrokenPipeError:
-                pass
             self._w = None
         try:
             self._proc.wait(timeout=10)
@@ -73,10 +72,8 @@ class Watchdog:
 def _kill_groups(pgids: set[int]) -> None:
     for sig in (signal.SIGCONT, signal.SIGKILL):  # a paused group must not survive either
         for pgid in pgids:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
     time.sleep(0.1)
 
 

@@ -1,0 +1,283 @@
+"""The runner: one scenario, end to end, into a run folder.
+
+    start the cluster (its own, fresh)
+    -> workload and fault timeline in parallel, recorded in history.jsonl
+    -> heal every fault, let the workload finish
+    -> drain (bounded), final reads
+    -> checkers, fault evidence, metrics, expectations
+    -> run folder: scenario.yaml, history.jsonl, final_reads.json,
+       result.json, cluster/ (node logs and data)
+
+The verdict merges the checkers the scenario expects valid, the fault
+evidence (a fault that did not take effect makes the run "unknown") and the
+scenario's thresholds (:meth:`Expect.judge`). Exit codes: 0 valid, 1 a
+promise broken (or an unsafe scenario that failed to break one), 2 the
+harness could not decide. :func:`check_run` recomputes everything from a
+stored folder, offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from wiber_harness import __version__
+from wiber_harness.checkers import CheckResult, check_all
+from wiber_harness.checkers.analysis import Analysis
+from wiber_harness.checkers.base import Validity, merge_validity
+from wiber_harness.clock import Clock
+from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
+from wiber_harness.errors import CheckerError, HarnessError
+from wiber_harness.finalreads import drain, final_reads
+from wiber_harness.history import NEMESIS, HistoryWriter, Op, read_history
+from wiber_harness.metrics import summary, threshold_metrics
+from wiber_harness.nemesis import Nemesis, fault_evidence
+from wiber_harness.reads import FinalReads
+from wiber_harness.scenario import Scenario, load_scenario
+
+RESULT_SCHEMA = "wiber-result/1"
+EXIT = {True: 0, False: 1, "unknown": 2}
+
+
+@dataclass
+class RunOptions:
+    out_root: Path = Path("reports") / "runs"
+    seed: int | None = None
+    rate: float | None = None
+    duration: float | None = None
+    quick: bool = False
+    backend: str = "local"
+    system: SystemSpec = DEFAULT_SYSTEM
+    drain_timeout: float = 120.0
+    settings: dict[str, str] = field(default_factory=dict)
+    progress: Callable[[str], None] | None = None
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    scenario: str
+    verdict: Validity
+    reasons: list[str]
+    checks: dict[str, dict[str, Any]]
+    metrics: dict[str, Any]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT[self.verdict]
+
+
+def _utc() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def prepare(scenario: Scenario, opts: RunOptions) -> Scenario:
+    if opts.quick:
+        scenario = scenario.quick()
+    if opts.seed is not None or opts.rate is not None or opts.duration is not None:
+        scenario = scenario.with_overrides(seed=opts.seed, rate=opts.rate, duration=opts.duration)
+    return scenario
+
+
+def make_cluster(scenario: Scenario, run_dir: Path, opts: RunOptions) -> Any:
+    topo = scenario.topology
+    settings = {**topo.env(), **opts.settings}
+    if opts.backend == "local":
+        from wiber_harness.cluster.local import LocalCluster, LocalClusterConfig
+
+        return LocalCluster(LocalClusterConfig(run_dir=run_dir / "cluster", partitions=topo.partitions,
+                                               consumers=topo.consumers, apis=topo.apis, settings=settings,
+                                               system=opts.system))
+    if opts.backend == "compose":
+        from wiber_harness.cluster.compose import ComposeCluster  # type: ignore[import-not-found]
+
+        return ComposeCluster.for_scenario(scenario, run_dir, settings=settings, system=opts.system)
+    raise HarnessError(f"unknown backend {opts.backend!r}; use local or compose")
+
+
+def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResult:
+    """Run one scenario on a fresh cluster and judge it."""
+    opts = opts or RunOptions()
+    say = opts.progress or (lambda s: None)
+    scenario = prepare(scenario, opts)
+    run_dir = (opts.out_root / f"{_utc()}-{scenario.name}").resolve()
+    run_dir.mkdir(parents=True, exist_ok=False)
+    (run_dir / "scenario.yaml").write_text(scenario.to_yaml())
+    _link_latest(opts.out_root, run_dir)
+    cluster = make_cluster(scenario, run_dir, opts)
+    t0 = time.monotonic()
+    say(f"{scenario.name}: starting the {opts.backend} stack")
+    try:
+        cluster.start()
+        start_s = time.monotonic() - t0
+        say(f"{scenario.name}: stack ready in {start_s:.1f} s")
+        clock = Clock()
+        header = {"scenario": scenario.name, "seed": scenario.workload.seed, "backend": opts.backend,
+                  "wall0_ns": clock.wall0_ns, "system": opts.system.name}
+        with HistoryWriter(run_dir / "history.jsonl", header) as history:
+            asyncio.run(_drive(scenario, cluster, history, clock, opts, say))
+            ops = list(history.ops)
+            healed = [op.time for op in ops if op.process == NEMESIS and op.f == "heal" and op.type != "invoke"]
+            say(f"{scenario.name}: draining")
+            drained, drain_s, dinfo = drain(cluster, ops, timeout=opts.drain_timeout, on_progress=say)
+            reads = final_reads(cluster, ops, clock, drained=drained, drain_s=drain_s,
+                                healed_at=max(healed) if healed else None, extra={"drain": dinfo})
+        reads.save(run_dir / "final_reads.json")
+        env = {"start_s": round(start_s, 3), "backend": opts.backend}
+    finally:
+        say(f"{scenario.name}: stopping the stack")
+        cluster.close()
+    result = judge_run(scenario, ops, reads, run_dir, env)
+    say(f"{scenario.name}: {_word(result.verdict)}")
+    return result
+
+
+async def _drive(scenario: Scenario, cluster: Any, history: HistoryWriter, clock: Clock, opts: RunOptions,
+                 say: Callable[[str], None]) -> None:
+    from wiber_harness.workload import Workload, WorkloadConfig
+
+    w = scenario.workload
+    cfg = WorkloadConfig(rate=float(w.rate), duration=float(w.duration), conversations=w.conversations,
+                         payload_size=w.payload_size, concurrency=w.concurrency, seed=w.seed, batch=w.batch,
+                         run_id=f"{scenario.name}-{clock.wall0_ns}")
+    workload = Workload(cfg, list(cluster.endpoints().apis), history, clock)
+    nemesis = Nemesis(cluster, history, clock, seed=w.seed, workload=workload)
+    start_ns = clock.now()
+    wl = asyncio.create_task(workload.run())
+    nem = asyncio.create_task(nemesis.run(scenario.timeline, start_ns))
+    ticker = asyncio.create_task(_ticker(scenario, workload, nemesis, clock, start_ns, say))
+    try:
+        await nem
+        await wl
+        await nemesis.heal_all()
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        if not nem.done():
+            nem.cancel()
+        if not wl.done():
+            wl.cancel()
+
+
+async def _ticker(scenario: Scenario, workload: Any, nemesis: Nemesis, clock: Clock, start_ns: int,
+                  say: Callable[[str], None]) -> None:
+    last_ok, last_t = 0, time.monotonic()
+    while True:
+        await asyncio.sleep(1.0)
+        p = workload.progress()
+        now = time.monotonic()
+        rate = (p.get("ok", 0) - last_ok) / max(now - last_t, 1e-6)
+        last_ok, last_t = p.get("ok", 0), now
+        el = (clock.now() - start_ns) / 1e9
+        faults = ", ".join(sorted(nemesis.current)) or "none"
+        say(f"{scenario.name}: {el:5.1f}/{scenario.workload.duration:g} s  sent {p.get('sent', 0)}  "
+            f"ok {p.get('ok', 0)} ({rate:.0f}/s)  fail {p.get('fail', 0)}  info {p.get('info', 0)}  "
+            f"in-flight {p.get('inflight', 0)}  faults: {faults}")
+
+
+def judge_run(scenario: Scenario, ops: list[Op], reads: FinalReads, run_dir: Path,
+              env: dict[str, Any] | None = None) -> RunResult:
+    """Checkers + fault evidence + metrics + expectations -> verdict; writes result.json."""
+    reasons: list[str] = []
+    try:
+        an = Analysis(ops, reads)
+        checks = check_all(ops, reads, analysis=an)
+        summ = summary(ops, reads, analysis=an)
+        metrics = threshold_metrics(checks, summ)
+    except HarnessError as e:
+        raise CheckerError(f"{run_dir}: the checkers could not run ({e})") from e
+    faults_ok, fault_problems = fault_evidence(ops)
+    checks["faults"] = CheckResult(
+        name="faults", valid=True if faults_ok else "unknown",
+        counts={"faults": sum(1 for o in ops if o.process == NEMESIS and o.type != "invoke"),
+                "without_evidence": len(fault_problems)},
+        examples={"without_evidence": fault_problems[:5]} if fault_problems else {},
+    )
+    verdict, why = scenario.expect.judge({k: v.valid for k, v in checks.items() if k != "faults"}, metrics)
+    reasons += why
+    if not faults_ok:
+        reasons += [f"fault without evidence: {p}" for p in fault_problems]
+        # a violation found anyway stands; otherwise the run proves nothing
+        verdict = merge_validity([verdict, "unknown"])
+    if scenario.expect.violation and verdict is True and not faults_ok:
+        verdict = "unknown"
+    result = RunResult(run_dir, scenario.name, verdict, reasons,
+                       {k: v.to_dict() for k, v in checks.items()}, {"thresholds": metrics, "summary": summ})
+    _write_result(result, scenario, env or {})
+    return result
+
+
+def _write_result(r: RunResult, scenario: Scenario, env: dict[str, Any]) -> None:
+    doc = {
+        "schema": RESULT_SCHEMA,
+        "scenario": r.scenario,
+        "description": scenario.description,
+        "verdict": r.verdict,
+        "exit_code": r.exit_code,
+        "reasons": r.reasons,
+        "expect": {"valid": list(scenario.expect.valid), "violation": scenario.expect.violation,
+                   "thresholds": {k: str(v) for k, v in scenario.expect.thresholds.items()}},
+        "checks": r.checks,
+        "metrics": r.metrics,
+        "seed": scenario.workload.seed,
+        "backend": env.get("backend"),
+        "env": env,
+        "versions": {"wiber_harness": __version__, "python": platform.python_version()},
+        "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "system": platform.system()},
+        "written_at": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    (r.run_dir / "result.json").write_bytes(
+        orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
+                     default=_default))
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, float):
+        return None
+    if isinstance(o, set | frozenset | tuple):
+        return list(o)
+    raise TypeError(f"cannot serialise {type(o).__name__}")
+
+
+def check_run(run_dir: Path) -> RunResult:
+    """Re-check a stored run folder offline (writes result.json again)."""
+    run_dir = Path(run_dir).resolve()
+    for name in ("scenario.yaml", "history.jsonl", "final_reads.json"):
+        if not (run_dir / name).exists():
+            raise CheckerError(f"{run_dir}: no {name}; is this a run folder (reports/runs/<time>-<scenario>)?")
+    scenario = load_scenario(run_dir / "scenario.yaml")
+    _, ops = read_history(run_dir / "history.jsonl")
+    reads = FinalReads.load(run_dir / "final_reads.json")
+    env = {}
+    old = run_dir / "result.json"
+    if old.exists():
+        with contextlib.suppress(ValueError):
+            env = dict(json.loads(old.read_text()).get("env", {}))
+    return judge_run(scenario, ops, reads, run_dir, env)
+
+
+def _link_latest(root: Path, run_dir: Path) -> None:
+    link = root / "latest"
+    with contextlib.suppress(OSError):
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(run_dir.name)
+
+
+def _word(v: Validity) -> str:
+    return {True: "VALID", False: "VIOLATION", "unknown": "UNKNOWN"}[v]
+
+
+__all__ = ["RESULT_SCHEMA", "RunOptions", "RunResult", "check_run", "judge_run", "run_scenario"]

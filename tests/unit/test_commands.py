@@ -1,0 +1,39 @@
+"""Node configuration and command lines (pure builders)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wiber_harness.cluster.commands import BrokerPorts, broker_properties, quorum_voters, store_argv
+
+
+def _props(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if line)
+
+
+def test_broker_advertises_each_client_role_as_its_proxy() -> None:
+    b = BrokerPorts(2, controller=9001, internal=9002, direct=9003, client={"api": (9004, 19004), "consumer": (9005, 19005)})
+    voters = quorum_voters([b, BrokerPorts(3, 9101, 9102, 9103, {})])
+    p = _props(broker_properties(b, voters, Path("/d"), partitions=6))
+    assert p["node.id"] == "2"
+    assert p["controller.quorum.voters"] == "2@127.0.0.1:9001,3@127.0.0.1:9101"
+    assert "API://127.0.0.1:9004" in p["listeners"] and "API://127.0.0.1:19004" in p["advertised.listeners"]
+    assert "CONSUMER://127.0.0.1:19005" in p["advertised.listeners"]
+    assert "DIRECT://127.0.0.1:9003" in p["advertised.listeners"]
+    assert "CONTROLLER" not in p["advertised.listeners"]
+    assert p["min.insync.replicas"] == "2" and p["default.replication.factor"] == "3"
+    assert p["unclean.leader.election.enable"] == "false"
+    assert p["process.roles"] == "broker,controller"
+
+
+def test_mongod_command_line() -> None:
+    argv = store_argv("MongoDB", Path("/usr/bin/mongod"), 27018, Path("/data/s"))
+    assert argv[:5] == ["/usr/bin/mongod", "--bind_ip", "127.0.0.1", "--port", "27018"]
+    assert "--dbpath" in argv and argv[argv.index("--dbpath") + 1] == "/data/s"
+
+
+def test_ferretdb_command_line_has_no_telemetry_and_no_debug_listener() -> None:
+    argv = store_argv("FerretDB", Path("/x/ferretdb"), 27019, Path("/data/f"))
+    assert "--handler=sqlite" in argv and "--sqlite-url=file:/data/f/" in argv
+    assert "--telemetry=disable" in argv and "--debug-addr=-" in argv
+    assert "--listen-addr=127.0.0.1:27019" in argv
