@@ -90,6 +90,7 @@ def consumer_config(s: Settings) -> dict[str, Any]:
         "reconnect.backoff.ms": 100,
         "reconnect.backoff.max.ms": 1000,
         "socket.keepalive.enable": True,
+        "logger": logging.getLogger("wiber.kafka.consumer"),
     }
 
 
@@ -211,7 +212,11 @@ class WiberConsumer:
     def _ensure_topics(self) -> None:
         """Create the topic and the DLQ when missing (best effort; races are fine)."""
         try:
-            admin = AdminClient({"bootstrap.servers": self.s.kafka_bootstrap})
+            conf: dict[str, Any] = {
+                "bootstrap.servers": self.s.kafka_bootstrap,
+                "logger": logging.getLogger("wiber.kafka.admin"),
+            }
+            admin = AdminClient(conf)
             md = admin.list_topics(timeout=10)
             missing = [t for t in (self.s.topic, self.s.dlq_topic) if t not in md.topics]
             if not missing:
@@ -353,6 +358,7 @@ class WiberConsumer:
                     "enable.idempotence": True,
                     "acks": "all",
                     "linger.ms": 0,
+                    "logger": logging.getLogger("wiber.kafka.dlq"),
                 }
             )
         attempt = 0

@@ -80,6 +80,8 @@ def producer_config(settings: Settings, client_id: str) -> dict[str, Any]:
         "topic.metadata.refresh.interval.ms": 10_000,
         # Never let a produce create a topic with broker defaults (1 partition).
         "allow.auto.create.topics": False,
+        # librdkafka's own log lines go through Python logging (one format per process).
+        "logger": logging.getLogger("wiber.kafka.producer"),
     }
     if not settings.producer_idempotence:
         conf["retries"] = 2

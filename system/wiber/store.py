@@ -119,6 +119,7 @@ class Store:
             # retry loop (with dedup by messageId) is the retry mechanism.
             retryWrites=False,
             maxPoolSize=32,
+            tz_aware=True,  # storedAt reads back as an aware UTC datetime
         )
         self.coll: Collection[dict[str, Any]] = self.client[settings.store_db].get_collection(
             settings.store_collection, write_concern=WriteConcern(w="majority")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
 from wiber.api import create_app
 from wiber.model import derive_message_id
 from wiber.producer import Delivered, NotSent, OutcomeUnknown

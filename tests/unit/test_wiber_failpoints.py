@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from wiber import failpoints
 from wiber.failpoints import FailpointError, FailpointSpecError, Registry, parse_spec
 

@@ -6,6 +6,7 @@ import uuid
 
 import orjson
 import pytest
+
 from wiber.model import (
     InvalidRecord,
     Message,

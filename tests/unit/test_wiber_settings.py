@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from wiber.settings import Settings, SettingsError, load_settings
 
 ENV_NAMES = [
