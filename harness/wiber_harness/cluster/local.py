@@ -407,11 +407,18 @@ class LocalCluster:
                 return
             for name in list(pending) + (blame or []):
                 node = self._nodes.get(name)
-                if node is not None and not node.alive():
-                    tail = node.log_tail()
+                if node is None:
+                    continue
+                if not node.alive():
                     raise ClusterError(
-                        f"{name}: the process exited during start-up ({node.state()}); see {node.spec.log}; "
-                        f"{_diagnose(tail)}"
+                        f"{name}: the process exited during start-up ({node.state()}); "
+                        f"see {node.spec.log}; {_diagnose(node.log_tail())}"
+                    )
+                tail = node.log_tail(40).lower()
+                if "address already in use" in tail or "bindexception" in tail:
+                    # some servers (Toxiproxy) log the bind failure and keep running
+                    raise ClusterError(
+                        f"{name}: cannot listen on its port; see {node.spec.log}; {_diagnose(tail)}"
                     )
             if time.monotonic() > deadline:
                 what = ", ".join(sorted(pending))

@@ -81,10 +81,14 @@ class ManagedProcess:
             return "exited"
 
     def log_tail(self, lines: int = 15) -> str:
+        """The last lines the current (or last) start wrote; earlier starts are not included."""
         try:
-            data = self.spec.log.read_bytes()[-8000:].decode(errors="replace")
+            data = self.spec.log.read_bytes()[-16000:].decode(errors="replace")
         except OSError:
             return ""
+        mark = data.rfind("===== wiber-harness: start #")
+        if mark >= 0:
+            data = data[mark:]
         return "\n".join(data.splitlines()[-lines:])
 
     # -- verbs -------------------------------------------------------------
