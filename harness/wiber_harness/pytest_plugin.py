@@ -1,11 +1,22 @@
 """pytest plugin (registered through the ``pytest11`` entry point).
 
-Registers the harness's markers and options. Scenario collection from
-YAML files and the ``run_scenario`` fixture are added by
-:mod:`wiber_harness.pytest_scenarios` when it is present.
+* ``pytest scenarios/`` collects every scenario YAML file as one test item,
+  named after the scenario; the item runs the scenario on a fresh stack and
+  fails with the checkers' summary and the run folder when the verdict is
+  not valid (an unsafe scenario is valid when it produces its violation).
+* Fixtures for Python-written scenarios: ``wiber_cluster`` (session-scoped
+  running stack with the pipeline) and ``run_scenario`` (run a scenario file
+  or object with the command-line options below; returns the RunResult).
+* Options: ``--wiber-backend``, ``--wiber-seed``, ``--wiber-quick``,
+  ``--wiber-out``. Markers ``integration``, ``slow`` and ``scenario`` are
+  registered, so ``--strict-markers`` is clean.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,8 +33,120 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="cluster backend for scenario tests (default: local)")
     g.addoption("--wiber-seed", type=int, default=None, help="override every scenario's workload seed")
     g.addoption("--wiber-quick", action="store_true", default=False, help="run scenarios in their quick form")
+    g.addoption("--wiber-out", default=str(Path("reports") / "runs"), help="where run folders go")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for m in MARKERS:
         config.addinivalue_line("markers", m)
+
+
+def _looks_like_scenario(path: Path) -> bool:
+    if path.suffix not in (".yaml", ".yml") or "scenarios" not in path.parts:
+        return False
+    try:
+        head = path.read_text(errors="replace")[:4000]
+    except OSError:
+        return False
+    return "\nname:" in f"\n{head}" and "workload:" in head
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
+    if _looks_like_scenario(file_path):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        from wiber_harness.errors import InvalidScenario
+        from wiber_harness.scenario import load_scenario
+
+        try:
+            sc = load_scenario(self.path)
+        except InvalidScenario as e:
+            raise self.CollectError(str(e)) from None
+        item = ScenarioItem.from_parent(self, name=sc.name, scenario=sc)
+        item.add_marker(pytest.mark.scenario)
+        item.add_marker(pytest.mark.integration)
+        yield item
+
+
+class ScenarioFailed(Exception):
+    """A scenario's verdict was not valid."""
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, scenario: Any, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.scenario = scenario
+
+    def runtest(self) -> None:
+        r = _run(self.config, self.scenario)
+        self.user_properties.append(("run_dir", str(r.run_dir)))
+        if r.verdict is not True:
+            raise ScenarioFailed(summarize(r))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ScenarioFailed):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"scenario: {self.name}"
+
+
+def summarize(r: Any) -> str:
+    """The checkers' summary of a run, as printed in a failing test."""
+    word = {True: "VALID", False: "VIOLATION", "unknown": "UNKNOWN"}[r.verdict]
+    lines = [f"scenario {r.scenario}: {word}", f"run folder: {r.run_dir}"]
+    for name, c in r.checks.items():
+        v = {True: "valid", False: "VIOLATION", "unknown": "unknown"}[c["valid"]]
+        counts = ", ".join(f"{k}={val}" for k, val in list(c["counts"].items())[:10])
+        lines.append(f"  {name:<13} {v:<9} {counts}")
+        for kind, ex in (c.get("examples") or {}).items():
+            if ex:
+                lines.append(f"  {'':<13} e.g. {kind}: {str(ex[:2])[:300]}")
+        if c.get("error"):
+            lines.append(f"  {'':<13} error: {c['error']}")
+    lines += [f"  - {x}" for x in r.reasons]
+    return "\n".join(lines)
+
+
+def _run(config: pytest.Config, scenario: Any, **overrides: Any) -> Any:
+    from wiber_harness.runner import RunOptions, run_scenario
+
+    opts = RunOptions(
+        out_root=Path(config.getoption("--wiber-out")),
+        seed=config.getoption("--wiber-seed"),
+        quick=bool(config.getoption("--wiber-quick")),
+        backend=str(config.getoption("--wiber-backend")),
+    )
+    for k, v in overrides.items():
+        setattr(opts, k, v)
+    return run_scenario(scenario, opts)
+
+
+@pytest.fixture
+def run_scenario(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """Run a scenario (path or Scenario) with the --wiber-* options; returns the RunResult."""
+    from wiber_harness.scenario import load_scenario
+
+    def go(scenario: Any, **overrides: Any) -> Any:
+        sc = load_scenario(scenario) if isinstance(scenario, str | Path) else scenario
+        return _run(request.config, sc, **overrides)
+
+    return go
+
+
+@pytest.fixture(scope="session")
+def wiber_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A running local stack with the Wiber pipeline, shared by the session."""
+    from wiber_harness.cluster.local import LocalCluster, LocalClusterConfig
+
+    c = LocalCluster(LocalClusterConfig(run_dir=tmp_path_factory.mktemp("wiber-stack")))
+    c.start()
+    try:
+        yield c
+    finally:
+        c.close()

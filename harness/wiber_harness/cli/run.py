@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from wiber_harness.cli import EXIT_UNKNOWN, cli
+from wiber_harness.cluster.system_spec import SystemSpec
 
 VERDICT_STYLE = {True: ("VALID", "green"), False: ("VIOLATION", "red"), "unknown": ("UNKNOWN", "yellow")}
 
@@ -77,14 +78,15 @@ def run_cmd(scenarios: tuple[Path, ...], seed: int | None, rate: float | None, d
     return EXIT[merge_validity(verdicts)]
 
 
-def _load_system(path: Path | None) -> object:
+def _load_system(path: Path | None) -> SystemSpec:
     from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
 
     if path is None:
         return DEFAULT_SYSTEM
     from wiber_harness.profile import load_profile  # type: ignore[import-not-found,unused-ignore]
 
-    return load_profile(path)
+    spec: SystemSpec = load_profile(path)
+    return spec
 
 
 @cli.command("check")

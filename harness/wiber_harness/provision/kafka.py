@@ -103,9 +103,8 @@ def find_kafka(*, install: bool = True, version: str = KAFKA_VERSION) -> KafkaDi
         return KafkaDist(libs=libs, java=java, strategy="KAFKA_HOME")
     entry = cache_entry(version)
     libs = entry / "libs"
-    if entry.exists():
-        if check_marker(entry, manifest_of(libs, "*.jar"), COMPONENT):
-            return KafkaDist(libs=libs, java=java, strategy="cache")
+    if entry.exists() and check_marker(entry, manifest_of(libs, "*.jar"), COMPONENT):
+        return KafkaDist(libs=libs, java=java, strategy="cache")
     if not install:
         raise ProvisionError(
             f"Kafka: {version} is not in the cache ({entry}); run 'wiber-harness doctor --fix' "
