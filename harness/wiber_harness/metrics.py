@@ -1,0 +1,553 @@
+"""Metrics: latency histograms, throughput and phases of one run.
+
+Everything is computed from the history and the final reads (through the
+same :class:`~wiber_harness.checkers.analysis.Analysis` the checkers use),
+so a run folder can be re-measured offline.
+
+Definitions:
+
+* **ack latency** of an ``ok`` send attempt: its completion time minus the
+  ``intended`` time of its invoke (the open-loop schedule's time, so a
+  stalled client does not hide a stall: no coordinated omission);
+* **e2e latency** of a stored key: its earliest known ``stored_at`` minus
+  the ``intended`` time of its first attempt (acknowledged or not);
+* latencies go into HDR histograms (``hdrh``) in microseconds, 1 us to
+  1 h, 3 significant digits; a negative latency (clock trouble) is recorded
+  as 0 and one above 1 h as 1 h, and both are counted;
+* **throughput** per integer second since run start: ``sent`` (invokes),
+  ``acknowledged`` / ``failed`` / ``indeterminate`` (completions ``ok`` /
+  ``fail`` / ``info`` by completion time), ``stored`` (store records by
+  ``stored_at``);
+* **phases**: ``before`` the first fault window starts, ``during`` (from the
+  first window's start to the last window's end) and ``after`` the last
+  window's end. An attempt belongs to the phase of its intended time (a key
+  to that of its first attempt); ``*_per_s`` rates count events by their own
+  time within the phase. Without faults everything is ``before``.
+
+:func:`summary` returns a JSON-serialisable dict (None for what cannot be
+known, never NaN); :func:`ops_frame` and :func:`per_second_frame` return
+pandas frames for analysis and plots.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from hdrh.histogram import HdrHistogram
+
+from wiber_harness.checkers.analysis import (
+    FAIL,
+    INFO,
+    NS,
+    OK,
+    OUTCOME_NAMES,
+    Analysis,
+    FaultWindow,
+    seconds,
+)
+from wiber_harness.checkers.base import CheckResult
+from wiber_harness.errors import CheckerError
+from wiber_harness.history import Op, pairs
+from wiber_harness.reads import FinalReads
+
+F64 = npt.NDArray[np.float64]
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000
+SIGNIFICANT_DIGITS = 3
+PERCENTILES: tuple[float, ...] = (50.0, 90.0, 99.0, 99.9)
+PHASES = ("before", "during", "after")
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A histogram, the exact mean of what went in, and what had to be clamped."""
+
+    histogram: HdrHistogram
+    count: int
+    sum_us: float  # exact sum of the (unclamped) latencies, for an exact mean
+    negative: int
+    clipped: int
+
+    @property
+    def mean_ms(self) -> float | None:
+        return self.sum_us / self.count / 1000.0 if self.count else None
+
+    def percentiles_ms(self) -> dict[str, float | int | None]:
+        return percentiles_ms(self.histogram, mean_ms=self.mean_ms)
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def record_ns(values_ns: npt.ArrayLike) -> Recorded:
+    """Record latencies given in ns (NaN ignored) into a fresh histogram (us)."""
+    v = np.asarray(values_ns, dtype=np.float64)
+    v = v[~np.isnan(v)] / 1000.0
+    us = np.floor(v)
+    negative = int((us < 0).sum())
+    clipped = int((us > HIGHEST_US).sum())
+    h = new_histogram()
+    # one record_value per distinct bucket: per-value Python calls would
+    # dominate a million-op run, and values of one bucket are equivalent
+    vals, counts = np.unique(_bucket_floor(h, np.clip(us, 0, HIGHEST_US)), return_counts=True)
+    for val, n in zip(vals.tolist(), counts.tolist(), strict=True):
+        h.record_value(val, n)
+    return Recorded(h, len(v), float(v.sum()), negative, clipped)
+
+
+def _bucket_floor(h: HdrHistogram, us: F64) -> npt.NDArray[np.int64]:
+    """Each value's lowest equivalent value in ``h`` (hdrh's own bucket arithmetic, vectorised)."""
+    x = us.astype(np.int64)
+    # bit length via frexp: exact for integers below 2**53
+    pow2ceiling = np.frexp((x | h.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
+    shift = pow2ceiling - (h.sub_bucket_half_count_magnitude + 1)
+    return (x >> shift) << shift
+
+
+def merged(parts: Sequence[Recorded]) -> Recorded:
+    """The sum of several recordings (e.g. the phases of a run)."""
+    h = new_histogram()
+    for p in parts:
+        h.add(p.histogram)
+    return Recorded(
+        h,
+        sum(p.count for p in parts),
+        sum(p.sum_us for p in parts),
+        sum(p.negative for p in parts),
+        sum(p.clipped for p in parts),
+    )
+
+
+def percentiles_ms(
+    h: HdrHistogram, *, mean_ms: float | None = None
+) -> dict[str, float | int | None]:
+    """count, mean, p50, p90, p99, p99.9 and max in milliseconds (None when empty).
+
+    ``mean_ms`` when known exactly; otherwise the histogram's (slow: it walks
+    every bucket in Python).
+    """
+    n = int(h.get_total_count())
+    out: dict[str, float | int | None] = {"count": n}
+    if n == 0:
+        out.update({"mean": None, **{_pname(p): None for p in PERCENTILES}, "max": None})
+        return out
+    mean = mean_ms if mean_ms is not None else float(h.get_mean_value()) / 1000.0
+    out["mean"] = round(mean, 3)
+    for p in PERCENTILES:
+        out[_pname(p)] = round(h.get_value_at_percentile(p) / 1000.0, 3)
+    out["max"] = round(h.get_max_value() / 1000.0, 3)
+    return out
+
+
+def _pname(p: float) -> str:
+    return f"p{p:g}"
+
+
+def encode_histogram(h: HdrHistogram) -> str:
+    """The HdrHistogram wire encoding (compressed, base64) as text, for reports."""
+    return bytes(h.encode()).decode("ascii")
+
+
+def decode_histogram(text: str) -> HdrHistogram:
+    return HdrHistogram.decode(text.encode("ascii"))
+
+
+# -- raw series ------------------------------------------------------------
+
+
+def ack_latencies(an: Analysis) -> tuple[F64, F64]:
+    """(intended time, ack latency) in ns for every ``ok`` attempt."""
+    s = an.sends
+    ok = s.a_outcome == OK
+    return s.a_intended[ok], s.a_done[ok] - s.a_intended[ok]
+
+
+def e2e_latencies(an: Analysis) -> tuple[F64, F64]:
+    """(intended time, end-to-end latency) in ns for every key with a stored time."""
+    s, st = an.sends, an.store
+    has = ~np.isnan(st.k_stored_at)
+    return s.k_intended[has], st.k_stored_at[has] - s.k_intended[has]
+
+
+def latency_histograms(
+    ops: Sequence[Op], reads: FinalReads, *, analysis: Analysis | None = None
+) -> dict[str, Recorded]:
+    """``{"ack": ..., "e2e": ...}`` over the whole run."""
+    an = analysis or Analysis(ops, reads)
+    return {"ack": record_ns(ack_latencies(an)[1]), "e2e": record_ns(e2e_latencies(an)[1])}
+
+
+# -- phases ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """A stretch of the run. ``before`` has no lower bound and ``after`` no
+    upper one (so early or late stragglers still land somewhere); ``during``
+    is closed; ``before`` is open at ``end`` unless it is the only phase."""
+
+    name: str
+    start: float  # ns
+    end: float  # ns
+    only: bool = False
+
+    def contains(self, t: F64) -> npt.NDArray[np.bool_]:
+        if self.only:
+            return np.ones(len(t), dtype=np.bool_)
+        if self.name == "during":
+            return (t >= self.start) & (t <= self.end)
+        if self.name == "after":
+            return t > self.start
+        return t < self.end
+
+
+def phases(an: Analysis) -> list[Phase]:
+    """before / during / after, from the fault windows (only ``before`` without faults)."""
+    end = run_end(an)
+    windows = fault_windows(an)
+    if not windows:
+        return [Phase("before", 0.0, end, only=True)]
+    first = min(w.start for w in windows)
+    last = max(w.end for w in windows)
+    return [
+        Phase("before", 0.0, first),
+        Phase("during", first, last),
+        Phase("after", last, max(end, last)),
+    ]
+
+
+def fault_windows(an: Analysis) -> list[FaultWindow]:
+    """The run's fault windows; none when the nemesis ops cannot be paired
+    (the availability checker reports that as unknown; metrics carry on)."""
+    try:
+        return an.faults.windows
+    except CheckerError:
+        return []
+
+
+def run_end(an: Analysis) -> float:
+    """The last thing that happened: the history's end or the last store write."""
+    st = an.store.r_stored_at
+    last_store = float(np.nanmax(st)) if len(st) and not np.isnan(st).all() else 0.0
+    return max(an.sends.end, last_store)
+
+
+# -- frames ------------------------------------------------------------------
+
+
+def ops_frame(ops: Sequence[Op], *, analysis: Analysis | None = None) -> pd.DataFrame:
+    """One row per invoke with its completion, sorted by invoke time.
+
+    Columns: id, process, f, outcome (ok/fail/info/pending), invoke_s,
+    complete_s, intended_s, latency_ms (completion - intended), key,
+    conversation, sender, seq, message_id, retry, fault, kind.
+    """
+    an = analysis or Analysis(ops, FinalReads())
+    s = an.sends
+    k = s.a_key
+    sends = pd.DataFrame(
+        {
+            "id": s.a_id,
+            "process": s.a_process,
+            "f": "send",
+            "outcome": pd.Categorical.from_codes(s.a_outcome, categories=pd.Index(OUTCOME_NAMES)),
+            "invoke_s": s.a_invoke / NS,
+            "complete_s": s.a_done / NS,
+            "intended_s": s.a_intended / NS,
+            "latency_ms": (s.a_done - s.a_intended) / 1e6,
+            "key": np.asarray(s.keys, dtype=object)[k] if len(k) else [],
+            "conversation": np.asarray(s.k_conversation, dtype=object)[k] if len(k) else [],
+            "sender": np.asarray(s.k_sender, dtype=object)[k] if len(k) else [],
+            "seq": np.asarray(s.k_seq, dtype=object)[k] if len(k) else [],
+            "message_id": s.a_mid,
+            "retry": s.a_retry,
+            "fault": None,
+            "kind": None,
+        }
+    )
+    rows: list[dict[str, Any]] = []
+    for inv, done in pairs(op for op in ops if op.f != "send"):
+        rows.append(
+            {
+                "id": inv.id,
+                "process": inv.process,
+                "f": inv.f,
+                "outcome": done.type if done is not None else "pending",
+                "invoke_s": inv.time / NS,
+                "complete_s": done.time / NS if done is not None else np.nan,
+                "intended_s": np.nan,
+                "latency_ms": (done.time - inv.time) / 1e6 if done is not None else np.nan,
+                "fault": inv.value.get("fault"),
+                "kind": inv.value.get("kind"),
+            }
+        )
+    frame = pd.concat([sends, pd.DataFrame(rows)], ignore_index=True) if rows else sends
+    frame["outcome"] = frame["outcome"].astype(pd.CategoricalDtype(list(OUTCOME_NAMES)))
+    return frame.sort_values(["invoke_s", "id"], kind="stable").reset_index(drop=True)
+
+
+def per_second_counts(an: Analysis) -> dict[str, npt.NDArray[np.int64]]:
+    """Events per integer second since run start (see the module docstring)."""
+    s, st = an.sends, an.store
+    last = int(run_end(an) // NS)
+    n = last + 1
+
+    def per_sec(t: F64) -> npt.NDArray[np.int64]:
+        t = t[~np.isnan(t)]
+        sec = np.clip((t // NS).astype(np.int64), 0, last)
+        return np.bincount(sec, minlength=n)[:n].astype(np.int64)
+
+    out = s.a_outcome
+    return {
+        "sent": per_sec(s.a_invoke),
+        "acknowledged": per_sec(s.a_done[out == OK]),
+        "failed": per_sec(s.a_done[out == FAIL]),
+        "indeterminate": per_sec(s.a_done[out == INFO]),
+        "stored": per_sec(st.r_stored_at),
+    }
+
+
+def per_second_frame(
+    ops: Sequence[Op], reads: FinalReads, *, analysis: Analysis | None = None
+) -> pd.DataFrame:
+    """Throughput and ack latency per integer second since run start.
+
+    Index ``second``; columns sent, acknowledged, failed, indeterminate,
+    stored (counts), ack_p50_ms, ack_p99_ms, ack_max_ms (of ``ok``
+    completions in that second, NaN if none), fault (a fault window overlaps
+    the second), phase.
+    """
+    an = analysis or Analysis(ops, reads)
+    s = an.sends
+    counts = per_second_counts(an)
+    n = len(counts["sent"])
+    last = n - 1
+    frame = pd.DataFrame(counts, index=pd.RangeIndex(n, name="second"))
+    ok = s.a_outcome == OK
+    lat = pd.DataFrame(
+        {
+            "second": np.clip((s.a_done[ok] // NS).astype(np.int64), 0, last),
+            "ms": (s.a_done[ok] - s.a_intended[ok]) / 1e6,
+        }
+    )
+    g = lat.groupby("second")["ms"]
+    frame["ack_p50_ms"] = g.quantile(0.5).reindex(frame.index)
+    frame["ack_p99_ms"] = g.quantile(0.99).reindex(frame.index)
+    frame["ack_max_ms"] = g.max().reindex(frame.index)
+    starts = np.arange(n, dtype=np.float64) * NS
+    fault = np.zeros(n, dtype=np.bool_)
+    for w in fault_windows(an):
+        fault |= (starts + NS > w.start) & (starts <= w.end)
+    frame["fault"] = fault
+    phase = np.full(n, "before", dtype=object)
+    for p in phases(an):
+        # a second belongs to the phase its start falls in
+        phase[p.contains(starts)] = p.name
+    frame["phase"] = phase
+    return frame
+
+
+# -- summary -----------------------------------------------------------------
+
+
+def summary(
+    ops: Sequence[Op], reads: FinalReads, *, analysis: Analysis | None = None
+) -> dict[str, Any]:
+    """Every headline figure of a run, JSON-serialisable (see the module docstring)."""
+    an = analysis or Analysis(ops, reads)
+    s, st = an.sends, an.store
+    ack_t, ack_ns = ack_latencies(an)
+    e2e_t, e2e_ns = e2e_latencies(an)
+    out = s.a_outcome
+    ok = out == OK
+    n_ok = int(ok.sum())
+    n_fail = int((out == FAIL).sum())
+    sent = len(out)
+    duration = run_end(an) / NS
+    per_s = per_second_counts(an)
+
+    phase_out: dict[str, Any] = {}
+    ack_parts: list[Recorded] = []
+    e2e_parts: list[Recorded] = []
+    for p in phases(an):
+        a_in = p.contains(s.a_intended)
+        d = max(p.end - p.start, 0.0) / NS
+        ack_p = record_ns(ack_ns[p.contains(ack_t)])
+        e2e_p = record_ns(e2e_ns[p.contains(e2e_t)])
+        ack_parts.append(ack_p)
+        e2e_parts.append(e2e_p)
+        events = {
+            "sent": _count_in(p, s.a_invoke),
+            "acknowledged": _count_in(p, s.a_done[ok]),
+            "stored": _count_in(p, st.r_stored_at),
+        }
+        phase_out[p.name] = {
+            "start_s": seconds(p.start),
+            "end_s": seconds(p.end),
+            "duration_s": round(d, 6),
+            "sent": int(a_in.sum()),
+            "acknowledged": int((a_in & ok).sum()),
+            "failed": int((a_in & (out == FAIL)).sum()),
+            "indeterminate": int((a_in & ~ok & (out != FAIL)).sum()),
+            "ack_latency_ms": ack_p.percentiles_ms(),
+            "e2e_latency_ms": e2e_p.percentiles_ms(),
+            **{f"{k}_per_s": (round(v / d, 3) if d > 0 else None) for k, v in events.items()},
+        }
+    # phases partition the run, so the whole is the sum of its phases
+    ack = merged(ack_parts)
+    e2e = merged(e2e_parts)
+
+    # the longest stretch of the workload without an acknowledgement
+    if sent:
+        edges = np.concatenate(
+            [
+                [s.a_invoke.min()],
+                np.sort(s.a_done[ok]),
+                [max(s.a_invoke.max(), np.nanmax(s.a_done, initial=0))],
+            ]
+        )
+        max_gap_s: float | None = round(float(np.diff(edges).max()) / NS, 6)
+    else:
+        max_gap_s = None
+
+    def rate(n: int) -> float | None:
+        return round(n / duration, 3) if duration > 0 else None
+
+    return {
+        "duration_s": round(duration, 6),
+        "counts": {
+            "sent": sent,
+            "acknowledged": n_ok,
+            "failed": n_fail,
+            "indeterminate": sent - n_ok - n_fail,
+            "keys": len(s.keys),
+            "stored": len(st.r_stored_at),
+        },
+        "ack_latency_ms": ack.percentiles_ms(),
+        "e2e_latency_ms": e2e.percentiles_ms(),
+        "latency_clamped": {
+            "ack_negative": ack.negative,
+            "ack_over_max": ack.clipped,
+            "e2e_negative": e2e.negative,
+            "e2e_over_max": e2e.clipped,
+        },
+        "throughput_per_s": {
+            "sent": rate(sent),
+            "acknowledged": rate(n_ok),
+            "stored": rate(len(st.r_stored_at)),
+            **{
+                f"peak_{k}": int(per_s[k].max(initial=0))
+                for k in ("sent", "acknowledged", "stored")
+            },
+        },
+        "max_gap_s": max_gap_s,
+        "phases": phase_out,
+        "fault_windows": [w.to_dict() for w in fault_windows(an)],
+        "histograms": {
+            "unit": "us",
+            "ack": encode_histogram(ack.histogram),
+            "e2e": encode_histogram(e2e.histogram),
+        },
+    }
+
+
+def _count_in(p: Phase, t: F64) -> int:
+    return int(p.contains(t).sum())
+
+
+def threshold_metrics(
+    results: Mapping[str, CheckResult], summary: Mapping[str, Any]
+) -> dict[str, float | None]:
+    """The figures a scenario's ``expect.thresholds`` can name, from one run.
+
+    Keys are those of :data:`wiber_harness.scenario.METRICS`; None when the
+    figure is unknown (its checker crashed or was not run, or nothing was
+    measured):
+
+    * ``recovery_s``: the slowest fault window's time from heal to the next
+      acknowledgement (availability), ``inf`` if one never saw one, 0 without
+      faults;
+    * ``error_rate``: the worst fault window's error rate; without faults
+      (or sends in them) the whole run's (fail + info) / sent;
+    * ``max_gap_s``: longest stretch of the workload without an ``ok``;
+    * ``convergence_s``: the convergence checker's ``recovery_s``;
+    * ``throughput``: acknowledged sends per second over the run;
+    * ``ack_*_ms`` / ``e2e_*_ms``: percentiles from :func:`summary`;
+    * ``lost``, ``duplicated``, ``unexpected``, ``recovered``: delivery counts;
+    * ``ordering_violations``: the ordering checker's ``realtime_violations``.
+    """
+
+    def count(checker: str, name: str) -> float | None:
+        r = results.get(checker)
+        v = r.counts.get(name) if r is not None else None
+        return float(v) if v is not None else None
+
+    avail = results.get("availability")
+    recovery: float | None = None
+    error_rate: float | None = None
+    if avail is not None and "windows" in avail.counts:
+        if avail.counts.get("windows_never_recovered"):
+            recovery = math.inf
+        else:
+            recovery = float(avail.counts.get("max_first_ok_after_heal_s", 0.0))
+        if avail.counts.get("sends"):
+            error_rate = float(avail.counts["max_error_rate"])
+    c = summary.get("counts", {})
+    if error_rate is None and c.get("sent"):
+        error_rate = (c["sent"] - c["acknowledged"]) / c["sent"]
+    ack = summary.get("ack_latency_ms", {})
+    e2e = summary.get("e2e_latency_ms", {})
+    return {
+        "recovery_s": recovery,
+        "error_rate": error_rate,
+        "max_gap_s": summary.get("max_gap_s"),
+        "convergence_s": count("convergence", "recovery_s"),
+        "throughput": summary.get("throughput_per_s", {}).get("acknowledged"),
+        "ack_p50_ms": ack.get("p50"),
+        "ack_p99_ms": ack.get("p99"),
+        "ack_max_ms": ack.get("max"),
+        "e2e_p50_ms": e2e.get("p50"),
+        "e2e_p99_ms": e2e.get("p99"),
+        "e2e_max_ms": e2e.get("max"),
+        "lost": count("delivery", "lost"),
+        "duplicated": count("delivery", "duplicated"),
+        "unexpected": count("delivery", "unexpected"),
+        "recovered": count("delivery", "recovered"),
+        "ordering_violations": count("ordering", "realtime_violations"),
+    }
+
+
+__all__ = [
+    "HIGHEST_US",
+    "LOWEST_US",
+    "PERCENTILES",
+    "PHASES",
+    "SIGNIFICANT_DIGITS",
+    "Phase",
+    "Recorded",
+    "ack_latencies",
+    "decode_histogram",
+    "e2e_latencies",
+    "encode_histogram",
+    "fault_windows",
+    "latency_histograms",
+    "merged",
+    "new_histogram",
+    "ops_frame",
+    "per_second_counts",
+    "per_second_frame",
+    "percentiles_ms",
+    "phases",
+    "record_ns",
+    "run_end",
+    "summary",
+    "threshold_metrics",
+]
