@@ -62,6 +62,8 @@ class RunOptions:
     drain_timeout: float = 120.0
     settings: dict[str, str] = field(default_factory=dict)
     progress: Callable[[str], None] | None = None
+    # (elapsed s, duration s, workload counters) once a second during the load
+    tick: Callable[[float, float, dict[str, int]], None] | None = None
 
 
 @dataclass
@@ -156,7 +158,7 @@ async def _drive(scenario: Scenario, cluster: Any, history: HistoryWriter, clock
     start_ns = clock.now()
     wl = asyncio.create_task(workload.run())
     nem = asyncio.create_task(nemesis.run(scenario.timeline, start_ns))
-    ticker = asyncio.create_task(_ticker(scenario, workload, nemesis, clock, start_ns, say))
+    ticker = asyncio.create_task(_ticker(scenario, workload, nemesis, clock, start_ns, say, opts.tick))
     try:
         await nem
         await wl
@@ -172,7 +174,8 @@ async def _drive(scenario: Scenario, cluster: Any, history: HistoryWriter, clock
 
 
 async def _ticker(scenario: Scenario, workload: Any, nemesis: Nemesis, clock: Clock, start_ns: int,
-                  say: Callable[[str], None]) -> None:
+                  say: Callable[[str], None],
+                  tick: Callable[[float, float, dict[str, int]], None] | None) -> None:
     last_ok, last_t = 0, time.monotonic()
     while True:
         await asyncio.sleep(1.0)
@@ -181,6 +184,8 @@ async def _ticker(scenario: Scenario, workload: Any, nemesis: Nemesis, clock: Cl
         rate = (p.get("ok", 0) - last_ok) / max(now - last_t, 1e-6)
         last_ok, last_t = p.get("ok", 0), now
         el = (clock.now() - start_ns) / 1e9
+        if tick is not None:
+            tick(el, float(scenario.workload.duration), p)
         faults = ", ".join(sorted(nemesis.current)) or "none"
         say(f"{scenario.name}: {el:5.1f}/{scenario.workload.duration:g} s  sent {p.get('sent', 0)}  "
             f"ok {p.get('ok', 0)} ({rate:.0f}/s)  fail {p.get('fail', 0)}  info {p.get('info', 0)}  "

@@ -29,7 +29,7 @@ def _register() -> None:
     # Each command family lives in its own module; importing adds it to `cli`.
     from wiber_harness.cli import stack  # noqa: F401
 
-    for mod in ("run", "reporting", "bench", "explore"):
+    for mod in ("run", "suite", "reporting", "bench", "explore"):
         try:
             __import__(f"wiber_harness.cli.{mod}")
         except ModuleNotFoundError as e:
