@@ -1,0 +1,795 @@
+"""The open-loop workload: sends messages on a fixed schedule and records every send as ops.
+
+Promises (what the runner, the checkers and the metrics rely on):
+
+* **Plan.** Users, conversations and each message's direction come from the
+  seed alone. Conversation ``i`` is the pair (``u{2i}``, ``u{2i+1}``) (the
+  prefix is ``WorkloadConfig.user_prefix``); each scheduled message picks a
+  conversation uniformly and a direction by a coin flip from
+  ``random.Random(seed)``. The same seed gives the same plan (:func:`plan`)
+  whatever the server answers.
+* **Schedule (open loop).** Message ``n`` is *intended* at ``start + n /
+  rate`` (uniform spacing, the default: easiest to read in plots and the
+  same load every run) or at Poisson arrival times (``arrivals="poisson"``,
+  from a second seeded stream, so the plan itself stays the same). A send
+  is launched at its intended time (or as soon after as the event loop
+  can) whatever happened to earlier ones: the generator never waits for an
+  answer to decide when to send. The schedule holds every ``n`` with
+  ``n / rate < duration`` (``ceil(rate * duration)`` messages), fewer when
+  ``stop`` is set.
+* **Identity.** Each sender numbers its sends 1, 2, 3 ... (``seq``) in the
+  order they are sent; the idempotency key is ``f"{run_id}-{sender}-{seq}"``,
+  sent as the ``Idempotency-Key`` header and as ``clientMessageId`` (names
+  from :class:`ApiProfile`); keys are unique within a run. The content
+  carries sender and seq (``"u3#17 "``) padded with ``.`` to
+  ``payload_size`` bytes (ASCII; longer only when sender and seq need more).
+* **Conversation id.** ``value.conversation`` is
+  :func:`wiber.model.conversation_id` of the two users (``"u2:u3"``: sorted,
+  joined by ``:``), which is exactly what Wiber stores as
+  ``conversationId``. The checkers use it only as an opaque grouping key
+  that must equal the store's conversation field; for another pipeline the
+  runner normalises the store's value. A 201 answer whose conversation field
+  differs is counted (``conversation_mismatches``) and logged once.
+* **Ops.** Every send is an ``invoke`` op (``f="send"``, process
+  ``client-<sender>``, time = when the request actually left, ``value`` with
+  ``key, conversation, from, to, sender, seq, intended``) followed by
+  exactly one completion: ``ok`` (status in ``ok_statuses``, 201), ``fail``
+  (any 4xx, or a status in ``not_sent_statuses``, 503; or the TCP connect
+  failed, so no byte of the request left: that one is certain too) or
+  ``info`` (504, any other status, timeout, reset, disconnect, cancelled).
+  Completions carry ``status`` (null without an answer), ``messageId`` when
+  the body had one (503/504 bodies too) and ``error`` on fail/info. Latency
+  counts from ``intended`` (no coordinated omission); ``invoke.time -
+  intended`` is the generator's own lag.
+* **Concurrency bound.** At most ``concurrency`` scheduled requests are in
+  flight. A send due while the bound is reached is **skipped**: not sent, no
+  op, no seq consumed (so seq stays gap-free), counted in ``skipped`` and in
+  ``skipped_by_second`` of :class:`WorkloadStats`, and logged (once per
+  overload episode). It is not a ``fail`` op, because the system did not
+  refuse it: the client chose not to send, and a fake ``fail`` would charge
+  the client's limit to the system's availability. The schedule never
+  blocks on the bound.
+* **Batches** (``batch=N``): the per-message schedule is unchanged; messages
+  are collected and a request of N items is sent when the N-th is due (a
+  partial one at the end). Each item has its own invoke (all at the request's
+  send time, each with its own ``intended``, so latency includes the wait
+  for the batch to fill, as a batching client would see it) and its own
+  completion from its result's ``status`` (same classification). A request
+  that fails as a whole (4xx, 5xx other than 207, timeout ...) gives every
+  item the request's classification; a missing or malformed result is
+  ``info``. ``concurrency`` bounds requests, not items.
+* **End.** :meth:`Workload.run` stops scheduling at ``duration`` or when
+  ``stop`` is set, then waits for requests in flight (each bounded by
+  ``request_timeout``; a request still open ``request_timeout + 5 s`` later,
+  or at cancellation, is cancelled and completed ``info``). A send task that
+  dies of a bug completes its ops ``info`` with ``client-error: ...``, is
+  counted in ``client_errors`` and logged: no send vanishes.
+* **Duplicate injection.** :meth:`Workload.retry_acknowledged` re-sends
+  acknowledged messages (picked by a seeded RNG) through the single route
+  with the original key and body: invoke value as the original plus
+  ``retry_of`` (= ``key``) and ``intended`` = send time. Callable during
+  :meth:`run` (shares its session) or after it.
+
+Spread: requests go round-robin over ``api_urls`` through one
+``aiohttp.ClientSession`` (keep-alive; its connector holds ``concurrency``
+connections plus room for resends, so a request never queues for a
+connection and skipping is the only back-pressure). aiohttp, not httpx:
+httpx's pool collapses under thousands of waiting tasks in open loop
+(ENVIRONMENT.md). Measure with ``python -m wiber_harness.workload
+--selftest-url URL`` (see :mod:`wiber_harness.bench_workload`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import sys
+from collections.abc import Coroutine, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, TypeVar
+
+import aiohttp
+import orjson
+
+from wiber.model import conversation_id
+from wiber_harness.clock import Clock
+from wiber_harness.errors import WorkloadError
+from wiber_harness.history import HistoryWriter, Op, OpType
+
+log = logging.getLogger("wiber_harness.workload")
+T = TypeVar("T")
+
+NS = 1_000_000_000
+# resends of duplicate injection run this many at a time, beside the schedule
+RESEND_PARALLELISM = 32
+# how long after request_timeout a request may still be open before it is cancelled
+END_GRACE_S = 5.0
+# while catching up, yield to the event loop after this many launches so
+# responses keep being read
+LAUNCH_BURST = 32
+
+
+@dataclass(frozen=True)
+class WorkloadConfig:
+    """Knobs of one run's load (mirrors the scenario's ``workload`` block)."""
+
+    rate: float  # messages/s (open loop)
+    duration: float  # seconds
+    conversations: int = 50
+    payload_size: int = 64  # bytes of content
+    concurrency: int = 256  # max requests in flight; a send due beyond it is skipped (counted)
+    seed: int = 1
+    batch: int = 0  # 0: one POST per message; N: POST /messages/batch with N messages
+    request_timeout: float = 10.0
+    run_id: str = "run"  # prefix of idempotency keys, unique per run
+    arrivals: Literal["uniform", "poisson"] = "uniform"
+    user_prefix: str = "u"
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not (self.rate > 0 and math.isfinite(self.rate)):
+            problems.append(f"rate must be > 0 (got {self.rate})")
+        if not (self.duration > 0 and math.isfinite(self.duration)):
+            problems.append(f"duration must be > 0 (got {self.duration})")
+        for name in ("conversations", "payload_size", "concurrency"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1 (got {getattr(self, name)})")
+        if self.batch < 0:
+            problems.append(f"batch must be >= 0 (got {self.batch})")
+        if not self.request_timeout > 0:
+            problems.append(f"request_timeout must be > 0 (got {self.request_timeout})")
+        if not self.run_id or not self.run_id.isprintable():
+            problems.append(f"run_id must be non-empty printable text (got {self.run_id!r})")
+        if self.arrivals not in ("uniform", "poisson"):
+            problems.append(f"arrivals must be 'uniform' or 'poisson' (got {self.arrivals!r})")
+        if problems:
+            raise WorkloadError("workload config: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class ApiProfile:
+    """Routes, field names and status meanings of the API under test (defaults: Wiber)."""
+
+    send_route: str = "/messages"
+    batch_route: str = "/messages/batch"
+    from_field: str = "fromUser"
+    to_field: str = "toUser"
+    content_field: str = "content"
+    key_field: str | None = "clientMessageId"  # None: the key goes only in the header
+    key_header: str | None = "Idempotency-Key"  # None: the key goes only in the body
+    message_id_field: str = "messageId"
+    conversation_field: str | None = "conversationId"  # None: not checked in answers
+    batch_field: str = "messages"  # request body field holding the items
+    results_field: str = "results"  # response body field holding per-item results
+    result_index_field: str = "index"  # absent in a result: results are in item order
+    result_status_field: str = "status"
+    ok_statuses: frozenset[int] = frozenset({201})
+    not_sent_statuses: frozenset[int] = frozenset({503})  # 5xx that promise nothing happened
+    multi_status: int = 207  # batch answer with per-item results that are not all ok
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One scheduled message: its index, intended offset from the workload start, direction."""
+
+    n: int
+    offset_ns: int
+    sender: str
+    recipient: str
+
+
+def conversation_pairs(cfg: WorkloadConfig) -> list[tuple[str, str]]:
+    """Conversation ``i`` is (``{prefix}{2i}``, ``{prefix}{2i+1}``)."""
+    p = cfg.user_prefix
+    return [(f"{p}{2 * i}", f"{p}{2 * i + 1}") for i in range(cfg.conversations)]
+
+
+def plan(cfg: WorkloadConfig) -> Iterator[Planned]:
+    """The schedule: every message with ``offset < duration``, lazily, from the seed alone."""
+    pairs = conversation_pairs(cfg)
+    pick = random.Random(cfg.seed)
+    # a second stream, so Poisson and uniform runs send the same messages
+    gaps = random.Random(f"{cfg.seed}/arrivals")
+    end = int(cfg.duration * NS)
+    t = 0.0
+    n = 0
+    while True:
+        off = int(n * NS / cfg.rate) if cfg.arrivals == "uniform" else int(t)
+        if off >= end:
+            return
+        a, b = pairs[pick.randrange(len(pairs))]
+        yield Planned(n, off, *((a, b) if pick.random() < 0.5 else (b, a)))
+        n += 1
+        if cfg.arrivals == "poisson":
+            t += gaps.expovariate(cfg.rate) * NS
+
+
+def content_for(sender: str, seq: int, size: int) -> str:
+    """Sender and seq, padded with ``.`` to ``size`` ASCII bytes."""
+    head = f"{sender}#{seq} "
+    return head + "." * (size - len(head)) if len(head) < size else head
+
+
+def classify_status(status: int, profile: ApiProfile = ApiProfile()) -> OpType:
+    """``ok``, ``fail`` (surely did not happen) or ``info`` (unknown) for an HTTP status."""
+    if status in profile.ok_statuses:
+        return "ok"
+    if 400 <= status < 500 or status in profile.not_sent_statuses:
+        return "fail"
+    return "info"
+
+
+@dataclass(frozen=True)
+class WorkloadStats:
+    """What one run of the generator did (the ops themselves are in the history).
+
+    ``scheduled == sent + skipped``. ``launch_lag_*``: how late requests left
+    against their intended time (the generator's own health: a big lag means
+    the client, not the system, fell behind). ``achieved_rate``: sends per
+    second over the schedule's span.
+    """
+
+    scheduled: int
+    sent: int
+    skipped: int
+    ok: int
+    fail: int
+    info: int
+    resent: int
+    requests: int
+    client_errors: int
+    conversation_mismatches: int
+    stopped_early: bool
+    elapsed_s: float
+    achieved_rate: float
+    launch_lag_p99_ms: float
+    launch_lag_max_ms: float
+    skipped_by_second: dict[int, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class _Msg:
+    key: str
+    sender: str
+    recipient: str
+    seq: int
+    conversation: str
+    intended: int
+    body: dict[str, Any]
+    retry_of: str | None = None
+
+    def invoke_value(self) -> dict[str, Any]:
+        v: dict[str, Any] = {
+            "key": self.key,
+            "conversation": self.conversation,
+            "from": self.sender,
+            "to": self.recipient,
+            "sender": self.sender,
+            "seq": self.seq,
+            "intended": self.intended,
+        }
+        if self.retry_of is not None:
+            v["retry_of"] = self.retry_of
+        return v
+
+
+@dataclass(frozen=True, slots=True)
+class _NoAnswer:
+    """A request that got no HTTP answer: ``fail`` if it surely never left, else ``info``."""
+
+    kind: OpType
+    reason: str
+
+    def outcome(self) -> tuple[OpType, dict[str, Any]]:
+        return self.kind, {"status": None, "error": self.reason}
+
+
+class _LagHistogram:
+    """Launch lags in power-of-two microsecond buckets: O(1) per send, no list of millions."""
+
+    def __init__(self) -> None:
+        self.buckets = [0] * 64
+        self.max_ns = 0
+        self.n = 0
+
+    def add(self, lag_ns: int) -> None:
+        lag_ns = max(lag_ns, 0)
+        self.buckets[(lag_ns // 1000).bit_length()] += 1
+        self.max_ns = max(self.max_ns, lag_ns)
+        self.n += 1
+
+    def quantile_ms(self, q: float) -> float:
+        if self.n == 0:
+            return 0.0
+        want = math.ceil(q * self.n)
+        seen = 0
+        for b, c in enumerate(self.buckets):
+            seen += c
+            if seen >= want:
+                upper_ns = (1 << b) * 1000 if b else 1000  # the bucket's upper bound
+                return min(upper_ns, self.max_ns) / 1e6
+        return self.max_ns / 1e6
+
+
+class Workload:
+    """Open-loop clients of one run; see the module docstring for every promise."""
+
+    def __init__(
+        self,
+        cfg: WorkloadConfig,
+        api_urls: Sequence[str],
+        history: HistoryWriter,
+        clock: Clock,
+        api_profile: ApiProfile | None = None,
+    ) -> None:
+        if not api_urls:
+            raise WorkloadError("workload: no API URL to send to; the cluster reported none")
+        self.cfg = cfg
+        self.api_urls = [u.rstrip("/") for u in api_urls]
+        self.history = history
+        self.clock = clock
+        self.profile = api_profile or ApiProfile()
+        self.acknowledged: dict[str, dict[str, Any]] = {}
+        self._rr = 0
+        self._seq: dict[str, int] = {}
+        self._pending: dict[int, _Msg] = {}  # op id -> message awaiting its completion
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._session: aiohttp.ClientSession | None = None
+        self._started = False
+        self._requests_inflight = 0
+        self._overloaded = False
+        self._lag = _LagHistogram()
+        self._retry_rng = random.Random(f"{cfg.seed}/retries")
+        self._c = dict.fromkeys(
+            ("scheduled", "sent", "ok", "fail", "info", "skipped", "resent", "requests"), 0
+        )
+        self._client_errors = 0
+        self._mismatches = 0
+        self._skipped_by_second: dict[int, int] = {}
+
+    # -- public --------------------------------------------------------------
+
+    def progress(self) -> dict[str, int]:
+        """Counters for a live progress line (all sends, resends included)."""
+        c = self._c
+        return {
+            "sent": c["sent"] + c["resent"],
+            "ok": c["ok"],
+            "fail": c["fail"],
+            "info": c["info"],
+            "inflight": len(self._pending),
+            "skipped": c["skipped"],
+            "resent": c["resent"],
+            "scheduled": c["scheduled"],
+        }
+
+    async def run(self, stop: asyncio.Event | None = None) -> WorkloadStats:
+        """Send on schedule until ``duration`` or ``stop``, then drain; returns the stats."""
+        if self._started:
+            raise WorkloadError("workload: run() was already called; make a new Workload per run")
+        self._started = True
+        stop = stop or asyncio.Event()
+        t_start = self.clock.now()
+        session = self._new_session(self.cfg.concurrency + RESEND_PARALLELISM)
+        self._session = session
+        stopped_early = False
+        try:
+            stopped_early = await self._schedule(t_start, stop)
+            await self._drain()
+        except asyncio.CancelledError:
+            await self._cancel_all()
+            raise
+        except Exception as e:
+            await self._cancel_all()
+            raise WorkloadError(f"workload: the scheduler failed ({type(e).__name__}: {e})") from e
+        finally:
+            self._session = None
+            await session.close()
+        elapsed = (self.clock.now() - t_start) / NS
+        span = min(elapsed, self.cfg.duration)
+        c = self._c
+        stats = WorkloadStats(
+            scheduled=c["scheduled"],
+            sent=c["sent"],
+            skipped=c["skipped"],
+            ok=c["ok"],
+            fail=c["fail"],
+            info=c["info"],
+            resent=c["resent"],
+            requests=c["requests"],
+            client_errors=self._client_errors,
+            conversation_mismatches=self._mismatches,
+            stopped_early=stopped_early,
+            elapsed_s=elapsed,
+            achieved_rate=c["sent"] / span if span > 0 else 0.0,
+            launch_lag_p99_ms=self._lag.quantile_ms(0.99),
+            launch_lag_max_ms=self._lag.max_ns / 1e6,
+            skipped_by_second=dict(self._skipped_by_second),
+        )
+        if stats.skipped:
+            log.warning(
+                "workload: %d of %d scheduled sends were skipped at the concurrency bound (%d)",
+                stats.skipped,
+                stats.scheduled,
+                self.cfg.concurrency,
+            )
+        return stats
+
+    async def retry_acknowledged(self, count: int) -> dict[str, Any]:
+        """Re-send ``count`` acknowledged messages with their key and body; the evidence."""
+        keys = list(self.acknowledged)
+        chosen = self._retry_rng.sample(keys, min(max(count, 0), len(keys)))
+        own = self._session is None or self._session.closed
+        session = self._new_session(RESEND_PARALLELISM) if own else self._session
+        assert session is not None
+        sem = asyncio.Semaphore(RESEND_PARALLELISM)
+
+        async def one(key: str) -> tuple[str, tuple[OpType, dict[str, Any]] | None]:
+            async with sem:
+                if session.closed:  # run() ended meanwhile and closed its session
+                    return key, None
+                return key, await self._resend(session, key)
+
+        try:
+            outcomes = await asyncio.gather(*(one(k) for k in chosen))
+        finally:
+            if own:
+                await session.close()
+        sent = [(k, o) for k, o in outcomes if o is not None]
+        kinds = [o[0] for _, o in sent]
+        same = sum(
+            1
+            for k, (t, v) in sent
+            if t == "ok" and v.get("messageId") == self.acknowledged[k]["messageId"]
+        )
+        acked = kinds.count("ok")
+        return {
+            "requested": count,
+            "sent": len(sent),
+            "acked": acked,
+            "failed": kinds.count("fail"),
+            "indeterminate": kinds.count("info"),
+            "same_message_id": same,
+            "different_message_id": acked - same,
+            "keys": [k for k, _ in sent[:10]],
+        }
+
+    # -- scheduling ------------------------------------------------------------
+
+    async def _schedule(self, t_start: int, stop: asyncio.Event) -> bool:
+        """Launch every planned message at its time; True if ``stop`` ended it early."""
+        batch: list[_Msg] = []
+        burst = 0
+        for p in plan(self.cfg):
+            due = t_start + p.offset_ns
+            while (rem := due - self.clock.now()) > 0 and not stop.is_set():
+                burst = 0
+                # sliced, so a stop is seen within 50 ms even at low rates
+                await asyncio.sleep(min(rem / NS, 0.05))
+            if stop.is_set():
+                self._flush(batch)
+                return True
+            self._c["scheduled"] += 1
+            msg = _Msg("", p.sender, p.recipient, 0, "", due, {})
+            if self.cfg.batch:
+                batch.append(msg)
+                if len(batch) >= self.cfg.batch:
+                    self._flush(batch)
+                    batch = []
+            else:
+                self._flush([msg])
+            burst += 1
+            if burst >= LAUNCH_BURST:
+                burst = 0
+                await asyncio.sleep(0)
+        self._flush(batch)
+        return False
+
+    def _flush(self, msgs: list[_Msg]) -> None:
+        """Send ``msgs`` as one request now, or skip them at the concurrency bound."""
+        if not msgs:
+            return
+        if self._requests_inflight >= self.cfg.concurrency:
+            self._skip(msgs)
+            return
+        if self._overloaded:
+            self._overloaded = False
+            log.info("workload: below the concurrency bound again; sending")
+        for m in msgs:
+            self._materialise(m)
+        url = self._next_url()
+        if self.cfg.batch:
+            url += self.profile.batch_route
+            body = orjson.dumps({self.profile.batch_field: [m.body for m in msgs]})
+            headers = {"Content-Type": "application/json"}
+        else:
+            url += self.profile.send_route
+            body, headers = self._single_request(msgs[0])
+        ids = self._invoke(msgs)
+        self._c["sent"] += len(msgs)
+        self._c["requests"] += 1
+        self._requests_inflight += 1
+        assert self._session is not None
+        coro = (
+            self._post_batch(self._session, url, body, headers, ids)
+            if self.cfg.batch
+            else self._post_one(self._session, url, body, headers, ids[0])
+        )
+        self._spawn(coro, ids, scheduled=True)
+
+    def _skip(self, msgs: list[_Msg]) -> None:
+        self._c["skipped"] += len(msgs)
+        sec = msgs[0].intended // NS
+        self._skipped_by_second[sec] = self._skipped_by_second.get(sec, 0) + len(msgs)
+        if not self._overloaded:
+            self._overloaded = True
+            log.warning(
+                "workload: %d requests in flight (the concurrency bound); skipping sends "
+                "due at %.3f s until one completes",
+                self._requests_inflight,
+                msgs[0].intended / NS,
+            )
+
+    def _materialise(self, m: _Msg) -> None:
+        """Give a message its seq, key and body now that it is really being sent."""
+        seq = self._seq.get(m.sender, 0) + 1
+        self._seq[m.sender] = seq
+        m.seq = seq
+        m.key = f"{self.cfg.run_id}-{m.sender}-{seq}"
+        m.conversation = conversation_id(m.sender, m.recipient)
+        pr = self.profile
+        m.body = {
+            pr.from_field: m.sender,
+            pr.to_field: m.recipient,
+            pr.content_field: content_for(m.sender, seq, self.cfg.payload_size),
+        }
+        if pr.key_field is not None:
+            m.body[pr.key_field] = m.key
+
+    def _single_request(self, m: _Msg) -> tuple[bytes, dict[str, str]]:
+        headers = {"Content-Type": "application/json"}
+        if self.profile.key_header is not None:
+            headers[self.profile.key_header] = m.key
+        return orjson.dumps(m.body), headers
+
+    def _next_url(self) -> str:
+        url = self.api_urls[self._rr % len(self.api_urls)]
+        self._rr += 1
+        return url
+
+    def _invoke(self, msgs: list[_Msg]) -> list[int]:
+        now = self.clock.now()
+        ids = []
+        for m in msgs:
+            op_id = self.history.next_id()
+            self._pending[op_id] = m
+            self.history.append(Op(op_id, "invoke", "send", f"client-{m.sender}", now, m.invoke_value()))
+            if m.retry_of is None:
+                self._lag.add(now - m.intended)
+            ids.append(op_id)
+        return ids
+
+    def _spawn(
+        self, coro: Coroutine[Any, Any, T], ids: list[int], *, scheduled: bool
+    ) -> asyncio.Task[T]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._request_done(t, ids, scheduled))
+        return task
+
+    def _request_done(self, task: asyncio.Task[Any], ids: list[int], scheduled: bool) -> None:
+        """Runs for every request task however it ended: completes whatever it left open."""
+        self._tasks.discard(task)
+        if scheduled:
+            self._requests_inflight -= 1
+        left = [i for i in ids if i in self._pending]
+        if task.cancelled():
+            err = "cancelled: the run ended while the request was in flight"
+        else:
+            exc = task.exception()  # retrieved here, so asyncio never reports it as lost
+            if exc is None and not left:
+                return
+            self._client_errors += 1
+            log.error("workload: a send task failed: %r", exc, exc_info=exc)
+            err = (
+                f"client-error: {type(exc).__name__}: {exc}"[:200]
+                if exc is not None
+                else "client-error: the request ended without a completion"
+            )
+        for op_id in left:
+            self._complete(op_id, "info", {"status": None, "error": err})
+
+    async def _drain(self) -> None:
+        if self._tasks:
+            _, late = await asyncio.wait(
+                set(self._tasks), timeout=self.cfg.request_timeout + END_GRACE_S
+            )
+            if late:
+                log.warning("workload: %d requests still open after the timeout; cancelling", len(late))
+                await self._cancel_all()
+
+    async def _cancel_all(self) -> None:
+        tasks = set(self._tasks)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- requests --------------------------------------------------------------
+
+    def _new_session(self, limit: int) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, ttl_dns_cache=300)
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self.cfg.request_timeout),
+            skip_auto_headers=("User-Agent",),
+        )
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, Any] | _NoAnswer:
+        """(status, parsed JSON body or None) of one POST, or why no answer came."""
+        try:
+            async with session.post(url, data=body, headers=headers, allow_redirects=False) as r:
+                raw = await r.read()
+                status = r.status
+        except TimeoutError:
+            return _NoAnswer("info", f"timeout after {self.cfg.request_timeout}s")
+        except aiohttp.ClientConnectorError as e:
+            # the connection was never established: no byte of the request left
+            return _NoAnswer("fail", f"connect: {e.os_error!r}"[:200])
+        except (aiohttp.ClientError, OSError) as e:
+            return _NoAnswer("info", f"{type(e).__name__}: {e}"[:200])
+        try:
+            parsed = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            parsed = None
+        return status, parsed
+
+    async def _post_one(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        op_id: int,
+    ) -> tuple[OpType, dict[str, Any]]:
+        got = await self._exchange(session, url, body, headers)
+        if isinstance(got, _NoAnswer):
+            outcome = got.outcome()
+            self._complete(op_id, *outcome)
+        else:
+            outcome = self._outcome(*got)
+            self._complete(op_id, *outcome, answered=got[1])
+        return outcome
+
+    async def _post_batch(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        ids: list[int],
+    ) -> None:
+        got = await self._exchange(session, url, body, headers)
+        pr = self.profile
+        if isinstance(got, _NoAnswer) or (
+            got[0] not in pr.ok_statuses and got[0] != pr.multi_status
+        ):
+            # the request failed as a whole: every item shares its outcome
+            t, v = got.outcome() if isinstance(got, _NoAnswer) else self._outcome(*got)
+            for op_id in ids:
+                self._complete(op_id, t, dict(v))
+            return
+        status, parsed = got
+        results = parsed.get(pr.results_field) if isinstance(parsed, dict) else None
+        by_index: dict[int, dict[str, Any]] = {}
+        if isinstance(results, list):
+            for pos, item in enumerate(results):
+                if isinstance(item, dict):
+                    idx = item.get(pr.result_index_field, pos)
+                    if isinstance(idx, int):
+                        by_index.setdefault(idx, item)
+        for i, op_id in enumerate(ids):
+            item = by_index.get(i)
+            st = item.get(pr.result_status_field) if item is not None else None
+            if item is None or not isinstance(st, int):
+                why = f"batch answer {status} has no result for item {i}"
+                self._complete(op_id, "info", {"status": status, "error": why})
+            else:
+                self._complete(op_id, *self._outcome(st, item), answered=item)
+
+    async def _resend(
+        self, session: aiohttp.ClientSession, key: str
+    ) -> tuple[OpType, dict[str, Any]]:
+        """One duplicate-injection resend of ``key``, recorded as ops; its outcome."""
+        ack = self.acknowledged[key]
+        m = _Msg(key, ack["from"], ack["to"], ack["seq"], ack["conversation"], 0, ack["body"], key)
+        m.intended = self.clock.now()
+        body, headers = self._single_request(m)
+        url = self._next_url() + self.profile.send_route
+        ids = self._invoke([m])
+        self._c["resent"] += 1
+        task = self._spawn(
+            self._post_one(session, url, body, headers, ids[0]), ids, scheduled=False
+        )
+        await asyncio.wait({task})
+        if task.cancelled() or task.exception() is not None:
+            return "info", {"status": None, "error": "cancelled or client-error"}
+        return task.result()
+
+    def _outcome(self, status: int, parsed: Any) -> tuple[OpType, dict[str, Any]]:
+        t = classify_status(status, self.profile)
+        v: dict[str, Any] = {"status": status}
+        if isinstance(parsed, dict):
+            mid = parsed.get(self.profile.message_id_field)
+            if isinstance(mid, str):
+                v["messageId"] = mid
+        if t != "ok":
+            why = parsed.get("error") if isinstance(parsed, dict) else None
+            v["error"] = f"http {status}: {why}" if isinstance(why, str) else f"http {status}"
+        return t, v
+
+    def _complete(
+        self, op_id: int, type_: OpType, value: dict[str, Any], answered: Any = None
+    ) -> None:
+        """Write the one completion of ``op_id``; ``answered`` is the body it got, if any."""
+        m = self._pending.pop(op_id, None)
+        if m is None:
+            return  # already completed: exactly one completion per invoke
+        self.history.append(Op(op_id, type_, "send", f"client-{m.sender}", self.clock.now(), value))
+        self._c[type_] += 1
+        if type_ != "ok" or m.retry_of is not None:
+            return
+        cf = self.profile.conversation_field
+        conv = answered.get(cf) if cf is not None and isinstance(answered, dict) else None
+        if conv is not None and conv != m.conversation:
+            self._mismatches += 1
+            if self._mismatches == 1:
+                log.warning(
+                    "workload: the API answered conversation %r for %r; the store's conversation "
+                    "ids differ from the workload's (the runner must normalise them)",
+                    conv,
+                    m.conversation,
+                )
+        mid = value.get("messageId")
+        if isinstance(mid, str):
+            self.acknowledged[m.key] = {
+                "messageId": mid,
+                "body": m.body,
+                "conversation": m.conversation,
+                "from": m.sender,
+                "to": m.recipient,
+                "seq": m.seq,
+            }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m wiber_harness.workload --selftest-url URL --rate R --duration D``."""
+    from wiber_harness.bench_workload import main as bench_main
+
+    return bench_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = [
+    "ApiProfile",
+    "Clock",
+    "Planned",
+    "Workload",
+    "WorkloadConfig",
+    "WorkloadStats",
+    "classify_status",
+    "content_for",
+    "conversation_pairs",
+    "main",
+    "plan",
+]
