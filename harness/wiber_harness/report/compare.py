@@ -1,0 +1,459 @@
+"""The regression gate: compare a current set of runs with a baseline.
+
+Inputs (each side, :func:`load_side`): a ``summary.json`` (``wiber-summary/1``),
+a ``bench.json`` (``wiber-bench/1``), a folder holding either, or run
+folders / a suite folder (their summary is built first). Both sides must be
+of one kind.
+
+Exit codes (:attr:`CompareResult.exit_code`):
+
+* **1**: a promise is broken in CURRENT, or a figure regressed beyond
+  noise. Broken means: a scenario's verdict is a violation, or (for a
+  scenario that does not *expect* a violation, i.e. not an unsafe-setting
+  scenario) any of its runs lost or duplicated a message (``lost`` /
+  ``duplicated`` > 0). The baseline's verdicts do not matter;
+* **2**: cannot compare (and nothing above failed): a file is missing,
+  unreadable or of another schema; the sides are of different kinds; a
+  baseline scenario (or bench group) is missing from CURRENT; or a CURRENT
+  scenario's verdict is ``unknown`` (the harness could not decide, so the
+  gate cannot vouch for it). Each problem is one sentence naming the file
+  and the fix;
+* **0**: otherwise.
+
+Regressions, per scenario (bench: per group) and figure
+(:class:`Figure`: name, direction, threshold, floor). Each side's value is
+the median of that scenario's runs (repeats); the *spread* is the
+baseline's MAD (median absolute deviation from the median, unscaled) when
+the baseline has two or more runs, or a bench figure's own ``spread``.
+The allowed worsening is::
+
+    bound = max(threshold_pct% x |baseline median|, mad_k x spread, floor)
+
+and the figure regressed when it got worse (lower for ``higher`` figures,
+higher for ``lower`` ones) by more than ``bound``. With single runs only
+the threshold and the floor apply. The floor keeps tiny absolute changes
+of near-zero figures (a 2 ms p50, an error rate of 0) from failing the
+gate. Improvements never fail. A figure missing on either side is noted and
+skipped; a scenario only in CURRENT is noted (its promises are still
+gated).
+
+Defaults (:data:`DEFAULT_FIGURES`, ``mad_k`` = :data:`DEFAULT_MAD_K` = 4,
+about 2.7 sigma for normal noise): throughput (acknowledged/s, higher is
+better) 30%; ack p50 50% / floor 5 ms; ack p99 50% / 25 ms; e2e p50 50% /
+10 ms; e2e p99 50% / 50 ms; error rate 50% / 0.05 absolute; recovery 50% /
+5 s; max gap 50% / 2 s; convergence 50% / 10 s. Latency p99s get 50%
+because tails on shared CI machines move far more than throughput does
+(open-loop throughput tracks the offered rate unless something breaks).
+``threshold_pct`` given to :func:`compare` (``--threshold``) replaces every
+figure's percentage; floors stay.
+
+``bench.json`` (written by the benchmark suite), what the gate reads::
+
+    {"schema": "wiber-bench/1",
+     "figures": [{"name": str, "group": str (default "bench"),
+                  "direction": "higher" | "lower",
+                  "value": float, "spread": float (optional),
+                  "samples": [float, ...] (optional; value/spread from them),
+                  "unit": str, "threshold_pct": float, "floor": float (optional)},
+                 ...],
+     "promises": [str, ...] (optional: broken promises seen while benchmarking)}
+
+Any other key is ignored, so the bench document can grow. The figure
+specification comes from CURRENT's document (falling back to the
+baseline's), so a new figure is gated as soon as both sides carry it.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from wiber_harness.report.runs import ReportError, find_run_dirs, is_run_dir, load_runs
+from wiber_harness.report.summary import (
+    PROMISE_COUNTS,
+    SUMMARY_FILE,
+    SUMMARY_SCHEMA,
+    build_summary,
+    load_summary,
+)
+
+Direction = Literal["higher", "lower"]
+BENCH_SCHEMA = "wiber-bench/1"
+BENCH_FILE = "bench.json"
+DEFAULT_MAD_K = 4.0
+DEFAULT_THRESHOLD_PCT = 30.0  # for bench figures that name no threshold
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A gated figure: which way is better and how much worse is still noise."""
+
+    name: str
+    direction: Direction
+    threshold_pct: float = DEFAULT_THRESHOLD_PCT
+    floor: float = 0.0
+    unit: str = ""
+
+
+DEFAULT_FIGURES: tuple[Figure, ...] = (
+    Figure("throughput", "higher", 30.0, 0.0, "ack/s"),
+    Figure("ack_p50_ms", "lower", 50.0, 5.0, "ms"),
+    Figure("ack_p99_ms", "lower", 50.0, 25.0, "ms"),
+    Figure("e2e_p50_ms", "lower", 50.0, 10.0, "ms"),
+    Figure("e2e_p99_ms", "lower", 50.0, 50.0, "ms"),
+    Figure("error_rate", "lower", 50.0, 0.05, ""),
+    Figure("recovery_s", "lower", 50.0, 5.0, "s"),
+    Figure("max_gap_s", "lower", 50.0, 2.0, "s"),
+    Figure("convergence_s", "lower", 50.0, 10.0, "s"),
+)
+
+
+@dataclass
+class Side:
+    """One side of a comparison, reduced to samples per (group, figure)."""
+
+    source: str
+    kind: Literal["summary", "bench"]
+    groups: list[str]
+    samples: dict[tuple[str, str], list[float]]
+    figures: dict[str, Figure]
+    spreads: dict[tuple[str, str], float] = field(default_factory=dict)
+    broken: list[str] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FigureDelta:
+    """One figure of one group, baseline against current."""
+
+    group: str
+    figure: Figure
+    baseline: float
+    current: float
+    n_baseline: int
+    n_current: int
+    spread: float | None
+    bound: float
+    bound_from: str
+    regressed: bool
+
+    @property
+    def worse_by(self) -> float:
+        d = self.current - self.baseline
+        return -d if self.figure.direction == "higher" else d
+
+    @property
+    def change_pct(self) -> float | None:
+        return (self.current - self.baseline) / abs(self.baseline) * 100.0 if self.baseline else None
+
+    def sentence(self) -> str:
+        f = self.figure
+        u = f" {f.unit}" if f.unit else ""
+        pct = f" ({self.change_pct:+.1f}%)" if self.change_pct is not None else ""
+        spread = (f"; baseline spread (MAD) {self.spread:.4g}{u}" if self.spread is not None else "")
+        runs = f"medians of {self.n_baseline} vs {self.n_current} runs" \
+            if max(self.n_baseline, self.n_current) > 1 else "single runs"
+        verb = "regressed" if self.regressed else "within noise"
+        return (f"{self.group}: {f.name} {verb}: {self.current:.4g}{u} against baseline "
+                f"{self.baseline:.4g}{u}{pct}, {f.direction} is better; allowed worsening "
+                f"{self.bound:.4g}{u} ({self.bound_from}){spread}; {runs}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group": self.group, "figure": self.figure.name, "direction": self.figure.direction,
+                "unit": self.figure.unit, "baseline": self.baseline, "current": self.current,
+                "change_pct": self.change_pct, "n_baseline": self.n_baseline,
+                "n_current": self.n_current, "spread": self.spread, "bound": self.bound,
+                "bound_from": self.bound_from, "regressed": self.regressed}
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """The gate's answer; ``exit_code`` 0 ok, 1 broken or regressed, 2 cannot compare."""
+
+    baseline: str
+    current: str
+    broken: list[str] = field(default_factory=list)
+    deltas: list[FigureDelta] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[FigureDelta]:
+        return [d for d in self.deltas if d.regressed]
+
+    @property
+    def exit_code(self) -> int:
+        if self.broken or self.regressions:
+            return 1
+        return 2 if self.problems else 0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def lines(self) -> list[str]:
+        """Human-readable lines: the verdict first, then why."""
+        word = {0: "OK", 1: "FAILED", 2: "CANNOT COMPARE"}[self.exit_code]
+        out = [f"compare {word}: {self.current} against baseline {self.baseline} "
+               f"({len(self.deltas)} figures compared, {len(self.regressions)} regressed, "
+               f"{len(self.broken)} broken promises)"]
+        out += [f"  broken promise: {b}" for b in self.broken]
+        out += [f"  regression: {d.sentence()}" for d in self.regressions]
+        out += [f"  cannot compare: {p}" for p in self.problems]
+        out += [f"  note: {n}" for n in self.notes]
+        return out
+
+    def markdown(self) -> str:
+        icon = {0: "✅", 1: "❌", 2: "⚠️"}[self.exit_code]
+        word = {0: "no regression", 1: "failed", 2: "cannot compare"}[self.exit_code]
+        rows = ["| group | figure | baseline | current | change | allowed worsening | verdict |",
+                "|---|---|--:|--:|--:|--:|---|"]
+        for d in self.deltas:
+            pct = f"{d.change_pct:+.1f}%" if d.change_pct is not None else "-"
+            rows.append(f"| {d.group} | {d.figure.name} | {d.baseline:.4g} | {d.current:.4g} | {pct} | "
+                        f"{d.bound:.4g} ({d.bound_from}) | {'❌ regressed' if d.regressed else 'ok'} |")
+        items = [f"- ❌ broken promise: {b}" for b in self.broken]
+        items += [f"- ❌ {d.sentence()}" for d in self.regressions]
+        items += [f"- ⚠️ cannot compare: {p}" for p in self.problems]
+        body = [f"### {icon} Regression gate: {word}"]
+        if items:
+            body += ["", *items]
+        if self.deltas:
+            body += ["", *rows]
+        return "\n".join(body) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": "wiber-compare/1", "exit_code": self.exit_code, "baseline": self.baseline,
+                "current": self.current, "broken": self.broken, "problems": self.problems,
+                "notes": self.notes, "figures": [d.to_dict() for d in self.deltas]}
+
+
+# -- loading -------------------------------------------------------------------
+
+SideInput = Path | str | Sequence[Path] | Mapping[str, Any]
+
+
+def load_side(source: SideInput) -> Side:
+    """A summary.json / bench.json file or folder, run folders, or a loaded document."""
+    if isinstance(source, Mapping):
+        return _from_doc(dict(source), "<document>")
+    if isinstance(source, str | Path):
+        return _from_path(Path(source))
+    dirs = [Path(p) for p in source]
+    if not dirs:
+        raise ReportError("no run folders given; pass a summary.json, a report folder or run folders")
+    if len(dirs) == 1:
+        return _from_path(dirs[0])
+    return _from_doc(build_summary(load_runs(dirs)), f"{len(dirs)} run folders ({dirs[0]} ...)")
+
+
+def _from_path(path: Path) -> Side:
+    if path.is_file():
+        return _from_doc(_read_json(path), str(path))
+    if path.is_dir():
+        for name in (SUMMARY_FILE, BENCH_FILE):
+            if (path / name).is_file():
+                return _from_doc(_read_json(path / name), str(path / name))
+        if is_run_dir(path) or _has_runs(path):
+            return _from_doc(build_summary(load_runs([path])), str(path))
+        raise ReportError(f"{path}: holds no {SUMMARY_FILE}, {BENCH_FILE} or run folders; pass a report "
+                          "folder, a suite folder or the JSON file itself")
+    raise ReportError(f"{path}: no such file or folder; check the path, or write it with "
+                      "`wiber-harness report RUN_DIR... --out DIR`")
+
+
+def _has_runs(path: Path) -> bool:
+    try:
+        return bool(find_run_dirs([path]))
+    except ReportError:
+        return False
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ReportError(f"{path}: cannot read it as JSON ({e}); write it again with "
+                          "`wiber-harness report` (or the benchmark suite)") from e
+    if not isinstance(doc, dict):
+        raise ReportError(f"{path}: not a JSON object; expected {SUMMARY_SCHEMA} or {BENCH_SCHEMA}")
+    if doc.get("schema") == SUMMARY_SCHEMA:
+        load_summary(path)  # the structural checks, with their sentences
+    return doc
+
+
+def _from_doc(doc: dict[str, Any], source: str) -> Side:
+    schema = doc.get("schema")
+    if schema == SUMMARY_SCHEMA:
+        return _summary_side(doc, source)
+    if schema == BENCH_SCHEMA:
+        return _bench_side(doc, source)
+    raise ReportError(f"{source}: schema {schema!r} is neither {SUMMARY_SCHEMA!r} nor {BENCH_SCHEMA!r}; "
+                      "compare two summary.json or two bench.json files written by this harness")
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _summary_side(doc: dict[str, Any], source: str) -> Side:
+    scenarios: dict[str, Any] = dict(doc.get("scenarios") or {})
+    runs: list[dict[str, Any]] = list(doc.get("runs") or [])
+    samples: dict[tuple[str, str], list[float]] = {}
+    names = [f.name for f in DEFAULT_FIGURES]
+    by_run = bool(runs)
+    for r in runs:
+        for name in names:
+            v = _num((r.get("metrics") or {}).get(name))
+            if v is not None:
+                samples.setdefault((str(r.get("scenario")), name), []).append(v)
+    if not by_run:  # a hand-written or trimmed summary: one sample per scenario
+        for sc, s in scenarios.items():
+            for name in names:
+                v = _num((s.get("metrics") or {}).get(name))
+                if v is not None:
+                    samples[(sc, name)] = [v]
+    broken: list[str] = []
+    undecided: list[str] = []
+    for sc, s in scenarios.items():
+        verdict = s.get("verdict")
+        reasons = "; ".join(str(x) for x in s.get("reasons") or []) or "no reason recorded"
+        if verdict is False:
+            broken.append(f"{sc}: verdict violation ({reasons})")
+        elif verdict is not True:
+            undecided.append(f"{sc}: verdict unknown, the harness could not decide ({reasons}); "
+                             "look at its run in the report and run it again")
+        if s.get("expect_violation"):
+            continue  # an unsafe-setting scenario is meant to lose or duplicate
+        for r in [r for r in runs if r.get("scenario") == sc] or [s]:
+            m = r.get("metrics") or {}
+            for count in PROMISE_COUNTS:
+                n = _num(m.get(count))
+                if n:
+                    where = f" in run {r['id']}" if "id" in r else ""
+                    broken.append(f"{sc}: {count} = {n:g}{where} (acknowledged messages must be stored "
+                                  "exactly once)")
+    return Side(source, "summary", sorted(scenarios), samples,
+                {f.name: f for f in DEFAULT_FIGURES}, broken=broken, undecided=undecided)
+
+
+def _bench_side(doc: dict[str, Any], source: str) -> Side:
+    figures: dict[str, Figure] = {}
+    samples: dict[tuple[str, str], list[float]] = {}
+    spreads: dict[tuple[str, str], float] = {}
+    groups: set[str] = set()
+    items = doc.get("figures")
+    if not isinstance(items, list):
+        raise ReportError(f"{source}: a {BENCH_SCHEMA} document needs 'figures' (a list); "
+                          "write it again with the benchmark suite")
+    for i, f in enumerate(items):
+        name, direction = (f.get("name"), f.get("direction")) if isinstance(f, dict) else (None, None)
+        if not isinstance(name, str) or direction not in ("higher", "lower"):
+            raise ReportError(f"{source}: figures[{i}] needs a 'name' and a 'direction' of "
+                              "'higher' or 'lower'; fix the benchmark suite's output")
+        group = str(f.get("group") or "bench")
+        groups.add(group)
+        figures[name] = Figure(name, direction, float(f.get("threshold_pct", DEFAULT_THRESHOLD_PCT)),
+                               float(f.get("floor", 0.0)), str(f.get("unit", "")))
+        vals = [v for v in (_num(x) for x in f.get("samples") or []) if v is not None]
+        if vals:
+            samples[(group, name)] = vals
+        elif (v := _num(f.get("value"))) is not None:
+            samples[(group, name)] = [v]
+        if (sp := _num(f.get("spread"))) is not None:
+            spreads[(group, name)] = sp
+    broken = [str(p) for p in doc.get("promises") or []]
+    return Side(source, "bench", sorted(groups), samples, figures, spreads, broken=broken)
+
+
+# -- comparing -------------------------------------------------------------------
+
+
+def _mad(values: Sequence[float]) -> float:
+    m = statistics.median(values)
+    return statistics.median(abs(v - m) for v in values)
+
+
+def compare_figure(group: str, fig: Figure, base: Sequence[float], cur: Sequence[float], *,
+                   mad_k: float, spread: float | None = None) -> FigureDelta:
+    """One figure: medians, the noise bound, and whether it got worse beyond it."""
+    b, c = statistics.median(base), statistics.median(cur)
+    if spread is None and len(base) >= 2:
+        spread = _mad(base)
+    parts = {f"{fig.threshold_pct:g}% of baseline": fig.threshold_pct / 100.0 * abs(b),
+             f"{mad_k:g}x MAD": mad_k * spread if spread is not None else 0.0,
+             "floor": fig.floor}
+    bound_from, bound = max(parts.items(), key=lambda kv: kv[1])
+    worse = (b - c) if fig.direction == "higher" else (c - b)
+    return FigureDelta(group, fig, b, c, len(base), len(cur), spread, bound, bound_from,
+                       regressed=worse > bound)
+
+
+def compare(baseline: SideInput, current: SideInput, *, threshold_pct: float | None = None,
+            mad_k: float = DEFAULT_MAD_K, figures: Sequence[Figure] | None = None) -> CompareResult:
+    """Gate CURRENT against BASELINE (see the module docstring for every rule)."""
+    labels = [_label(baseline), _label(current)]
+    sides: list[Side] = []
+    for which, src in (("baseline", baseline), ("current", current)):
+        try:
+            sides.append(load_side(src))
+        except ReportError as e:
+            return CompareResult(labels[0], labels[1], problems=[f"{which}: {e}"])
+    base, cur = sides
+    if base.kind != cur.kind:
+        return CompareResult(base.source, cur.source, problems=[
+            f"{base.source} is a {base.kind} and {cur.source} a {cur.kind}; compare two of one kind"])
+    problems = list(cur.undecided)
+    notes: list[str] = []
+    missing = [g for g in base.groups if g not in cur.groups]
+    if missing:
+        problems.append(f"{cur.source} lacks {', '.join(missing)}, which the baseline {base.source} has; "
+                        "run the same suite, or refresh the baseline (reports/baselines/README.md)")
+    new = [g for g in cur.groups if g not in base.groups]
+    if new:
+        notes.append(f"no baseline for {', '.join(new)}: their promises are gated, their figures are not")
+    specs = {f.name: f for f in figures} if figures is not None else {**base.figures, **cur.figures}
+    deltas: list[FigureDelta] = []
+    for group in [g for g in cur.groups if g in base.groups]:
+        for name, fig in specs.items():
+            if threshold_pct is not None:
+                fig = replace(fig, threshold_pct=threshold_pct)
+            b, c = base.samples.get((group, name)), cur.samples.get((group, name))
+            if not b or not c:
+                if b or c:
+                    notes.append(f"{group}: {name} not measured in "
+                                 f"{'current' if b else 'baseline'}; not compared")
+                continue
+            deltas.append(compare_figure(group, fig, b, c, mad_k=mad_k,
+                                         spread=base.spreads.get((group, name))))
+    return CompareResult(base.source, cur.source, broken=list(cur.broken), deltas=deltas,
+                         problems=problems, notes=notes)
+
+
+def _label(src: SideInput) -> str:
+    if isinstance(src, str | Path):
+        return str(src)
+    if isinstance(src, Mapping):
+        return "<document>"
+    return ", ".join(str(p) for p in src)
+
+
+__all__ = [
+    "BENCH_FILE",
+    "BENCH_SCHEMA",
+    "DEFAULT_FIGURES",
+    "DEFAULT_MAD_K",
+    "DEFAULT_THRESHOLD_PCT",
+    "CompareResult",
+    "Direction",
+    "Figure",
+    "FigureDelta",
+    "Side",
+    "compare",
+    "compare_figure",
+    "load_side",
+]
