@@ -50,7 +50,7 @@ def suite_paths(directory: Path, quick: bool) -> list[Path]:
 def suite_cmd(backend: str, quick: bool, out: Path | None, directory: Path, seed: int | None) -> int:
     """Run the standard scenario suite and write the report."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from wiber_harness.checkers.base import merge_validity
@@ -68,11 +68,11 @@ def suite_cmd(backend: str, quick: bool, out: Path | None, directory: Path, seed
         for sc in scenarios:
             task = tasks[sc.name]
 
-            def tick(el: float, dur: float, p: dict[str, int], task: int = task) -> None:
+            def tick(el: float, dur: float, p: dict[str, int], task: TaskID = task) -> None:
                 prog.update(task, completed=min(el / dur, 1.0) * 0.9,
                             status=f"ok {p.get('ok', 0)} fail {p.get('fail', 0)} info {p.get('info', 0)}")
 
-            def say(line: str, task: int = task) -> None:
+            def say(line: str, task: TaskID = task) -> None:
                 if line.split(": ", 1)[-1].startswith(("starting", "stack ready", "draining", "stopping")):
                     prog.update(task, status=line.split(": ", 1)[-1][:40])
 

@@ -134,7 +134,6 @@ class LocalCluster:
         self.started = False
         self.start_seconds: float | None = None
         self._admin_client: Any = None
-        self._node_admins: dict[int, Any] = {}
 
     # ------------------------------------------------------------------ plan
     def _plan(self) -> None:
@@ -461,26 +460,22 @@ class LocalCluster:
                 "logger": _quiet_logger(self.run_dir / "harness-kafka-client.log")}
 
     def _kafka_node_serving(self, node_id: int) -> bool:
-        """The node itself answers metadata on its direct listener and lists itself.
+        """The node's current process finished start-up and the cluster lists it.
 
-        Asking the node (not any broker) matters after a restart: the
-        cluster's metadata still lists a killed broker until its session
-        times out.
+        Asking "does the metadata list it" alone is not enough after a kill:
+        the controller keeps listing a dead broker until its session times
+        out, and librdkafka answers metadata from any broker it knows. The
+        start-up banner of *this* process (the log since its start) closes
+        that gap; the broker logs it only after it registered and was
+        unfenced.
         """
-        from confluent_kafka.admin import AdminClient
-
         b = self._brokers[node_id - 1]
-        if not _port_open(b.direct):
+        node = self._nodes.get(f"kafka-{node_id}")
+        if node is None or not node.running() or not _port_open(b.direct):
             return False
-        client = self._node_admins.get(node_id)
-        if client is None:
-            client = AdminClient(self._client_conf(f"{HOST}:{b.direct}"))
-            self._node_admins[node_id] = client
-        try:
-            md = client.list_topics(timeout=4)
-        except Exception:
+        if not node.logged_since_start("Kafka Server started"):
             return False
-        return bool(md.orig_broker_id == node_id and node_id in md.brokers)
+        return self._in_metadata(node_id)
 
     def _in_metadata(self, node_id: int) -> bool:
         try:
@@ -788,7 +783,6 @@ class LocalCluster:
             with contextlib.suppress(Exception):
                 p.close()
         self._admin_client = None
-        self._node_admins.clear()
         if self._tp is not None:
             self._tp.close()
             self._tp = None

@@ -49,6 +49,7 @@ class ManagedProcess:
         self._log: IO[bytes] | None = None
         self.paused = False
         self.starts = 0
+        self.start_offset = 0  # size of the log file when the current start began
 
     # -- queries -----------------------------------------------------------
     @property
@@ -91,6 +92,15 @@ class ManagedProcess:
             data = data[mark:]
         return "\n".join(data.splitlines()[-lines:])
 
+    def logged_since_start(self, text: str) -> bool:
+        """Whether the current start's output contains ``text`` (e.g. a started banner)."""
+        try:
+            with self.spec.log.open("rb") as fh:
+                fh.seek(self.start_offset)
+                return text.encode() in fh.read()
+        except OSError:
+            return False
+
     # -- verbs -------------------------------------------------------------
     def start(self) -> dict[str, Any]:
         if self.alive():
@@ -100,6 +110,7 @@ class ManagedProcess:
         self.spec.log.parent.mkdir(parents=True, exist_ok=True)
         self._close_log()
         self._log = self.spec.log.open("ab")
+        self.start_offset = self._log.tell()
         self._log.write(
             f"\n===== wiber-harness: start #{self.starts + 1} at {time.strftime('%H:%M:%S')} =====\n".encode()
         )
