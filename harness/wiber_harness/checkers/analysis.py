@@ -37,13 +37,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from wiber_harness.errors import CheckerError
 from wiber_harness.history import NEMESIS, Op
@@ -99,7 +101,6 @@ class Sends:
     k_attempts: I64
     k_mid: list[str | None]  # first messageId an ok completion returned
     k_extra_mids: dict[int, set[str]]  # further, different ok messageIds
-    mid_owner: dict[str, int]  # messageId -> key index
     conversations: list[str]
     conv_index: dict[str, int]
     senders: list[str]
@@ -114,10 +115,25 @@ class Sends:
         }
 
 
+def mid_owner(sends: Sends) -> dict[str, int]:
+    """messageId -> the key whose completion returned it (an ``ok`` outranks
+    ``fail``/``info``; among equals the first in history order)."""
+    a_key = sends.a_key.tolist()
+    a_mid = sends.a_mid
+    out = sends.a_outcome
+    ok = np.flatnonzero(out == OK).tolist()
+    other = np.flatnonzero((out == FAIL) | (out == INFO)).tolist()
+    # reversed, so the first in history order is what stays
+    owner = {m: a_key[i] for i in reversed(other) if (m := a_mid[i]) is not None}
+    owner.update({m: a_key[i] for i in reversed(ok) if (m := a_mid[i]) is not None})
+    return owner
+
+
 def _index(values: list[Any]) -> tuple[list[Any], dict[Any, int], I64]:
-    names: dict[Any, int] = {}
-    idx = [-1 if v is None else names.setdefault(v, len(names)) for v in values]
-    return list(names), names, np.asarray(idx, dtype=np.int64)
+    """(distinct values in order of appearance, value -> index, index per value; None -> -1)."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    names = uniques.tolist()
+    return names, {v: i for i, v in enumerate(names)}, codes.astype(np.int64)
 
 
 def build_sends(ops: Sequence[Op]) -> tuple[Sends, list[Op]]:
@@ -128,7 +144,7 @@ def build_sends(ops: Sequence[Op]) -> tuple[Sends, list[Op]]:
     invokes = [op for op in send_ops if op.type == "invoke"]
     done = {op.id: op for op in send_ops if op.type != "invoke"}
     nemesis = [op for op in ops if op.process == NEMESIS and op.f != "send"]
-    end = max((op.time for op in ops), default=0)
+    end = max(map(attrgetter("time"), ops), default=0)
 
     values = [op.value for op in invokes]
     attempt_keys: list[Any] = [v.get("key") for v in values]
@@ -138,12 +154,8 @@ def build_sends(ops: Sequence[Op]) -> tuple[Sends, list[Op]]:
             f"send op {op.id} has no idempotency key in its value; "
             "the history was not written by this harness's workload"
         )
-    key_index: dict[str, int] = {}
-    # setdefault's argument is evaluated first: a new key gets the next index
-    a_key = [key_index.setdefault(k, len(key_index)) for k in attempt_keys]
-    keys = list(key_index)
+    keys, key_index, ak = _index(attempt_keys)
     nk = len(keys)
-    ak = np.asarray(a_key, dtype=np.int64)
     firsts = np.unique(ak, return_index=True)[1].tolist()  # first attempt of each key
     first_values = [values[i] for i in firsts]
     k_conversation: list[str | None] = [v.get("conversation") for v in first_values]
@@ -160,19 +172,16 @@ def build_sends(ops: Sequence[Op]) -> tuple[Sends, list[Op]]:
     out = np.asarray([code[c.type] if c is not None else PENDING for c in comps], dtype=np.int8)
     a_mid: list[str | None] = [c.value.get("messageId") if c is not None else None for c in comps]
 
-    k_mid: list[str | None] = [None] * nk
+    mids = np.asarray(a_mid, dtype=object)
+    has_mid = np.asarray([m is not None for m in a_mid], dtype=np.bool_)
+    ok_mid = np.flatnonzero((out == OK) & has_mid)
+    first_ok = ok_mid[np.unique(ak[ok_mid], return_index=True)[1]]  # per key, in history order
+    k_mid_arr = np.full(nk, None, dtype=object)
+    k_mid_arr[ak[first_ok]] = mids[first_ok]
+    k_mid: list[str | None] = k_mid_arr.tolist()
     k_extra: dict[int, set[str]] = {}
-    ok_idx = np.flatnonzero(out == OK).tolist()
-    # reversed, so the first ok (in history order) is what stays
-    for i in reversed(ok_idx):
-        if a_mid[i] is not None:
-            k_mid[a_key[i]] = a_mid[i]
-    owner_ok = {m: a_key[i] for i in reversed(ok_idx) if (m := a_mid[i]) is not None}
-    other = np.flatnonzero((out == FAIL) | (out == INFO)).tolist()
-    mid_owner = {m: a_key[i] for i in reversed(other) if (m := a_mid[i]) is not None}
-    mid_owner.update(owner_ok)  # an ok's messageId outranks a fail/info one
-    for i in [i for i in ok_idx if a_mid[i] is not None and a_mid[i] != k_mid[a_key[i]]]:
-        k_extra.setdefault(a_key[i], set()).add(a_mid[i])  # type: ignore[arg-type]
+    for i in ok_mid[mids[ok_mid] != k_mid_arr[ak[ok_mid]]].tolist():
+        k_extra.setdefault(int(ak[i]), set()).add(mids[i])
 
     ok = out == OK
     attempts = np.bincount(ak, minlength=nk).astype(np.int64)
@@ -210,7 +219,6 @@ def build_sends(ops: Sequence[Op]) -> tuple[Sends, list[Op]]:
         k_attempts=attempts,
         k_mid=k_mid,
         k_extra_mids=k_extra,
-        mid_owner=mid_owner,
         conversations=conversations,
         conv_index=conv_index,
         senders=senders,
@@ -232,15 +240,21 @@ class Store:
     k_mid_known: I64  # attributed records whose messageId the API returned
 
 
-def build_store(sends: Sends, reads: FinalReads) -> Store:
+def build_store(
+    sends: Sends, reads: FinalReads, owner: Callable[[], dict[str, int]] | None = None
+) -> Store:
+    """Attribute records to keys; ``owner`` gives :func:`mid_owner` (lazily:
+    only records without a sent key need it)."""
     store = reads.store
     nk = len(sends.keys)
     mids = [r.message_id for r in store]
     kget = sends.key_index.get
     r_key = np.asarray([kget(r.key, -1) for r in store], dtype=np.int64)  # type: ignore[arg-type]
-    oget = sends.mid_owner.get
-    for i in np.flatnonzero(r_key < 0).tolist():
-        r_key[i] = oget(mids[i], -1)
+    unkeyed = np.flatnonzero(r_key < 0).tolist()
+    if unkeyed:
+        oget = (owner or (lambda: mid_owner(sends)))().get
+        for i in unkeyed:
+            r_key[i] = oget(mids[i], -1)
     st = np.asarray([r.stored_at for r in store], dtype=np.float64)  # None -> NaN
     k_mid = sends.k_mid
     rk = r_key.tolist()
@@ -278,7 +292,12 @@ class Positions:
     duplicate_reads: int  # messageIds listed more than once within one conversation's read
 
 
-def build_positions(sends: Sends, store: Store, reads: FinalReads) -> Positions:
+def build_positions(
+    sends: Sends,
+    store: Store,
+    reads: FinalReads,
+    owner: Callable[[], dict[str, int]] | None = None,
+) -> Positions:
     nk = len(sends.keys)
     attributed = np.flatnonzero(store.r_key >= 0)
     recs = reads.store
@@ -300,12 +319,12 @@ def build_positions(sends: Sends, store: Store, reads: FinalReads) -> Positions:
         lengths.append(len(mids))
         dup += len(mids) - len(set(mids))
     sget = stored_mid_key.get
-    oget = sends.mid_owner.get
-    kis = [sget(m, -1) for m in flat]
-    for i, ki in enumerate(kis):
-        if ki < 0:
-            kis[i] = oget(flat[i], -1)
-    ka = np.asarray(kis, dtype=np.int64)
+    ka = np.asarray([sget(m, -1) for m in flat], dtype=np.int64)
+    unstored = np.flatnonzero(ka < 0).tolist()
+    if unstored:  # read but not in the store: fall back to the API's own ids
+        oget = (owner or (lambda: mid_owner(sends)))().get
+        for i in unstored:
+            ka[i] = oget(flat[i], -1)
     rconv = np.repeat(np.asarray(conv_of_read, dtype=np.int64), lengths)
     gpos = np.arange(len(flat), dtype=np.float64)
     keep = ka >= 0
@@ -449,12 +468,16 @@ class Analysis:
         return self._sends_and_nemesis[0]
 
     @cached_property
+    def mid_owner(self) -> dict[str, int]:
+        return mid_owner(self.sends)
+
+    @cached_property
     def store(self) -> Store:
-        return build_store(self.sends, self.reads)
+        return build_store(self.sends, self.reads, lambda: self.mid_owner)
 
     @cached_property
     def positions(self) -> Positions:
-        return build_positions(self.sends, self.store, self.reads)
+        return build_positions(self.sends, self.store, self.reads, lambda: self.mid_owner)
 
     @cached_property
     def faults(self) -> Faults:
@@ -482,5 +505,6 @@ __all__ = [
     "build_positions",
     "build_sends",
     "build_store",
+    "mid_owner",
     "seconds",
 ]

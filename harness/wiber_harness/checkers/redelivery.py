@@ -25,6 +25,7 @@ ended ``duplicate``), ``duplicate_outcomes``, ``dlq``, ``failed``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -45,24 +46,26 @@ def check_redelivery(ops: Sequence[Op], reads: FinalReads) -> CheckResult:
 def redelivery_from(an: Analysis) -> CheckResult:
     events = an.reads.delivery
     n = len(events)
-    part = np.fromiter((e.partition for e in events), dtype=np.int64, count=n)
-    off = np.fromiter((e.offset for e in events), dtype=np.int64, count=n)
-    outcome = [e.outcome for e in events]
-    dup_out = np.asarray([o == "duplicate" for o in outcome], dtype=np.bool_)
-    dlq = np.asarray([o == "dlq" for o in outcome], dtype=np.bool_)
-    failed = np.asarray([o == "failed" for o in outcome], dtype=np.bool_)
+    part = np.fromiter(map(attrgetter("partition"), events), dtype=np.int64, count=n)
+    off = np.fromiter(map(attrgetter("offset"), events), dtype=np.int64, count=n)
+    code = {"duplicate": 1, "dlq": 2, "failed": 3}
+    outcome = np.asarray([code.get(o, 0) for o in map(attrgetter("outcome"), events)], np.int8)
+    dup_out = outcome == 1
+    dlq = outcome == 2
+    failed = outcome == 3
     consumers: dict[str, int] = {}
     cons = np.asarray(
-        [consumers.setdefault(e.consumer, len(consumers)) for e in events], dtype=np.int64
+        [consumers.setdefault(c, len(consumers)) for c in map(attrgetter("consumer"), events)],
+        dtype=np.int64,
     )
-    # one record = one (partition, offset); np.unique over rows finds them
-    _, rec, seen = np.unique(
-        np.stack([part, off], axis=1).reshape(n, 2), axis=0, return_inverse=True, return_counts=True
-    )
+    # one record = one (partition, offset), packed into one integer
+    span = int(off.max()) - int(off.min()) + 1 if n else 1
+    packed = (part - (int(part.min()) if n else 0)) * span + (off - (int(off.min()) if n else 0))
+    _, rec, seen = np.unique(packed, return_inverse=True, return_counts=True)
     rec = rec.reshape(-1)
     n_rec = len(seen)
     dup_rec = (seen > 1) | (np.bincount(rec[dup_out], minlength=n_rec) > 0)
-    ev_redelivered = dup_rec[rec] if n else np.zeros(0, dtype=np.bool_)
+    ev_redelivered = dup_rec[rec]
     nc = len(consumers)
 
     def per(mask: np.ndarray) -> list[int]:
