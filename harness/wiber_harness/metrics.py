@@ -361,7 +361,18 @@ def per_second_frame(
 def summary(
     ops: Sequence[Op], reads: FinalReads, *, analysis: Analysis | None = None
 ) -> dict[str, Any]:
-    """Every headline figure of a run, JSON-serialisable (see the module docstring)."""
+    """Every headline figure of a run, JSON-serialisable (see the module docstring).
+
+    Keys: ``duration_s`` (to the last op or store write); ``counts`` (sent,
+    acknowledged, failed, indeterminate: attempts; keys; stored: records);
+    ``ack_latency_ms`` / ``e2e_latency_ms`` (count, mean, p50, p90, p99,
+    p99.9, max); ``latency_clamped``; ``throughput_per_s`` (mean sent,
+    acknowledged, stored per second over the run, and per-second peaks);
+    ``max_gap_s`` (longest stretch of the workload without an ``ok``
+    completion, None without sends); ``phases`` (per phase: bounds, counts,
+    latencies, ``*_per_s``); ``fault_windows``; ``histograms`` (hdrh
+    encodings, unit us).
+    """
     an = analysis or Analysis(ops, reads)
     s, st = an.sends, an.store
     ack_t, ack_ns = ack_latencies(an)

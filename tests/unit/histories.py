@@ -1,5 +1,7 @@
 """A tiny helper to write histories and final reads by hand in tests.
 
+    from tests.unit.histories import H
+
     h = H()
     k1 = h.send("alice", "bob")                 # invoke + ok, messageId "m-<key>"
     k2 = h.send("bob", "alice", outcome="info")  # indeterminate
