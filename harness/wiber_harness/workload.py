@@ -92,6 +92,8 @@ from typing import Any, Literal, TypeVar
 
 import aiohttp
 import orjson
+import yarl
+from hdrh.histogram import HdrHistogram
 
 from wiber.model import conversation_id
 from wiber_harness.clock import Clock
@@ -290,30 +292,19 @@ class _NoAnswer:
 
 
 class _LagHistogram:
-    """Launch lags in power-of-two microsecond buckets: O(1) per send, no list of millions."""
+    """Launch lags (how late each request left against its intended time), in microseconds."""
 
     def __init__(self) -> None:
-        self.buckets = [0] * 64
-        self.max_ns = 0
-        self.n = 0
+        self.h = HdrHistogram(1, 3_600_000_000, 2)
 
     def add(self, lag_ns: int) -> None:
-        lag_ns = max(lag_ns, 0)
-        self.buckets[(lag_ns // 1000).bit_length()] += 1
-        self.max_ns = max(self.max_ns, lag_ns)
-        self.n += 1
+        self.h.record_value(min(max(lag_ns // 1000, 1), 3_600_000_000))
 
     def quantile_ms(self, q: float) -> float:
-        if self.n == 0:
-            return 0.0
-        want = math.ceil(q * self.n)
-        seen = 0
-        for b, c in enumerate(self.buckets):
-            seen += c
-            if seen >= want:
-                upper_ns = (1 << b) * 1000 if b else 1000  # the bucket's upper bound
-                return min(upper_ns, self.max_ns) / 1e6
-        return self.max_ns / 1e6
+        return self.h.get_value_at_percentile(q * 100) / 1000 if self.h.get_total_count() else 0.0
+
+    def max_ms(self) -> float:
+        return self.h.get_max_value() / 1000 if self.h.get_total_count() else 0.0
 
 
 class Workload:
@@ -331,6 +322,10 @@ class Workload:
             raise WorkloadError("workload: no API URL to send to; the cluster reported none")
         self.cfg = cfg
         self.api_urls = [u.rstrip("/") for u in api_urls]
+        pr = api_profile or ApiProfile()
+        # parsed once: yarl parsing is a measurable share of a request's cost
+        self._send_urls = [yarl.URL(u + pr.send_route) for u in self.api_urls]
+        self._batch_urls = [yarl.URL(u + pr.batch_route) for u in self.api_urls]
         self.history = history
         self.clock = clock
         self.profile = api_profile or ApiProfile()
@@ -378,8 +373,10 @@ class Workload:
         session = self._new_session(self.cfg.concurrency + RESEND_PARALLELISM)
         self._session = session
         stopped_early = False
+        sched_s = 0.0
         try:
             stopped_early = await self._schedule(t_start, stop)
+            sched_s = (self.clock.now() - t_start) / NS
             await self._drain()
         except asyncio.CancelledError:
             await self._cancel_all()
@@ -391,7 +388,8 @@ class Workload:
             self._session = None
             await session.close()
         elapsed = (self.clock.now() - t_start) / NS
-        span = min(elapsed, self.cfg.duration)
+        # a generator that fell behind launched its last send after `duration`
+        span = sched_s if stopped_early else max(sched_s, self.cfg.duration)
         c = self._c
         stats = WorkloadStats(
             scheduled=c["scheduled"],
@@ -408,7 +406,7 @@ class Workload:
             elapsed_s=elapsed,
             achieved_rate=c["sent"] / span if span > 0 else 0.0,
             launch_lag_p99_ms=self._lag.quantile_ms(0.99),
-            launch_lag_max_ms=self._lag.max_ns / 1e6,
+            launch_lag_max_ms=self._lag.max_ms(),
             skipped_by_second=dict(self._skipped_by_second),
         )
         if stats.skipped:
@@ -502,13 +500,11 @@ class Workload:
             log.info("workload: below the concurrency bound again; sending")
         for m in msgs:
             self._materialise(m)
-        url = self._next_url()
+        url = self._next_url(batch=bool(self.cfg.batch))
         if self.cfg.batch:
-            url += self.profile.batch_route
             body = orjson.dumps({self.profile.batch_field: [m.body for m in msgs]})
             headers = {"Content-Type": "application/json"}
         else:
-            url += self.profile.send_route
             body, headers = self._single_request(msgs[0])
         ids = self._invoke(msgs)
         self._c["sent"] += len(msgs)
@@ -557,8 +553,9 @@ class Workload:
             headers[self.profile.key_header] = m.key
         return orjson.dumps(m.body), headers
 
-    def _next_url(self) -> str:
-        url = self.api_urls[self._rr % len(self.api_urls)]
+    def _next_url(self, batch: bool = False) -> yarl.URL:
+        urls = self._batch_urls if batch else self._send_urls
+        url = urls[self._rr % len(urls)]
         self._rr += 1
         return url
 
@@ -628,10 +625,11 @@ class Workload:
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=self.cfg.request_timeout),
             skip_auto_headers=("User-Agent",),
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def _exchange(
-        self, session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]
+        self, session: aiohttp.ClientSession, url: yarl.URL, body: bytes, headers: dict[str, str]
     ) -> tuple[int, Any] | _NoAnswer:
         """(status, parsed JSON body or None) of one POST, or why no answer came."""
         try:
@@ -654,7 +652,7 @@ class Workload:
     async def _post_one(
         self,
         session: aiohttp.ClientSession,
-        url: str,
+        url: yarl.URL,
         body: bytes,
         headers: dict[str, str],
         op_id: int,
@@ -671,7 +669,7 @@ class Workload:
     async def _post_batch(
         self,
         session: aiohttp.ClientSession,
-        url: str,
+        url: yarl.URL,
         body: bytes,
         headers: dict[str, str],
         ids: list[int],
@@ -712,7 +710,7 @@ class Workload:
         m = _Msg(key, ack["from"], ack["to"], ack["seq"], ack["conversation"], 0, ack["body"], key)
         m.intended = self.clock.now()
         body, headers = self._single_request(m)
-        url = self._next_url() + self.profile.send_route
+        url = self._next_url()
         ids = self._invoke([m])
         self._c["resent"] += 1
         task = self._spawn(
