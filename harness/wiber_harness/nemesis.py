@@ -204,7 +204,10 @@ class Nemesis:
         c = self.cluster
         kind = af.step.fault
         if kind in ("kill", "stop"):
-            return _all({n: c.start_node(n) for n in af.resolved})
+            # Start it and move on: waiting here for a broker's 15-20 s start-up
+            # would push the heal past the end of a short workload. The end
+            # phase waits until every node is ready before it drains.
+            return _all({n: c.start_node(n, wait=False) for n in af.resolved})
         if kind == "pause":
             return _all({n: c.resume(n) for n in af.resolved})
         if kind == "partition":

@@ -129,6 +129,8 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
                   "wall0_ns": clock.wall0_ns, "system": opts.system.name}
         with HistoryWriter(run_dir / "history.jsonl", header) as history:
             asyncio.run(_drive(scenario, cluster, history, clock, opts, say))
+            say(f"{scenario.name}: waiting until every node is ready")
+            ready_s = cluster.wait_all_ready(180)
             ops = list(history.ops)
             healed = [op.time for op in ops if op.process == NEMESIS and op.f == "heal" and op.type != "invoke"]
             say(f"{scenario.name}: draining")
@@ -136,7 +138,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
             reads = final_reads(cluster, ops, clock, drained=drained, drain_s=drain_s,
                                 healed_at=max(healed) if healed else None, extra={"drain": dinfo})
         reads.save(run_dir / "final_reads.json")
-        env = {"start_s": round(start_s, 3), "backend": opts.backend}
+        env = {"start_s": round(start_s, 3), "backend": opts.backend, "ready_after_heal_s": round(ready_s, 3)}
     finally:
         say(f"{scenario.name}: stopping the stack")
         cluster.close()

@@ -728,6 +728,16 @@ class LocalCluster:
         f.write_text(spec + "\n")
         return {"action": "failpoints", "node": name, "spec": spec, "file": str(f), "effective": f.read_text().strip() == spec}
 
+    def wait_all_ready(self, timeout: float = 120) -> float:
+        """Wait until every node is running and ready (the end phase, after the heals)."""
+        t0 = time.monotonic()
+        down = [n for n, p in self._nodes.items() if not p.running()]
+        if down:
+            raise ClusterError(f"{', '.join(down)} not running after every fault was healed")
+        self._wait({n: self._ready_check(n) for n in self._nodes}, timeout, blame=list(self._nodes))
+        self.wait_topic_healthy(timeout)
+        return time.monotonic() - t0
+
     def wait_topic_healthy(self, timeout: float = 90) -> float:
         """Wait until every partition of the topic has a leader and a full ISR."""
         t0 = time.monotonic()
