@@ -300,39 +300,33 @@ class WiberConsumer:
     def _store(
         self, docs: list[dict[str, Any]], doc_msgs: list[Any], outcome: dict[int, str]
     ) -> bool:
-        """Store every doc (outcome per index); False if abandoned (stopping)."""
-        pending = list(range(len(docs)))
+        """Store every doc, then its read-view copy (outcome per index); False if abandoned.
+
+        The outcome (stored | duplicate) is the messages collection's answer;
+        the read-view write (a no-op without buckets) is retried the same way
+        and also done for duplicates, which repairs a crash between the two.
+        """
+        pending = list(range(len(docs)))  # not yet in the messages collection
+        view: list[int] = []  # in the messages collection, not yet in the read view
         attempt = 0
         while True:
-            pending = [i for i in pending if _tp(doc_msgs[i]) not in self._revoked]
-            if not pending:
+            keep = self._revoked
+            pending = [i for i in pending if _tp(doc_msgs[i]) not in keep]
+            view = [i for i in view if _tp(doc_msgs[i]) not in keep]
+            if not pending and not view:
                 self._resume()
                 return True
-            now = time.time_ns()
-            for i in pending:
-                stamp_stored(docs[i], now)
-            batch = [docs[i] for i in pending]
-            try:
-                failpoints.hit("consumer.before_store")
-                t0 = time.perf_counter()
-                res = self.store.insert_batch(batch)
-                CONSUMER_STORE_SECONDS.observe(time.perf_counter() - t0)
-            except failpoints.FailpointError as e:
-                res = InsertOutcome(failed=dict.fromkeys(range(len(batch)), str(e)))
-            for j in res.inserted:
-                outcome[pending[j]] = "stored"
-            for j in res.duplicates:
-                outcome[pending[j]] = "duplicate"
-            failed = [pending[j] for j in sorted(res.failed)]
+            failed, reason = self._attempt(docs, pending, view, outcome)
             if not failed:
-                self._resume()
-                return True
-            reason = next(iter(res.failed.values()))
+                pending, view = [], []
+                continue
+            pending = [i for i in failed if i not in outcome]
+            view = [i for i in failed if i in outcome]
             if self.s.consumer_on_store_error == "skip":
                 log.error(
-                    "UNSAFE skip: committing past %d unstored records: %s", len(failed), reason
+                    "UNSAFE skip: committing past %d unstored records: %s", len(pending), reason
                 )
-                for i in failed:
+                for i in pending:
                     outcome[i] = "failed"
                 self._resume()
                 return True
@@ -344,10 +338,39 @@ class WiberConsumer:
                 attempt,
                 reason,
             )
-            pending = failed
             if not self._wait_between_attempts(attempt):
                 log.warning("stopping: abandoning an unstored batch (it will be redelivered)")
                 return False
+
+    def _attempt(
+        self,
+        docs: list[dict[str, Any]],
+        pending: list[int],
+        view: list[int],
+        outcome: dict[int, str],
+    ) -> tuple[list[int], str]:
+        """One try at both writes; the indexes still to do and why (empty: done)."""
+        try:
+            failpoints.hit("consumer.before_store")
+        except failpoints.FailpointError as e:
+            return pending + view, str(e)
+        now = time.time_ns()
+        for i in pending:
+            stamp_stored(docs[i], now)
+        t0 = time.perf_counter()
+        res = self.store.insert_batch([docs[i] for i in pending]) if pending else InsertOutcome()
+        for j in res.inserted:
+            outcome[pending[j]] = "stored"
+        for j in res.duplicates:
+            outcome[pending[j]] = "duplicate"
+        reason = next(iter(res.failed.values()), "")
+        failed = [pending[j] for j in sorted(res.failed)]
+        todo = view + [pending[j] for j in res.inserted + res.duplicates]
+        vres = self.store.insert_view([docs[i] for i in todo]) if todo else InsertOutcome()
+        CONSUMER_STORE_SECONDS.observe(time.perf_counter() - t0)
+        failed += [todo[j] for j in sorted(vres.failed)]
+        reason = reason or next(iter(vres.failed.values()), "")
+        return failed, reason
 
     def _send_dlq(self, invalid: list[tuple[Any, str]]) -> bool:
         if self._dlq is None:

@@ -22,7 +22,7 @@ and the body of ``PUT /debug/failpoints``)::
   on every hit.
 
 Sources, later wins per name: ``WIBER_FAILPOINTS`` (read at start), the
-file (re-read when its mtime changes, checked at most every 200 ms, on a
+file (re-read when its mtime, size or inode changes, checked at most every 200 ms, on a
 hit), and the API's run-time spec. A rule whose definition changes restarts
 its hit count.
 
@@ -148,7 +148,7 @@ class Registry:
         self._rules: dict[str, Rule] = {}
         self._hits: dict[str, int] = {}
         self._file: Path | None = None
-        self._file_mtime: float | None = None
+        self._file_sig: tuple[int, int, int] | None = None
         self._next_check = 0.0
         self._crash_hooks: list[Callable[[], None]] = []
 
@@ -157,7 +157,7 @@ class Registry:
         with self._lock:
             self._layers = {"env": parse_spec(env_spec), "file": {}, "runtime": {}}
             self._file = file
-            self._file_mtime = None
+            self._file_sig = None
             self._next_check = 0.0
             self._rebuild()
         if file is not None:
@@ -201,15 +201,18 @@ class Registry:
         if self._file is None or (not force and now < self._next_check):
             return
         self._next_check = now + FILE_CHECK_INTERVAL_S
+        # mtime alone misses a truncate+write within one coarse clock tick
+        # (a non-atomic rewrite read half-way); size and inode catch that.
         try:
-            mtime: float | None = self._file.stat().st_mtime
+            st = self._file.stat()
+            sig: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
         except OSError:
-            mtime = None
-        if mtime == self._file_mtime:
+            sig = None
+        if sig == self._file_sig:
             return
-        self._file_mtime = mtime
+        self._file_sig = sig
         try:
-            text = self._file.read_text() if mtime is not None else ""
+            text = self._file.read_text() if sig is not None else ""
             rules = parse_spec(text)
         except (OSError, FailpointSpecError) as e:
             log.error("failpoints file %s ignored: %s", self._file, e)

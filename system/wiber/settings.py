@@ -139,6 +139,15 @@ class Settings(BaseSettings):
     store_unique_index: bool = Field(
         True, description="Unique index on messageId (false is unsafe: duplicates get stored)."
     )
+    store_read_buckets: int | Literal["auto"] = Field(
+        "auto",
+        description="Read view for conversation reads. 0: query the messages collection by its "
+        "(conversationId, partition, offset) index (right for mongod); N > 0: the consumer also "
+        "writes each message into one of N bucket collections ('<collection>_read_NNN', by a "
+        "hash of the conversation) and reads scan only that bucket (FerretDB's SQLite backend "
+        "cannot use secondary indexes, so a read there would scan every message); auto: 64 on "
+        "FerretDB, 0 otherwise.",
+    )
     store_timeout_ms: int = Field(
         5000, ge=100, description="Server selection and socket timeout of store operations."
     )
@@ -191,6 +200,8 @@ class Settings(BaseSettings):
             )
         if self.read_default_limit > self.read_max_limit:
             raise ValueError("WIBER_READ_DEFAULT_LIMIT must not exceed WIBER_READ_MAX_LIMIT")
+        if isinstance(self.store_read_buckets, int) and not 0 <= self.store_read_buckets <= 4096:
+            raise ValueError("WIBER_STORE_READ_BUCKETS must be auto or 0 to 4096")
         if self.dlq_topic == self.topic:
             raise ValueError("WIBER_DLQ_TOPIC must differ from WIBER_TOPIC")
         return self

@@ -27,16 +27,22 @@ Promises:
   replica set it makes a stored document survive a primary change).
 * **read_conversation** returns a conversation's documents in log order
   (partition, offset) strictly after a cursor position.
-
-FerretDB's SQLite backend pushes only ``{_id: <string>}`` filters down to
-SQLite: any other query (a conversation read included) scans and decodes
-the whole collection in FerretDB. Reads there cost O(collection), about
-0.1 ms per stored document on this machine kind; on mongod (or FerretDB's
-PostgreSQL backend) the compound index serves them.
+* **Read view** (``WIBER_STORE_READ_BUCKETS``). FerretDB's SQLite backend
+  pushes only ``{_id: <string>}`` filters down to SQLite: any other query
+  scans and decodes the whole collection (about 0.1 ms per stored document
+  on this machine kind, so 10 s per read at 100k messages). With N > 0
+  buckets the consumer also writes each message, after the main insert and
+  before the offset commit, into ``<collection>_read_NNN`` (bucket = a stable
+  hash of the conversation id, same indexes, same dedup), and reads scan
+  only that bucket: O(collection / N). Both writes are idempotent and
+  retried until they succeed, so the view holds exactly the stored
+  messages once the batch is committed. With 0 (mongod) reads use the
+  compound index of the messages collection and nothing extra is written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -59,6 +65,8 @@ UNIQUE_INDEX = "messageId_unique"
 NONUNIQUE_INDEX = "messageId_nonunique"
 ORDER_INDEX = "conversation_log_order"
 ORDER_KEYS = [("conversationId", ASCENDING), ("partition", ASCENDING), ("offset", ASCENDING)]
+AUTO_BUCKETS_FERRETDB = 64
+BUCKET_INFIX = "_read_"
 _SORT = [("partition", ASCENDING), ("offset", ASCENDING)]
 
 
@@ -103,6 +111,46 @@ def stamp_stored(doc: dict[str, Any], now_ns: int) -> None:
     doc["storedAtNs"] = now_ns
 
 
+def _insert_classified(
+    coll: Collection[dict[str, Any]], docs: list[dict[str, Any]]
+) -> InsertOutcome:
+    out = InsertOutcome()
+    if not docs:
+        return out
+    try:
+        coll.insert_many(docs, ordered=False)
+        out.inserted = list(range(len(docs)))
+        return out
+    except BulkWriteError as e:
+        details = e.details or {}
+        bad: dict[int, tuple[int, str]] = {}
+        for we in details.get("writeErrors", []):
+            bad[int(we.get("index", -1))] = (int(we.get("code", 0)), str(we.get("errmsg", "")))
+        wce = details.get("writeConcernErrors") or []
+        for i in range(len(docs)):
+            if i in bad:
+                code, msg = bad[i]
+                if code == DUPLICATE_KEY:
+                    out.duplicates.append(i)
+                else:
+                    out.failed[i] = f"code {code}: {msg}"
+            elif wce:
+                out.failed[i] = f"write concern error: {wce[0].get('errmsg', '')}"
+            else:
+                out.inserted.append(i)
+        return out
+    except PyMongoError as e:
+        reason = f"{type(e).__name__}: {e}"
+        out.failed = dict.fromkeys(range(len(docs)), reason)
+        return out
+
+
+def bucket_of(conversation: str, buckets: int) -> int:
+    """Stable bucket of a conversation (the same in every process and release)."""
+    h = hashlib.sha1(conversation.encode("utf-8"), usedforsecurity=False).digest()
+    return int.from_bytes(h[:8], "big") % buckets
+
+
 class Store:
     """A pymongo client bound to the messages collection."""
 
@@ -124,6 +172,9 @@ class Store:
         self.coll: Collection[dict[str, Any]] = self.client[settings.store_db].get_collection(
             settings.store_collection, write_concern=WriteConcern(w="majority")
         )
+        rb = settings.store_read_buckets
+        self._buckets: int | None = None if rb == "auto" else int(rb)
+        self._ensured: set[int] = set()
 
     def close(self) -> None:
         self.client.close()
@@ -144,6 +195,7 @@ class Store:
                         self.coll.drop_index(name)
                 self.coll.create_index([("messageId", ASCENDING)], name=want, unique=unique)
                 self.coll.create_index(ORDER_KEYS, name=ORDER_INDEX)
+                self.read_buckets()
                 return
             except PyMongoError as e:  # e.g. a peer consumer created the collection first
                 last = e
@@ -153,47 +205,70 @@ class Store:
     # --- writes ---------------------------------------------------------------
     def insert_batch(self, docs: list[dict[str, Any]]) -> InsertOutcome:
         """Insert every document once; classify each (see module promises)."""
+        return _insert_classified(self.coll, docs)
+
+    def insert_view(self, docs: list[dict[str, Any]]) -> InsertOutcome:
+        """Write ``docs`` into their read buckets (no-op without buckets); classify each."""
+        n = self.read_buckets()
+        if n == 0 or not docs:
+            return InsertOutcome(inserted=list(range(len(docs))))
+        groups: dict[int, list[int]] = {}
+        for i, d in enumerate(docs):
+            groups.setdefault(bucket_of(d["conversationId"], n), []).append(i)
         out = InsertOutcome()
-        if not docs:
-            return out
-        try:
-            self.coll.insert_many(docs, ordered=False)
-            out.inserted = list(range(len(docs)))
-            return out
-        except BulkWriteError as e:
-            details = e.details or {}
-            bad: dict[int, tuple[int, str]] = {}
-            for we in details.get("writeErrors", []):
-                bad[int(we.get("index", -1))] = (int(we.get("code", 0)), str(we.get("errmsg", "")))
-            wce = details.get("writeConcernErrors") or []
-            for i in range(len(docs)):
-                if i in bad:
-                    code, msg = bad[i]
-                    if code == DUPLICATE_KEY:
-                        out.duplicates.append(i)
-                    else:
-                        out.failed[i] = f"code {code}: {msg}"
-                elif wce:
-                    out.failed[i] = f"write concern error: {wce[0].get('errmsg', '')}"
-                else:
-                    out.inserted.append(i)
-            return out
-        except PyMongoError as e:
-            reason = f"{type(e).__name__}: {e}"
-            out.failed = dict.fromkeys(range(len(docs)), reason)
-            return out
+        for b, idx in sorted(groups.items()):
+            try:
+                coll = self._bucket_for_write(b)
+            except PyMongoError as e:
+                out.failed.update(dict.fromkeys(idx, f"{type(e).__name__}: {e}"))
+                continue
+            res = _insert_classified(coll, [dict(docs[i]) for i in idx])
+            out.inserted += [idx[j] for j in res.inserted]
+            out.duplicates += [idx[j] for j in res.duplicates]
+            out.failed.update({idx[j]: why for j, why in res.failed.items()})
+        return out
+
+    def read_buckets(self) -> int:
+        """Resolved WIBER_STORE_READ_BUCKETS (asks the server once when it is auto)."""
+        if self._buckets is None:
+            with pymongo.timeout(self.settings.store_timeout_ms / 1000):
+                info = self.client.admin.command("buildInfo")
+            self._buckets = AUTO_BUCKETS_FERRETDB if "ferretdbVersion" in info else 0
+            log.info("read view: %d bucket collections (auto)", self._buckets)
+        return self._buckets
+
+    def bucket_collection(self, b: int) -> Collection[dict[str, Any]]:
+        name = f"{self.settings.store_collection}{BUCKET_INFIX}{b:03d}"
+        return self.client[self.settings.store_db].get_collection(
+            name, write_concern=WriteConcern(w="majority")
+        )
+
+    def _bucket_for_write(self, b: int) -> Collection[dict[str, Any]]:
+        coll = self.bucket_collection(b)
+        if b not in self._ensured:
+            unique = self.settings.store_unique_index
+            coll.create_index(
+                [("messageId", ASCENDING)],
+                name=UNIQUE_INDEX if unique else NONUNIQUE_INDEX,
+                unique=unique,
+            )
+            coll.create_index(ORDER_KEYS, name=ORDER_INDEX)
+            self._ensured.add(b)
+        return coll
 
     # --- reads -----------------------------------------------------------------
     def read_conversation(
         self, conversation: str, after: tuple[int, int] | None, limit: int, timeout_s: float
     ) -> list[dict[str, Any]]:
         """Blocking: up to ``limit`` documents of one conversation after ``after``, log order."""
+        n = self.read_buckets()
+        coll = self.bucket_collection(bucket_of(conversation, n)) if n else self.coll
         flt: dict[str, Any] = {"conversationId": conversation}
         if after is not None:
             p, o = after
             flt["$or"] = [{"partition": {"$gt": p}}, {"partition": p, "offset": {"$gt": o}}]
         with pymongo.timeout(timeout_s):
-            cur = self.coll.find(flt, {"_id": False}).sort(_SORT).limit(limit)
+            cur = coll.find(flt, {"_id": False}).sort(_SORT).limit(limit)
             return list(cur)
 
     def ping(self, timeout_s: float) -> str | None:
@@ -213,6 +288,7 @@ __all__ = [
     "UNIQUE_INDEX",
     "InsertOutcome",
     "Store",
+    "bucket_of",
     "make_document",
     "stamp_stored",
 ]

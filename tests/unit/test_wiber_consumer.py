@@ -122,6 +122,9 @@ class FakeStore:
         self.docs: dict[str, dict[str, Any]] = {}
         self.fail_times = fail_times
         self.attempts = 0
+        self.view: dict[str, dict[str, Any]] = {}
+        self.view_attempts = 0
+        self.view_fail_times = 0
         self.kafka = kafka
 
     def insert_batch(self, docs: list[dict[str, Any]]) -> InsertOutcome:
@@ -137,6 +140,15 @@ class FakeStore:
                 self.docs[d["messageId"]] = dict(d)
                 out.inserted.append(i)
         return out
+
+    def insert_view(self, docs: list[dict[str, Any]]) -> InsertOutcome:
+        self.view_attempts += 1
+        self.kafka.events.append("view")
+        if self.view_attempts <= self.view_fail_times:
+            return InsertOutcome(failed=dict.fromkeys(range(len(docs)), "AutoReconnect: view"))
+        for d in docs:
+            self.view[d["messageId"]] = dict(d)
+        return InsertOutcome(inserted=list(range(len(docs))))
 
     def ensure_indexes(self) -> None:
         pass
@@ -205,6 +217,18 @@ def test_store_errors_are_retried_paused_never_committed_past(tmp_path: Path) ->
     assert ev.count("commit") == 1 and ev.index("commit") > ev.index("resume") > ev.index("pause")
     assert "poll" in ev  # kept polling (group membership) while backing off
     assert kafka.commit_calls == [{0: 1}]
+
+
+def test_read_view_is_written_before_the_commit_and_retried(tmp_path: Path) -> None:
+    c, kafka, store = make(tmp_path, {0: [rec(0), rec(1)]})
+    store.view_fail_times = 2
+    c._step()
+    assert set(store.view) == set(store.docs) and len(store.docs) == 2
+    assert store.attempts == 1  # the main insert is not repeated
+    ev = kafka.events
+    last_view = max(i for i, e in enumerate(ev) if e == "view")
+    assert ev.count("view") == 3 and last_view < ev.index("commit")
+    assert sorted(outcomes(tmp_path)) == [(0, 0, "stored"), (0, 1, "stored")]
 
 
 def test_stop_during_retries_abandons_the_batch_uncommitted(tmp_path: Path) -> None:
