@@ -1,35 +1,24 @@
 """The open-loop workload: sends messages on a fixed schedule and records every send as ops.
 
-Promises (what the runner, the checkers and the metrics rely on):
+::
 
-* **Plan.** Users, conversations and each message's direction come from the
-  seed alone. Conversation ``i`` is the pair (``u{2i}``, ``u{2i+1}``) (the
-  prefix is ``WorkloadConfig.user_prefix``); each scheduled message picks a
-  conversation uniformly and a direction by a coin flip from
-  ``random.Random(seed)``. The same seed gives the same plan (:func:`plan`)
-  whatever the server answers.
-* **Schedule (open loop).** Message ``n`` is *intended* at ``start + n /
-  rate`` (uniform spacing, the default: easiest to read in plots and the
-  same load every run) or at Poisson arrival times (``arrivals="poisson"``,
-  from a second seeded stream, so the plan itself stays the same). A send
-  is launched at its intended time (or as soon after as the event loop
-  can) whatever happened to earlier ones: the generator never waits for an
-  answer to decide when to send. The schedule holds every ``n`` with
-  ``n / rate < duration`` (``ceil(rate * duration)`` messages), fewer when
-  ``stop`` is set.
-* **Identity.** Each sender numbers its sends 1, 2, 3 ... (``seq``) in the
-  order they are sent; the idempotency key is ``f"{run_id}-{sender}-{seq}"``,
-  sent as the ``Idempotency-Key`` header and as ``clientMessageId`` (names
-  from :class:`ApiProfile`); keys are unique within a run. The content
-  carries sender and seq (``"u3#17 "``) padded with ``.`` to
-  ``payload_size`` bytes (ASCII; longer only when sender and seq need more).
-* **Conversation id.** ``value.conversation`` is
-  :func:`wiber.model.conversation_id` of the two users (``"u2:u3"``: sorted,
-  joined by ``:``), which is exactly what Wiber stores as
-  ``conversationId``. The checkers use it only as an opaque grouping key
-  that must equal the store's conversation field; for another pipeline the
-  runner normalises the store's value. A 201 answer whose conversation field
-  differs is counted (``conversation_mismatches``) and logged once.
+    wl = Workload(WorkloadConfig(rate=2000, duration=60), api_urls, history, clock)
+    stats = await wl.run(stop)            # while the nemesis may call
+    evidence = await wl.retry_acknowledged(100)
+
+What is sent and what answers mean (plan, schedule offsets, keys, content,
+conversation ids, status classification, :class:`ApiProfile`) is specified
+in :mod:`wiber_harness.workload_plan`; this module sends it. Its promises
+(what the runner, the checkers and the metrics rely on):
+
+* **Open loop.** A send is launched at its intended time (``start`` of
+  :meth:`Workload.run` plus the plan's offset), or as soon after as the
+  event loop can, whatever happened to earlier ones: the generator never
+  waits for an answer to decide when to send. ``stop`` ends the schedule
+  early.
+* **Conversation check.** A 201 answer whose conversation field differs
+  from ``value.conversation`` is counted (``conversation_mismatches``) and
+  logged once: the checkers would otherwise group the store wrongly.
 * **Ops.** Every send is an ``invoke`` op (``f="send"``, process
   ``client-<sender>``, time = when the request actually left, ``value`` with
   ``key, conversation, from, to, sender, seq, intended``) followed by
@@ -65,10 +54,14 @@ Promises (what the runner, the checkers and the metrics rely on):
   dies of a bug completes its ops ``info`` with ``client-error: ...``, is
   counted in ``client_errors`` and logged: no send vanishes.
 * **Duplicate injection.** :meth:`Workload.retry_acknowledged` re-sends
-  acknowledged messages (picked by a seeded RNG) through the single route
-  with the original key and body: invoke value as the original plus
-  ``retry_of`` (= ``key``) and ``intended`` = send time. Callable during
-  :meth:`run` (shares its session) or after it.
+  acknowledged messages (those in ``acknowledged``: ``ok`` with a
+  ``messageId``; picked by a seeded RNG) through the single route with the
+  original key and body: invoke value as the original plus ``retry_of`` (=
+  ``key``) and ``intended`` = send time. Evidence: ``requested``, ``sent``,
+  ``acked``, ``failed``, ``indeterminate``, ``same_message_id``,
+  ``different_message_id`` (an ``ok`` resend answered with another id: the
+  API's dedup is broken) and up to 10 ``keys``. Callable during :meth:`run`
+  (shares its session; at most 32 resends in flight) or after it.
 
 Spread: requests go round-robin over ``api_urls`` through one
 ``aiohttp.ClientSession`` (keep-alive; its connector holds ``concurrency``
@@ -83,12 +76,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import sys
-from collections.abc import Coroutine, Iterator, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, Literal, TypeVar
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
@@ -99,159 +91,30 @@ from wiber.model import conversation_id
 from wiber_harness.clock import Clock
 from wiber_harness.errors import WorkloadError
 from wiber_harness.history import HistoryWriter, Op, OpType
+from wiber_harness.workload_plan import (
+    NS,
+    ApiProfile,
+    Planned,
+    WorkloadConfig,
+    WorkloadStats,
+    classify_status,
+    content_for,
+    conversation_pairs,
+    plan,
+)
 
 log = logging.getLogger("wiber_harness.workload")
 T = TypeVar("T")
 
-NS = 1_000_000_000
 # resends of duplicate injection run this many at a time, beside the schedule
 RESEND_PARALLELISM = 32
+# idle keep-alive connections are dropped after this (see _new_session)
+KEEPALIVE_S = 4.0
 # how long after request_timeout a request may still be open before it is cancelled
 END_GRACE_S = 5.0
 # while catching up, yield to the event loop after this many launches so
 # responses keep being read
 LAUNCH_BURST = 32
-
-
-@dataclass(frozen=True)
-class WorkloadConfig:
-    """Knobs of one run's load (mirrors the scenario's ``workload`` block)."""
-
-    rate: float  # messages/s (open loop)
-    duration: float  # seconds
-    conversations: int = 50
-    payload_size: int = 64  # bytes of content
-    concurrency: int = 256  # max requests in flight; a send due beyond it is skipped (counted)
-    seed: int = 1
-    batch: int = 0  # 0: one POST per message; N: POST /messages/batch with N messages
-    request_timeout: float = 10.0
-    run_id: str = "run"  # prefix of idempotency keys, unique per run
-    arrivals: Literal["uniform", "poisson"] = "uniform"
-    user_prefix: str = "u"
-
-    def __post_init__(self) -> None:
-        problems = []
-        if not (self.rate > 0 and math.isfinite(self.rate)):
-            problems.append(f"rate must be > 0 (got {self.rate})")
-        if not (self.duration > 0 and math.isfinite(self.duration)):
-            problems.append(f"duration must be > 0 (got {self.duration})")
-        for name in ("conversations", "payload_size", "concurrency"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be >= 1 (got {getattr(self, name)})")
-        if self.batch < 0:
-            problems.append(f"batch must be >= 0 (got {self.batch})")
-        if not self.request_timeout > 0:
-            problems.append(f"request_timeout must be > 0 (got {self.request_timeout})")
-        if not self.run_id or not self.run_id.isprintable():
-            problems.append(f"run_id must be non-empty printable text (got {self.run_id!r})")
-        if self.arrivals not in ("uniform", "poisson"):
-            problems.append(f"arrivals must be 'uniform' or 'poisson' (got {self.arrivals!r})")
-        if problems:
-            raise WorkloadError("workload config: " + "; ".join(problems))
-
-
-@dataclass(frozen=True)
-class ApiProfile:
-    """Routes, field names and status meanings of the API under test (defaults: Wiber)."""
-
-    send_route: str = "/messages"
-    batch_route: str = "/messages/batch"
-    from_field: str = "fromUser"
-    to_field: str = "toUser"
-    content_field: str = "content"
-    key_field: str | None = "clientMessageId"  # None: the key goes only in the header
-    key_header: str | None = "Idempotency-Key"  # None: the key goes only in the body
-    message_id_field: str = "messageId"
-    conversation_field: str | None = "conversationId"  # None: not checked in answers
-    batch_field: str = "messages"  # request body field holding the items
-    results_field: str = "results"  # response body field holding per-item results
-    result_index_field: str = "index"  # absent in a result: results are in item order
-    result_status_field: str = "status"
-    ok_statuses: frozenset[int] = frozenset({201})
-    not_sent_statuses: frozenset[int] = frozenset({503})  # 5xx that promise nothing happened
-    multi_status: int = 207  # batch answer with per-item results that are not all ok
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """One scheduled message: its index, intended offset from the workload start, direction."""
-
-    n: int
-    offset_ns: int
-    sender: str
-    recipient: str
-
-
-def conversation_pairs(cfg: WorkloadConfig) -> list[tuple[str, str]]:
-    """Conversation ``i`` is (``{prefix}{2i}``, ``{prefix}{2i+1}``)."""
-    p = cfg.user_prefix
-    return [(f"{p}{2 * i}", f"{p}{2 * i + 1}") for i in range(cfg.conversations)]
-
-
-def plan(cfg: WorkloadConfig) -> Iterator[Planned]:
-    """The schedule: every message with ``offset < duration``, lazily, from the seed alone."""
-    pairs = conversation_pairs(cfg)
-    pick = random.Random(cfg.seed)
-    # a second stream, so Poisson and uniform runs send the same messages
-    gaps = random.Random(f"{cfg.seed}/arrivals")
-    end = int(cfg.duration * NS)
-    t = 0.0
-    n = 0
-    while True:
-        off = int(n * NS / cfg.rate) if cfg.arrivals == "uniform" else int(t)
-        if off >= end:
-            return
-        a, b = pairs[pick.randrange(len(pairs))]
-        yield Planned(n, off, *((a, b) if pick.random() < 0.5 else (b, a)))
-        n += 1
-        if cfg.arrivals == "poisson":
-            t += gaps.expovariate(cfg.rate) * NS
-
-
-def content_for(sender: str, seq: int, size: int) -> str:
-    """Sender and seq, padded with ``.`` to ``size`` ASCII bytes."""
-    head = f"{sender}#{seq} "
-    return head + "." * (size - len(head)) if len(head) < size else head
-
-
-def classify_status(status: int, profile: ApiProfile = ApiProfile()) -> OpType:
-    """``ok``, ``fail`` (surely did not happen) or ``info`` (unknown) for an HTTP status."""
-    if status in profile.ok_statuses:
-        return "ok"
-    if 400 <= status < 500 or status in profile.not_sent_statuses:
-        return "fail"
-    return "info"
-
-
-@dataclass(frozen=True)
-class WorkloadStats:
-    """What one run of the generator did (the ops themselves are in the history).
-
-    ``scheduled == sent + skipped``. ``launch_lag_*``: how late requests left
-    against their intended time (the generator's own health: a big lag means
-    the client, not the system, fell behind). ``achieved_rate``: sends per
-    second over the schedule's span.
-    """
-
-    scheduled: int
-    sent: int
-    skipped: int
-    ok: int
-    fail: int
-    info: int
-    resent: int
-    requests: int
-    client_errors: int
-    conversation_mismatches: int
-    stopped_early: bool
-    elapsed_s: float
-    achieved_rate: float
-    launch_lag_p99_ms: float
-    launch_lag_max_ms: float
-    skipped_by_second: dict[int, int]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(slots=True)
@@ -340,6 +203,8 @@ class Workload:
         self._overloaded = False
         self._lag = _LagHistogram()
         self._retry_rng = random.Random(f"{cfg.seed}/retries")
+        # shared by every retry_acknowledged call: the connector has room for this many
+        self._resend_sem = asyncio.Semaphore(RESEND_PARALLELISM)
         self._c = dict.fromkeys(
             ("scheduled", "sent", "ok", "fail", "info", "skipped", "resent", "requests"), 0
         )
@@ -425,7 +290,7 @@ class Workload:
         own = self._session is None or self._session.closed
         session = self._new_session(RESEND_PARALLELISM) if own else self._session
         assert session is not None
-        sem = asyncio.Semaphore(RESEND_PARALLELISM)
+        sem = self._resend_sem
 
         async def one(key: str) -> tuple[str, tuple[OpType, dict[str, Any]] | None]:
             async with sem:
@@ -620,7 +485,15 @@ class Workload:
     # -- requests --------------------------------------------------------------
 
     def _new_session(self, limit: int) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, ttl_dns_cache=300)
+        connector = aiohttp.TCPConnector(
+            limit=limit,
+            limit_per_host=0,
+            ttl_dns_cache=300,
+            # below uvicorn's 5 s keep-alive: the client drops an idle connection
+            # before the server does, so a send never races a server-side close
+            # (that race would be an `info` the system did not cause)
+            keepalive_timeout=KEEPALIVE_S,
+        )
         return aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=self.cfg.request_timeout),
