@@ -112,6 +112,8 @@ RESEND_PARALLELISM = 32
 KEEPALIVE_S = 4.0
 # how long after request_timeout a request may still be open before it is cancelled
 END_GRACE_S = 5.0
+# the skipping warning is repeated at most this often
+SKIP_LOG_EVERY_S = 5
 # while catching up, yield to the event loop after this many launches so
 # responses keep being read
 LAUNCH_BURST = 32
@@ -191,7 +193,7 @@ class Workload:
         self._batch_urls = [yarl.URL(u + pr.batch_route) for u in self.api_urls]
         self.history = history
         self.clock = clock
-        self.profile = api_profile or ApiProfile()
+        self.profile = pr
         self.acknowledged: dict[str, dict[str, Any]] = {}
         self._rr = 0
         self._seq: dict[str, int] = {}
@@ -201,6 +203,7 @@ class Workload:
         self._started = False
         self._requests_inflight = 0
         self._overloaded = False
+        self._last_skip_log = -SKIP_LOG_EVERY_S * NS
         self._lag = _LagHistogram()
         self._retry_rng = random.Random(f"{cfg.seed}/retries")
         # shared by every retry_acknowledged call: the connector has room for this many
@@ -360,9 +363,7 @@ class Workload:
         if self._requests_inflight >= self.cfg.concurrency:
             self._skip(msgs)
             return
-        if self._overloaded:
-            self._overloaded = False
-            log.info("workload: below the concurrency bound again; sending")
+        self._overloaded = False
         for m in msgs:
             self._materialise(m)
         url = self._next_url(batch=bool(self.cfg.batch))
@@ -387,14 +388,18 @@ class Workload:
         self._c["skipped"] += len(msgs)
         sec = msgs[0].intended // NS
         self._skipped_by_second[sec] = self._skipped_by_second.get(sec, 0) + len(msgs)
-        if not self._overloaded:
-            self._overloaded = True
+        now = msgs[0].intended
+        # once per overload episode, and at most every few seconds: a server
+        # hovering at the bound would otherwise flood the log
+        if not self._overloaded and now - self._last_skip_log >= SKIP_LOG_EVERY_S * NS:
+            self._last_skip_log = now
             log.warning(
                 "workload: %d requests in flight (the concurrency bound); skipping sends "
-                "due at %.3f s until one completes",
+                "due at %.3f s until one completes (counted in skipped)",
                 self._requests_inflight,
-                msgs[0].intended / NS,
+                now / NS,
             )
+        self._overloaded = True
 
     def _materialise(self, m: _Msg) -> None:
         """Give a message its seq, key and body now that it is really being sent."""

@@ -161,10 +161,18 @@ def classify_status(status: int, profile: ApiProfile = ApiProfile()) -> OpType:
 class WorkloadStats:
     """What one run of the generator did (the ops themselves are in the history).
 
-    ``scheduled == sent + skipped``. ``launch_lag_*``: how late requests left
-    against their intended time (the generator's own health: a big lag means
-    the client, not the system, fell behind). ``achieved_rate``: sends per
-    second over the schedule's span.
+    ``scheduled`` (reached by the schedule) ``== sent + skipped``; ``ok``,
+    ``fail``, ``info`` count completions of sends and resends; ``resent``:
+    duplicate-injection resends; ``requests``: scheduled HTTP requests (one
+    per batch). ``launch_lag_*``: how late requests left against their
+    intended time (the generator's own health: a big lag means the client,
+    not the system, fell behind). ``achieved_rate``: sends per second over
+    the schedule's real span (``duration``, or longer when the last send left
+    late, or shorter when stopped). ``skipped_by_second``: run-clock second
+    of the intended time -> sends skipped at the concurrency bound.
+    ``client_errors``: send tasks that died of a harness bug (each of their
+    ops completed ``info``); ``conversation_mismatches``: ``ok`` answers
+    naming another conversation than ``value.conversation``.
     """
 
     scheduled: int

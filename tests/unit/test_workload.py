@@ -324,11 +324,11 @@ def test_open_loop_holds_when_the_server_is_slow(tmp_path: Path) -> None:
     got = check_history(ops)
     assert s_slow.sent == s_fast.sent == 200 and s_slow.skipped == 0  # no send dropped
     invs = sorted((i for i, _ in got.values()), key=lambda o: o.id)
-    # each send left near its intended time although ~100 answers were outstanding
-    # (a closed-loop client would fall 0.5 s behind per answer; the bound leaves
-    # room for a loaded CI machine)
-    assert max(i.time - i.value["intended"] for i in invs) < 0.25 * NS
-    assert s_slow.launch_lag_p99_ms < 250
+    # sends left near their intended times although ~100 answers were outstanding
+    # (a closed-loop client falls 0.5 s behind per answer); the median, not the
+    # max, so a loaded CI machine descheduling the test for a moment passes
+    lags = sorted(i.time - i.value["intended"] for i in invs)
+    assert lags[len(lags) // 2] < 0.05 * NS
     # latency counts from intended, so it includes the server's 0.5 s
     lat = [d.time - i.value["intended"] for i, d in got.values()]
     assert min(lat) >= 0.5 * NS
