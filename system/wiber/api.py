@@ -53,13 +53,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from fastapi import FastAPI, Header, Query, Request
@@ -257,8 +258,7 @@ def create_app(settings: Settings | None = None, bridge: Any = None, store: Any 
         try:
             s = settings if settings is not None else load_settings()
         except SettingsError as e:
-            print(f"wiber.api: {e}", file=sys.stderr, flush=True)
-            raise SystemExit(2) from None
+            _die(f"wiber.api: {e}")
         setup_logging(s.log_format, s.log_level, "api")
         logging.getLogger("uvicorn.access").disabled = not s.api_access_log
         for w in s.unsafe_warnings():
@@ -266,8 +266,7 @@ def create_app(settings: Settings | None = None, bridge: Any = None, store: Any 
         try:
             failpoints.configure(s.failpoints, s.failpoints_file)
         except failpoints.FailpointSpecError as e:
-            print(f"wiber.api: WIBER_FAILPOINTS: {e}", file=sys.stderr, flush=True)
-            raise SystemExit(2) from None
+            _die(f"wiber.api: WIBER_FAILPOINTS: {e}")
         b = bridge if bridge is not None else KafkaBridge(s)
         if bridge is None:
             b.start()
@@ -495,6 +494,13 @@ def create_app(settings: Settings | None = None, bridge: Any = None, store: Any 
         return _json(200, failpoints.status())
 
     return app
+
+
+def _die(sentence: str) -> NoReturn:
+    # Under uvicorn a startup exception becomes a traceback and exit 3; one
+    # sentence and exit 2 is what an operator needs, and nothing is running yet.
+    print(sentence, file=sys.stderr, flush=True)
+    os._exit(2)
 
 
 def _require_debug(rt: Runtime) -> None:

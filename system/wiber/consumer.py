@@ -414,9 +414,16 @@ class WiberConsumer:
             left = self._dlq.flush(10)
             if not errors and not left:
                 CONSUMER_DLQ.inc(len(todo))
-                for m, why in todo:
+                if todo:
+                    m, why = todo[0]
                     log.warning(
-                        "record %s/%d@%d sent to DLQ: %s", m.topic(), m.partition(), m.offset(), why
+                        "%d invalid records sent to %s; first %s/%d@%d: %s",
+                        len(todo),
+                        self.s.dlq_topic,
+                        m.topic(),
+                        m.partition(),
+                        m.offset(),
+                        why,
                     )
                 return True
             attempt += 1
