@@ -155,7 +155,7 @@ async def _drive(scenario: Scenario, cluster: Any, history: HistoryWriter, clock
     cfg = WorkloadConfig(rate=float(w.rate), duration=float(w.duration), conversations=w.conversations,
                          payload_size=w.payload_size, concurrency=w.concurrency, seed=w.seed, batch=w.batch,
                          run_id=f"{scenario.name}-{clock.wall0_ns}")
-    workload = Workload(cfg, list(cluster.endpoints().apis), history, clock)
+    workload = Workload(cfg, list(cluster.endpoints().apis), history, clock, api_profile=opts.system.api)
     nemesis = Nemesis(cluster, history, clock, seed=w.seed, workload=workload)
     start_ns = clock.now()
     wl = asyncio.create_task(workload.run())

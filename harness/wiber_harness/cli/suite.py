@@ -47,17 +47,22 @@ def suite_paths(directory: Path, quick: bool) -> list[Path]:
 @click.option("--scenarios", "directory", type=click.Path(path_type=Path), default=Path("scenarios"),
               show_default=True)
 @click.option("--seed", type=int, default=None)
-def suite_cmd(backend: str, quick: bool, out: Path | None, directory: Path, seed: int | None) -> int:
+@click.option("--system", "system_profile", type=click.Path(path_type=Path), default=None,
+              help="System profile (TOML) describing another pipeline implementation.")
+def suite_cmd(backend: str, quick: bool, out: Path | None, directory: Path, seed: int | None,
+              system_profile: Path | None) -> int:
     """Run the standard scenario suite and write the report."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from wiber_harness.checkers.base import merge_validity
+    from wiber_harness.cli.run import _load_system
     from wiber_harness.runner import EXIT, RunOptions, RunResult, run_scenario
     from wiber_harness.scenario import load_scenarios
 
     scenarios = load_scenarios(suite_paths(directory, quick))
+    system = _load_system(system_profile)
     folder = out or Path("reports") / "suites" / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     runs_root = folder / "runs"
     console = Console(stderr=True)
@@ -76,7 +81,8 @@ def suite_cmd(backend: str, quick: bool, out: Path | None, directory: Path, seed
                 if line.split(": ", 1)[-1].startswith(("starting", "stack ready", "draining", "stopping")):
                     prog.update(task, status=line.split(": ", 1)[-1][:40])
 
-            opts = RunOptions(out_root=runs_root, quick=quick, backend=backend, seed=seed, progress=say, tick=tick)
+            opts = RunOptions(out_root=runs_root, quick=quick, backend=backend, seed=seed, progress=say, tick=tick,
+                              system=system)
             r = run_scenario(sc, opts)
             results.append(r)
             word = {True: "[green]VALID[/]", False: "[red]VIOLATION[/]", "unknown": "[yellow]UNKNOWN[/]"}[r.verdict]

@@ -10,6 +10,9 @@ Template fields: ``{python}``, ``{host}``, ``{port}`` (the API's port),
 node's proxied store URI), ``{topic}``, ``{dlq_topic}``, ``{group}``,
 ``{db}``, ``{collection}``, ``{consumer_id}``, ``{metrics_port}``,
 ``{delivery_log}``, ``{failpoints_file}``, ``{node_dir}``.
+
+``api`` is what the workload needs to talk to the API (routes, field
+names, status meanings); the runner hands it to the workload.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from wiber_harness.workload_plan import ApiProfile
 
 DEFAULT_API_ARGV = (
     "{python}",
@@ -81,6 +86,8 @@ class SystemSpec:
     read_limit: int = 500
     api_ready_path: str = "/health/readiness"
     consumer_ready: str = "metrics"  # "metrics": its metrics port answers; "none": started is ready
+    # routes, request/response field names and status meanings the workload uses
+    api: ApiProfile = field(default_factory=ApiProfile)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def render(self, template: str, values: Mapping[str, object]) -> str:

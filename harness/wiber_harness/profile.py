@@ -1,0 +1,363 @@
+"""System profiles: a TOML file that describes one implementation of the pipeline.
+
+The harness drives any pipeline that does what Wiber does (REST API ->
+Kafka topic -> consumer(s) -> MongoDB-wire store, reads back through the
+API) once a profile says how to start its processes and what it calls
+things. :func:`load_profile` turns a profile into a
+:class:`~wiber_harness.cluster.system_spec.SystemSpec`; ``wiber-harness run
+--system PROFILE.toml`` uses it. ``profiles/wiber.toml`` is this project's
+own pipeline and loads to exactly :data:`DEFAULT_SYSTEM`.
+
+Format (every key is optional unless marked ``*``; a missing key takes
+Wiber's value, printed here; unknown keys and tables are errors)::
+
+    name* = "wiber"                     # [a-z0-9][a-z0-9._-]*, recorded in each run
+
+    [api]
+    argv* = ["{python}", "-m", "uvicorn", "wiber.api:app",
+             "--host", "{host}", "--port", "{port}"]   # how to start one API process
+    ready_path = "/health/readiness"    # GET answering 200 when the API is ready
+
+    [consumer]
+    argv* = ["{python}", "-m", "wiber.consumer"]       # how to start one consumer
+    ready = "metrics"                   # "metrics": ready when {metrics_port} accepts
+                                        # connections; "none": ready once started
+
+    [env]                               # environment of API and consumers (templates);
+    WIBER_KAFKA_BOOTSTRAP = "{kafka_bootstrap}"        # replaces Wiber's whole table
+    WIBER_STORE_URI = "{store_uri}"
+
+    [names]                             # what the harness creates, rewinds and reads
+    topic = "wiber.messages"
+    dlq_topic = "wiber.messages.dlq"
+    group = "wiber-consumers"           # the consumers' group id
+    db = "wiber"
+    collection = "messages"
+
+    [http]                              # what the workload sends (ApiProfile)
+    send_route = "/messages"            # POST one message
+    batch_route = "/messages/batch"     # POST N messages (scenarios with batch > 0)
+    from_field = "fromUser"             # request body fields
+    to_field = "toUser"
+    content_field = "content"
+    key_field = "clientMessageId"       # the idempotency key in the body; false: header only
+    key_header = "Idempotency-Key"      # the key as a header; false: body only
+    message_id_field = "messageId"      # the new message's id in the answer
+    conversation_field = "conversationId"  # its conversation in the answer; false: not checked
+    batch_field = "messages"            # batch request: list of items
+    results_field = "results"           # batch answer: per-item results ...
+    result_index_field = "index"        # ... their item index ...
+    result_status_field = "status"      # ... and status
+    ok_statuses = [201]                 # done; any 4xx and not_sent_statuses: surely not
+    not_sent_statuses = [503]           # done; any other status: unknown (info)
+    multi_status = 207                  # batch answer with mixed results
+
+    [read]                              # GET of one conversation, in write order, paged
+    path = "/messages/{user1}/{user2}"  # the route; must hold {user1} and {user2}
+    items = "messages"                  # answer field: the page's documents
+    cursor = "nextCursor"               # answer field: next page's cursor (null at the end),
+                                        # sent back as ?after=CURSOR with ?limit=N
+    limit = 500
+
+    [stored]                            # field names of a stored document
+    message_id = "messageId"            # the id the API answered (also read items' id)
+    key = "clientMessageId"             # the idempotency key the client sent
+    conversation = "conversationId"
+    sender = "fromUser"
+    partition = "partition"             # the Kafka partition and offset it came from
+    offset = "offset"
+    stored_at_ns = "storedAtNs"         # epoch nanoseconds of the write
+
+    [extra]                             # free-form, passed to SystemSpec.extra
+
+Templates: ``argv`` items and ``env`` values may use the fields of
+:mod:`wiber_harness.cluster.system_spec` (``{python}``, ``{host}``,
+``{port}``, ``{kafka_bootstrap}``, ``{store_uri}``, ``{topic}``,
+``{dlq_topic}``, ``{group}``, ``{db}``, ``{collection}``,
+``{consumer_id}``, ``{metrics_port}``, ``{delivery_log}``,
+``{failpoints_file}``, ``{node_dir}``), filled in per node at start, plus
+``{profile_dir}``: the profile file's own folder, filled in at load, so a
+profile can point at code next to it (``PYTHONPATH = "{profile_dir}"``).
+Write ``{{`` and ``}}`` for literal braces. Scenario settings
+(``topology.settings``, ``--set``) are added to the environment as they
+are; another implementation may ignore them.
+
+Errors: every problem of a file is one sentence ``FILE: FIELD: what is
+wrong; how to fix it`` and all of them are raised together as one
+:class:`~wiber_harness.errors.InvalidScenario`, before anything starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import string
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
+from wiber_harness.errors import InvalidScenario
+from wiber_harness.workload_plan import ApiProfile
+
+TEMPLATE_FIELDS: tuple[str, ...] = (
+    "python", "host", "port", "kafka_bootstrap", "store_uri", "topic", "dlq_topic", "group", "db",
+    "collection", "consumer_id", "metrics_port", "delivery_log", "failpoints_file", "node_dir",
+)
+PROFILE_DIR = "{profile_dir}"
+READY_CHOICES = ("metrics", "none")
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_FORMATTER = string.Formatter()
+
+
+@dataclass(frozen=True)
+class _Key:
+    """One key of a table: its kind and where it goes in the SystemSpec / ApiProfile."""
+
+    kind: str  # "str", "route", "name", "optname", "int", "statuses", "argv", "ready"
+    default: Any
+
+
+def _wiber_keys() -> dict[str, dict[str, _Key]]:
+    d, a = DEFAULT_SYSTEM, DEFAULT_SYSTEM.api
+    return {
+        "api": {"argv": _Key("argv", d.api_argv), "ready_path": _Key("route", d.api_ready_path)},
+        "consumer": {"argv": _Key("argv", d.consumer_argv), "ready": _Key("ready", d.consumer_ready)},
+        "names": {k: _Key("str", getattr(d, k)) for k in ("topic", "dlq_topic", "group", "db", "collection")},
+        "http": {
+            "send_route": _Key("route", a.send_route),
+            "batch_route": _Key("route", a.batch_route),
+            **{k: _Key("name", getattr(a, k)) for k in (
+                "from_field", "to_field", "content_field", "message_id_field", "batch_field",
+                "results_field", "result_index_field", "result_status_field")},
+            **{k: _Key("optname", getattr(a, k)) for k in ("key_field", "key_header", "conversation_field")},
+            "ok_statuses": _Key("statuses", a.ok_statuses),
+            "not_sent_statuses": _Key("statuses", a.not_sent_statuses),
+            "multi_status": _Key("status", a.multi_status),
+        },
+        "read": {"path": _Key("route", d.read_path), "items": _Key("name", d.read_items),
+                 "cursor": _Key("name", d.read_cursor), "limit": _Key("int", d.read_limit)},
+        "stored": {k: _Key("name", v) for k, v in d.fields.items()},
+    }
+
+
+TABLES: Mapping[str, Mapping[str, _Key]] = _wiber_keys()
+REQUIRED: tuple[str, ...] = ("name", "api.argv", "consumer.argv")
+TOP_KEYS: tuple[str, ...] = ("name", *TABLES, "env", "extra")
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+class _Problems:
+    """Collects one sentence per problem, each prefixed with file and field."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines: list[str] = []
+
+    def add(self, where: str, detail: str) -> None:
+        self.lines.append(f"{self.source}: {where}: {detail}")
+
+    def raise_if_any(self) -> None:
+        if self.lines:
+            raise InvalidScenario("\n".join(self.lines))
+
+
+def _template_problem(text: str, allowed: tuple[str, ...]) -> str | None:
+    """Why ``text`` is not a valid template over ``allowed`` fields (None if it is)."""
+    try:
+        parts = list(_FORMATTER.parse(text))
+    except ValueError as e:
+        return f"'{text}' is not a valid template ({e}); write {{{{ and }}}} for literal braces"
+    for _, name, spec, conv in parts:
+        if name is None:
+            continue
+        if name not in allowed:
+            known = ", ".join("{" + f + "}" for f in allowed)
+            return (f"unknown template field '{{{name}}}'; {_suggest(name, list(allowed))}"
+                    f"known fields are {known}")
+        if spec or conv:
+            return f"'{{{name}}}' may not carry a format spec or conversion; write it plainly"
+    return None
+
+
+def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir: str) -> Any:
+    """The value converted to what SystemSpec/ApiProfile hold; problems are added to ``p``."""
+    k = key.kind
+    if k == "argv":
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            p.add(where, f"must be a non-empty list of strings like {list(key.default)[:3]}, not {value!r}; "
+                         "write the command as a list")
+            return key.default
+        out = tuple(v.replace(PROFILE_DIR, profile_dir) for v in value)
+        for i, v in enumerate(out):
+            why = _template_problem(v, TEMPLATE_FIELDS)
+            if why:
+                p.add(f"{where}[{i}]", why)
+        return out
+    if k in ("str", "name", "route", "optname"):
+        if k == "optname" and value is False:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            alt = " or false (none)" if k == "optname" else ""
+            p.add(where, f"must be a non-empty string{alt}, not {value!r}; for example '{key.default}'")
+            return key.default
+        if k == "route":
+            if not value.startswith("/"):
+                p.add(where, f"route '{value}' must start with '/'; write '/{value}'")
+            allowed = ("user1", "user2") if where == "read.path" else ()
+            why = _template_problem(value, allowed)
+            if why:
+                p.add(where, why)
+            elif where == "read.path" and not {"user1", "user2"} <= {
+                    n for _, n, _, _ in _FORMATTER.parse(value) if n}:
+                p.add(where, f"'{value}' must hold both {{user1}} and {{user2}}, like '/messages/{{user1}}/{{user2}}'")
+        return value
+    if k == "ready":
+        if value not in READY_CHOICES:
+            p.add(where, f"is {value!r}; use one of {', '.join(READY_CHOICES)} "
+                         "(metrics: its {metrics_port} accepts connections; none: started is ready)")
+            return key.default
+        return value
+    if k in ("int", "status"):
+        lo, hi = (1, 100_000) if k == "int" else (100, 599)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            p.add(where, f"must be a whole number from {lo} to {hi}, not {value!r}; for example {key.default}")
+            return key.default
+        return value
+    if k == "statuses":
+        if (not isinstance(value, list)
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599 for v in value)):
+            p.add(where, f"must be a list of HTTP statuses like {sorted(key.default)}, not {value!r}; fix the list")
+            return key.default
+        return frozenset(value)
+    raise AssertionError(k)  # pragma: no cover
+
+
+def _table(p: _Problems, data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    raw = data.get(name, {})
+    if not isinstance(raw, Mapping):
+        p.add(name, f"must be a table ([{name}] with key = value lines), not {raw!r}; write it as a table")
+        return {}
+    return raw
+
+
+def profile_from_dict(data: Mapping[str, Any], source: str = "<profile>",
+                      profile_dir: str | Path = ".") -> SystemSpec:
+    """Validate a parsed profile (the TOML document as a dict) into a SystemSpec."""
+    p = _Problems(source)
+    pdir = str(Path(profile_dir).resolve())
+    for key in data:
+        if key not in TOP_KEYS:
+            p.add(key, f"unknown key '{key}'; {_suggest(key, list(TOP_KEYS))}allowed are {', '.join(TOP_KEYS)}")
+    for req in REQUIRED:
+        table, _, leaf = req.rpartition(".")
+        holder = data.get(table) if table else data
+        if not isinstance(holder, Mapping) or leaf not in holder:
+            example = {"name": 'name = "mypipeline"', "api.argv": '[api] argv = ["{python}", "-m", ...]',
+                       "consumer.argv": '[consumer] argv = ["{python}", "-m", ...]'}[req]
+            p.add(req, f"required key is missing; add {example}")
+    name = data.get("name", DEFAULT_SYSTEM.name)
+    if "name" in data and (not isinstance(name, str) or not _NAME.fullmatch(name)):
+        p.add("name", f"{name!r} is not allowed; use lower-case letters, digits, '.', '_' and '-', like 'wiber'")
+        name = DEFAULT_SYSTEM.name
+    values: dict[str, dict[str, Any]] = {}
+    for tname, keys in TABLES.items():
+        raw = _table(p, data, tname)
+        for key in raw:
+            if key not in keys:
+                p.add(f"{tname}.{key}", f"unknown key '{key}' in [{tname}]; {_suggest(key, list(keys))}"
+                                        f"allowed are {', '.join(keys)}")
+        values[tname] = {k: _check_value(p, f"{tname}.{k}", spec, raw[k], pdir) if k in raw else spec.default
+                         for k, spec in keys.items()}
+    env: dict[str, str] = dict(DEFAULT_SYSTEM.env)
+    if "env" in data:
+        raw_env = _table(p, data, "env")
+        env = {}
+        for k, v in raw_env.items():
+            if not isinstance(v, str):
+                p.add(f"env.{k}", f"must be a string (a template), not {v!r}; quote it, like {k} = \"{v}\"")
+                continue
+            v = v.replace(PROFILE_DIR, pdir)
+            why = _template_problem(v, TEMPLATE_FIELDS)
+            if why:
+                p.add(f"env.{k}", why)
+            env[k] = v
+    extra = dict(_table(p, data, "extra"))
+    p.raise_if_any()
+    http = values["http"]
+    return SystemSpec(
+        name=str(name),
+        api_argv=values["api"]["argv"],
+        consumer_argv=values["consumer"]["argv"],
+        env=env,
+        **values["names"],
+        fields=dict(values["stored"]),
+        read_path=values["read"]["path"],
+        read_items=values["read"]["items"],
+        read_cursor=values["read"]["cursor"],
+        read_limit=values["read"]["limit"],
+        api_ready_path=values["api"]["ready_path"],
+        consumer_ready=values["consumer"]["ready"],
+        api=ApiProfile(**http),
+        extra=extra,
+    )
+
+
+def load_profile(path: str | Path) -> SystemSpec:
+    """Read and validate a profile file; raises InvalidScenario with one sentence per problem."""
+    f = Path(path)
+    try:
+        raw = f.read_bytes()
+    except FileNotFoundError:
+        raise InvalidScenario(f"{f}: no such system profile; pass a TOML file such as profiles/wiber.toml") from None
+    except OSError as e:
+        raise InvalidScenario(f"{f}: cannot read the system profile ({e}); check the path and its permissions") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidScenario(f"{f}: the profile is not UTF-8 text; save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InvalidScenario(f"{f}: TOML syntax error ({e}); fix the TOML there "
+                              "(strings need quotes, tables are written [name])") from None
+    return profile_from_dict(data, str(f), f.resolve().parent)
+
+
+def profile_to_toml(spec: SystemSpec) -> str:
+    """A profile file for ``spec`` (what ``profiles/wiber.toml`` holds for DEFAULT_SYSTEM)."""
+    def lit(v: Any) -> str:
+        if v is None:
+            return "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, frozenset | set):
+            return "[" + ", ".join(str(x) for x in sorted(v)) + "]"
+        return "[" + ", ".join(lit(x) for x in v) + "]"
+
+    getters: dict[str, Callable[[str], Any]] = {
+        "api": lambda k: spec.api_argv if k == "argv" else spec.api_ready_path,
+        "consumer": lambda k: spec.consumer_argv if k == "argv" else spec.consumer_ready,
+        "names": lambda k: getattr(spec, k),
+        "http": lambda k: getattr(spec.api, k),
+        "read": lambda k: getattr(spec, f"read_{k}"),
+        "stored": lambda k: spec.fields[k],
+    }
+    lines = [f"name = {lit(spec.name)}"]
+    for tname, keys in TABLES.items():
+        lines += ["", f"[{tname}]"] + [f"{k} = {lit(getters[tname](k))}" for k in keys]
+    lines += ["", "[env]"] + [f"{k} = {lit(v)}" for k, v in spec.env.items()]
+    if spec.extra:
+        lines += ["", "[extra]"] + [f"{k} = {lit(v)}" for k, v in spec.extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["PROFILE_DIR", "TEMPLATE_FIELDS", "load_profile", "profile_from_dict", "profile_to_toml"]
