@@ -484,8 +484,9 @@ def threshold_metrics(
     measured):
 
     * ``recovery_s``: the slowest fault window's time from heal to the next
-      acknowledgement (availability), ``inf`` if one never saw one, 0 without
-      faults;
+      acknowledgement (availability), ``inf`` if one never saw one although
+      sends followed its heal, None if every heal came after the last send
+      (not observable), 0 without faults;
     * ``error_rate``: the worst fault window's error rate; without faults
       (or sends in them) the whole run's (fail + info) / sent;
     * ``max_gap_s``: longest stretch of the workload without an ``ok``;
@@ -505,10 +506,13 @@ def threshold_metrics(
     recovery: float | None = None
     error_rate: float | None = None
     if avail is not None and "windows" in avail.counts:
+        observed = [w for w in avail.details.get("windows", [])
+                    if w.get("healed") and w.get("first_ok_after_heal_s") is not None]
         if avail.counts.get("windows_never_recovered"):
             recovery = math.inf
-        else:
+        elif observed or not avail.counts.get("windows_heal_after_load"):
             recovery = float(avail.counts.get("max_first_ok_after_heal_s", 0.0))
+        # else: every heal came after the last send, so recovery was not observable
         if avail.counts.get("sends"):
             error_rate = float(avail.counts["max_error_rate"])
     c = summary.get("counts", {})

@@ -17,7 +17,8 @@ the end of the history when the fault was never healed. For each window
 Counts (``CheckResult.counts``) aggregate over windows: ``windows``,
 ``faults`` (distinct fault ids), ``sends``, ``ok``, ``fail``, ``info``,
 ``max_error_rate``, ``longest_gap_s``, ``max_first_ok_after_heal_s`` (over
-windows that saw one), ``windows_never_recovered`` (healed windows with no
+windows that saw one), ``windows_heal_after_load`` (healed after the last
+send: recovery not observable), ``windows_never_recovered`` (healed windows with no
 ``ok`` after the heal at all), and the pairing oddities ``failed_injects``, ``failed_heals``,
 ``unmatched_heals``, ``reinjects``.
 
@@ -76,9 +77,13 @@ def availability_from(an: Analysis) -> CheckResult:
         "max_error_rate": agg_max("error_rate"),
         "longest_gap_s": agg_max("longest_gap_s"),
         "max_first_ok_after_heal_s": agg_max("first_ok_after_heal_s"),
+        # a heal after the last send leaves nothing to recover with: that is
+        # unobservable, not "never recovered"
         "windows_never_recovered": sum(
-            1 for r in rows if r["healed"] and r["first_ok_after_heal_s"] is None
+            1 for r in rows
+            if r["healed"] and r["first_ok_after_heal_s"] is None and r["sends_after_heal"]
         ),
+        "windows_heal_after_load": sum(1 for r in rows if r["healed"] and not r["sends_after_heal"]),
         "failed_injects": faults.failed_injects,
         "failed_heals": faults.failed_heals,
         "unmatched_heals": faults.unmatched_heals,
@@ -119,6 +124,7 @@ def _window_row(
         "longest_gap_s": gap / NS,
         "first_ok_after_inject_s": next_ok(w.start),
         "first_ok_after_heal_s": next_ok(w.end) if w.healed else None,
+        "sends_after_heal": int(len(inv) - np.searchsorted(inv, w.end, side="right")),
     }
 
 
