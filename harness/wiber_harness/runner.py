@@ -102,7 +102,7 @@ def make_cluster(scenario: Scenario, run_dir: Path, opts: RunOptions) -> Any:
                                                consumers=topo.consumers, apis=topo.apis, settings=settings,
                                                system=opts.system))
     if opts.backend == "compose":
-        from wiber_harness.cluster.compose import ComposeCluster  # type: ignore[import-not-found]
+        from wiber_harness.cluster.compose import ComposeCluster
 
         return ComposeCluster.for_scenario(scenario, run_dir, settings=settings, system=opts.system)
     raise HarnessError(f"unknown backend {opts.backend!r}; use local or compose")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from wiber_harness.errors import InvalidScenario
 from wiber_harness.faults_catalog import (
     CATALOG,

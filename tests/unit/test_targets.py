@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass, field
 
 import pytest
+
 from wiber_harness.targets import (
     All,
     AnyOne,
