@@ -1,8 +1,27 @@
 """wiber: the Wiber messaging pipeline (REST API -> Kafka -> consumer -> store).
 
-Promises, kept under faults: every acknowledged message is stored
-(at-least-once), none is stored twice (dedup by ``messageId``), and each
-conversation reads back in the order it was written.
+Promises, kept under faults (broker kill, consumer kill -9 at any instant,
+store outage, network partition):
+
+1. at-least-once end to end: a message answered 201 is stored;
+2. none stored twice: dedup by ``messageId`` (unique index); a retry with
+   the same idempotency key yields the same ``messageId``;
+3. per-conversation order: a conversation (the unordered user pair) lives
+   in one Kafka partition and reads back in log order (partition, offset).
+
+Modules (each docstring is its spec):
+
+* ``wiber.settings``: every ``WIBER_*`` knob, unsafe values, validation;
+* ``wiber.model``: conversation ids, message ids, request rules, record codec;
+* ``wiber.producer``: asyncio bridge over confluent-kafka delivery reports;
+* ``wiber.api``: the FastAPI app (``python -m uvicorn wiber.api:app``);
+* ``wiber.consumer``: Kafka -> store, commit after store (``python -m wiber.consumer``);
+* ``wiber.store``: the collection, its indexes, classified inserts, read view;
+* ``wiber.deliverylog``: the consumer's JSON-lines delivery log;
+* ``wiber.failpoints``: named fault-injection points;
+* ``wiber.metrics``, ``wiber.logs``: Prometheus metrics and log format.
+
+Nothing is imported here, so ``import wiber`` stays cheap.
 """
 
 __version__ = "0.1.0"

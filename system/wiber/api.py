@@ -17,7 +17,7 @@ are given). Unknown body fields are ignored.
   (500 only from a bug or a failpoint ``raise`` after the produce: outcome
   unknown, like 504.)
 * 503 + ``Retry-After``: the record surely did not reach Kafka (producer not
-  running, its queue full, purged before transmission, failpoint before
+  running, its local queue full, a failpoint ``raise`` before
   produce). Nothing happened; any retry is safe.
 * 504: outcome unknown (sent or queued but no acknowledgement in time, or a
   delivery error after it may have been sent). It may be stored: retry with

@@ -8,8 +8,7 @@ Promises:
   order per partition).
 * ``send()`` raises ``NotSent`` only when the record surely never reached
   Kafka: ``produce()`` itself refused it (local queue full, producer
-  closed or broken) or librdkafka purged it from its local queue before
-  transmission. The API answers 503 (+ Retry-After) then.
+  closed or broken). The API answers 503 (+ Retry-After) then.
 * Every other failure raises ``OutcomeUnknown``: no acknowledgement within
   the caller's timeout, or a delivery error after the record may have been
   transmitted (a timed-out record may still be written). The API answers
@@ -242,9 +241,10 @@ def _resolve(fut: asyncio.Future[Delivered], err: KafkaError | None, msg: Any) -
         return  # the request already gave up (timeout): it answered 504
     if err is None:
         fut.set_result(Delivered(msg.partition(), msg.offset()))
-    elif err.code() == KafkaError._PURGE_QUEUE:
-        fut.set_exception(NotSent("purged from the local queue before transmission"))
     else:
+        # Even _PURGE_QUEUE is not "never sent": a record re-queued for a
+        # retry after a timed-out attempt is purged from the queue too, and
+        # that attempt may have been written. Only produce() refusals are sure.
         fut.set_exception(OutcomeUnknown(f"delivery failed: {err.str()}"))
 
 
