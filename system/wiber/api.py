@@ -27,7 +27,8 @@ are given). Unknown body fields are ignored.
 ``POST /messages/batch`` body ``{messages: [item, ...]}`` (1..WIBER_MAX_BATCH
 items, each like the single body). Any invalid item rejects the whole batch
 with 422 before anything is sent. Otherwise every item is produced and
-answered on its own: ``{results: [{index, status, ...}]}`` where ``status``
+answered on its own, produced in item order (so items of one conversation
+keep their batch order): ``{results: [{index, status, ...}]}`` where ``status``
 is 201 / 503 / 504 with the single route's meaning; the response is 201 when
 all items are 201, else 207. An ``Idempotency-Key`` header gives item ``i``
 without a ``clientMessageId`` the key ``<header>:<i>``.
@@ -366,6 +367,8 @@ def create_app(settings: Settings | None = None, bridge: Any = None, store: Any 
                 msgs.append(Message.new(item.fromUser, item.toUser, item.content, key))
         if problems:
             raise _invalid(problems)
+        # Tasks start in item order and each reaches produce() before its first
+        # suspension, so items of one conversation enter Kafka in batch order.
         outcomes = await asyncio.gather(*(_produce(rt, m, deadline) for m in msgs))
         results = [{"index": i, "status": st, **b} for i, (st, b) in enumerate(outcomes)]
         all_ok = all(st == 201 for st, _ in outcomes)
