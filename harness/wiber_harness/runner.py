@@ -100,7 +100,7 @@ def make_cluster(scenario: Scenario, run_dir: Path, opts: RunOptions) -> Any:
 
         return LocalCluster(LocalClusterConfig(run_dir=run_dir / "cluster", partitions=topo.partitions,
                                                consumers=topo.consumers, apis=topo.apis, settings=settings,
-                                               system=opts.system))
+                                               system=opts.system, disposable=True))
     if opts.backend == "compose":
         from wiber_harness.cluster.compose import ComposeCluster
 
