@@ -515,7 +515,11 @@ def _parse_cursor(raw: str) -> tuple[int, int] | None:
     p, sep, o = raw.partition(":")
     if not sep or not p.isdigit() or not o.lstrip("-").isdigit():
         return None
-    return int(p), int(o)
+    pos = int(p), int(o)
+    # Beyond BSON's 64-bit ints a query would fail in the driver, not here.
+    if pos[0] >= 2**31 or not -1 <= pos[1] < 2**63:
+        return None
+    return pos
 
 
 def _from_validation_error(e: RequestValidationError) -> ApiError:

@@ -83,11 +83,12 @@ def check_content(value: str, max_bytes: int) -> str | None:
     """Why ``value`` is not valid content, or None if it is."""
     if not value:
         return "must not be empty"
-    # len(str) <= bytes <= 4*len(str): skip the encode in the common small case.
-    if len(value) * 4 > max_bytes:
-        n = len(value.encode("utf-8", errors="surrogatepass"))
-        if n > max_bytes:
-            return f"must be at most {max_bytes} bytes of UTF-8 (got {n})"
+    try:
+        n = len(value.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") is valid JSON, not text
+        return "must be valid Unicode text (no lone surrogates)"
+    if n > max_bytes:
+        return f"must be at most {max_bytes} bytes of UTF-8 (got {n})"
     return None
 
 

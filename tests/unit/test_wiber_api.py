@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from wiber.api import create_app
 from wiber.model import derive_message_id
@@ -133,6 +136,22 @@ def test_bad_bodies_get_422_naming_the_field(client: TestClient, body: Any, fiel
     j = r.json()
     assert j["error"] == "invalid_request" and j["message"]
     assert any(field in d["field"] for d in j["details"]), j
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b'{"fromUser":"alice","toUser":"bob","content":"\\ud800"}', "content"),
+        (
+            b'{"fromUser":"alice","toUser":"bob","content":"x","clientMessageId":"\\udfff"}',
+            "clientMessageId",
+        ),
+    ],
+)
+def test_lone_surrogates_are_422_not_500(client: TestClient, raw: bytes, field: str) -> None:
+    r = client.post("/messages", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert any(field in d["field"] for d in r.json()["details"])
 
 
 def test_malformed_json_is_400(client: TestClient) -> None:
@@ -299,3 +318,59 @@ def test_debug_endpoints_off_by_default(parts: tuple[FakeBridge, FakeStore]) -> 
     app = create_app(Settings(), bridge=parts[0], store=parts[1])
     with TestClient(app) as c:
         assert c.put("/debug/failpoints", content="x=crash").status_code == 404
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+bodies = (
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "fromUser": json_values | st.from_regex(r"[a-z]{1,12}", fullmatch=True),
+            "toUser": json_values | st.from_regex(r"[a-z]{1,12}", fullmatch=True),
+            "content": json_values,
+            "clientMessageId": json_values,
+        },
+    )
+    | json_values
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=bodies, header=st.none() | st.text(alphabet=st.characters(max_codepoint=255), max_size=20)
+)
+def test_no_body_ever_gets_a_500(client: TestClient, body: Any, header: str | None) -> None:
+    headers = {} if header is None else {"Idempotency-Key": header}
+    try:
+        r = client.post("/messages", json=body, headers=headers)
+    except UnicodeEncodeError:  # the client cannot even send it
+        return
+    assert r.status_code in (201, 400, 413, 422), r.text
+    rb = client.post("/messages/batch", json={"messages": [body]}, headers=headers)
+    assert rb.status_code in (201, 207, 400, 413, 422), rb.text
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    u1=st.text(min_size=1, max_size=20).filter(lambda s: "/" not in s and s not in (".", "..")),
+    limit=st.none() | st.integers() | st.text(max_size=5),
+    after=st.none() | st.text(max_size=30),
+)
+def test_no_read_ever_gets_a_500(client: TestClient, u1: str, limit: Any, after: Any) -> None:
+    params = {k: v for k, v in (("limit", limit), ("after", after)) if v is not None}
+    r = client.get(f"/messages/{quote(u1, safe='')}/bob", params=params)
+    assert r.status_code in (200, 404, 422), r.text
