@@ -217,7 +217,9 @@ class LocalCluster:
         prov = self._prov
         log4j = prov.kafka.log4j_config()
         voters = quorum_voters(self._brokers)
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # kafka-storage would take a leading '-' for an option
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         formats: list[tuple[str, subprocess.Popen[bytes], Path]] = []
         for b in self._brokers:
             name = f"kafka-{b.node_id}"
