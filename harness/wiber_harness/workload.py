@@ -191,6 +191,13 @@ class Workload:
         # parsed once: yarl parsing is a measurable share of a request's cost
         self._send_urls = [yarl.URL(u + pr.send_route) for u in self.api_urls]
         self._batch_urls = [yarl.URL(u + pr.batch_route) for u in self.api_urls]
+        # a key the API rejects would turn every send into a 422 `fail`: refuse up front
+        longest = f"{cfg.run_id}-{cfg.user_prefix}{2 * cfg.conversations - 1}-{10**9}"
+        if len(longest) > pr.max_key_len:
+            raise WorkloadError(
+                f"workload: idempotency keys would be up to {len(longest)} characters, over the "
+                f"API's {pr.max_key_len}; shorten run_id ({len(cfg.run_id)} characters)"
+            )
         self.history = history
         self.clock = clock
         self.profile = pr

@@ -104,6 +104,7 @@ class ApiProfile:
     ok_statuses: frozenset[int] = frozenset({201})
     not_sent_statuses: frozenset[int] = frozenset({503})  # 5xx that promise nothing happened
     multi_status: int = 207  # batch answer with per-item results that are not all ok
+    max_key_len: int = 200  # longest idempotency key the API accepts (WIBER_MAX_KEY_LEN)
 
 
 @dataclass(frozen=True, slots=True)

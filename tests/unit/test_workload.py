@@ -215,6 +215,13 @@ def test_classify_status(status: int, kind: str) -> None:
     assert classify_status(status) == kind
 
 
+def test_keys_longer_than_the_api_accepts_are_refused(tmp_path: Path) -> None:
+    hist = HistoryWriter(tmp_path / "h.jsonl")
+    with pytest.raises(WorkloadError, match="shorten run_id"):
+        Workload(cfg(run_id="r" * 190), ["http://127.0.0.1:1"], hist, Clock())
+    Workload(cfg(run_id="r" * 150), ["http://127.0.0.1:1"], hist, Clock())
+
+
 def test_config_rejects_nonsense() -> None:
     with pytest.raises(WorkloadError, match="rate"):
         cfg(rate=0)
