@@ -57,18 +57,18 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import orjson
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, StrictStr
+from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wiber import failpoints
@@ -108,6 +108,9 @@ class BatchIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     messages: list[MessageIn]
+
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class ApiError(Exception):
@@ -321,12 +324,13 @@ def create_app(settings: Settings | None = None, bridge: Any = None, store: Any 
         rt: Runtime = request.app.state.rt
         return rt
 
-    @app.post("/messages", status_code=201)
-    async def post_message(
-        request: Request,
-        body: MessageIn,
-        idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-    ) -> Response:
+    # The POST routes parse their bodies themselves: FastAPI's dependency
+    # solving cost about a third of the CPU of a request, and the API is
+    # CPU-bound on a busy 2-core machine. Errors keep the same 400/422 shape.
+    @app.post("/messages", status_code=201, openapi_extra=_body_doc(MessageIn))
+    async def post_message(request: Request) -> Response:
+        body = _parse_body(MessageIn, await request.body())
+        idempotency_key = request.headers.get("idempotency-key")
         rt = rt_of(request)
         deadline = time.monotonic() + rt.settings.request_timeout_s
         _check_header_key(idempotency_key, rt.settings)
@@ -337,12 +341,10 @@ def create_app(settings: Settings | None = None, bridge: Any = None, store: Any 
         status, out = await _produce(rt, msg, deadline)
         return _json(status, out, {"Retry-After": RETRY_AFTER_S} if status == 503 else None)
 
-    @app.post("/messages/batch", status_code=201)
-    async def post_batch(
-        request: Request,
-        body: BatchIn,
-        idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-    ) -> Response:
+    @app.post("/messages/batch", status_code=201, openapi_extra=_body_doc(BatchIn))
+    async def post_batch(request: Request) -> Response:
+        body = _parse_body(BatchIn, await request.body())
+        idempotency_key = request.headers.get("idempotency-key")
         rt = rt_of(request)
         s = rt.settings
         deadline = time.monotonic() + s.request_timeout_s
@@ -523,9 +525,13 @@ def _parse_cursor(raw: str) -> tuple[int, int] | None:
 
 
 def _from_validation_error(e: RequestValidationError) -> ApiError:
+    return _from_errors(e.errors(), ())
+
+
+def _from_errors(errors: Sequence[Any], prefix: tuple[str, ...]) -> ApiError:
     details: list[dict[str, str]] = []
-    for err in e.errors():
-        loc = ".".join(str(x) for x in err.get("loc", ()))
+    for err in errors:
+        loc = ".".join(str(x) for x in (*prefix, *err.get("loc", ()))) or "body"
         if err.get("type") == "json_invalid":
             return ApiError(
                 400,
@@ -540,6 +546,33 @@ def _from_validation_error(e: RequestValidationError) -> ApiError:
     if not details:
         details = [{"field": "body", "message": "invalid request"}]
     return _invalid(details)
+
+
+def _parse_body(model: type[_M], raw: bytes) -> _M:
+    """Validate a JSON body straight from bytes (pydantic-core parses it)."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as e:
+        raise _from_errors(e.errors(include_url=False), ("body",)) from None
+
+
+def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI for a route that reads its body itself."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        },
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "Retry key: the same sender and key give the same messageId.",
+            }
+        ],
+    }
 
 
 class RequestMetricsMiddleware:

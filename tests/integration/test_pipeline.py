@@ -511,8 +511,8 @@ def test_poison_record_goes_to_the_dlq_and_the_consumer_keeps_going(
             "post",
             "/messages",
             {"content": b"hello", "headers": {"content-type": "text/plain"}},
-            422,
-            "body",
+            400,
+            "JSON",
         ),
         (
             "post",
