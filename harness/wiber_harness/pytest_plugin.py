@@ -24,6 +24,7 @@ MARKERS = (
     "integration: needs the real local stack (Kafka, store, Toxiproxy)",
     "slow: takes more than a minute",
     "scenario: runs a scenario file on the real stack",
+    "compose: needs a Docker engine and compose (the compose backend)",
 )
 
 

@@ -25,7 +25,7 @@ import psutil
 from wiber_harness.cli import EXIT_UNKNOWN, cli
 from wiber_harness.cluster.local import STATE_FILE, LocalCluster, LocalClusterConfig
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
-from wiber_harness.errors import ClusterError, HarnessError
+from wiber_harness.errors import ClusterError
 
 DEFAULT_STACK_DIR = Path("reports") / "stack"
 
@@ -87,16 +87,19 @@ def _stack_options(f: Any) -> Any:
 def up(stack_dir: Path, consumers: int, apis: int, partitions: int, sets: tuple[str, ...], no_system: bool,
        detach: bool, backend: str, serve: bool) -> int:
     """Start the whole stack (3 Kafka nodes, store, Toxiproxy, API, consumers)."""
-    if backend != "local":
-        raise HarnessError("the compose backend is not available yet in this version; use --backend local")
     stack_dir = stack_dir.resolve()
     if detach:
-        return _up_detached(stack_dir, consumers, apis, partitions, sets, no_system)
+        return _up_detached(stack_dir, consumers, apis, partitions, sets, no_system, backend)
     _refuse_if_running(stack_dir)
     cfg = _config(stack_dir, consumers, apis, partitions, sets, no_system)
     if stack_dir.exists() and not serve:
         _clean_stack_dir(stack_dir)
-    cluster = LocalCluster(cfg)
+    if backend == "compose":
+        from wiber_harness.cluster.compose import ComposeCluster
+
+        cluster: Any = ComposeCluster.from_stack_config(cfg)
+    else:
+        cluster = LocalCluster(cfg)
     stop = {"flag": False}
 
     def on_term(signum: int, frame: object) -> None:
@@ -215,14 +218,15 @@ def _clean_stack_dir(stack_dir: Path) -> None:
 
 
 def _up_detached(stack_dir: Path, consumers: int, apis: int, partitions: int, sets: tuple[str, ...],
-                 no_system: bool) -> int:
+                 no_system: bool, backend: str = "local") -> int:
     _refuse_if_running(stack_dir)
     if stack_dir.exists():
         _clean_stack_dir(stack_dir)
     stack_dir.mkdir(parents=True, exist_ok=True)
     log = stack_dir / "supervisor.log"
     argv = [sys.executable, "-m", "wiber_harness.cli", "up", "--serve", "--dir", str(stack_dir),
-            "--consumers", str(consumers), "--apis", str(apis), "--partitions", str(partitions)]
+            "--consumers", str(consumers), "--apis", str(apis), "--partitions", str(partitions),
+            "--backend", backend]
     for s in sets:
         argv += ["--set", s]
     if no_system:
