@@ -68,6 +68,7 @@ import datetime as dt
 import json
 import math
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -118,7 +119,7 @@ Kind = tuple[str, str]  # (checker, anomaly)
 
 @dataclass(frozen=True)
 class MixEntry:
-    """One family of the mix, optionally pinned to targets."""
+    """One family of the mix, optionally pinned to one target."""
 
     family: str
     kinds: tuple[str, ...]
@@ -396,8 +397,6 @@ class Explorer:
         return path
 
     def attempt(self, sc: Scenario, note: str = "") -> Outcome:
-        import time
-
         path = self.write(sc, self.out / "schedules" / f"{sc.name}.yaml", note)
         t0 = time.monotonic()
         r = self.run(sc)

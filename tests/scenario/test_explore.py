@@ -5,7 +5,8 @@ The first tests need no stack: hypothesis checks the schedule generator
 the stored file loads back equal), and a fake run (a pure function of the
 timeline that "loses messages" when the consumers lose their store) checks
 exploring, shrinking and the CLI. The last test runs the real stack on an
-unsafe configuration (consumers that skip a failed store write) and needs
+unsafe configuration (consumers that skip a failed store write, with a
+short store timeout so that any write during a cut fails) and needs
 at most 3 hypothesis examples to find the loss, shrinks it with at most 2
 re-runs and replays the stored reproducer with ``wiber-harness run``.
 """
@@ -187,7 +188,9 @@ def test_explore_finds_shrinks_and_replays_a_lost_message_bug(tmp_path: Path) ->
     from wiber_harness.cli import main
     from wiber_harness.runner import RunOptions, run_scenario
 
-    settings_ = {"WIBER_CONSUMER_ON_STORE_ERROR": "skip"}
+    # a 1 s store timeout makes any write during a cut (>= 2 s) fail, rather than
+    # wait out a short partition in server selection and succeed after the heal
+    settings_ = {"WIBER_CONSUMER_ON_STORE_ERROR": "skip", "WIBER_STORE_TIMEOUT_MS": "1000"}
     space = Space.for_base(BASE, parse_mix("partition@link(consumer, store)", BASE), max_faults=2)
     ex = Explorer(BASE, tmp_path / "explore", lambda sc: run_scenario(sc, RunOptions(out_root=tmp_path / "runs")),
                   settings_)
