@@ -16,7 +16,7 @@ other), runs :func:`measure_generator` against it and, with ``--wrk``, runs
 
 :func:`measure_generator` runs a real :class:`~wiber_harness.workload.Workload`
 writing a real history (a temporary file) and reports, as a dict:
-``scheduled/sent/ok/fail/info/skipped``, ``sent_per_s`` (sends over the
+``scheduled/sent/ok/fail/info/skipped/skipped_late``, ``sent_per_s`` (sends over the
 schedule's span), ``ok_per_s`` (acknowledgements from the start to the last
 acknowledgement), ``latency_ms`` percentiles from the *intended* time of
 each ok send, the generator's own ``launch_lag_ms`` and ``cpu_s`` (this
@@ -217,6 +217,7 @@ async def measure_generator_async(
         "fail": stats.fail,
         "info": stats.info,
         "skipped": stats.skipped,
+        "skipped_late": stats.skipped_late,
         "unpaired": unpaired,
         "sent_per_s": round(stats.achieved_rate, 1),
         "ok_per_s": round(stats.ok / span_ok, 1) if span_ok > 0 else 0.0,

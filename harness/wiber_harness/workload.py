@@ -38,6 +38,13 @@ in :mod:`wiber_harness.workload_plan`; this module sends it. Its promises
   refuse it: the client chose not to send, and a fake ``fail`` would charge
   the client's limit to the system's availability. The schedule never
   blocks on the bound.
+* **Late sends.** A send the generator reaches more than
+  ``request_timeout`` after its intended time (the harness process was
+  starved of CPU or stalled) is skipped the same way and also counted in
+  ``skipped_late``: its latency from ``intended`` would already exceed what
+  the client waits for, and catching up on a long backlog would stretch
+  the run far past ``duration``. So :meth:`Workload.run` takes at most
+  about ``duration + 2 * request_timeout + 5 s``.
 * **Batches** (``batch=N``): the per-message schedule is unchanged; messages
   are collected and a request of N items is sent when the N-th is due (a
   partial one at the end). Each item has its own invoke (all at the request's
@@ -216,7 +223,11 @@ class Workload:
         # shared by every retry_acknowledged call: the connector has room for this many
         self._resend_sem = asyncio.Semaphore(RESEND_PARALLELISM)
         self._c = dict.fromkeys(
-            ("scheduled", "sent", "ok", "fail", "info", "skipped", "resent", "requests"), 0
+            (
+                "scheduled", "sent", "ok", "fail", "info", "skipped", "skipped_late", "resent",
+                "requests",
+            ),
+            0,
         )
         self._client_errors = 0
         self._mismatches = 0
@@ -234,6 +245,7 @@ class Workload:
             "info": c["info"],
             "inflight": len(self._pending),
             "skipped": c["skipped"],
+            "skipped_late": c["skipped_late"],
             "resent": c["resent"],
             "scheduled": c["scheduled"],
         }
@@ -270,6 +282,7 @@ class Workload:
             scheduled=c["scheduled"],
             sent=c["sent"],
             skipped=c["skipped"],
+            skipped_late=c["skipped_late"],
             ok=c["ok"],
             fail=c["fail"],
             info=c["info"],
@@ -286,10 +299,14 @@ class Workload:
         )
         if stats.skipped:
             log.warning(
-                "workload: %d of %d scheduled sends were skipped at the concurrency bound (%d)",
+                "workload: %d of %d scheduled sends were skipped: %d at the concurrency bound "
+                "(%d), %d over %.1f s behind schedule",
                 stats.skipped,
                 stats.scheduled,
+                stats.skipped - stats.skipped_late,
                 self.cfg.concurrency,
+                stats.skipped_late,
+                self.cfg.request_timeout,
             )
         return stats
 
@@ -338,6 +355,7 @@ class Workload:
         """Launch every planned message at its time; True if ``stop`` ended it early."""
         batch: list[_Msg] = []
         burst = 0
+        max_late = int(self.cfg.request_timeout * NS)
         for p in plan(self.cfg):
             due = t_start + p.offset_ns
             while (rem := due - self.clock.now()) > 0 and not stop.is_set():
@@ -349,6 +367,9 @@ class Workload:
                 return True
             self._c["scheduled"] += 1
             msg = _Msg("", p.sender, p.recipient, 0, "", due, {})
+            if self.clock.now() - due > max_late:
+                self._skip([msg], late=True)
+                continue
             if self.cfg.batch:
                 batch.append(msg)
                 if len(batch) >= self.cfg.batch:
@@ -391,21 +412,31 @@ class Workload:
         )
         self._spawn(coro, ids, scheduled=True)
 
-    def _skip(self, msgs: list[_Msg]) -> None:
+    def _skip(self, msgs: list[_Msg], *, late: bool = False) -> None:
         self._c["skipped"] += len(msgs)
+        if late:
+            self._c["skipped_late"] += len(msgs)
         sec = msgs[0].intended // NS
         self._skipped_by_second[sec] = self._skipped_by_second.get(sec, 0) + len(msgs)
         now = msgs[0].intended
-        # once per overload episode, and at most every few seconds: a server
-        # hovering at the bound would otherwise flood the log
+        # once per episode, and at most every few seconds: a server hovering at
+        # the bound would otherwise flood the log
         if not self._overloaded and now - self._last_skip_log >= SKIP_LOG_EVERY_S * NS:
             self._last_skip_log = now
-            log.warning(
-                "workload: %d requests in flight (the concurrency bound); skipping sends "
-                "due at %.3f s until one completes (counted in skipped)",
-                self._requests_inflight,
-                now / NS,
-            )
+            if late:
+                log.warning(
+                    "workload: the generator is over %.1f s behind its schedule (short of CPU?); "
+                    "skipping sends due at %.3f s (counted in skipped_late)",
+                    self.cfg.request_timeout,
+                    now / NS,
+                )
+            else:
+                log.warning(
+                    "workload: %d requests in flight (the concurrency bound); skipping sends "
+                    "due at %.3f s until one completes (counted in skipped)",
+                    self._requests_inflight,
+                    now / NS,
+                )
         self._overloaded = True
 
     def _materialise(self, m: _Msg) -> None:

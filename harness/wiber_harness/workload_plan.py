@@ -162,7 +162,10 @@ def classify_status(status: int, profile: ApiProfile = ApiProfile()) -> OpType:
 class WorkloadStats:
     """What one run of the generator did (the ops themselves are in the history).
 
-    ``scheduled`` (reached by the schedule) ``== sent + skipped``; ``ok``,
+    ``scheduled`` (reached by the schedule) ``== sent + skipped``;
+    ``skipped_late``: of ``skipped``, those the generator reached more than
+    ``request_timeout`` after their intended time (the rest hit the
+    concurrency bound); ``ok``,
     ``fail``, ``info`` count completions of sends and resends; ``resent``:
     duplicate-injection resends; ``requests``: scheduled HTTP requests (one
     per batch). ``launch_lag_*``: how late requests left against their
@@ -179,6 +182,7 @@ class WorkloadStats:
     scheduled: int
     sent: int
     skipped: int
+    skipped_late: int
     ok: int
     fail: int
     info: int

@@ -260,7 +260,7 @@ def test_all_ok_run_records_one_completion_per_invoke(tmp_path: Path) -> None:
         assert wl.acknowledged[i.value["key"]]["messageId"] == d.value["messageId"]
     assert stats.conversation_mismatches == 0 and stats.client_errors == 0
     assert wl.progress() == {"sent": 200, "ok": 200, "fail": 0, "info": 0, "inflight": 0,
-                             "skipped": 0, "resent": 0, "scheduled": 200}
+                             "skipped": 0, "skipped_late": 0, "resent": 0, "scheduled": 200}
 
 
 def seq_of(body: dict[str, Any]) -> int:
@@ -357,6 +357,26 @@ def test_concurrency_bound_skips_and_never_blocks_the_schedule(tmp_path: Path) -
     assert stats.scheduled == 50 and stats.sent == 4 and stats.skipped == 46
     assert sum(stats.skipped_by_second.values()) == 46
     assert len(got) == 4 and wl.progress()["skipped"] == 46
+
+
+def test_a_stalled_generator_skips_what_it_reaches_too_late(tmp_path: Path) -> None:
+    srv = RuleServer(lambda b, n: 201)
+
+    async def stall(wl: Workload) -> None:
+        await asyncio.sleep(0.2)
+        time.sleep(0.6)  # the harness process stalls: nothing runs on the loop
+
+    async def go() -> tuple[Workload, Any, list[Op]]:
+        async with srv.serve():
+            return await drive(tmp_path, cfg(rate=100.0, duration=1.0, request_timeout=0.3), [srv.url],
+                               during=stall)
+
+    _, stats, ops = run(go())
+    got = check_history(ops)
+    assert stats.scheduled == 100 == stats.sent + stats.skipped
+    assert stats.skipped == stats.skipped_late and 20 <= stats.skipped_late <= 45
+    # what was sent left at most request_timeout late
+    assert all(i.time - i.value["intended"] <= 0.3 * NS + 0.05 * NS for i, _ in got.values())
 
 
 def test_stop_ends_the_schedule_early(tmp_path: Path) -> None:
