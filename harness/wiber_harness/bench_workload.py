@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from pydantic import BaseModel
 
 from wiber.model import conversation_id, derive_message_id
 from wiber_harness.history import HistoryWriter, pairs
@@ -63,6 +64,18 @@ def _answer(item: dict[str, Any]) -> dict[str, Any]:
         "fromUser": frm,
         "toUser": to,
     }
+
+
+class _Item(BaseModel):
+    # module level: FastAPI resolves the (postponed) annotations by module globals
+    fromUser: str
+    toUser: str
+    content: str
+    clientMessageId: str | None = None
+
+
+class _Batch(BaseModel):
+    messages: list[_Item]
 
 
 def serve_aiohttp(host: str, port: int) -> None:
@@ -90,25 +103,15 @@ def serve_fastapi(host: str, port: int) -> None:
     """The trivial endpoint on FastAPI + uvicorn, pydantic body (blocks until killed)."""
     import uvicorn
     from fastapi import FastAPI, Response
-    from pydantic import BaseModel
-
-    class Item(BaseModel):
-        fromUser: str
-        toUser: str
-        content: str
-        clientMessageId: str | None = None
-
-    class Batch(BaseModel):
-        messages: list[Item]
 
     app = FastAPI()
 
     @app.post("/messages", status_code=201)
-    async def single(item: Item) -> Response:
+    async def single(item: _Item) -> Response:
         return Response(orjson.dumps(_answer(item.model_dump())), 201, media_type="application/json")
 
     @app.post("/messages/batch", status_code=201)
-    async def batch(b: Batch) -> Response:
+    async def batch(b: _Batch) -> Response:
         res = [{"index": i, "status": 201, **_answer(it.model_dump())} for i, it in enumerate(b.messages)]
         return Response(orjson.dumps({"results": res}), 201, media_type="application/json")
 

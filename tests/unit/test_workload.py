@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import shutil
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -600,3 +601,23 @@ def test_generator_keeps_up_with_2000_per_second() -> None:
     assert r["skipped"] == 0, r
     assert r["sent_per_s"] >= 1900, r
     assert r["launch_lag_ms"]["p99"] < 100, r
+
+
+def test_measure_generator_against_the_trivial_endpoint() -> None:
+    from wiber_harness.bench_workload import measure_generator, trivial_server
+
+    with trivial_server("aiohttp") as url:
+        r = measure_generator(url, 100.0, 1.0, batch=5)
+    assert r["scheduled"] == 100 == r["sent"] + r["skipped"]
+    assert r["ok"] == r["sent"] and r["unpaired"] == 0
+    assert r["latency_ms"]["p50"] is not None and r["latency_ms"]["p50"] >= 0
+    assert r["sent_per_s"] > 50
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_measure_wrk_parses_its_report() -> None:
+    from wiber_harness.bench_workload import measure_wrk, trivial_server
+
+    with trivial_server("aiohttp") as url:
+        r = measure_wrk(url, 1.0)
+    assert r["req_per_s"] and r["req_per_s"] > 0 and r["non_2xx"] == 0
