@@ -1,0 +1,122 @@
+"""What one bench run does: repetitions, durations, sizes and bounds.
+
+:meth:`BenchConfig.preset` gives the two standard shapes; any field can be
+overridden (the CLI's options). ``quick`` is sized to finish on the local
+stack of a shared 2-core machine in under 10 minutes (two repetitions of
+everything, short steps); the full bench takes three repetitions (or
+more) with longer steps and levels.
+
+Sizes and their meaning:
+
+* ``repetitions``: samples per figure (>= 2; >= 3 for the full bench);
+* ``probe_s`` / ``step_s`` / ``max_steps``: each max-rate search
+  (:mod:`wiber_harness.bench.search`); ``e2e_searches``: end-to-end
+  searches per path (ingest searches: one per repetition); ``level_s``:
+  each latency run at a fraction (``levels``) of the end-to-end maximum;
+* ``bounds``: when a load *held* (:class:`~wiber_harness.bench.measure.Bounds`);
+* ``batch_size``: messages per ``POST /messages/batch``; ``concurrency``:
+  requests in flight at most (the generator skips beyond it);
+  ``payload_size``: content bytes; ``generator_processes``: 0 picks 1, or
+  2 when one process cannot reach ``min_generator_vs_wrk`` of wrk against
+  the floor;
+* ``pp_records`` (+ ``pp_warmup`` of them as warm-up), ``e2el_records``:
+  the Kafka tools' first runs; later repetitions size themselves to about
+  ``pp_seconds`` of steady state and ``e2el_seconds`` of round trips from
+  the previous result (the machine's speed varies by an order of
+  magnitude); ``raw_docs``: the raw insert reference's first run, later
+  ones about ``raw_seconds`` long; ``sink_records``: the pre-filled
+  backlog when nothing is known yet, else about ``sink_seconds`` of
+  draining;
+* ``profile`` / ``profile_s``: py-spy on the API and a consumer while the
+  pipeline holds its maximum rate, and on a consumer draining a backlog;
+* ``checkers_ops``: size of the synthetic history the checkers are timed
+  on (0: skipped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from wiber_harness.bench.measure import Bounds
+from wiber_harness.errors import HarnessError
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    out_dir: Path
+    quick: bool = False
+    repetitions: int = 3
+    probe_s: float = 4.0
+    step_s: float = 8.0
+    max_steps: int = 6
+    e2e_searches: int = 2
+    level_s: float = 15.0
+    levels: tuple[float, ...] = (0.25, 0.5, 0.75)
+    bounds: Bounds = field(default_factory=Bounds)
+    batch_size: int = 50
+    concurrency: int = 256
+    payload_size: int = 64
+    conversations: int = 50
+    generator_processes: int = 0
+    min_generator_vs_wrk: float = 0.5
+    floor_probe_rate: float = 8000.0
+    wrk_s: float = 8.0
+    wrk_threads: int = 1
+    wrk_connections: int = 32
+    pp_records: int = 200_000
+    pp_warmup: float = 0.3
+    pp_seconds: float = 15.0
+    e2el_records: int = 2000
+    e2el_seconds: float = 15.0
+    raw_docs: int = 40_000
+    raw_seconds: float = 10.0
+    sink_records: int = 40_000
+    sink_seconds: float = 25.0
+    partitions: int = 6
+    consumers: int = 2
+    profile: bool = False
+    profile_s: float = 15.0
+    checkers_ops: int = 1_000_000
+    settings: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def preset(cls, out_dir: Path, quick: bool = False, **overrides: Any) -> BenchConfig:
+        base = cls(out_dir=Path(out_dir), quick=quick)
+        if quick:
+            base = replace(base, repetitions=2, probe_s=2.5, step_s=4.0, max_steps=4, e2e_searches=1,
+                           level_s=5.0, wrk_s=4.0, pp_records=40_000, pp_seconds=5.0, e2el_records=300,
+                           e2el_seconds=5.0, raw_docs=5_000, raw_seconds=4.0, sink_records=5_000,
+                           sink_seconds=8.0, profile_s=8.0, checkers_ops=0)
+        cfg = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        problems = []
+        if self.repetitions < 2:
+            problems.append(f"repetitions must be >= 2 to give a spread (got {self.repetitions})")
+        for name in ("probe_s", "step_s", "level_s", "wrk_s", "profile_s", "pp_seconds", "e2el_seconds",
+                     "raw_seconds", "sink_seconds"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be > 0")
+        if not self.levels or any(not 0 < f <= 1 for f in self.levels):
+            problems.append(f"levels must be fractions in (0, 1] (got {self.levels})")
+        for name in ("batch_size", "concurrency", "payload_size", "pp_records", "e2el_records",
+                     "raw_docs", "sink_records", "consumers", "partitions", "e2e_searches"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1")
+        if self.generator_processes < 0:
+            problems.append("generator_processes must be >= 0 (0: automatic)")
+        if problems:
+            raise HarnessError("bench configuration: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["out_dir"] = str(self.out_dir)
+        d["levels"] = list(self.levels)
+        return d
+
+
+__all__ = ["BenchConfig"]
