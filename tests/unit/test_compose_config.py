@@ -214,7 +214,7 @@ def test_harness_override_sets_env_command_and_node_folder(tmp_path: Path) -> No
     assert services["api-2"]["ports"] == ["127.0.0.1:101:8000"]
     assert "ports" not in services["consumer-1"]  # the file's own, through the port variables
     assert services["consumer-1"]["volumes"] == [f"{tmp_path / 'consumer-1'}:/var/lib/wiber"]
-    assert all(s["healthcheck"] == {"disable": True} for s in services.values())
+    assert all(s["healthcheck"] == {"interval": "60s"} for s in services.values())
 
 
 def test_for_scenario_follows_the_topology(tmp_path: Path) -> None:

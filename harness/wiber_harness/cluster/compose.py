@@ -485,6 +485,16 @@ class ComposeCluster:
         self._wait({name: self._ready_check(name)}, timeout)
         return time.monotonic() - t0
 
+    def wait_all_ready(self, timeout: float = 120) -> float:
+        """Wait until every node is running and ready and the topic's ISR is full (after the heals)."""
+        t0 = time.monotonic()
+        down = [n for n, node in self._nodes.items() if not node.running()]
+        if down:
+            raise ClusterError(f"{', '.join(down)} not running after every fault was healed")
+        self._wait({n: self._ready_check(n) for n in self._nodes}, timeout)
+        self.wait_topic_healthy(timeout)
+        return time.monotonic() - t0
+
     def wait_topic_healthy(self, timeout: float = 90) -> float:
         """Wait until every partition of the topic has a leader and a full ISR."""
         t0 = time.monotonic()

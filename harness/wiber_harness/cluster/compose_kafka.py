@@ -72,7 +72,12 @@ class KafkaObserver:
         except Exception:
             self._node_admins.pop(node_id, None)
             return False
-        return bool(md.orig_broker_id == node_id and node_id in md.brokers)
+        if md.orig_broker_id != node_id:
+            # librdkafka asked another broker it has learned of; only a fresh
+            # client's first request is sure to reach the bootstrap node
+            self._node_admins.pop(node_id, None)
+            return False
+        return node_id in md.brokers
 
     def in_metadata(self, node_id: int) -> bool:
         try:
