@@ -19,7 +19,8 @@ topology (including seeded picks like ``consumer.any`` and
 **Schedules** (:func:`draw_schedule`, one definition for both drawing
 back-ends): 1..``max_faults`` faults; each picks a family, a kind of the
 family, a target, a start time (half-second grid, from ``WARMUP_S`` s),
-a window (healable kinds; ``MIN_WINDOW_S`` s up to half the workload,
+a window (healable kinds; ``min_window`` s, default ``MIN_WINDOW_S``, up
+to half the workload,
 healed at least 1 s before the workload ends) and parameters (latency,
 counts, rewind depth). Overlap is allowed, except that two faults on the
 same *resource* may not be in effect at once (a later one is dropped): one
@@ -44,7 +45,8 @@ hunts broken promises, not slow recoveries. A run's violation kinds are the
 
 **Shrinking** (:func:`shrink`, greedy, at most ``max_reruns`` re-runs):
 candidates in order: drop one fault (last first), halve one window (not
-below ``MIN_WINDOW_S``), end the workload ``TAIL_S`` s after the last
+below the explored ``min_window``, so the reproducer stays as reliable as
+what was explored), end the workload ``TAIL_S`` s after the last
 heal. A candidate is kept when its run violates with the same target kind
 (same checker and anomaly); the next pass starts from it. Runs that are
 valid, unknown or violate differently are rejected.
@@ -136,11 +138,14 @@ class Space:
     apis: int
     partitions: int
     max_faults: int = 3
+    min_window: float = MIN_WINDOW_S
 
     @classmethod
-    def for_base(cls, base: Scenario, mix: tuple[MixEntry, ...], max_faults: int = 3) -> Space:
+    def for_base(cls, base: Scenario, mix: tuple[MixEntry, ...], max_faults: int = 3,
+                 min_window: float = MIN_WINDOW_S) -> Space:
         t = base.topology
-        return cls(mix, float(base.workload.duration), t.consumers, t.apis, t.partitions, max_faults)
+        return cls(mix, float(base.workload.duration), t.consumers, t.apis, t.partitions, max_faults,
+                   min_window)
 
 
 def _split_top(text: str) -> list[str]:
@@ -299,12 +304,12 @@ def draw_schedule(draw: Draw, space: Space) -> Schedule:
         kind = draw.choice(entry.kinds)
         target = entry.target or draw.choice(default_targets(kind, space))
         healable = fault_kind(kind).healable
-        latest = last_heal - (MIN_WINDOW_S if healable else 0.0)
+        latest = last_heal - (space.min_window if healable else 0.0)
         at = draw.integer(half(WARMUP_S), max(half(WARMUP_S), half(latest))) / 2
         hold = None
         if healable:
-            longest = max(MIN_WINDOW_S, min(space.duration / 2, last_heal - at))
-            hold = draw.integer(half(MIN_WINDOW_S), half(longest)) / 2
+            longest = max(space.min_window, min(space.duration / 2, last_heal - at))
+            hold = draw.integer(half(space.min_window), half(longest)) / 2
         f = Fault(at, kind, target, hold, _params(draw, kind))
         if f.resource is None or all(o.resource != f.resource or o.end <= f.at or f.end <= o.at for o in faults):
             faults.append(f)
@@ -419,13 +424,13 @@ class Shrunk:
     reruns: int
 
 
-def _candidates(faults: Schedule, duration: float) -> list[tuple[Schedule, float]]:
+def _candidates(faults: Schedule, duration: float, min_window: float) -> list[tuple[Schedule, float]]:
     out: list[tuple[Schedule, float]] = []
     if len(faults) > 1:
         out += [(faults[:i] + faults[i + 1:], duration) for i in reversed(range(len(faults)))]
     for i, f in enumerate(faults):
-        if f.hold is not None and f.hold > MIN_WINDOW_S:
-            shorter = max(MIN_WINDOW_S, math.floor(f.hold) / 2)  # stays on the half-second grid
+        if f.hold is not None and f.hold > min_window:
+            shorter = max(min_window, math.floor(f.hold) / 2)  # stays on the half-second grid
             out.append(((*faults[:i], replace(f, hold=shorter), *faults[i + 1:]), duration))
     end = max((f.at + (f.hold or 0.0) for f in faults), default=0.0) + TAIL_S
     trimmed = float(math.ceil(end))
@@ -434,7 +439,8 @@ def _candidates(faults: Schedule, duration: float) -> list[tuple[Schedule, float
     return out
 
 
-def shrink(explorer: Explorer, found: Outcome, faults: Schedule, seed: int, max_reruns: int) -> Shrunk:
+def shrink(explorer: Explorer, found: Outcome, faults: Schedule, seed: int, max_reruns: int,
+           min_window: float = MIN_WINDOW_S) -> Shrunk:
     """Greedy shrinking of a violating schedule within ``max_reruns`` runs (see the module docstring)."""
     target = found.kinds[0]
     best = Shrunk(faults, float(found.scenario.workload.duration), found, 0)
@@ -442,7 +448,7 @@ def shrink(explorer: Explorer, found: Outcome, faults: Schedule, seed: int, max_
     improved = True
     while improved and runs < max_reruns:
         improved = False
-        for cand, duration in _candidates(best.faults, best.duration):
+        for cand, duration in _candidates(best.faults, best.duration, min_window):
             if runs >= max_reruns:
                 break
             runs += 1
@@ -495,11 +501,11 @@ def hypothesis_search(explorer: Explorer, space: Space, max_examples: int) -> tu
 
 
 def shrink_and_store(explorer: Explorer, found: Outcome, faults: Schedule, seed: int,
-                     max_reruns: int) -> tuple[Shrunk, Path]:
+                     max_reruns: int, min_window: float = MIN_WINDOW_S) -> tuple[Shrunk, Path]:
     """Shrink a violating schedule and write ``minimal-<name>.yaml`` into the explorer's folder."""
     k = found.kinds[0]
     explorer.say(f"{found.scenario.name}: {k[0]}/{k[1]}; shrinking with at most {max_reruns} re-runs")
-    shrunk = shrink(explorer, found, faults, seed, max_reruns)
+    shrunk = shrink(explorer, found, faults, seed, max_reruns, min_window)
     best = shrunk.outcome
     path = explorer.write(
         best.scenario, explorer.out / f"minimal-{best.scenario.name}.yaml",
@@ -524,6 +530,7 @@ class ExploreConfig:
     out: Path | None = None
     max_reruns: int = 4
     max_faults: int = 3
+    min_window: float = MIN_WINDOW_S
     settings: Mapping[str, str] = field(default_factory=dict)
     system: Path | None = None
 
@@ -559,11 +566,16 @@ def explore(cfg: ExploreConfig, run: RunFn, say: Callable[[str], None] = lambda 
     """Draw ``cfg.runs`` schedules, run each with ``run``; shrink and store the first violation."""
     from wiber_harness.scenario import load_scenario
 
-    if cfg.runs < 1 or cfg.max_reruns < 0 or cfg.max_faults < 1:
-        raise InvalidScenario("explore: --runs and --max-faults must be >= 1 and --max-reruns >= 0; fix the option")
+    if cfg.runs < 1 or cfg.max_reruns < 0 or cfg.max_faults < 1 or cfg.min_window < 0.5:
+        raise InvalidScenario("explore: --runs and --max-faults must be >= 1, --max-reruns >= 0 and "
+                              "--min-window >= 0.5; fix the option")
     base = load_scenario(cfg.base)
     base = base.quick() if cfg.quick else base
-    space = Space.for_base(base, parse_mix(cfg.faults, base), cfg.max_faults)
+    space = Space.for_base(base, parse_mix(cfg.faults, base), cfg.max_faults, cfg.min_window)
+    if space.duration - 1.0 - WARMUP_S < space.min_window:
+        raise InvalidScenario(f"explore: --min-window {cfg.min_window:g} s does not fit a "
+                              f"{space.duration:g} s workload after the {WARMUP_S:g} s warm-up; "
+                              "lower it or use a longer base scenario")
     out = (cfg.out or Path("reports") / "explore" / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")).resolve()
     sets = "".join(f" --set {k}={v}" for k, v in cfg.settings.items())
     system = f" --system {cfg.system}" if cfg.system else ""
@@ -581,7 +593,7 @@ def explore(cfg: ExploreConfig, run: RunFn, say: Callable[[str], None] = lambda 
         o = ex.attempt(sc, f"explore run {i + 1} of {cfg.runs}: schedule seed {seed}")
         if o.verdict is False:
             report.found = o
-            report.shrunk, report.minimal = shrink_and_store(ex, o, faults, seed, cfg.max_reruns)
+            report.shrunk, report.minimal = shrink_and_store(ex, o, faults, seed, cfg.max_reruns, cfg.min_window)
             break
     out.mkdir(parents=True, exist_ok=True)
     (out / "explore.json").write_text(json.dumps(report.to_dict(), indent=2, default=str))

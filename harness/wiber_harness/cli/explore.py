@@ -30,13 +30,15 @@ from wiber_harness.cli import cli
               help="Output folder (default reports/explore/<UTC time>).")
 @click.option("--max-reruns", type=int, default=4, show_default=True, help="Runs the shrinker may spend.")
 @click.option("--max-faults", type=int, default=3, show_default=True, help="Faults per schedule, at most.")
+@click.option("--min-window", type=float, default=2.0, show_default=True,
+              help="Shortest fault window (s), drawn or shrunk to.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="System setting for every schedule (stored in the scenario files).")
 @click.option("--system", "system_profile", type=click.Path(path_type=Path), default=None,
               help="System profile (TOML) describing another pipeline implementation.")
 @click.option("--backend", type=click.Choice(["local", "compose"]), default="local", show_default=True)
 def explore_cmd(faults: str, runs: int, seed: int | None, base: Path, quick: bool, out: Path | None,
-                max_reruns: int, max_faults: int, sets: tuple[str, ...], system_profile: Path | None,
+                max_reruns: int, max_faults: int, min_window: float, sets: tuple[str, ...], system_profile: Path | None,
                 backend: str) -> int:
     """Run random fault schedules; shrink and store the first one that breaks a promise."""
     from wiber_harness.cli.run import _load_system, _progress, print_result
@@ -52,7 +54,8 @@ def explore_cmd(faults: str, runs: int, seed: int | None, base: Path, quick: boo
     # the run folders go inside the explore folder, so it is named here
     out = out or Path("reports") / "explore" / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     cfg = ExploreConfig(base=base, faults=faults, runs=runs, seed=seed, quick=quick, out=out,
-                        max_reruns=max_reruns, max_faults=max_faults, settings=_settings(sets),
+                        max_reruns=max_reruns, max_faults=max_faults, min_window=min_window,
+                        settings=_settings(sets),
                         system=system_profile)
 
     def run(sc: Scenario) -> RunResult:
