@@ -591,10 +591,29 @@ def test_run_twice_is_an_error(tmp_path: Path) -> None:
 # -- throughput ----------------------------------------------------------------------
 
 
+def machine_busy_percent(seconds: float = 2.0) -> int:
+    """CPU busy share of the whole machine over ``seconds`` (Linux /proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)
+
+    i0, t0 = sample()
+    time.sleep(seconds)
+    i1, t1 = sample()
+    return round(100 * (1 - (i1 - i0) / max(t1 - t0, 1)))
+
+
 @pytest.mark.slow
 def test_generator_keeps_up_with_2000_per_second() -> None:
     from wiber_harness.bench_workload import measure_generator, trivial_server
 
+    busy = machine_busy_percent()
+    if busy > 25:
+        # the generator and the endpoint need a core each; on a machine other
+        # work keeps busy the figure would measure the neighbours, not the client
+        pytest.skip(f"the machine is {busy}% busy with other work; a throughput figure would mean nothing")
     with trivial_server("aiohttp") as url:
         r = measure_generator(url, 2000.0, 10.0)
     assert r["unpaired"] == 0 and r["ok"] == r["sent"]
