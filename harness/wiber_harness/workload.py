@@ -510,13 +510,19 @@ class Workload:
             self._complete(op_id, "info", {"status": None, "error": err})
 
     async def _drain(self) -> None:
-        if self._tasks:
-            _, late = await asyncio.wait(
-                set(self._tasks), timeout=self.cfg.request_timeout + END_GRACE_S
-            )
-            if late:
-                log.warning("workload: %d requests still open after the timeout; cancelling", len(late))
+        """Wait for open requests (resends may still start meanwhile), bounded."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.cfg.request_timeout + END_GRACE_S
+        while self._tasks:
+            left = deadline - loop.time()
+            if left <= 0:
+                log.warning(
+                    "workload: %d requests still open after the timeout; cancelling",
+                    len(self._tasks),
+                )
                 await self._cancel_all()
+                return
+            await asyncio.wait(set(self._tasks), timeout=left)
 
     async def _cancel_all(self) -> None:
         tasks = set(self._tasks)
