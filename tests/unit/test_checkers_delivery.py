@@ -202,3 +202,29 @@ def test_empty_run_is_valid() -> None:
     r = check_delivery([], H().reads())
     assert r.valid is True
     assert r.counts["attempted"] == 0
+
+
+def test_stored_but_missing_from_a_successful_api_read_is_unreadable() -> None:
+    from tests.unit.histories import conv
+
+    h = H()
+    a = h.send("alice", "bob")
+    b = h.send("alice", "bob")
+    h.store(a)
+    h.store(b)
+    h.read(conv("alice", "bob"), [a])  # the read path dropped b
+    r = check_delivery(h.ops, h.reads())
+    assert r.valid is False
+    assert r.counts["unreadable"] == 1 and r.counts["lost"] == 0
+    assert [ex["key"] for ex in r.examples["unreadable"]] == [b]
+
+
+def test_a_failed_api_read_is_not_counted_unreadable() -> None:
+    from tests.unit.histories import conv
+
+    h = H()
+    a = h.send("alice", "bob")
+    h.store(a)
+    h.read(conv("alice", "bob"), [])
+    r = check_delivery(h.ops, h.reads(api_errors={conv("alice", "bob"): "GET answered 503"}))
+    assert r.counts["unreadable"] == 0 and r.valid is True

@@ -23,12 +23,16 @@ Keys, attribution and key statuses are defined in
   ``duplicated``;
 * ``recovered``: indeterminate keys that were stored (the request did
   happen; not a failure);
+* ``unreadable``: acknowledged, stored keys that the API's read of their
+  conversation does not return (that read succeeded, yet none of the key's
+  stored messageIds is in it): the write path kept the message but the read
+  path lost it, which breaks "each conversation reads back";
 * ``id_mismatch``: stored acknowledged keys none of whose records carries a
   messageId the API returned for it (informational: the API handed the
   client an id the store does not know).
 
-``valid`` is False when ``lost``, ``unexpected``, ``aborted``,
-``duplicated`` or ``duplicated_ids`` is positive, else True. When the final
+``valid`` is False when ``lost``, ``unreadable``, ``unexpected``,
+``aborted``, ``duplicated`` or ``duplicated_ids`` is positive, else True. When the final
 reads were taken before the pipeline drained (``reads.drained`` False) the
 verdict stands but ``details["drained"]`` says so: lost messages may have
 been in flight.
@@ -71,6 +75,7 @@ def delivery_from(an: Analysis) -> CheckResult:
     unexpected = np.flatnonzero(st.r_key < 0)
 
     recs = reads.store
+    unreadable = _unreadable(an, acked & stored)
     multi_keys = np.flatnonzero(st.k_records > 1)
     # the few keys stored more than once: gather their messageIds
     multi = set(multi_keys.tolist())
@@ -97,6 +102,7 @@ def delivery_from(an: Analysis) -> CheckResult:
         "stored": len(recs),
         "stored_keys": int(stored.sum()),
         "lost": len(lost),
+        "unreadable": len(unreadable),
         "unexpected": len(unexpected),
         "aborted": len(aborted),
         "duplicated": duplicated,
@@ -116,6 +122,8 @@ def delivery_from(an: Analysis) -> CheckResult:
             key_ex(k, acked_at_s=seconds(s.k_ack[k]), attempts=int(s.k_attempts[k]))
             for k in lost[:MAX_EXAMPLES].tolist()
         ]
+    if unreadable:
+        examples["unreadable"] = [key_ex(k) for k in unreadable[:MAX_EXAMPLES]]
     if len(unexpected):
         examples["unexpected"] = [
             {"message_id": r.message_id, "key": r.key, "conversation": r.conversation}
@@ -140,7 +148,7 @@ def delivery_from(an: Analysis) -> CheckResult:
     if mismatch:
         examples["id_mismatch"] = [key_ex(k) for k in mismatch[:MAX_EXAMPLES]]
 
-    bad = ("lost", "unexpected", "aborted", "duplicated", "duplicated_ids")
+    bad = ("lost", "unreadable", "unexpected", "aborted", "duplicated", "duplicated_ids")
     details: dict[str, Any] = {"drained": reads.drained}
     if not reads.drained:
         details["note"] = (
@@ -154,6 +162,28 @@ def delivery_from(an: Analysis) -> CheckResult:
         examples=examples,
         details=details,
     )
+
+
+def _unreadable(an: Analysis, acked_stored: np.ndarray) -> list[int]:
+    """Acknowledged, stored keys missing from a successful API read of their conversation."""
+    reads, st = an.reads, an.store
+    if not reads.api:
+        return []  # this pipeline was not read through an API: nothing to compare
+    api_sets = {c: set(ids) for c, ids in reads.api.items() if c not in reads.api_errors}
+    wanted = set(np.flatnonzero(acked_stored).tolist())
+    seen: set[int] = set()
+    readable: set[int] = set()
+    for i, r in enumerate(reads.store):
+        k = int(st.r_key[i])
+        if k not in wanted:
+            continue
+        ids = api_sets.get(r.conversation) if r.conversation is not None else None
+        if ids is None:
+            continue
+        seen.add(k)
+        if r.message_id in ids:
+            readable.add(k)
+    return sorted(seen - readable)
 
 
 __all__ = ["NAME", "check_delivery", "delivery_from"]
