@@ -203,8 +203,9 @@ def test_harness_override_sets_env_command_and_node_folder(tmp_path: Path) -> No
         _load(BASE), apis=2, consumers=3, ports=_ports(2, 3),
         node_dirs={n: tmp_path / n for n in names},
         env={n: {"WIBER_CONSUMER_ID": n, "WIBER_X": "a$b"} for n in names},
-        commands={n: ["python", "-m", "wiber.consumer"] for n in names})
-    services = doc["services"]
+        commands={n: ["python", "-m", "wiber.consumer"] for n in names}, quiet=["kafka-1"])
+    services = doc.pop("services")
+    assert doc == {} and services.pop("kafka-1") == {"healthcheck": {"interval": "60s"}}
     assert sorted(services) == sorted(names)
     c3 = services["consumer-3"]
     assert c3["environment"]["WIBER_CONSUMER_ID"] == "consumer-3"
@@ -215,6 +216,12 @@ def test_harness_override_sets_env_command_and_node_folder(tmp_path: Path) -> No
     assert "ports" not in services["consumer-1"]  # the file's own, through the port variables
     assert services["consumer-1"]["volumes"] == [f"{tmp_path / 'consumer-1'}:/var/lib/wiber"]
     assert all(s["healthcheck"] == {"interval": "60s"} for s in services.values())
+
+
+def test_a_stack_without_the_pipeline_still_gets_a_valid_override(tmp_path: Path) -> None:
+    doc = harness_override(_load(BASE), apis=0, consumers=0, ports=_ports(0, 0), node_dirs={}, env={},
+                           commands={}, quiet=["kafka-1", "toxiproxy"])
+    assert sorted(doc["services"]) == ["kafka-1", "toxiproxy"]
 
 
 def test_for_scenario_follows_the_topology(tmp_path: Path) -> None:

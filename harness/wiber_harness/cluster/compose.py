@@ -49,8 +49,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
 import importlib
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -92,6 +94,8 @@ from wiber_harness.errors import ClusterError, FaultError
 
 if TYPE_CHECKING:
     from wiber_harness.scenario import Scenario
+
+log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 STATE_FILE = "cluster.json"
@@ -294,6 +298,8 @@ class ComposeCluster:
             wanted.append(image(APP_IMAGE))
         missing = [i for i in wanted if not self._has_image(i)]
         if not missing:
+            if self.system is not None:
+                self._warn_if_stale(image(APP_IMAGE))
             return
         if self.offline:
             raise ClusterError(f"images {', '.join(missing)} are not built; run 'bash "
@@ -303,6 +309,20 @@ class ComposeCluster:
                                f"{self.compose_dir / 'docker-compose.yml'} build', or on a machine without "
                                f"a registry 'bash {self.compose_dir / BUILD_SCRIPT}'")
         # official images that are missing are pulled by 'up'
+
+    def _warn_if_stale(self, name: str) -> None:
+        """Warn when the app image is older than the pipeline's source: it would test old code."""
+        src = self.compose_dir.parent / "system" / "wiber"
+        try:
+            created = self._docker.images.get(name).attrs["Created"]
+            built = dt.datetime.fromisoformat(created[:26].rstrip("Z") + "+00:00").timestamp()
+            newest = max(f.stat().st_mtime for f in src.rglob("*.py"))
+        except Exception:  # no source tree next to the compose files, or an odd timestamp
+            return
+        if newest > built:
+            log.warning("the app image %s is older than %s: scenarios will run the old code; rebuild it "
+                        "(bash %s, or docker compose -f %s build)", name, src,
+                        self.compose_dir / BUILD_SCRIPT, self.compose_dir / "docker-compose.yml")
 
     # ----------------------------------------------------------------- files
     def _system_values(self, name: str, role: str) -> dict[str, object]:
@@ -317,7 +337,7 @@ class ComposeCluster:
             "store_uri": proxied_store_uri(None if role == "api" else index),
         }
 
-    def _write_override(self) -> Path | None:
+    def _write_override(self) -> Path:
         assert self._ports is not None
         base = yaml.safe_load((self.compose_dir / "docker-compose.yml").read_text())
         envs: dict[str, dict[str, str]] = {}
@@ -335,10 +355,10 @@ class ComposeCluster:
             fp.touch()
             fp.chmod(0o666)
             dirs[name] = d
-        if self.system is None:  # nothing to override (compose v1 rejects an empty file)
-            return None
+        # The official store's healthcheck initiates its replica set: that one keeps its pace.
+        quiet = [n for n in INFRA if n != "store" or self.offline]
         doc = harness_override(base, apis=len(self.node_names("api")), consumers=len(self.node_names("consumer")),
-                               ports=self._ports, node_dirs=dirs, env=envs, commands=commands)
+                               ports=self._ports, node_dirs=dirs, env=envs, commands=commands, quiet=quiet)
         path = self.run_dir / "compose.harness.yml"
         path.write_text("# written by the harness for this run (ComposeCluster)\n"
                         + yaml.safe_dump(doc, sort_keys=False))
@@ -597,11 +617,14 @@ class ComposeCluster:
         if before["status"] not in ("running", "paused"):
             return {"action": "kill", "effective": False, "state": before, "reason": f"{name} is {before['status']}"}
         node.container.kill(signal="SIGKILL")
+        if before["status"] == "paused":  # a frozen process dies only once thawed
+            with contextlib.suppress(Exception):
+                node.container.unpause()
         st = node.wait_status(("exited", "dead"), 15)
         return {"action": "kill", "signal": "SIGKILL", "pid": before["pid"], "state": node.state(),
                 "effective": st in ("exited", "dead")}
 
-    def stop_node(self, name: str, grace: float = 10.0) -> dict[str, Any]:
+    def stop_node(self, name: str, grace: float = 15.0) -> dict[str, Any]:
         node = self.node(name)
         before = node.state()
         if before["status"] not in ("running", "paused"):

@@ -47,6 +47,7 @@ METRICS_PORT = 9108
 STORE_PROXY_BASE = 27100
 FILE_CONSUMERS = 2  # consumers the compose file defines; more are added by the override
 FILE_APIS = 1
+QUIET_CHECK = "60s"  # healthcheck interval of the services the harness checks itself
 
 OFFICIAL_IMAGES = {
     "kafka": ("KAFKA_IMAGE", "apache/kafka:4.4.0"),
@@ -175,20 +176,27 @@ def harness_override(
     node_dirs: Mapping[str, Path],
     env: Mapping[str, Mapping[str, str]],
     commands: Mapping[str, Sequence[str]],
+    quiet: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The override the harness writes for one run.
 
     For every system node (``api-N``, ``consumer-N``): its environment and
     command, and its node folder bind-mounted on :data:`NODE_DIR` (failpoints
-    file, delivery log), so the harness reads and writes them on the host;
-    Docker's healthcheck runs once a minute (the harness checks readiness itself).
+    file, delivery log), so the harness reads and writes them on the host.
     Nodes beyond the file's ``api-1``, ``consumer-1`` and ``consumer-2`` are
     defined here in full, copied from the file's last node of the role.
     ``base`` is the parsed compose file (anchors resolved).
+
+    Docker's healthchecks of the system nodes and of the ``quiet`` services
+    run once a minute: the harness checks readiness itself, and every check
+    is a process started through runc, which takes CPU from a busy machine
+    (compose v1.29 cannot switch an inherited healthcheck off, so: rarely).
     """
-    services: dict[str, Any] = {}
+    services: dict[str, Any] = {name: {"healthcheck": {"interval": QUIET_CHECK}} for name in quiet}
     base_services = base.get("services") or {}
     for role, count, defined in (("api", apis, FILE_APIS), ("consumer", consumers, FILE_CONSUMERS)):
+        if count == 0:
+            continue
         template = base_services.get(f"{role}-{defined}")
         if template is None:
             raise ClusterError(f"the compose file defines no service {role}-{defined}")
@@ -208,10 +216,7 @@ def harness_override(
             if name in commands:
                 svc["command"] = [_escape(a) for a in commands[name]]
             svc["volumes"] = [f"{node_dirs[name]}:{NODE_DIR}"]
-            # the harness checks readiness itself; a Python healthcheck every
-            # few seconds per node only takes CPU from a busy machine (compose
-            # v1.29 cannot switch an inherited healthcheck off, so: rarely)
-            svc["healthcheck"] = {"interval": "60s"}
+            svc["healthcheck"] = {"interval": QUIET_CHECK}
             services[name] = svc
     return {"services": services}
 
@@ -228,6 +233,7 @@ __all__ = [
     "OFFICIAL_IMAGES",
     "OFFLINE_FILE",
     "OFFLINE_IMAGES",
+    "QUIET_CHECK",
     "PublishedPorts",
     "compose_command",
     "compose_files",
