@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from wiber_harness.bench.kafka_tools import (
     wiber_record,
 )
 from wiber_harness.bench.measure import Kind, Measure
-from wiber_harness.bench.profiling import package_of, summarize_collapsed
+from wiber_harness.bench.profiling import CpuMeter, package_of, summarize_collapsed
 from wiber_harness.bench.search import Search, find_max_rate
 from wiber_harness.bench.sink import SinkRun, steady_rate
 from wiber_harness.bench.stack_ops import RawInsert
@@ -274,6 +275,16 @@ def test_profile_summaries_name_the_hot_frames() -> None:
     assert s["by_package"] == {"pydantic": 60.0, "wiber": 40.0}
     assert package_of("/usr/lib/python3.11/asyncio/tasks.py") == "asyncio"
     assert package_of("") == "native"
+    # uvicorn waiting in uvloop's C loop shows as Runner.run: idle, not work
+    idle = summarize_collapsed("main (/m.py:1);Runner.run (/usr/lib/python3.11/asyncio/runners.py:1) 75\n"
+                               "main (/m.py:1);send (/w/wiber/producer.py:5) 25\n")
+    assert idle["loop_idle_pct"] == 75.0
+    assert idle["top_self_busy"] == [{"frame": "send (wiber/producer.py)", "pct": 100.0}]
+    meter = CpuMeter({"me": os.getpid(), "gone": 0})
+    meter.start()
+    sum(i * i for i in range(200_000))
+    cores = meter.stop()
+    assert set(cores) == {"me"} and cores["me"] is not None and cores["me"] >= 0
 
 
 def test_a_rate_step_holds_within_its_bounds() -> None:

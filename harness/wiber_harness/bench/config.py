@@ -88,7 +88,7 @@ class BenchConfig:
             base = replace(base, repetitions=2, probe_s=2.5, step_s=4.0, max_steps=4, e2e_searches=1,
                            level_s=5.0, wrk_s=4.0, pp_records=40_000, pp_seconds=5.0, e2el_records=300,
                            e2el_seconds=5.0, raw_docs=5_000, raw_seconds=4.0, sink_records=5_000,
-                           sink_seconds=8.0, profile_s=8.0, checkers_ops=0)
+                           sink_seconds=12.0, profile_s=8.0, checkers_ops=0)
         cfg = replace(base, **{k: v for k, v in overrides.items() if v is not None})
         cfg.validate()
         return cfg

@@ -131,6 +131,10 @@ class GeneratorPool:
         self._logs: list[IO[str]] = []
         self._n = 0
 
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._procs if p.poll() is None]
+
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for w in range(self.processes):

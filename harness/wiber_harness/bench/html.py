@@ -157,8 +157,12 @@ Maximum sustainable <b>end-to-end</b> rate (consumers keeping up): <b>{{ fmt(p.e
 <p>{{ pr.role }} (pid {{ pr.pid }}): {{ fmt(pr.samples, 0) }} samples over {{ pr.duration_s }} s at {{ pr.rate_hz }} Hz;
 CPU used {{ fmt(pr.get("cpu_util"), 2) }} cores{% if pr.get("load") %}; load: {{ pr.load }}{% endif %}.
 Flame graph: <a href="profiles/{{ pr.files.svg }}">{{ pr.files.svg }}</a>.</p>
-<table><tr><th>top self (where the CPU was)</th><th>%</th><th>top inclusive (what it was under)</th><th>%</th></tr>
-{% for i in range([pr.top_self|length, 12]|min) %}<tr><td class="small">{{ pr.top_self[i].frame }}</td><td class="num">{{ pr.top_self[i].pct }}</td>
+{% set busy = pr.get("top_self_busy") or pr.top_self %}
+<p class="small">Samples with the event loop waiting for I/O (idle, not work): {{ fmt(pr.get("loop_idle_pct"), 1) }}%.
+{% if pr.get("stack_cores") %}CPU used by every process of the stack over the same window (cores):
+{% for k, v in pr.stack_cores.items() %}{{ k }} {{ fmt(v, 2) }}{% if not loop.last %}, {% endif %}{% endfor %}.{% endif %}</p>
+<table><tr><th>top self among busy samples (where the work was)</th><th>%</th><th>top inclusive (what it was under)</th><th>%</th></tr>
+{% for i in range([busy|length, 12]|min) %}<tr><td class="small">{{ busy[i].frame }}</td><td class="num">{{ busy[i].pct }}</td>
 <td class="small">{{ pr.top_inclusive[i].frame if i < pr.top_inclusive|length else "" }}</td><td class="num">{{ pr.top_inclusive[i].pct if i < pr.top_inclusive|length else "" }}</td></tr>{% endfor %}
 </table>
 <p class="small">Self time by package: {% for k, v in pr.by_package.items() %}{{ k }} {{ v }}%{% if not loop.last %}, {% endif %}{% endfor %}</p>

@@ -7,14 +7,21 @@ flame graph) and ``<name>.txt`` (collapsed stacks, ``frame;frame;...
 count``, with full file names), both aggregated by function (``--function``).
 It also reads the process's CPU time before and after (psutil), so a
 profile says both *how busy* the process was (``cpu_util``: cores used,
-1.0 = one core saturated) and *where* the time went.
+1.0 = one core saturated) and *where* the time went; :class:`CpuMeter`
+does the same for every other process of the stack over the same window
+(which component was the busy one).
 
 :func:`summarize_collapsed` turns collapsed stacks into evidence:
 
-* ``samples``: samples seen (py-spy drops idle threads' samples, so these
-  are the moments some Python thread was running or waiting on the GIL);
+* ``samples``: samples seen (py-spy drops the samples of threads it sees
+  idle, so these are the moments some Python thread was running, waiting
+  on the GIL, or blocked in C code py-spy cannot tell from running);
+* ``loop_idle_pct``: samples whose top frame is an event loop or selector
+  waiting for I/O (uvloop's loop is C code, so py-spy shows a waiting
+  uvicorn as ``Runner.run``): idle time, not work;
 * ``top_self``: functions at the top of the stack (where the CPU was),
-  share of samples;
+  share of all samples; ``top_self_busy``: the same among the samples that
+  are not loop-idle (where the *work* went);
 * ``top_inclusive``: functions anywhere on the stack (what the time was
   spent under), share of samples, each counted once per sample;
 * ``by_package``: self time by the top-level package of the frame's file
@@ -79,12 +86,19 @@ def _short(func: str, path: str) -> str:
     return f"{func} ({tail})"
 
 
+# top frames that mean "waiting for I/O in the event loop", not work
+IDLE_LEAVES = frozenset({"Runner.run", "BaseEventLoop.run_forever", "BaseEventLoop._run_once",
+                         "EpollSelector.select", "PollSelector.select", "_PollLikeSelector.select",
+                         "DefaultSelector.select", "select", "poll"})
+
+
 def summarize_collapsed(text: str, top: int = 12) -> dict[str, Any]:
     """Self, inclusive and per-package shares of collapsed stacks (see the module docstring)."""
     self_c: Counter[str] = Counter()
+    busy_c: Counter[str] = Counter()
     incl: Counter[str] = Counter()
     pkg: Counter[str] = Counter()
-    total = 0
+    total = idle = 0
     for line in text.splitlines():
         line = line.rstrip()
         if not line:
@@ -100,18 +114,57 @@ def summarize_collapsed(text: str, top: int = 12) -> dict[str, Any]:
         func, path = frames[-1]
         self_c[_short(func, path)] += n
         pkg[package_of(path)] += n
+        if func in IDLE_LEAVES:
+            idle += n
+        else:
+            busy_c[_short(func, path)] += n
         for name in {_short(f, p) for f, p in frames}:
             incl[name] += n
 
-    def share(c: Counter[str], k: int) -> list[dict[str, Any]]:
-        return [{"frame": f, "pct": round(100.0 * n / total, 1)} for f, n in c.most_common(k)] if total else []
+    def share(c: Counter[str], k: int, of: int) -> list[dict[str, Any]]:
+        return [{"frame": f, "pct": round(100.0 * n / of, 1)} for f, n in c.most_common(k)] if of else []
 
     return {
         "samples": total,
-        "top_self": share(self_c, top),
-        "top_inclusive": share(incl, top + 8),
+        "loop_idle_pct": round(100.0 * idle / total, 1) if total else None,
+        "top_self": share(self_c, top, total),
+        "top_self_busy": share(busy_c, top, total - idle),
+        "top_inclusive": share(incl, top + 8, total),
         "by_package": {p: round(100.0 * n / total, 1) for p, n in pkg.most_common()} if total else {},
     }
+
+
+class CpuMeter:
+    """CPU time used by named processes between :meth:`start` and :meth:`stop`, in cores.
+
+    ``cores`` of 1.0 means one core busy for the whole window; a process
+    that exits meanwhile is reported as None.
+    """
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = {k: v for k, v in pids.items() if v}
+        self._t0 = 0.0
+        self._c0: dict[str, float] = {}
+
+    @staticmethod
+    def _cpu(pid: int) -> float | None:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            return float(t.user + t.system)
+        except psutil.Error:
+            return None
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        self._c0 = {k: c for k, pid in self.pids.items() if (c := self._cpu(pid)) is not None}
+
+    def stop(self) -> dict[str, float | None]:
+        dt = max(time.monotonic() - self._t0, 1e-6)
+        out: dict[str, float | None] = {}
+        for k, pid in self.pids.items():
+            c1 = self._cpu(pid)
+            out[k] = None if c1 is None or k not in self._c0 else round((c1 - self._c0[k]) / dt, 3)
+        return out
 
 
 @dataclass
@@ -189,4 +242,5 @@ class Profiler:
         return out
 
 
-__all__ = ["PY_SPY_FIX", "Profiler", "package_of", "py_spy_path", "summarize_collapsed"]
+__all__ = ["IDLE_LEAVES", "PY_SPY_FIX", "CpuMeter", "Profiler", "package_of", "py_spy_path",
+           "summarize_collapsed"]

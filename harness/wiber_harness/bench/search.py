@@ -19,7 +19,8 @@ One search on one target (:class:`~wiber_harness.bench.measure.Target`):
    messages per second measured there.
 
 The ladder is relative to ``E`` so every repetition is an independent
-estimate with the same resolution (about 15 % of ``E``), in a few steps.
+estimate with the same resolution (about 15 % of ``E`` near ``E``), in a
+few steps.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from typing import Any, Literal
 from wiber_harness.bench.measure import Measure, Target
 
 Criterion = Literal["ingest", "e2e"]
-LADDER: tuple[float, ...] = (0.05, 0.08, 0.12, 0.17, 0.25, 0.35, 0.5, 0.7, 0.85, 1.0, 1.15, 1.3, 1.5,
-                             1.75, 2.0)
+LADDER: tuple[float, ...] = (0.05, 0.08, 0.12, 0.17, 0.25, 0.35, 0.5, 0.6, 0.7, 0.85, 1.0, 1.15, 1.3,
+                             1.5, 1.75, 2.0)
 
 
 def held(m: Measure, criterion: Criterion) -> bool:

@@ -20,11 +20,11 @@ most of that). Phases, in order:
      (probe, then steps, :mod:`wiber_harness.bench.search`);
    * ProducerPerformance through the API's proxied bootstrap, and direct;
    * ``POST /messages/batch``: its maximum sustainable ingest rate;
-   * EndToEndLatency through the API's proxied bootstrap;
-   * raw ``insert_many`` through the consumers' store proxies, without and
-     with the read-view copy.
+   * EndToEndLatency through the API's proxied bootstrap.
 
-3. **Sink**: the consumers drain a pre-filled backlog ``repetitions`` times
+3. **Sink**, ``repetitions`` rounds: raw ``insert_many`` through the
+   consumers' store proxies, without and with the read-view copy (consumers
+   still stopped), then the consumers drain a pre-filled backlog
    (:mod:`wiber_harness.bench.sink`); consumers keep running afterwards.
 4. **End to end**, per message then batch: the maximum sustainable rate
    with the consumers keeping up (steps from the smaller of the ingest
@@ -62,7 +62,7 @@ from wiber_harness.bench.document import BenchData, PathData, build_document, wr
 from wiber_harness.bench.floor import FloorServer, run_wrk
 from wiber_harness.bench.generator import GeneratorPool
 from wiber_harness.bench.measure import FloorTarget, Measure, PipelineTarget
-from wiber_harness.bench.profiling import Profiler
+from wiber_harness.bench.profiling import CpuMeter, Profiler
 from wiber_harness.bench.search import Search, find_max_rate, probe
 from wiber_harness.bench.sink import measure_sink
 from wiber_harness.bench.stats import median
@@ -219,8 +219,6 @@ class _Bench:
                     self.ingest("batch", rep)
                 with self.phase("kafka"):
                     self.end_to_end_latency(rep, tools, log4j, sizes)
-                with self.phase("raw"):
-                    self.raw_inserts(rep)
         d.generator_processes = self.processes
 
     def floor_round(self, url: str, rep: int) -> None:
@@ -382,6 +380,8 @@ class _Bench:
         for rep in range(cfg.repetitions):
             if rep:
                 stack_ops.stop_consumers(c)
+            with self.phase("raw"):  # the sink's reference, right before it
+                self.raw_inserts(rep)
             n = self.sink_records()
             r = self.attempt(f"sink #{rep + 1}", measure_sink, c, n, cfg.payload_size,
                              f"sink{rep}-{int(time.time())}")
@@ -443,10 +443,13 @@ class _Bench:
             target = self.pipeline_target(kind, read_back=True)
             profs = [Profiler(int(c.node(n).pid or 0), f"{kind}-{n}", pdir, cfg.profile_s, role=n)
                      for n in ("api-1", "consumer-1")]
+            meter = CpuMeter(self.stack_pids())
+            cores: dict[str, float | None] = {}
 
-            def attach(ps: list[Profiler] = profs) -> None:
+            def attach(ps: list[Profiler] = profs, mt: CpuMeter = meter,
+                       out: dict[str, float | None] = cores) -> None:
                 # a second in: the generator's workers are sending, the pipeline is at pace
-                threading.Timer(1.0, _start_all, args=(ps,)).start()
+                threading.Timer(1.0, _start_all, args=(ps, mt, cfg.profile_s, out)).start()
 
             target.on_start = attach
             self.say(f"profiling {kind} at {msr:.0f} msg/s for {cfg.profile_s:g} s")
@@ -454,6 +457,7 @@ class _Bench:
             for p in profs:
                 s = p.finish()
                 s["scenario"] = f"{kind} POST at its end-to-end maximum ({msr:.0f} msg/s)"
+                s["stack_cores"] = cores
                 if m is not None:
                     s["load"] = {"ack_rate": round(m.ack_rate, 1), "held": m.held,
                                  "ack_p99_ms": m.ack.get("p99"), "e2e_p99_ms": (m.e2e or {}).get("p99")}
@@ -462,12 +466,13 @@ class _Bench:
         records = max(cfg.sink_records, int(sink_rate * (cfg.profile_s + 4)))
         stack_ops.stop_consumers(c)
         holder: list[Profiler] = []
+        sink_cores: dict[str, float | None] = {}
 
         def on_started() -> None:
             p = Profiler(int(c.node("consumer-1").pid or 0), "sink-consumer-1", pdir, cfg.profile_s,
                          role="consumer-1")
-            p.start()
             holder.append(p)
+            _start_all([p], CpuMeter(self.stack_pids()), cfg.profile_s, sink_cores)
 
         self.say(f"profiling the sink draining {records} records")
         r = self.attempt("profile sink", measure_sink, c, records, cfg.payload_size,
@@ -475,9 +480,18 @@ class _Bench:
         for p in holder:
             s = p.finish()
             s["scenario"] = f"consumers draining a backlog of {records} records"
+            s["stack_cores"] = sink_cores
             if r is not None:
                 s["load"] = {"stored_per_s": r.stored_per_s}
             d.profiles.append(s)
+
+    def stack_pids(self) -> dict[str, int]:
+        """Every process of the stack and the generator, by name (for the CPU meter)."""
+        pids = {p.name: p.pid for p in self.c.processes() if p.pid}
+        for n, pool in self.pools.items():
+            for w, pid in enumerate(pool.pids):
+                pids[f"generator-{n}.{w}"] = pid
+        return pids
 
     def checkers(self) -> None:
         from wiber_harness.bench_checkers import bench
@@ -498,9 +512,13 @@ def _end_to_end_latency(argv: list[str], log: Path) -> kt.EndToEndResult:
     return kt.parse_end_to_end_latency(kt.run_tool(argv, log, 600)[0])
 
 
-def _start_all(profilers: list[Profiler]) -> None:
+def _start_all(profilers: list[Profiler], meter: CpuMeter, seconds: float,
+               out: dict[str, float | None]) -> None:
+    """Start the profilers and the CPU meter; the meter's reading lands in ``out`` after ``seconds``."""
     for p in profilers:
         p.start()
+    meter.start()
+    threading.Timer(seconds, lambda: out.update(meter.stop())).start()
 
 
 def _clamp(x: float, lo: int, hi: int) -> int:
