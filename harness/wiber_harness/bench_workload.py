@@ -19,8 +19,10 @@ writing a real history (a temporary file) and reports, as a dict:
 ``scheduled/sent/ok/fail/info/skipped/skipped_late``, ``sent_per_s`` (sends over the
 schedule's span), ``ok_per_s`` (acknowledgements from the start to the last
 acknowledgement), ``latency_ms`` percentiles from the *intended* time of
-each ok send, the generator's own ``launch_lag_ms`` and ``cpu_s`` (this
-process's CPU time: how much of a core the generator used).
+each ok send, the generator's own ``launch_lag_ms``, ``cpu_s`` (this
+process's CPU time) and ``sent_per_cpu_s`` (sends per CPU-second: about the
+rate one free core sustains; it survives a machine busy with other work
+better than the rates do). :func:`measure_wrk` reports wrk's ``cpu_s``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -227,6 +230,7 @@ async def measure_generator_async(
         "latency_ms": _percentiles(np.asarray(lat, dtype=np.float64)),
         "launch_lag_ms": {"p99": stats.launch_lag_p99_ms, "max": round(stats.launch_lag_max_ms, 3)},
         "cpu_s": round(cpu, 2),
+        "sent_per_cpu_s": round(stats.sent / cpu) if cpu > 0 else None,
         "elapsed_s": round(stats.elapsed_s, 2),
     }
 
@@ -252,6 +256,7 @@ def measure_wrk(url: str, duration: float, threads: int = 1, connections: int = 
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         out = subprocess.run(
             [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
@@ -260,6 +265,8 @@ def measure_wrk(url: str, duration: float, threads: int = 1, connections: int = 
         ).stdout
     finally:
         os.unlink(f.name)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     lat = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.M))
@@ -269,6 +276,7 @@ def measure_wrk(url: str, duration: float, threads: int = 1, connections: int = 
         "req_per_s": float(rps.group(1)) if rps else None,
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
         "latency": {f"p{k}": v for k, v in lat.items()},
+        "cpu_s": round(cpu, 2),
     }
 
 
