@@ -59,6 +59,7 @@ class Op:
     value: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
+        # evidence may carry int keys (offsets per partition): write them as strings
         return orjson.dumps(
             {
                 "id": self.id,
@@ -67,7 +68,8 @@ class Op:
                 "process": self.process,
                 "time": self.time,
                 "value": self.value,
-            }
+            },
+            option=orjson.OPT_NON_STR_KEYS,
         )
 
     @classmethod
