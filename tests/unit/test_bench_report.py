@@ -114,6 +114,9 @@ def bench_data(tmp: Path, *, scale: float = 1.0, lost: int = 0) -> BenchData:
     for i in range(2):
         d.floor.append(search("floor", 3000.0 + 100 * i))
         d.wrk.append(WrkResult(1, 32, 4.0, 5500.0 + 50 * i, 0, 0, {"p50": 4.0}))
+        d.generator_trials.append({"rep": i + 1, "processes": 1, "connections": 32, "ack_rate": 4400.0,
+                                   "wrk_req_per_s": 5500.0 + 50 * i, "vs_wrk": 4400 / (5500 + 50 * i),
+                                   "cpu_s": 3.0, "chosen": True})
         d.single.ingest.append(search("single", 900.0 * scale + 20 * i))
         d.batch.ingest.append(search("batch", 2000.0 * scale + 30 * i))
         d.pp_proxied.append(ProducerPerfResult(70000, 20000.0 + 500 * i, 6.0, 20, 90, 10, 40, 60, 90, True))
@@ -164,6 +167,7 @@ def test_bench_json_carries_the_gated_ratios_with_samples_and_spread(tmp_path: P
         assert {"threshold_pct", "floor", "unit", "numerator", "denominator", "load_avg"} <= set(f)
     ctx = doc["context"]
     assert ctx["wrk_req_per_s"]["value"] == pytest.approx(5525.0)
+    assert ctx["generator_vs_wrk"]["n"] == 2 and ctx["generator_vs_wrk"]["value"] == pytest.approx(0.7968, rel=1e-3)
     assert ctx["proxy_cost"]["value"] == pytest.approx(np.median([30000 / 20000, 30000 / 20500]), rel=1e-3)
     assert ctx["checkers_1m_ops_s"]["value"] == 6.2
     assert doc["promises"] == [] and doc["problems"] == []

@@ -17,8 +17,8 @@ Sizes and their meaning:
 * ``batch_size``: messages per ``POST /messages/batch``; ``concurrency``:
   requests in flight at most (the generator skips beyond it);
   ``payload_size``: content bytes; ``generator_processes``: 0 picks 1, or
-  2 when one process cannot reach ``min_generator_vs_wrk`` of wrk against
-  the floor;
+  more (up to ``max_generator_processes``) while fewer cannot reach
+  ``min_generator_vs_wrk`` of wrk against the floor;
 * ``pp_records`` (+ ``pp_warmup`` of them as warm-up), ``e2el_records``:
   the Kafka tools' first runs; later repetitions size themselves to about
   ``pp_seconds`` of steady state and ``e2el_seconds`` of round trips from
@@ -60,6 +60,7 @@ class BenchConfig:
     payload_size: int = 64
     conversations: int = 50
     generator_processes: int = 0
+    max_generator_processes: int = 4
     min_generator_vs_wrk: float = 0.5
     floor_probe_rate: float = 8000.0
     wrk_s: float = 8.0
@@ -104,7 +105,8 @@ class BenchConfig:
         if not self.levels or any(not 0 < f <= 1 for f in self.levels):
             problems.append(f"levels must be fractions in (0, 1] (got {self.levels})")
         for name in ("batch_size", "concurrency", "payload_size", "pp_records", "e2el_records",
-                     "raw_docs", "sink_records", "consumers", "partitions", "e2e_searches"):
+                     "raw_docs", "sink_records", "consumers", "partitions", "e2e_searches",
+                     "max_generator_processes"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1")
         if self.generator_processes < 0:

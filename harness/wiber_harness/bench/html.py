@@ -116,9 +116,10 @@ Maximum sustainable <b>end-to-end</b> rate (consumers keeping up): <b>{{ fmt(p.e
 {{ doc.generator.processes }} process(es).</p>
 {% for s in doc.floor.searches %}{{ search_table(s, loop.index) }}{% endfor %}
 {% if doc.generator.trials %}<h3>Generator check (saturated, against wrk)</h3>
-<table><tr><th>processes</th><th>generator req/s</th><th>wrk req/s</th><th>generator ÷ wrk</th><th>generator CPU s</th></tr>
-{% for t in doc.generator.trials %}<tr><td>{{ t.processes }}</td><td class="num">{{ fmt(t.ack_rate, 0) }}</td><td class="num">{{ fmt(t.wrk_req_per_s, 0) }}</td>
-<td class="num">{{ fmt(t.vs_wrk, 2) }}</td><td class="num">{{ fmt(t.cpu_s, 1) }}</td></tr>{% endfor %}</table>{% endif %}
+<table><tr><th>round</th><th>processes</th><th>connections</th><th>generator req/s</th><th>wrk req/s</th><th>generator ÷ wrk</th><th>generator CPU s</th><th>chosen</th></tr>
+{% for t in doc.generator.trials %}<tr><td>{{ t.get("rep", 1) }}</td><td>{{ t.processes }}</td><td>{{ t.get("connections", "-") }}</td><td class="num">{{ fmt(t.ack_rate, 0) }}</td>
+<td class="num">{{ fmt(t.wrk_req_per_s, 0) }}</td><td class="num">{{ fmt(t.vs_wrk, 2) }}</td><td class="num">{{ fmt(t.cpu_s, 1) }}</td>
+<td>{{ "yes" if t.get("chosen") else "" }}</td></tr>{% endfor %}</table>{% endif %}
 
 <h2>References</h2>
 <p>Record size {{ fmt(doc.references.record_size, 0) }} bytes (Wiber records as the API produces them).</p>

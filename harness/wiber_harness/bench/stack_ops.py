@@ -261,11 +261,16 @@ def raw_documents(n: int, payload_size: int, run_id: str, offset: int = 0,
 
 def raw_insert(cluster: Any, docs_total: int, batch: int, payload_size: int, run_id: str,
                *, with_view: bool = False, uris: Sequence[str] | None = None,
-               users: int = 100) -> RawInsert:
-    """insert_many into a fresh scratch collection by one writer per URI, in parallel."""
+               users: int = 100, read_buckets: str | None = None) -> RawInsert:
+    """insert_many into a fresh scratch collection by one writer per URI, in parallel.
+
+    ``read_buckets`` is the consumers' ``WIBER_STORE_READ_BUCKETS`` (None: Wiber's
+    default), so the read-view copy is written exactly as the consumers write it.
+    """
+    extra = {} if read_buckets is None else {"store_read_buckets": read_buckets}
     uris = list(uris or proxied_store_uris(cluster))
     coll = f"{RAW_COLLECTION}_{run_id.replace('-', '_')}"
-    setup = _store_for(cluster, collection=coll)
+    setup = _store_for(cluster, collection=coll, **extra)
     try:
         setup.coll.drop()
         setup.ensure_indexes()
@@ -274,7 +279,7 @@ def raw_insert(cluster: Any, docs_total: int, batch: int, payload_size: int, run
     per = docs_total // len(uris)
     work = [raw_documents(per, payload_size, run_id, offset=w * per, users=users)
             for w in range(len(uris))]
-    stores = [_store_for(cluster, uri=u, collection=coll) for u in uris]
+    stores = [_store_for(cluster, uri=u, collection=coll, **extra) for u in uris]
     failed = [0] * len(uris)
     barrier = threading.Barrier(len(uris) + 1)
 

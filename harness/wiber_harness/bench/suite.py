@@ -13,9 +13,10 @@ most of that). Phases, in order:
    client writes the topic or the store), ``repetitions`` rounds, each
    measuring the two sides of a ratio back to back:
 
-   * ``wrk`` against the floor, then the floor's maximum sustainable rate
-     with the bench's generator (first round: 1 generator process, or 2 if
-     1 reaches less than ``min_generator_vs_wrk`` of wrk);
+   * ``wrk`` against the floor; the generator against the floor with wrk's
+     connection count, saturated (first round: 1 generator process, more
+     while it reaches less than ``min_generator_vs_wrk`` of wrk); then the
+     floor's maximum sustainable rate with the bench's generator;
    * per-message ``POST /messages``: its maximum sustainable *ingest* rate
      (probe, then steps, :mod:`wiber_harness.bench.search`);
    * ProducerPerformance through the API's proxied bootstrap, and direct;
@@ -61,7 +62,7 @@ from wiber_harness.bench.config import BenchConfig
 from wiber_harness.bench.document import BenchData, PathData, build_document, write_document
 from wiber_harness.bench.floor import FloorServer, run_wrk
 from wiber_harness.bench.generator import GeneratorPool
-from wiber_harness.bench.measure import FloorTarget, Measure, PipelineTarget
+from wiber_harness.bench.measure import FloorTarget, PipelineTarget
 from wiber_harness.bench.profiling import CpuMeter, Profiler
 from wiber_harness.bench.search import Search, find_max_rate, probe
 from wiber_harness.bench.sink import measure_sink
@@ -229,52 +230,66 @@ class _Bench:
         if w.error:
             d.problems.append(f"wrk #{rep + 1}: {w.error}")
         self.say(f"wrk #{rep + 1}: {w.req_per_s} req/s (load {_load()})")
+        if w.req_per_s:
+            self.generator_check(url, w.req_per_s, rep)
         # beyond what the floor serves, not far beyond: skipping costs the generator CPU too
         rate = 1.5 * w.req_per_s if w.req_per_s else cfg.floor_probe_rate
-        if rep == 0 and cfg.generator_processes == 0:
-            first = self.pick_processes(url, w.req_per_s, rate)
-        else:
-            first = self.attempt(f"floor probe #{rep + 1}", probe, self.floor_target(url), rate,
-                                 cfg.probe_s, f"r{rep + 1}")
+        target = self.floor_target(url)
+        first = self.attempt(f"floor probe #{rep + 1}", probe, target, rate, cfg.probe_s, f"r{rep + 1}")
         if first is None:
             return
-        s = self.attempt(f"floor search #{rep + 1}", find_max_rate, self.floor_target(url),
-                         estimate=first.ack_rate, step_s=cfg.step_s, max_steps=cfg.max_steps,
-                         tag=f"r{rep + 1}", say=self.say, probe=first)
+        s = self.attempt(f"floor search #{rep + 1}", find_max_rate, target, estimate=first.ack_rate,
+                         step_s=cfg.step_s, max_steps=cfg.max_steps, tag=f"r{rep + 1}", say=self.say,
+                         probe=first)
         if s is not None:
             d.floor.append(s)
             self.say(f"floor search #{rep + 1}: maximum sustainable {_r(s.ack_rate)} req/s")
         d.note_load("floor")
 
-    def floor_target(self, url: str, processes: int | None = None) -> FloorTarget:
+    def floor_target(self, url: str, processes: int | None = None,
+                     concurrency: int | None = None) -> FloorTarget:
         cfg = self.cfg
         return FloorTarget(url, self.pool(processes or self.processes), cfg.bounds,
-                           concurrency=cfg.concurrency, payload_size=cfg.payload_size)
+                           concurrency=concurrency or cfg.concurrency, payload_size=cfg.payload_size)
 
-    def pick_processes(self, url: str, wrk_rps: float | None, rate: float) -> Measure | None:
-        """1 generator process, or 2 if 1 reaches less than the required share of wrk."""
+    def generator_check(self, url: str, wrk_rps: float, rep: int) -> None:
+        """The generator against the floor as wrk loads it: same connections, saturated.
+
+        The first round picks the number of generator processes: 1, or more
+        (up to ``max_generator_processes``) while the generator reaches less
+        than ``min_generator_vs_wrk`` of wrk; later rounds measure the chosen
+        number again, so the check has a sample per repetition.
+        """
         cfg = self.cfg
-        best: tuple[int, Measure] | None = None
-        for procs in (1, 2):
-            m = self.attempt(f"generator check ({procs})", probe, self.floor_target(url, procs), rate,
-                             cfg.probe_s, f"gen{procs}")
+        fixed = rep > 0 or cfg.generator_processes > 0
+        counts = [self.processes] if fixed else list(range(1, cfg.max_generator_processes + 1))
+        best: tuple[int, float] | None = None
+        trials = []
+        for procs in counts:
+            m = self.attempt(f"generator check ({procs})", probe,
+                             self.floor_target(url, procs, cfg.wrk_connections), 1.2 * wrk_rps, cfg.probe_s,
+                             f"gen{procs}r{rep + 1}")
             if m is None:
                 continue
-            share = m.ack_rate / wrk_rps if wrk_rps else None
-            self.data.generator_trials.append({"processes": procs, "ack_rate": round(m.ack_rate, 1),
-                                               "wrk_req_per_s": wrk_rps,
-                                               "vs_wrk": None if share is None else round(share, 3),
-                                               "cpu_s": m.generator.get("cpu_s")})
-            self.say(f"generator with {procs} process(es): {m.ack_rate:.0f} req/s saturated"
-                     + (f" = {share:.2f} x wrk" if share is not None else ""))
-            if best is None or m.ack_rate > best[1].ack_rate:
-                best = (procs, m)
-            if share is None or share >= cfg.min_generator_vs_wrk:
+            share = m.ack_rate / wrk_rps
+            trials.append({"rep": rep + 1, "processes": procs, "connections": cfg.wrk_connections,
+                           "ack_rate": round(m.ack_rate, 1), "wrk_req_per_s": wrk_rps,
+                           "vs_wrk": round(share, 3), "cpu_s": m.generator.get("cpu_s"), "chosen": False})
+            self.say(f"generator, {procs} process(es), {cfg.wrk_connections} connections: "
+                     f"{m.ack_rate:.0f} req/s = {share:.2f} x wrk")
+            if best is None or m.ack_rate > best[1]:
+                best = (procs, m.ack_rate)
+            if share >= cfg.min_generator_vs_wrk:
                 break
-        if best is None:
-            return None
-        self.processes = best[0]
-        return best[1]
+        if best is not None:
+            self.processes = best[0]
+            for t in trials:
+                t["chosen"] = t["processes"] == best[0]
+            if best[1] < cfg.min_generator_vs_wrk * wrk_rps and rep == 0:
+                self.data.problems.append(
+                    f"the generator reached {best[1] / wrk_rps:.2f} x wrk with {best[0]} process(es), "
+                    f"below {cfg.min_generator_vs_wrk}: the floor's figure is partly the generator's")
+        self.data.generator_trials += trials
 
     def pipeline_target(self, kind: Path_, read_back: bool) -> PipelineTarget:
         cfg = self.cfg
@@ -358,7 +373,8 @@ class _Bench:
             prev = median(r.docs_per_s for r in into if r is not None)
             n = cfg.raw_docs if prev is None else _clamp(prev * cfg.raw_seconds, 2000, cfg.raw_docs * 10)
             r = self.attempt(f"{label} #{rep + 1}", stack_ops.raw_insert, self.c, n, self.batch_size,
-                             cfg.payload_size, f"raw{rep}{int(with_view)}", with_view=with_view)
+                             cfg.payload_size, f"raw{rep}{int(with_view)}", with_view=with_view,
+                             read_buckets=cfg.settings.get("WIBER_STORE_READ_BUCKETS"))
             into.append(r)
             d.note_load("raw")
             if r is not None:
