@@ -13,6 +13,7 @@ generator against it. The whole bench is exercised by running
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -74,3 +75,18 @@ def test_http_floor_wrk_and_the_generator(tmp_path: Path) -> None:
             assert m2.ok == m2.sent > 50
     finally:
         wd.close()
+
+
+@pytest.mark.skipif(not os.environ.get("WIBER_BENCH_QUICK_E2E"),
+                    reason="the whole quick bench takes 8 to 15 minutes here; set WIBER_BENCH_QUICK_E2E=1")
+def test_bench_quick_end_to_end(tmp_path: Path) -> None:
+    """``bench --quick`` on its own stack: every gated ratio measured, the gate accepts the result."""
+    from wiber_harness.bench import BenchConfig, run_bench
+    from wiber_harness.report import compare
+
+    result = run_bench(BenchConfig.preset(tmp_path / "bench", quick=True))
+    doc = result.document
+    assert result.bench_html is not None and result.bench_html.exists()
+    assert doc["promises"] == [], doc["promises"]
+    assert all(f["n"] >= 2 for f in doc["figures"]), [(f["name"], f["n"]) for f in doc["figures"]]
+    assert compare(result.bench_json, result.bench_json).exit_code == 0

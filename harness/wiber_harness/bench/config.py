@@ -19,11 +19,11 @@ Sizes and their meaning:
   ``payload_size``: content bytes; ``generator_processes``: 0 picks 1, or
   more (up to ``max_generator_processes``) while fewer cannot reach
   ``min_generator_vs_wrk`` of wrk against the floor;
-* ``pp_records`` (+ ``pp_warmup`` of them as warm-up), ``e2el_records``:
-  the Kafka tools' first runs; later repetitions size themselves to about
-  ``pp_seconds`` of steady state and ``e2el_seconds`` of round trips from
-  the previous result (the machine's speed varies by an order of
-  magnitude); ``raw_docs``: the raw insert reference's first run, later
+* ``pp_records`` (+ ``pp_warmup`` of them as warm-up): ProducerPerformance's
+  unrecorded sizing run, from which the recorded runs take about
+  ``pp_seconds`` of steady state; ``e2el_records``: EndToEndLatency's first
+  run, later ones about ``e2el_seconds`` of round trips (the machine's
+  speed varies by an order of magnitude); ``raw_docs``: the raw insert reference's first run, later
   ones about ``raw_seconds`` long; ``sink_records``: the pre-filled
   backlog when nothing is known yet, else about ``sink_seconds`` of
   draining;

@@ -19,7 +19,9 @@ most of that). Phases, in order:
      floor's maximum sustainable rate with the bench's generator;
    * per-message ``POST /messages``: its maximum sustainable *ingest* rate
      (probe, then steps, :mod:`wiber_harness.bench.search`);
-   * ProducerPerformance through the API's proxied bootstrap, and direct;
+   * ProducerPerformance through the API's proxied bootstrap, and direct
+     (the first round starts with an unrecorded sizing run, so every
+     recorded run is about ``pp_seconds`` of steady state);
    * ``POST /messages/batch``: its maximum sustainable ingest rate;
    * EndToEndLatency through the API's proxied bootstrap.
 
@@ -333,6 +335,20 @@ class _Bench:
                              sizes: dict[str, int]) -> None:
         cfg, d, c = self.cfg, self.data, self.c
         kafka = c.prov.kafka
+        if rep == 0:
+            # an unrecorded sizing run: a first, short run is mostly the JVM warming up, and
+            # would make the first repetition a different measurement from the others
+            argv = kt.producer_performance_argv(kafka.java, kafka.classpath, log4j,
+                                                bootstrap=c.kafka_bootstrap("api"), topic=c.spec.topic,
+                                                records=cfg.pp_records, payload_file=payload,
+                                                warmup_records=int(cfg.pp_records * cfg.pp_warmup))
+            r0 = self.attempt("ProducerPerformance sizing run", _producer_performance, argv,
+                              tools / "pp-sizing.log")
+            if r0 is not None:
+                n = _clamp(r0.records_per_s * cfg.pp_seconds / (1 - cfg.pp_warmup), 10_000, 5_000_000)
+                sizes["proxied"] = sizes["direct"] = n
+                self.say(f"ProducerPerformance sizing run: {r0.records_per_s:.0f} records/s; "
+                         f"{n} records per run")
         for label, boot, into in (("proxied", c.kafka_bootstrap("api"), d.pp_proxied),
                                   ("direct", c.kafka_direct, d.pp_direct)):
             n = sizes[label]
