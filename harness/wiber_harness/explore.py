@@ -108,7 +108,7 @@ GAP_S = 2.0  # a healed process needs a moment before the same role is hit again
 INSTANT_S = 5.0  # how long an instantaneous restart or rewind occupies its resource
 TAIL_S = 5.0  # load after the last heal when a shrink trims the workload
 ANOMALIES: Mapping[str, tuple[str, ...]] = {
-    "delivery": ("lost", "duplicated", "duplicated_ids", "aborted", "unexpected"),
+    "delivery": ("lost", "unreadable", "duplicated", "duplicated_ids", "aborted", "unexpected"),
     "ordering": ("realtime_violations",),
     "convergence": ("not_drained",),
 }

@@ -34,7 +34,7 @@ FIGURES: tuple[tuple[str, str, str, int], ...] = (
 )
 # checker counts worth a table cell; the rest go under "all counts"
 HEADLINE_COUNTS: dict[str, tuple[str, ...]] = {
-    "delivery": ("acknowledged", "stored", "lost", "duplicated", "unexpected", "aborted", "recovered"),
+    "delivery": ("acknowledged", "stored", "lost", "unreadable", "duplicated", "unexpected", "aborted", "recovered"),
     "ordering": ("conversations_checked", "realtime_violations", "sender_order"),
     "convergence": ("converged", "not_stored", "recovery_s", "backlog_s"),
     "availability": ("windows", "max_error_rate", "longest_gap_s", "max_first_ok_after_heal_s"),
