@@ -145,7 +145,7 @@ class Settings(BaseSettings):
         "(conversationId, partition, offset) index (right for mongod); N > 0: the consumer also "
         "writes each message into one of N bucket collections ('<collection>_read_NNN', by a "
         "hash of the conversation) and reads scan only that bucket (FerretDB's SQLite backend "
-        "cannot use secondary indexes, so a read there would scan every message); auto: 64 on "
+        "cannot use secondary indexes, so a read there would scan every message); auto: 16 on "
         "FerretDB, 0 otherwise.",
     )
     store_timeout_ms: int = Field(
