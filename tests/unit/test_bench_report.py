@@ -38,7 +38,7 @@ from wiber_harness.bench.kafka_tools import (
 )
 from wiber_harness.bench.measure import Kind, Measure
 from wiber_harness.bench.profiling import CpuMeter, package_of, summarize_collapsed
-from wiber_harness.bench.search import Search, find_max_rate
+from wiber_harness.bench.search import EXTRA_UP_STEPS, Search, find_max_rate
 from wiber_harness.bench.sink import SinkRun, steady_rate
 from wiber_harness.bench.stack_ops import RawInsert
 from wiber_harness.bench.stats import Series, mad, median, ratio_samples
@@ -336,3 +336,14 @@ def test_the_search_steps_to_the_last_rate_that_held(cap: float, estimate: float
     assert s.rate >= cap / 1.3  # within one ladder step below the capacity
     held = [r for r in t.rates if r <= cap]
     assert s.rate == max(held)
+
+
+def test_a_search_that_keeps_holding_goes_past_max_steps_and_says_so() -> None:
+    # the estimate was 4x too low: 4 steps from 0.7 would stop at 1.15 x estimate
+    t = Capacity(4000)
+    s = find_max_rate(t, estimate=1000, step_s=1, max_steps=4)
+    assert len(t.rates) == 4 + EXTRA_UP_STEPS and s.rate == max(t.rates) and s.open_ended
+    assert s.to_dict()["open_ended"] is True
+    t = Capacity(1000)
+    s = find_max_rate(t, estimate=1000, step_s=1, max_steps=4)
+    assert not s.open_ended and s.rate is not None and s.rate <= 1000

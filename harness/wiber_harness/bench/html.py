@@ -182,7 +182,7 @@ Flame graph: <a href="profiles/{{ pr.files.svg }}">{{ pr.files.svg }}</a>.</p>
 SEARCH_TABLE = """\
 <table><tr><th colspan="9">{{ s.criterion }} search {{ n }}: probe {{ fmt(s.probe.rate if s.probe else None, 0) }}/s offered →
 {{ fmt(s.probe.ack_rate if s.probe else None, 0) }}/s acknowledged; estimate {{ fmt(s.estimate, 0) }}/s;
-maximum sustainable <b>{{ fmt(s.max_sustainable_rate, 0) }}</b>/s</th></tr>
+maximum sustainable <b>{% if s.open_ended %}&ge; {% endif %}{{ fmt(s.max_sustainable_rate, 0) }}</b>/s</th></tr>
 <tr><th>offered /s</th><th>sent /s</th><th>ack /s</th><th>ack p99</th><th>e2e p99</th><th>backlog growth /s</th><th>held</th><th>why not</th><th>load</th></tr>
 {% for m in s.steps %}<tr><td class="num">{{ fmt(m.rate, 0) }}</td><td class="num">{{ fmt(m.send_rate, 0) }}</td><td class="num">{{ fmt(m.ack_rate, 0) }}</td>
 <td class="num">{{ fmt(m.ack.get("p99"), 1) }}</td><td class="num">{{ fmt((m.e2e or {}).get("p99"), 1) }}</td><td class="num">{{ fmt(m.backlog_growth, 0) }}</td>

@@ -9,7 +9,10 @@ One search on one target (:class:`~wiber_harness.bench.measure.Target`):
    the probe's ``ack_rate`` estimates the capacity ``E``.
 2. **Steps.** Offer ``start x E`` for ``step_s``. If it held, step up
    through the ladder (:data:`LADDER`) until a step does not; otherwise
-   step down until one holds. At most ``max_steps`` steps. *Held* is the
+   step down until one holds. At most ``max_steps`` steps, except that a
+   search still holding on its way up takes up to ``EXTRA_UP_STEPS`` more
+   (an estimate that was low must not cap the answer); if its last step
+   still held, the answer is a lower bound (``open_ended``). *Held* is the
    search's ``criterion``: ``"ingest"`` (:attr:`Measure.ingest_held`: the
    generator kept up, few errors, ack p99 in bound) or ``"e2e"``
    (:attr:`Measure.held`: also e2e p99 in bound, no growing backlog,
@@ -33,7 +36,8 @@ from wiber_harness.bench.measure import Measure, Target
 
 Criterion = Literal["ingest", "e2e"]
 LADDER: tuple[float, ...] = (0.05, 0.08, 0.12, 0.17, 0.25, 0.35, 0.5, 0.6, 0.7, 0.85, 1.0, 1.15, 1.3,
-                             1.5, 1.75, 2.0)
+                             1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
+EXTRA_UP_STEPS = 3
 
 
 def held(m: Measure, criterion: Criterion) -> bool:
@@ -56,6 +60,11 @@ class Search:
         return max(ok, key=lambda m: m.rate) if ok else None
 
     @property
+    def open_ended(self) -> bool:
+        """The highest rate offered held: the capacity is at least :attr:`rate`."""
+        return bool(self.steps) and held(max(self.steps, key=lambda m: m.rate), self.criterion)
+
+    @property
     def rate(self) -> float | None:
         b = self.best
         return b.rate if b is not None else None
@@ -72,6 +81,7 @@ class Search:
             "estimate": round(self.estimate, 1),
             "max_sustainable_rate": None if self.rate is None else round(self.rate, 1),
             "ack_rate_at_max": None if self.ack_rate is None else round(self.ack_rate, 1),
+            "open_ended": self.open_ended,
             "probe": self.probe.to_dict(histograms=False) if self.probe is not None else None,
             "steps": [m.to_dict(histograms=False) for m in self.steps],
         }
@@ -102,11 +112,11 @@ def find_max_rate(target: Target, *, estimate: float, step_s: float, criterion: 
     first = step(start)
     ladder = [f for f in LADDER if f > start] if first else [f for f in reversed(LADDER) if f < start]
     for f in ladder:
-        if len(search.steps) >= max_steps:
+        if len(search.steps) >= max_steps + (EXTRA_UP_STEPS if first else 0):
             break
         if step(f) != first:
             break
     return search
 
 
-__all__ = ["LADDER", "Criterion", "Search", "find_max_rate", "held", "probe"]
+__all__ = ["EXTRA_UP_STEPS", "LADDER", "Criterion", "Search", "find_max_rate", "held", "probe"]
