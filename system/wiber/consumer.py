@@ -170,11 +170,7 @@ class WiberConsumer:
         timeout = self.s.consumer_batch_timeout_ms / 1000
         carry, self._carry = self._carry[:size], self._carry[size:]
         want = size - len(carry)
-        fresh = (
-            self.consumer.consume(num_messages=want, timeout=0 if carry else timeout)
-            if want
-            else []
-        )
+        fresh = self._poll(want, 0 if carry else timeout) if want else []
         msgs = carry + [m for m in fresh if not self._is_error(m)]
         self._maybe_update_lag()
         if not msgs:
@@ -183,6 +179,23 @@ class WiberConsumer:
             return
         failpoints.hit("consumer.after_poll")
         self._handle_batch(msgs)
+
+    def _poll(self, want: int, timeout: float) -> list[Any]:
+        """Up to ``want`` records: what is already fetched, else the first to
+        arrive within ``timeout`` plus whatever came with it.
+
+        A batch is stored as soon as anything is there rather than after
+        waiting ``timeout`` for a full one, so at low load a message is not
+        held back by the batch timeout; under a backlog the local queue
+        already holds ``want`` records and batches stay full.
+        """
+        got = self.consumer.consume(num_messages=want, timeout=0)
+        if got or timeout <= 0:
+            return list(got)
+        got = self.consumer.consume(num_messages=1, timeout=timeout)
+        if got and want > 1:
+            got = list(got) + list(self.consumer.consume(num_messages=want - 1, timeout=0))
+        return list(got)
 
     def _shutdown(self) -> None:
         try:

@@ -97,7 +97,11 @@ class Settings(BaseSettings):
     # --- consumer ----------------------------------------------------------
     consumer_batch_size: int = Field(500, ge=1, le=100_000, description="Most records per batch.")
     consumer_batch_timeout_ms: int = Field(
-        100, ge=1, le=60_000, description="Longest wait to fill a batch before storing it."
+        100,
+        ge=1,
+        le=60_000,
+        description="Longest wait for the first record of a batch; a batch is stored as soon "
+        "as records are there, with whatever the client already fetched (up to the batch size).",
     )
     consumer_commit_mode: Literal["after_store", "auto"] = Field(
         "after_store",
