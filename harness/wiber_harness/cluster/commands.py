@@ -25,6 +25,12 @@ JVM_FLAGS = (
     "-XX:InitiatingHeapOccupancyPercent=35",
     "-XX:+ExitOnOutOfMemoryError",
     "-Djava.awt.headless=true",
+    # C1 only: three brokers on a 2-core machine spent the first minute of
+    # every fresh stack in C2 compilation (~125% CPU at 150 msg/s); a 15 s
+    # quick baseline saw 3.6-9.2 s ack p99 in five runs with C2 and 2.4 and
+    # 1.9 s in two with C1 only, the per-second median settling near 100 ms
+    # after 6-10 s instead of staying near 1 s for the whole run.
+    "-XX:TieredStopAtLevel=1",
 )
 
 
