@@ -214,7 +214,7 @@ def backlog_plot(frame: pd.DataFrame, windows: Sequence[Mapping[str, Any]], titl
     x = frame["time_s"].to_numpy() + 1.0  # counted at the end of each second
     y = frame["backlog"].to_numpy()
     ax.fill_between(x, y, step=None, color="#9467bd", alpha=0.25)
-    ax.plot(x, y, color="#9467bd", lw=1.5, label="backlog: acknowledged but not yet stored")
+    ax.plot(x, y, color="#9467bd", lw=1.5, label="backlog (acked, not stored)")
     faults = shade_faults(ax, windows)
     _xlim(ax, frame)
     ax.set_ylim(bottom=0, top=max(float(y.max(initial=0)), 1.0) * 1.3)
