@@ -34,7 +34,9 @@ def test_catalog_scenario_is_valid_on_our_pipeline(name: str, run_scenario: Any,
     broken = [c for c in PROMISES if r.checks[c]["valid"] is not True]
     assert not broken, summarize(r)
     assert r.checks["faults"]["valid"] is True, summarize(r)
-    if r.verdict is not True:
+    # --quick reports the thresholds without gating them ("not gated: ...")
+    assert r.verdict is True, summarize(r)
+    if r.reasons:
         warnings.warn(f"{name}: performance thresholds missed: {'; '.join(r.reasons)}", stacklevel=1)
 
 
