@@ -8,7 +8,8 @@
   running stack with the pipeline) and ``run_scenario`` (run a scenario file
   or object with the command-line options below; returns the RunResult).
 * Options: ``--wiber-backend``, ``--wiber-seed``, ``--wiber-quick``,
-  ``--wiber-out``. Markers ``integration``, ``slow`` and ``scenario`` are
+  ``--wiber-out``, ``--wiber-set NAME=VALUE`` (repeatable; a system setting
+  such as an unsafe one, on top of the scenario's own). Markers ``integration``, ``slow`` and ``scenario`` are
   registered, so ``--strict-markers`` is clean.
 """
 
@@ -35,6 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--wiber-seed", type=int, default=None, help="override every scenario's workload seed")
     g.addoption("--wiber-quick", action="store_true", default=False, help="run scenarios in their quick form")
     g.addoption("--wiber-out", default=str(Path("reports") / "runs"), help="where run folders go")
+    g.addoption("--wiber-set", action="append", default=[], metavar="NAME=VALUE",
+                help="extra system setting (env) for every scenario run, e.g. WIBER_CONSUMER_COMMIT_MODE=auto")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -114,6 +117,16 @@ def summarize(r: Any) -> str:
     return "\n".join(lines)
 
 
+def _settings(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for p in pairs:
+        name, eq, value = p.partition("=")
+        if not eq or not name.strip():
+            raise pytest.UsageError(f"--wiber-set {p!r}: expected NAME=VALUE, e.g. --wiber-set WIBER_PRODUCER_ACKS=1")
+        out[name.strip()] = value
+    return out
+
+
 def _run(config: pytest.Config, scenario: Any, **overrides: Any) -> Any:
     from wiber_harness.runner import RunOptions, run_scenario
 
@@ -122,6 +135,7 @@ def _run(config: pytest.Config, scenario: Any, **overrides: Any) -> Any:
         seed=config.getoption("--wiber-seed"),
         quick=bool(config.getoption("--wiber-quick")),
         backend=str(config.getoption("--wiber-backend")),
+        settings=_settings(list(config.getoption("--wiber-set"))),
     )
     for k, v in overrides.items():
         setattr(opts, k, v)
