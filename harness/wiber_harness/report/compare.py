@@ -39,11 +39,13 @@ gated).
 
 Defaults (:data:`DEFAULT_FIGURES`, ``mad_k`` = :data:`DEFAULT_MAD_K` = 4,
 about 2.7 sigma for normal noise): throughput (acknowledged/s, higher is
-better) 30%; ack p50 50% / floor 5 ms; ack p99 50% / 25 ms; e2e p50 50% /
-10 ms; e2e p99 50% / 50 ms; error rate 50% / 0.05 absolute; recovery 50% /
-5 s; max gap 50% / 2 s; convergence 50% / 10 s. Latency p99s get 50%
-because tails on shared CI machines move far more than throughput does
-(open-loop throughput tracks the offered rate unless something breaks).
+better) 30%; ack p50 100% / floor 5 ms; ack p99 100% / 25 ms; e2e p50
+100% / 10 ms; e2e p99 100% / 50 ms; error rate 50% / 0.05 absolute; recovery
+50% / 5 s; max gap 50% / 2 s; convergence 50% / 10 s. Latencies may double
+before they count: on a shared 2-core machine two honest quick suites of the
+same code differed by up to +276% in one scenario's ack p50 (single runs)
+and medians of 5 vs 5 seeded runs by up to +63% (leader-kill e2e p50), while
+open-loop throughput tracks the offered rate unless something breaks.
 ``threshold_pct`` given to :func:`compare` (``--threshold``) replaces every
 figure's percentage; floors stay.
 
@@ -101,10 +103,10 @@ class Figure:
 
 DEFAULT_FIGURES: tuple[Figure, ...] = (
     Figure("throughput", "higher", 30.0, 0.0, "ack/s"),
-    Figure("ack_p50_ms", "lower", 50.0, 5.0, "ms"),
-    Figure("ack_p99_ms", "lower", 50.0, 25.0, "ms"),
-    Figure("e2e_p50_ms", "lower", 50.0, 10.0, "ms"),
-    Figure("e2e_p99_ms", "lower", 50.0, 50.0, "ms"),
+    Figure("ack_p50_ms", "lower", 100.0, 5.0, "ms"),
+    Figure("ack_p99_ms", "lower", 100.0, 25.0, "ms"),
+    Figure("e2e_p50_ms", "lower", 100.0, 10.0, "ms"),
+    Figure("e2e_p99_ms", "lower", 100.0, 50.0, "ms"),
     Figure("error_rate", "lower", 50.0, 0.05, ""),
     Figure("recovery_s", "lower", 50.0, 5.0, "s"),
     Figure("max_gap_s", "lower", 50.0, 2.0, "s"),
