@@ -37,3 +37,12 @@ def test_ferretdb_command_line_has_no_telemetry_and_no_debug_listener() -> None:
     assert "--handler=sqlite" in argv and "--sqlite-url=file:/data/f/" in argv
     assert "--telemetry=disable" in argv and "--debug-addr=-" in argv
     assert "--listen-addr=127.0.0.1:27019" in argv
+
+
+def test_delivery_logs_skip_missing_files_and_torn_lines(tmp_path: Path) -> None:
+    from wiber_harness.cluster.base import read_delivery_logs
+
+    a = tmp_path / "a.jsonl"
+    a.write_bytes(b'{"key": 1}\n{"key": 2, "consumer": "other"}\n{"key": 3, "trunc')
+    logs = read_delivery_logs([("consumer-1", a), ("consumer-2", tmp_path / "missing.jsonl")])
+    assert logs == [{"key": 1, "consumer": "consumer-1"}, {"key": 2, "consumer": "other"}]

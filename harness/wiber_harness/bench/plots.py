@@ -29,11 +29,11 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter
 
 from wiber_harness.metrics import decode_histogram, new_histogram
 from wiber_harness.report.frames import percentile_curve
-from wiber_harness.report.plots import log_y, png
+from wiber_harness.report.plots import log_y, percentile_axes, png
 
 DPI = 100
 LEVEL_COLORS = ("#2ca02c", "#ff7f0e", "#d62728", "#9467bd", "#8c564b")
@@ -176,10 +176,6 @@ def _merged_curve(hists: Sequence[str | None]) -> Any:
     return percentile_curve(h) if n else None
 
 
-def _pct_label(tail: float, _pos: int) -> str:
-    return f"{100.0 * (1.0 - 1.0 / tail):.10g}%"
-
-
 def percentile_plot(doc: Mapping[str, Any]) -> bytes:
     fig, axes = _fig(12.0, 5.8, ncols=2)
     fig.subplots_adjust(left=0.065, right=0.98, top=0.84, bottom=0.24, wspace=0.18)
@@ -211,13 +207,7 @@ def percentile_plot(doc: Mapping[str, Any]) -> bytes:
         ax.set_xscale("log")
         if drew:
             log_y(ax)
-        ticks = [t for t in (1.0, 2.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6) if t <= top * 1.01]
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.xaxis.set_major_formatter(FuncFormatter(_pct_label))
-        ax.set_xlim(1.0, top * 1.05)
-        ax.set_xlabel("percentile (log scale of 1/(1-p))")
-        ax.set_ylabel("latency (ms, log scale)")
+        percentile_axes(ax, top)
         ax.set_title(f"{PATH_TITLES[kind]}\nlevels at {' / '.join(rates) or '-'} msg/s", fontsize=10)
     handles = [Line2D([], [], color=LEVEL_COLORS[i % len(LEVEL_COLORS)], lw=2) for i in range(len(fractions))]
     labels = [f"{f:.0%} of the end-to-end maximum" for f in fractions]

@@ -22,6 +22,8 @@ state after it.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -127,4 +129,31 @@ class Cluster(Protocol):
     def rejoin(self, name: str) -> dict[str, Any]: ...
 
 
-__all__ = ["Cluster", "Endpoints", "NodeStatus", "Role"]
+def read_delivery_logs(logs: Iterable[tuple[str, Path]]) -> list[dict[str, Any]]:
+    """Every line of every consumer's delivery log, given as (consumer name, file).
+
+    JSON lines; a missing file (the consumer never stored anything) and a torn
+    or unparsable line (a consumer killed mid-write) are skipped; each line
+    gets ``consumer`` set to its consumer's name unless it names one itself.
+    """
+    out: list[dict[str, Any]] = []
+    for name, f in logs:
+        if not f.exists():
+            continue
+        for line in f.read_bytes().splitlines():
+            try:
+                d = json.loads(line)
+            except ValueError:
+                continue
+            d.setdefault("consumer", name)
+            out.append(d)
+    return out
+
+
+__all__ = [
+    "Cluster",
+    "Endpoints",
+    "NodeStatus",
+    "Role",
+    "read_delivery_logs",
+]

@@ -66,7 +66,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import yaml
 
-from wiber_harness.cluster.base import Endpoints, NodeStatus
+from wiber_harness.cluster.base import Endpoints, NodeStatus, read_delivery_logs
 from wiber_harness.cluster.compose_files import (
     API_PORT,
     APP_IMAGE,
@@ -719,19 +719,7 @@ class ComposeCluster:
 
     def delivery_logs(self) -> list[dict[str, Any]]:
         """Every line of every consumer's delivery log (JSON lines; a torn last line is skipped)."""
-        out: list[dict[str, Any]] = []
-        for name in self.node_names("consumer"):
-            f = self._node_dir(name) / "delivery.jsonl"
-            if not f.exists():
-                continue
-            for line in f.read_bytes().splitlines():
-                try:
-                    d = json.loads(line)
-                except ValueError:
-                    continue
-                d.setdefault("consumer", name)
-                out.append(d)
-        return out
+        return read_delivery_logs((n, self._node_dir(n) / "delivery.jsonl") for n in self.node_names("consumer"))
 
     def _node_dir(self, name: str) -> Path:
         d = self.run_dir / "nodes" / name

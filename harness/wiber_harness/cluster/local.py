@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from wiber_harness.cluster.base import Endpoints, NodeStatus
+from wiber_harness.cluster.base import Endpoints, NodeStatus, read_delivery_logs
 from wiber_harness.cluster.commands import (
     CLIENT_ROLES,
     BrokerPorts,
@@ -751,19 +751,7 @@ class LocalCluster:
 
     def delivery_logs(self) -> list[dict[str, Any]]:
         """Every line of every consumer's delivery log (JSON lines; a torn last line is skipped)."""
-        out: list[dict[str, Any]] = []
-        for name in self.node_names("consumer"):
-            f = self._node_dir(name) / "delivery.jsonl"
-            if not f.exists():
-                continue
-            for line in f.read_bytes().splitlines():
-                try:
-                    d = json.loads(line)
-                except ValueError:
-                    continue
-                d.setdefault("consumer", name)
-                out.append(d)
-        return out
+        return read_delivery_logs((n, self._node_dir(n) / "delivery.jsonl") for n in self.node_names("consumer"))
 
     @property
     def spec(self) -> SystemSpec:

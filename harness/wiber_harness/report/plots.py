@@ -183,6 +183,17 @@ def _pct_label(tail: float, _pos: int) -> str:
     return f"{p:.10g}%"
 
 
+def percentile_axes(ax: Axes, top: float) -> None:
+    """Label a percentile-curve axes: x is the tail 1/(1-p) on a log scale up to ``top``, shown as p."""
+    ticks = [t for t in (1.0, 2.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6) if t <= top * 1.01]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(_pct_label))
+    ax.set_xlim(1.0, top * 1.05)
+    ax.set_xlabel("percentile (log scale of 1/(1-p))")
+    ax.set_ylabel("latency (ms, log scale)")
+
+
 def percentile_plot(curves: Mapping[str, pd.DataFrame], title: str) -> bytes:
     fig, ax = _figure()
     names = {"ack": ("ack (send to ack)", "#2ca02c"),
@@ -197,13 +208,7 @@ def percentile_plot(curves: Mapping[str, pd.DataFrame], title: str) -> bytes:
     ax.set_xscale("log")
     if curves:
         log_y(ax)
-    ticks = [t for t in (1.0, 2.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6) if t <= top * 1.01]
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.xaxis.set_major_formatter(FuncFormatter(_pct_label))
-    ax.set_xlim(1.0, top * 1.05)
-    ax.set_xlabel("percentile (log scale of 1/(1-p))")
-    ax.set_ylabel("latency (ms, log scale)")
+    percentile_axes(ax, top)
     ax.set_title(f"{title}: latency by percentile")
     _legend(ax, False)
     return png(fig)
