@@ -20,13 +20,17 @@ from wiber_harness.scenario import list_scenarios, load_scenario
 pytestmark = [pytest.mark.integration, pytest.mark.scenario]
 
 UNSAFE = Path(__file__).resolve().parents[2] / "scenarios" / "unsafe"
-# the anomaly each pairing must show (beyond "the named checker failed")
-EXPECTED_ANOMALY = {
-    "unsafe-acks1-leader-kill": ("delivery", "lost"),
-    "unsafe-autocommit-consumer-kill": ("delivery", "lost"),
-    "unsafe-commit-past-store-failure": ("delivery", "lost"),
-    "unsafe-no-unique-index-rewind": ("delivery", "duplicated"),
-    "unsafe-key-per-direction": ("ordering", "realtime_violations"),
+# the anomaly each pairing must show (beyond "the named checker failed"); one
+# of several when the same bug can surface two ways: a write skipped after a
+# store failure loses the message when the main insert failed ("lost") and
+# leaves it stored but missing from the API's reads when the read-view write
+# failed ("unreadable"), depending on which write the cut meets
+EXPECTED_ANOMALY: dict[str, tuple[str, tuple[str, ...]]] = {
+    "unsafe-acks1-leader-kill": ("delivery", ("lost",)),
+    "unsafe-autocommit-consumer-kill": ("delivery", ("lost",)),
+    "unsafe-commit-past-store-failure": ("delivery", ("lost", "unreadable")),
+    "unsafe-no-unique-index-rewind": ("delivery", ("duplicated",)),
+    "unsafe-key-per-direction": ("ordering", ("realtime_violations",)),
 }
 
 
@@ -38,7 +42,7 @@ def test_every_unsafe_scenario_has_a_named_anomaly() -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED_ANOMALY))
 def test_unsafe_setting_is_caught(name: str, run_scenario: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     r = run_scenario(UNSAFE / f"{name}.yaml", quick=True, out_root=tmp_path_factory.mktemp("runs"))
-    checker, anomaly = EXPECTED_ANOMALY[name]
+    checker, anomalies = EXPECTED_ANOMALY[name]
     assert r.checks[checker]["valid"] is False, summarize(r)
-    assert r.checks[checker]["counts"].get(anomaly, 0) > 0, summarize(r)
+    assert sum(r.checks[checker]["counts"].get(a, 0) for a in anomalies) > 0, summarize(r)
     assert r.verdict is True, summarize(r)  # the scenario's expectation: this violation
