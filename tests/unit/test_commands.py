@@ -46,3 +46,13 @@ def test_delivery_logs_skip_missing_files_and_torn_lines(tmp_path: Path) -> None
     a.write_bytes(b'{"key": 1}\n{"key": 2, "consumer": "other"}\n{"key": 3, "trunc')
     logs = read_delivery_logs([("consumer-1", a), ("consumer-2", tmp_path / "missing.jsonl")])
     assert logs == [{"key": 1, "consumer": "consumer-1"}, {"key": 2, "consumer": "other"}]
+
+
+def test_the_controller_is_the_leader_of_the_newest_epoch_any_voter_saw() -> None:
+    from wiber_harness.cluster.commands import controller_from_quorum_states
+
+    stale = '{"clusterId":"","leaderId":3,"leaderEpoch":1,"votedId":-1,"data_version":0}'
+    new = '{"clusterId":"","leaderId":2,"leaderEpoch":2,"votedId":2,"data_version":0}'
+    assert controller_from_quorum_states([stale, new, '{"leaderId": 1, "leaderE']) == 2
+    assert controller_from_quorum_states([stale]) == 3
+    assert controller_from_quorum_states(['{"leaderId":-1,"leaderEpoch":4}', "", "null"]) is None

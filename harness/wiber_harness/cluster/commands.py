@@ -11,7 +11,8 @@ CONTROLLER listener for the quorum.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,3 +186,24 @@ __all__ = [
     "store_argv",
     "toxiproxy_argv",
 ]
+
+
+def controller_from_quorum_states(texts: Iterable[str]) -> int | None:
+    """The active KRaft controller's node id from the voters' ``quorum-state`` files.
+
+    Each voter persists the leader it knows (``leaderId``, ``leaderEpoch``) in
+    ``<log dir>/__cluster_metadata-0/quorum-state``; the highest epoch is the
+    newest election any voter saw. Returns None when no text names a leader
+    (missing, torn or unparsable files are skipped).
+    """
+    best: tuple[int, int] | None = None
+    for t in texts:
+        try:
+            d = json.loads(t)
+            epoch, leader = int(d["leaderEpoch"]), int(d["leaderId"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if leader >= 0 and (best is None or epoch > best[0]):
+            best = (epoch, leader)
+    return best[1] if best is not None else None
+
