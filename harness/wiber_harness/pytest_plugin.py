@@ -9,8 +9,9 @@
   or object with the command-line options below; returns the RunResult).
 * Options: ``--wiber-backend``, ``--wiber-seed``, ``--wiber-quick``,
   ``--wiber-out``, ``--wiber-set NAME=VALUE`` (repeatable; a system setting
-  such as an unsafe one, on top of the scenario's own). Markers ``integration``, ``slow`` and ``scenario`` are
-  registered, so ``--strict-markers`` is clean.
+  such as an unsafe one, on top of the scenario's own). Markers
+  ``integration``, ``slow`` and ``scenario`` are registered, so
+  ``--strict-markers`` is clean.
 """
 
 from __future__ import annotations
@@ -118,13 +119,12 @@ def summarize(r: Any) -> str:
 
 
 def _settings(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for p in pairs:
-        name, eq, value = p.partition("=")
-        if not eq or not name.strip():
-            raise pytest.UsageError(f"--wiber-set {p!r}: expected NAME=VALUE, e.g. --wiber-set WIBER_PRODUCER_ACKS=1")
-        out[name.strip()] = value
-    return out
+    from wiber_harness.cluster.system_spec import parse_settings
+
+    try:
+        return parse_settings(pairs, "--wiber-set")
+    except ValueError as e:
+        raise pytest.UsageError(str(e)) from e
 
 
 def _run(config: pytest.Config, scenario: Any, **overrides: Any) -> Any:

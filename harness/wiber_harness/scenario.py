@@ -632,16 +632,13 @@ class Expect(_Model):
         notes: list[str] = []
         for metric, bound in self.thresholds.items():
             value = metrics.get(metric)
-            missed = f"{metric} was not measured" if value is None else (
-                None if bound.holds(value) else f"{metric} is {value:g}, expected {bound}")
-            if missed is None:
+            if value is not None and bound.holds(value):
                 continue
+            missed = f"{metric} was not measured" if value is None else f"{metric} is {value:g}, expected {bound}"
             if not self.gate_thresholds:
                 notes.append(f"not gated: {missed}")
-            elif value is None:
-                unknown.append(missed)
             else:
-                failed.append(missed)
+                (unknown if value is None else failed).append(missed)
         if failed:
             return False, failed + notes
         return ("unknown", unknown + notes) if unknown else (True, notes)

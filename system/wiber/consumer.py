@@ -189,13 +189,13 @@ class WiberConsumer:
         held back by the batch timeout; under a backlog the local queue
         already holds ``want`` records and batches stay full.
         """
-        got = self.consumer.consume(num_messages=want, timeout=0)
+        got = list(self.consumer.consume(num_messages=want, timeout=0))
         if got or timeout <= 0:
-            return list(got)
-        got = self.consumer.consume(num_messages=1, timeout=timeout)
+            return got
+        got = list(self.consumer.consume(num_messages=1, timeout=timeout))
         if got and want > 1:
-            got = list(got) + list(self.consumer.consume(num_messages=want - 1, timeout=0))
-        return list(got)
+            got += self.consumer.consume(num_messages=want - 1, timeout=0)
+        return got
 
     def _shutdown(self) -> None:
         try:

@@ -245,7 +245,7 @@ class _Bench:
                          probe=first)
         if s is not None:
             d.floor.append(s)
-            self.say(f"floor search #{rep + 1}: maximum sustainable {'at least ' if s.open_ended else ''}{_r(s.ack_rate)} req/s")
+            self.say(f"floor search #{rep + 1}: maximum sustainable {_max(s)} req/s")
         d.note_load("floor")
 
     def floor_target(self, url: str, processes: int | None = None,
@@ -327,7 +327,7 @@ class _Bench:
             self.path_data(kind).ingest.append(s)
             if s.ack_rate:
                 self.estimates[kind] = s.ack_rate
-            self.say(f"{kind} ingest search #{rep + 1}: maximum sustainable {'at least ' if s.open_ended else ''}{_r(s.ack_rate)} msg/s "
+            self.say(f"{kind} ingest search #{rep + 1}: maximum sustainable {_max(s)} msg/s "
                      f"(load {_load()})")
         self.data.note_load(f"ingest-{kind}")
 
@@ -445,7 +445,7 @@ class _Bench:
                 tag=f"e{rep + 1}", say=self.say)
             if s is not None:
                 pdata.e2e.append(s)
-                self.say(f"{kind} e2e search #{rep + 1}: maximum sustainable {'at least ' if s.open_ended else ''}{_r(s.ack_rate)} msg/s "
+                self.say(f"{kind} e2e search #{rep + 1}: maximum sustainable {_max(s)} msg/s "
                          f"(load {_load()})")
             d.note_load(f"e2e-{kind}")
         msr = median(s.rate for s in pdata.e2e)
@@ -555,6 +555,11 @@ def _start_all(profilers: list[Profiler], meter: CpuMeter, seconds: float,
 
 def _clamp(x: float, lo: int, hi: int) -> int:
     return int(min(max(x, lo), hi))
+
+
+def _max(s: Search) -> str:
+    """A search's answer as said in progress lines: "at least" when its last step still held."""
+    return ("at least " if s.open_ended else "") + _r(s.ack_rate)
 
 
 def _r(x: float | None) -> str:

@@ -24,20 +24,17 @@ import psutil
 
 from wiber_harness.cli import EXIT_UNKNOWN, cli
 from wiber_harness.cluster.local import STATE_FILE, LocalCluster, LocalClusterConfig
-from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
+from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, parse_settings
 from wiber_harness.errors import ClusterError
 
 DEFAULT_STACK_DIR = Path("reports") / "stack"
 
 
 def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for p in pairs:
-        if "=" not in p:
-            raise click.BadParameter(f"--set {p!r}: expected NAME=VALUE, e.g. --set WIBER_PRODUCER_ACKS=1")
-        k, v = p.split("=", 1)
-        out[k.strip()] = v
-    return out
+    try:
+        return parse_settings(pairs, "--set")
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
 
 
 def _config(stack_dir: Path, consumers: int, apis: int, partitions: int, sets: tuple[str, ...],

@@ -175,19 +175,6 @@ def toxiproxy_argv(binary: Path, port: int, host: str = "127.0.0.1") -> list[str
     return [str(binary), "-host", host, "-port", str(port)]
 
 
-__all__ = [
-    "CLIENT_ROLES",
-    "JVM_FLAGS",
-    "BrokerPorts",
-    "broker_properties",
-    "format_argv",
-    "kafka_argv",
-    "quorum_voters",
-    "store_argv",
-    "toxiproxy_argv",
-]
-
-
 def controller_from_quorum_states(texts: Iterable[str]) -> int | None:
     """The active KRaft controller's node id from the voters' ``quorum-state`` files.
 
@@ -207,3 +194,16 @@ def controller_from_quorum_states(texts: Iterable[str]) -> int | None:
             best = (epoch, leader)
     return best[1] if best is not None else None
 
+
+__all__ = [
+    "CLIENT_ROLES",
+    "JVM_FLAGS",
+    "BrokerPorts",
+    "broker_properties",
+    "controller_from_quorum_states",
+    "format_argv",
+    "kafka_argv",
+    "quorum_voters",
+    "store_argv",
+    "toxiproxy_argv",
+]

@@ -18,7 +18,7 @@ names, status meanings); the runner hands it to the workload.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,4 +102,19 @@ class SystemSpec:
 
 DEFAULT_SYSTEM = SystemSpec()
 
-__all__ = ["DEFAULT_FIELDS", "DEFAULT_SYSTEM", "SystemSpec"]
+def parse_settings(pairs: Iterable[str], option: str) -> dict[str, str]:
+    """``NAME=VALUE`` pairs (system settings given on a command line) as a dict.
+
+    Raises ValueError with one sentence naming ``option`` and the fix when a
+    pair has no ``=`` or no name; a value may itself contain ``=``.
+    """
+    out: dict[str, str] = {}
+    for p in pairs:
+        name, eq, value = p.partition("=")
+        if not eq or not name.strip():
+            raise ValueError(f"{option} {p!r}: expected NAME=VALUE, e.g. {option} WIBER_PRODUCER_ACKS=1")
+        out[name.strip()] = value
+    return out
+
+
+__all__ = ["DEFAULT_FIELDS", "DEFAULT_SYSTEM", "SystemSpec", "parse_settings"]
