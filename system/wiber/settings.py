@@ -82,10 +82,12 @@ class Settings(BaseSettings):
         "lz4", description="compression.type for produce batches."
     )
     producer_delivery_timeout_ms: int = Field(
-        7000,
+        9000,
         ge=1000,
         description="delivery.timeout.ms: how long librdkafka tries to deliver a record; "
-        "must be below WIBER_REQUEST_TIMEOUT_S so an answer is always given in time.",
+        "must be below WIBER_REQUEST_TIMEOUT_S so an answer is always given in time. "
+        "9 s outlasts a leader failover (6 s broker session timeout plus the election), "
+        "so a request sent as its leader dies is answered 201, not 504.",
     )
     producer_queue_max_messages: int = Field(
         100_000, ge=1, description="queue.buffering.max.messages; a full queue answers 503."
