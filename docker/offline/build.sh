@@ -144,14 +144,27 @@ app_image() {
   build "$APP" "$REPO" -f "$REPO/docker/Dockerfile" --build-arg "BASE_IMAGE=$PYTHON"
 }
 
+# Run "timed LABEL FN" for each LABEL=FN pair at once (the apt-heavy Kafka and
+# Python images spend most of their time downloading); fail if any failed.
+parallel() {
+  local pids=() labels=() pair i failed=()
+  for pair in "$@"; do
+    # a background job does not inherit the EXIT trap: it cleans up its own copies
+    (trap cleanup EXIT; timed "${pair%%=*}" "${pair#*=}") &
+    pids+=($!)
+    labels+=("${pair%%=*}")
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || failed+=("${labels[$i]}")
+  done
+  [ ${#failed[@]} -eq 0 ] || die "building ${failed[*]} failed (rerun with the build's output: drop -q in build())"
+}
+
 main() {
   local t0=$SECONDS
   preflight
   timed "$BASE" base_image
-  timed "$PYTHON" python_image
-  timed "$KAFKA" kafka_image
-  timed "$TOXIPROXY" toxiproxy_image
-  timed "$FERRETDB" ferretdb_image
+  parallel "$PYTHON=python_image" "$KAFKA=kafka_image" "$TOXIPROXY=toxiproxy_image" "$FERRETDB=ferretdb_image"
   timed "$APP" app_image
   say "all images ready in $((SECONDS - t0)) s"
 }
