@@ -498,11 +498,22 @@ class WiberConsumer:
             self._next_commit_retry = time.monotonic() + COMMIT_RETRY_INTERVAL_S
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        """Take the partitions and set their pause state explicitly.
+
+        librdkafka keeps a partition's pause flag across revoke and
+        re-assignment, so a partition paused during a store retry, revoked,
+        and assigned again after the retry ended would stay paused forever
+        (never consumed, its records never stored) unless resumed here.
+        """
         CONSUMER_REBALANCES.labels("assign").inc()
         log.info("assigned %s", sorted(p.partition for p in partitions))
         consumer.assign(partitions)
-        if self._paused and partitions:
+        if not partitions:
+            return
+        if self._paused:
             consumer.pause(partitions)  # still retrying a store write: take nothing new
+        else:
+            consumer.resume(partitions)
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         CONSUMER_REBALANCES.labels("revoke").inc()
