@@ -118,6 +118,8 @@ def up(stack_dir: Path, consumers: int, apis: int, partitions: int, sets: tuple[
                 if not stop["flag"]:
                     _refresh(cluster, stack_dir)
             return 0
+        if getattr(cluster, "akhq_note", None):
+            click.echo(cluster.akhq_note)
         click.echo(f"ready in {time.monotonic() - t0:.1f} s; Ctrl-C stops it")
         _live(cluster, stack_dir, stop)
         return 0
@@ -237,6 +239,8 @@ def _up_detached(stack_dir: Path, consumers: int, apis: int, partitions: int, se
     while time.monotonic() < deadline:
         st = _read_state(stack_dir)
         if st and st.get("ready") and st.get("supervisor_pid") == proc.pid:
+            if st.get("akhq"):
+                click.echo(st["akhq"], err=True)
             click.echo(f"ready in {time.monotonic() - t0:.1f} s; 'wiber-harness status' shows it, "
                        f"'wiber-harness down' stops it", err=True)
             return 0

@@ -238,6 +238,7 @@ class ComposeCluster:
         self._guard: ComposeGuard | None = None
         self._isolated: dict[str, list[tuple[str, list[str]]]] = {}
         self._brought_up = False
+        self.akhq_note: str | None = None  # where AKHQ answers, or why it was left out (when asked for)
 
     @classmethod
     def for_scenario(cls, scenario: Scenario, run_dir: Path, *, settings: Mapping[str, str] | None = None,
@@ -253,7 +254,7 @@ class ComposeCluster:
         """The compose twin of a ``LocalClusterConfig`` (what ``wiber-harness up --backend compose`` uses)."""
         return cls(ComposeClusterConfig(run_dir=Path(cfg.run_dir), partitions=cfg.partitions,
                                         consumers=cfg.consumers, apis=cfg.apis, settings=dict(cfg.settings),
-                                        system=cfg.system))
+                                        system=cfg.system, akhq=True))
 
     # ------------------------------------------------------------------ plan
     def _plan(self) -> None:
@@ -402,7 +403,12 @@ class ComposeCluster:
             self._guard = ComposeGuard(self._compose_argv("down", "-v", "--remove-orphans", "-t", "5"),
                                        str(self.compose_dir), self._env)
             self._brought_up = True
-            infra = [*INFRA, *(["akhq"] if self.config.akhq and not self.offline else [])]
+            akhq = self.config.akhq and not self.offline
+            if self.config.akhq:
+                self.akhq_note = (f"AKHQ on http://{HOST}:{os.environ.get('AKHQ_PORT', '8080')}" if akhq else
+                                  "AKHQ left out: the offline images have no AKHQ (it needs "
+                                  f"{image(OFFICIAL_IMAGES['akhq'])} from a registry)")
+            infra = [*INFRA, *(["akhq"] if akhq else [])]
             self._compose_run("up", "-d", "--no-build", *infra)
             self._bind(INFRA)
             self._tp = ToxiproxyClient(f"http://{HOST}:{self._ports.toxiproxy}")
@@ -732,7 +738,7 @@ class ComposeCluster:
                 "project": self.project, "offline": self.offline,
                 "compose": {"command": self._compose, "files": [str(f) for f in self._files]},
                 "start_seconds": self.start_seconds, "nodes": [s.to_dict() for s in self.status()],
-                "endpoints": self.endpoints().to_dict(), "links": self.links()}
+                "endpoints": self.endpoints().to_dict(), "links": self.links(), "akhq": self.akhq_note}
 
     def write_state(self) -> None:
         (self.run_dir / STATE_FILE).write_text(json.dumps(self.state(), indent=2))
