@@ -4,7 +4,11 @@ Each timeline step becomes an ``inject`` op of process ``nemesis`` at its
 ``at`` time and, when the kind heals, a ``heal`` op at its heal time (or in
 the end phase, :meth:`Nemesis.heal_all`). Steps run as concurrent tasks so
 overlapping faults overlap for real; blocking cluster calls run in worker
-threads, never on the event loop that drives the workload.
+threads, never on the event loop that drives the workload. Operations on
+the same node or link never run at once: each holds the locks of what it
+resolved to, so a fault whose operation is still under way (a rewind
+stopping and restarting consumers takes ~8 s on compose) delays the next
+operation on those nodes instead of racing it (the history shows the delay).
 
 Every completion carries ``resolved`` (the nodes or links hit) and
 ``evidence``: what the harness saw that proves the fault took effect (the
@@ -19,10 +23,11 @@ nothing about the system.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +70,15 @@ class Nemesis:
         self.active: dict[str, ActiveFault] = {}
         self.on_event = on_event or (lambda s: None)
         self.current: set[str] = set()
+        self._busy: dict[str, asyncio.Lock] = {}
+
+    @contextlib.asynccontextmanager
+    async def _exclusive(self, names: Sequence[str]) -> AsyncIterator[None]:
+        """Hold the lock of every named node or link, taken in sorted order (no deadlock)."""
+        async with contextlib.AsyncExitStack() as stack:
+            for name in sorted(set(names)):
+                await stack.enter_async_context(self._busy.setdefault(name, asyncio.Lock()))
+            yield
 
     # ---------------------------------------------------------------- timeline
     async def run(self, steps: Sequence[FaultStep], start_ns: int) -> None:
@@ -145,7 +159,8 @@ class Nemesis:
         if not resolved:
             raise FaultError(f"target {step.target} matched nothing")
         af = ActiveFault(step, resolved)
-        ev = await asyncio.to_thread(self._inject_sync, step, fid, resolved)
+        async with self._exclusive(resolved):
+            ev = await asyncio.to_thread(self._inject_sync, step, fid, resolved)
         af.evidence = ev
         if step.kind.heal is not None:
             self.active[fid] = af
@@ -198,7 +213,8 @@ class Nemesis:
         return {"link": link, "toxics": names, "effective": set(names) <= present}
 
     async def _heal(self, af: ActiveFault) -> tuple[list[str], dict[str, Any]]:
-        return af.resolved, await asyncio.to_thread(self._heal_sync, af)
+        async with self._exclusive(af.resolved):
+            return af.resolved, await asyncio.to_thread(self._heal_sync, af)
 
     def _heal_sync(self, af: ActiveFault) -> dict[str, Any]:
         c = self.cluster
