@@ -62,6 +62,7 @@ class FakeKafka:
         self.assigned: list[int] = []
         self.callbacks: dict[str, Any] = {}
         self.events: list[str] = []
+        self.revoke_next: tuple[WiberConsumer, list[int], list[int]] | None = None
 
     def subscribe(self, topics: list[str], **cbs: Any) -> None:
         self.callbacks = cbs
@@ -89,7 +90,18 @@ class FakeKafka:
 
     def poll(self, timeout: float) -> None:
         self.events.append("poll")
+        if self.revoke_next is not None:
+            consumer, parts, keep = self.revoke_next
+            self.revoke_next = None
+            consumer._on_revoke(self, [TP(TOPIC, p) for p in parts])
+            self.assigned = keep  # what the client does after on_revoke
+            for p in parts:  # a partition handed back restarts from its committed offset
+                self.pos[p] = self.committed.get(p, 0)
         return None
+
+    def revoke_at_next_poll(self, consumer: WiberConsumer, parts: list[int], keep: list[int]) -> None:
+        """A rebalance during the consumer's next poll: ``parts`` revoked, ``keep`` left assigned."""
+        self.revoke_next = (consumer, parts, keep)
 
     def pause(self, parts: list[TP]) -> None:
         self.paused |= {p.partition for p in parts}
@@ -281,17 +293,7 @@ def test_revoke_commits_stored_and_drops_unstored(tmp_path: Path) -> None:
     kafka.assigned = [0, 1, 5]
     kafka.logs[5] = []
     kafka.pos[5] = 0
-    revoked = False
-
-    def poll_revoke(timeout: float) -> None:
-        nonlocal revoked
-        if not revoked:
-            revoked = True
-            c._on_revoke(kafka, [TP(TOPIC, 1), TP(TOPIC, 5)])
-            kafka.assigned = [0]
-        return None
-
-    kafka.poll = poll_revoke  # type: ignore[method-assign]
+    kafka.revoke_at_next_poll(c, [1, 5], keep=[0])
     c._step()
     assert kafka.commit_calls[0] == {5: 7}  # on revoke: what was stored
     assert [d["content"] for d in store.docs.values()] == ["m0"]  # partition 1 dropped
@@ -323,20 +325,9 @@ def test_partitions_revoked_during_a_retry_and_assigned_again_are_consumed(tmp_p
     consumer-store-partition run found (1,193 acknowledged messages lost).
     """
     c, kafka, store = make(tmp_path, {0: [rec(0)], 1: [rec(1)]}, fail_times=2)
-    revoked = False
-
-    def poll_revoke(timeout: float) -> None:
-        nonlocal revoked
-        if not revoked:
-            revoked = True
-            c._on_revoke(kafka, [TP(TOPIC, 0), TP(TOPIC, 1)])
-            kafka.assigned = []  # what the client does after on_revoke
-            kafka.pos = {p: kafka.committed.get(p, 0) for p in kafka.logs}
-        return None
-
-    kafka.poll = poll_revoke  # type: ignore[method-assign]
+    kafka.revoke_at_next_poll(c, [0, 1], keep=[])
     c._step()  # first batch: the store fails, everything is revoked meanwhile
-    assert revoked and store.docs == {} and kafka.paused == {0, 1}
+    assert kafka.revoke_next is None and store.docs == {} and kafka.paused == {0, 1}
     for _ in range(3):  # the next polls get the partitions back, then their records
         c._step()
     assert sorted(d["content"] for d in store.docs.values()) == ["m0", "m1"]
