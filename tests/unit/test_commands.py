@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
-from wiber_harness.cluster.commands import BrokerPorts, broker_properties, quorum_voters, store_argv
+from wiber_harness.cluster.commands import (
+    BrokerPorts,
+    broker_properties,
+    new_cluster_id,
+    quorum_voters,
+    store_argv,
+)
 
 
 def _props(text: str) -> dict[str, str]:
@@ -56,3 +63,17 @@ def test_the_controller_is_the_leader_of_the_newest_epoch_any_voter_saw() -> Non
     assert controller_from_quorum_states([stale, new, '{"leaderId": 1, "leaderE']) == 2
     assert controller_from_quorum_states([stale]) == 3
     assert controller_from_quorum_states(['{"leaderId":-1,"leaderEpoch":4}', "", "null"]) is None
+
+
+def test_new_cluster_id_never_starts_with_a_dash() -> None:
+    # 0xf8.. encodes to '-' as the first URL-safe base64 character; the second draw is kept.
+    draws = iter([bytes([0xF8]) + bytes(15), bytes([0x10]) + bytes(15)])
+    cluster_id = new_cluster_id(lambda: next(draws))
+    assert not cluster_id.startswith("-")
+    assert cluster_id == base64.urlsafe_b64encode(bytes([0x10]) + bytes(15)).rstrip(b"=").decode()
+
+
+def test_new_cluster_id_is_22_url_safe_characters() -> None:
+    ids = {new_cluster_id() for _ in range(200)}
+    assert len(ids) == 200
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)

@@ -11,8 +11,10 @@ CONTROLLER listener for the quorum.
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +122,18 @@ def kafka_argv(java: Path, classpath: str, log4j: Path, main: str, *args: str) -
         main,
         *args,
     ]
+
+
+def new_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A fresh KRaft cluster id: 16 random bytes, URL-safe base64, never starting with '-'.
+
+    kafka-storage (argparse) takes a value that starts with '-' for an option
+    ("--cluster-id/-t: expected one argument"), and 1 id in 64 would.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(random_bytes()).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def format_argv(java: Path, classpath: str, log4j: Path, cluster_id: str, props: Path) -> list[str]:

@@ -47,7 +47,6 @@ through Toxiproxy, so killing it makes the store unavailable on both stacks).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import importlib
@@ -67,6 +66,7 @@ import httpx
 import yaml
 
 from wiber_harness.cluster.base import Endpoints, NodeStatus, read_delivery_logs
+from wiber_harness.cluster.commands import new_cluster_id
 from wiber_harness.cluster.compose_files import (
     API_PORT,
     APP_IMAGE,
@@ -398,8 +398,7 @@ class ComposeCluster:
             self._check_images()
             self._override = self._write_override()
             assert self._ports is not None
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-            self._env = {**os.environ, **self._ports.env(), "KAFKA_CLUSTER_ID": cluster_id}
+            self._env = {**os.environ, **self._ports.env(), "KAFKA_CLUSTER_ID": new_cluster_id()}
             self._guard = ComposeGuard(self._compose_argv("down", "-v", "--remove-orphans", "-t", "5"),
                                        str(self.compose_dir), self._env)
             self._brought_up = True

@@ -20,7 +20,6 @@ dies, and ``close()`` stops everything in reverse order.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import logging
@@ -29,7 +28,6 @@ import random
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +43,7 @@ from wiber_harness.cluster.commands import (
     controller_from_quorum_states,
     format_argv,
     kafka_argv,
+    new_cluster_id,
     quorum_voters,
     store_argv,
     toxiproxy_argv,
@@ -218,9 +217,7 @@ class LocalCluster:
         prov = self._prov
         log4j = prov.kafka.log4j_config()
         voters = quorum_voters(self._brokers)
-        cluster_id = "-"
-        while cluster_id.startswith("-"):  # kafka-storage would take a leading '-' for an option
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         formats: list[tuple[str, subprocess.Popen[bytes], Path]] = []
         for b in self._brokers:
             name = f"kafka-{b.node_id}"
