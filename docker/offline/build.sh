@@ -3,7 +3,8 @@
 # machines with a Docker engine but no registry (docker/offline/README in
 # docker/README.md). Idempotent: an image that exists is skipped, except the
 # app image, which is always rebuilt so it runs the current source (its
-# dependency layer is cached, so that takes seconds).
+# dependency layer is cached, so that takes seconds) and is labelled with the
+# source's content digest (org.wiber.source-digest), which the harness checks.
 #
 #   wiber-offline/debian:bookworm   debootstrap --variant=minbase + docker import
 #   wiber-offline/python:3.11       + Debian's python3 (base of the app image)
@@ -140,8 +141,14 @@ ferretdb_image() {
 app_image() {
   # The app's context is the repository root (it needs system/); .dockerignore
   # there keeps the context to what the Dockerfile copies.
+  # The label is the content digest of system/wiber: the harness refuses an
+  # app image whose digest differs from the source it is run from.
+  local digest
+  digest=$(python3 "$REPO/harness/wiber_harness/cluster/source_digest.py" "$REPO/system/wiber") \
+    || die "could not compute the source digest of $REPO/system/wiber"
   certs_into "$REPO/docker"
-  build "$APP" "$REPO" -f "$REPO/docker/Dockerfile" --build-arg "BASE_IMAGE=$PYTHON"
+  build "$APP" "$REPO" -f "$REPO/docker/Dockerfile" --build-arg "BASE_IMAGE=$PYTHON" \
+    --label "org.wiber.source-digest=$digest"
 }
 
 # Run "timed LABEL FN" for each LABEL=FN pair at once (the apt-heavy Kafka and

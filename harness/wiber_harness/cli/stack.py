@@ -245,7 +245,8 @@ def _up_detached(stack_dir: Path, consumers: int, apis: int, partitions: int, se
                        f"'wiber-harness down' stops it", err=True)
             return 0
         if proc.poll() is not None:
-            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            tail = [line.removeprefix("wiber-harness: ")  # the error adds its own prefix
+                    for line in log.read_text(errors="replace").strip().splitlines()[-3:]]
             raise ClusterError(f"the stack did not start: {' '.join(tail) or 'no output'} (see {log})")
         time.sleep(0.5)
     proc.terminate()

@@ -48,7 +48,6 @@ through Toxiproxy, so killing it makes the store unavailable on both stacks).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import importlib
 import json
 import logging
@@ -88,6 +87,8 @@ from wiber_harness.cluster.compose_files import (
 )
 from wiber_harness.cluster.compose_guard import ComposeGuard
 from wiber_harness.cluster.compose_kafka import KafkaObserver
+from wiber_harness.cluster.source_digest import LABEL as DIGEST_LABEL
+from wiber_harness.cluster.source_digest import app_image_verdict, source_digest
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.cluster.toxiproxy import ToxiproxyClient
 from wiber_harness.errors import ClusterError, FaultError
@@ -300,7 +301,7 @@ class ComposeCluster:
         missing = [i for i in wanted if not self._has_image(i)]
         if not missing:
             if self.system is not None:
-                self._warn_if_stale(image(APP_IMAGE))
+                self._check_app_source(image(APP_IMAGE))
             return
         if self.offline:
             raise ClusterError(f"images {', '.join(missing)} are not built; run 'bash "
@@ -311,19 +312,25 @@ class ComposeCluster:
                                f"a registry 'bash {self.compose_dir / BUILD_SCRIPT}'")
         # official images that are missing are pulled by 'up'
 
-    def _warn_if_stale(self, name: str) -> None:
-        """Warn when the app image is older than the pipeline's source: it would test old code."""
+    def _check_app_source(self, name: str) -> None:
+        """Refuse an app image built from other source than the one next to the compose files.
+
+        docker/offline/build.sh labels the image with the source's content
+        digest; an image without the label (built another way) only earns a
+        warning, since nothing tells whether it is current.
+        """
         src = self.compose_dir.parent / "system" / "wiber"
-        try:
-            created = self._docker.images.get(name).attrs["Created"]
-            built = dt.datetime.fromisoformat(created[:26].rstrip("Z") + "+00:00").timestamp()
-            newest = max(f.stat().st_mtime for f in src.rglob("*.py"))
-        except Exception:  # no source tree next to the compose files, or an odd timestamp
+        if not src.is_dir():  # compose files used without the repository: nothing to compare with
             return
-        if newest > built:
-            log.warning("the app image %s is older than %s: scenarios will run the old code; rebuild it "
-                        "(bash %s, or docker compose -f %s build)", name, src,
-                        self.compose_dir / BUILD_SCRIPT, self.compose_dir / "docker-compose.yml")
+        labels = self._docker.images.get(name).attrs.get("Config", {}).get("Labels") or {}
+        verdict = app_image_verdict(labels.get(DIGEST_LABEL), source_digest(src))
+        fix = f"rebuild it: bash {self.compose_dir / BUILD_SCRIPT}"
+        if verdict == "unknown":
+            log.warning("the app image %s has no %s label, so it may run other code than %s; %s",
+                        name, DIGEST_LABEL, src, fix)
+        elif verdict == "stale":
+            raise ClusterError(f"the app image {name} was built from other source than {src} "
+                               f"(its {DIGEST_LABEL} label differs), so scenarios would test old code; {fix}")
 
     # ----------------------------------------------------------------- files
     def _system_values(self, name: str, role: str) -> dict[str, object]:
