@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -217,21 +218,36 @@ def test_an_exception_in_the_harness_leaves_no_process(tmp_path: Path) -> None:
     assert pids_alive([int(p) for p in info["pids"]]) == []  # type: ignore[attr-defined]
 
 
-def test_ctrl_c_of_foreground_up_leaves_no_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("inherited_sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["terminal", "sigint-ignored"])
+def test_ctrl_c_of_foreground_up_leaves_no_process(tmp_path: Path, inherited_sigint: signal.Handlers) -> None:
+    # "sigint-ignored": up started as a script's background job, which inherits
+    # SIGINT ignored; Ctrl-C must still stop the stack.
     d = tmp_path / "fg"
     proc = subprocess.Popen([sys.executable, "-m", "wiber_harness.cli", "up", "--no-system", "--dir", str(d)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 240
-    for line in proc.stdout:
-        if "ready in" in line or time.monotonic() > deadline:
-            break
-    st = json.loads((d / "cluster.json").read_text())
-    pids = _stack_pids(st)
-    assert len(pids_alive(pids)) == 5
-    proc.send_signal(signal.SIGINT)
-    proc.wait(60)
-    assert pids_alive(pids) == []
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, inherited_sigint))
+    pids: list[int] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 240
+        for line in proc.stdout:
+            if "ready in" in line or time.monotonic() > deadline:
+                break
+        st = json.loads((d / "cluster.json").read_text())
+        pids = _stack_pids(st)
+        assert len(pids_alive(pids)) == 5
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+        assert pids_alive(pids) == []
+    finally:  # a failure must not leave a stack running under the tests that follow
+        if proc.poll() is None:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(60)
+            proc.kill()
+        for pid in pids_alive(pids):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
 
 
 def test_a_broker_that_fails_to_start_is_named_with_its_log(tmp_path: Path) -> None:

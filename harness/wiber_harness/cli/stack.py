@@ -105,6 +105,11 @@ def up(stack_dir: Path, consumers: int, apis: int, partitions: int, sets: tuple[
     signal.signal(signal.SIGTERM, on_term)
     if serve:
         signal.signal(signal.SIGINT, on_term)
+    else:
+        # "Ctrl-C stops it" must hold even when SIGINT came in ignored (a
+        # script's background job inherits SIG_IGN, and Python then never
+        # raises KeyboardInterrupt): without this the stack ran on for good.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         t0 = time.monotonic()
         if not serve:
