@@ -38,7 +38,7 @@ from wiber_harness.bench.kafka_tools import (
 )
 from wiber_harness.bench.measure import Kind, Measure
 from wiber_harness.bench.profiling import CpuMeter, package_of, summarize_collapsed
-from wiber_harness.bench.search import EXTRA_UP_STEPS, Search, find_max_rate
+from wiber_harness.bench.search import EXTRA_DOWN_STEPS, EXTRA_UP_STEPS, Search, find_max_rate
 from wiber_harness.bench.sink import SinkRun, steady_rate
 from wiber_harness.bench.stack_ops import RawInsert
 from wiber_harness.bench.stats import Series, mad, median, ratio_samples
@@ -347,3 +347,17 @@ def test_a_search_that_keeps_holding_goes_past_max_steps_and_says_so() -> None:
     t = Capacity(1000)
     s = find_max_rate(t, estimate=1000, step_s=1, max_steps=4)
     assert not s.open_ended and s.rate is not None and s.rate <= 1000
+
+
+def test_a_search_that_never_holds_on_its_way_down_takes_extra_steps() -> None:
+    # the estimate was 2.5x too high: 4 steps from 0.7 would end at 0.35 x estimate (875 > 500)
+    t = Capacity(500)
+    s = find_max_rate(t, estimate=2500, step_s=1, max_steps=4)
+    assert s.rate is not None and s.rate <= 500 and not s.open_ended
+    assert len(t.rates) <= 4 + EXTRA_DOWN_STEPS
+    # ... and it stops at the first rate that held, not at the limit
+    assert t.rates[-1] == s.rate
+    # a capacity below the whole ladder still ends, with no answer
+    t = Capacity(10)
+    s = find_max_rate(t, estimate=2500, step_s=1, max_steps=4)
+    assert s.rate is None and len(t.rates) == 4 + EXTRA_DOWN_STEPS

@@ -12,7 +12,11 @@ One search on one target (:class:`~wiber_harness.bench.measure.Target`):
    step down until one holds. At most ``max_steps`` steps, except that a
    search still holding on its way up takes up to ``EXTRA_UP_STEPS`` more
    (an estimate that was low must not cap the answer); if its last step
-   still held, the answer is a lower bound (``open_ended``). *Held* is the
+   still held, the answer is a lower bound (``open_ended``). Likewise a
+   search that has not held once on its way down takes up to
+   ``EXTRA_DOWN_STEPS`` more (an estimate that was high must not leave no
+   answer: on 2 cores the end-to-end capacity can be well under the sink's
+   capacity measured alone). *Held* is the
    search's ``criterion``: ``"ingest"`` (:attr:`Measure.ingest_held`: the
    generator kept up, few errors, ack p99 in bound) or ``"e2e"``
    (:attr:`Measure.held`: also e2e p99 in bound, no growing backlog,
@@ -38,6 +42,7 @@ Criterion = Literal["ingest", "e2e"]
 LADDER: tuple[float, ...] = (0.05, 0.08, 0.12, 0.17, 0.25, 0.35, 0.5, 0.6, 0.7, 0.85, 1.0, 1.15, 1.3,
                              1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
 EXTRA_UP_STEPS = 3
+EXTRA_DOWN_STEPS = 3
 
 
 def held(m: Measure, criterion: Criterion) -> bool:
@@ -111,8 +116,9 @@ def find_max_rate(target: Target, *, estimate: float, step_s: float, criterion: 
 
     first = step(start)
     ladder = [f for f in LADDER if f > start] if first else [f for f in reversed(LADDER) if f < start]
+    limit = max_steps + (EXTRA_UP_STEPS if first else EXTRA_DOWN_STEPS)
     for f in ladder:
-        if len(search.steps) >= max_steps + (EXTRA_UP_STEPS if first else 0):
+        if len(search.steps) >= limit:
             break
         if step(f) != first:
             break
