@@ -350,7 +350,7 @@ def test_a_search_that_keeps_holding_goes_past_max_steps_and_says_so() -> None:
 
 
 def test_a_search_that_never_holds_on_its_way_down_takes_extra_steps() -> None:
-    # the estimate was 2.5x too high: 4 steps from 0.7 would end at 0.35 x estimate (875 > 500)
+    # the estimate was 5x too high: 4 steps from 0.7 would end at 0.35 x estimate (875 > 500)
     t = Capacity(500)
     s = find_max_rate(t, estimate=2500, step_s=1, max_steps=4)
     assert s.rate is not None and s.rate <= 500 and not s.open_ended
