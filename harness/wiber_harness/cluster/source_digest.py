@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from pathlib import Path
+from typing import Literal
 
 LABEL = "org.wiber.source-digest"
 
@@ -32,16 +33,20 @@ def source_digest(root: Path) -> str:
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such directory; pass the pipeline's package (system/wiber)")
     h = hashlib.sha256()
-    files = sorted(p for p in root.rglob("*") if p.is_file() and _kept(p.relative_to(root)))
-    for p in files:
-        h.update(p.relative_to(root).as_posix().encode())
-        h.update(b"\0")
-        h.update(hashlib.sha256(p.read_bytes()).hexdigest().encode())
-        h.update(b"\n")
+    files = sorted((p.relative_to(root), p) for p in root.rglob("*") if p.is_file())
+    for rel, p in files:
+        if _kept(rel):
+            h.update(rel.as_posix().encode())
+            h.update(b"\0")
+            h.update(hashlib.sha256(p.read_bytes()).hexdigest().encode())
+            h.update(b"\n")
     return h.hexdigest()
 
 
-def app_image_verdict(label: str | None, current: str) -> str:
+Verdict = Literal["current", "stale", "unknown"]
+
+
+def app_image_verdict(label: str | None, current: str) -> Verdict:
     """'current', 'stale' (the image's label names other source) or 'unknown' (no label)."""
     if not label:
         return "unknown"
