@@ -87,7 +87,9 @@ def serve_aiohttp(host: str, port: int) -> None:
 
     async def single(request: web.Request) -> web.Response:
         body = orjson.loads(await request.read())
-        return web.Response(status=201, body=orjson.dumps(_answer(body)), content_type="application/json")
+        return web.Response(
+            status=201, body=orjson.dumps(_answer(body)), content_type="application/json"
+        )
 
     async def batch(request: web.Request) -> web.Response:
         items = orjson.loads(await request.read())["messages"]
@@ -111,11 +113,16 @@ def serve_fastapi(host: str, port: int) -> None:
 
     @app.post("/messages", status_code=201)
     async def single(item: _Item) -> Response:
-        return Response(orjson.dumps(_answer(item.model_dump())), 201, media_type="application/json")
+        return Response(
+            orjson.dumps(_answer(item.model_dump())), 201, media_type="application/json"
+        )
 
     @app.post("/messages/batch", status_code=201)
     async def batch(b: _Batch) -> Response:
-        res = [{"index": i, "status": 201, **_answer(it.model_dump())} for i, it in enumerate(b.messages)]
+        res = [
+            {"index": i, "status": 201, **_answer(it.model_dump())}
+            for i, it in enumerate(b.messages)
+        ]
         return Response(orjson.dumps({"results": res}), 201, media_type="application/json")
 
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
@@ -131,8 +138,16 @@ def free_port() -> int:
 def trivial_server(server: str = "aiohttp", timeout: float = 20.0) -> Iterator[str]:
     """Start the trivial endpoint as a child process; yield its base URL; stop it."""
     port = free_port()
-    cmd = [sys.executable, "-m", "wiber_harness.bench_workload", "--serve", "--server", server,
-           "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "wiber_harness.bench_workload",
+        "--serve",
+        "--server",
+        server,
+        "--port",
+        str(port),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + timeout
@@ -187,8 +202,14 @@ async def measure_generator_async(
 ) -> dict[str, Any]:
     """Run the real generator against ``url``; achieved rates and latency from intended."""
     cfg = WorkloadConfig(
-        rate=rate, duration=duration, conversations=conversations, payload_size=payload_size,
-        concurrency=concurrency, batch=batch, request_timeout=request_timeout, run_id="bench",
+        rate=rate,
+        duration=duration,
+        conversations=conversations,
+        payload_size=payload_size,
+        concurrency=concurrency,
+        batch=batch,
+        request_timeout=request_timeout,
+        run_id="bench",
     )
     with tempfile.TemporaryDirectory() as tmp:
         path = history_path or Path(tmp) / "history.jsonl"
@@ -240,7 +261,9 @@ def measure_generator(url: str, rate: float, duration: float, **kw: Any) -> dict
     return asyncio.run(measure_generator_async(url, rate, duration, **kw))
 
 
-def measure_wrk(url: str, duration: float, threads: int = 1, connections: int = 32) -> dict[str, Any]:
+def measure_wrk(
+    url: str, duration: float, threads: int = 1, connections: int = 32
+) -> dict[str, Any]:
     """``wrk`` posting one message body to ``url``/messages: its req/s (closed loop, max rate)."""
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -259,9 +282,20 @@ def measure_wrk(url: str, duration: float, threads: int = 1, connections: int = 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         out = subprocess.run(
-            [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
-             "--latency", "-s", f.name, url.rstrip("/") + "/messages"],
-            capture_output=True, text=True, timeout=duration + 60, check=False,
+            [
+                wrk,
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{max(1, round(duration))}s",
+                "--latency",
+                "-s",
+                f.name,
+                url.rstrip("/") + "/messages",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=duration + 60,
+            check=False,
         ).stdout
     finally:
         os.unlink(f.name)
@@ -290,7 +324,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--selftest-url", metavar="URL", help="measure against this base URL")
-    mode.add_argument("--selftest", action="store_true", help="start the trivial endpoint and measure")
+    mode.add_argument(
+        "--selftest", action="store_true", help="start the trivial endpoint and measure"
+    )
     mode.add_argument("--serve", action="store_true", help="run the trivial endpoint")
     ap.add_argument("--server", choices=("aiohttp", "fastapi"), default="aiohttp")
     ap.add_argument("--host", default="127.0.0.1")

@@ -33,8 +33,14 @@ def replay_records(cluster: Any, count: int, rng: random.Random) -> dict[str, An
 
     topic = cluster.spec.topic
     conf = _client_conf(cluster)
-    c = Consumer({**conf, "group.id": f"wiber-harness-replay-{uuid.uuid4().hex[:8]}",
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    c = Consumer(
+        {
+            **conf,
+            "group.id": f"wiber-harness-replay-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     try:
         md = c.list_topics(topic, timeout=10)
         parts = sorted(md.topics[topic].partitions)
@@ -44,7 +50,12 @@ def replay_records(cluster: Any, count: int, rng: random.Random) -> dict[str, An
             if hi > lo:
                 tps.append((p, lo, hi))
         if not tps:
-            return {"effective": False, "reason": "the topic holds no records to replay", "read": 0, "produced": 0}
+            return {
+                "effective": False,
+                "reason": "the topic holds no records to replay",
+                "read": 0,
+                "produced": 0,
+            }
         per = max(1, count // len(tps))
         assign = []
         for p, lo, hi in tps:
@@ -74,12 +85,24 @@ def replay_records(cluster: Any, count: int, rng: random.Random) -> dict[str, An
             errors.append(str(err))
 
     for m in got:
-        prod.produce(topic, value=m.value(), key=m.key(), partition=m.partition(), headers=m.headers(), on_delivery=cb)
+        prod.produce(
+            topic,
+            value=m.value(),
+            key=m.key(),
+            partition=m.partition(),
+            headers=m.headers(),
+            on_delivery=cb,
+        )
         prod.poll(0)
     left = prod.flush(30)
     sample = [{"partition": m.partition(), "offset": m.offset()} for m in got[:3]]
-    ev = {"read": len(got), "produced": acked, "unflushed": left, "sample": sample,
-          "effective": acked > 0 and acked == len(got)}
+    ev = {
+        "read": len(got),
+        "produced": acked,
+        "unflushed": left,
+        "sample": sample,
+        "effective": acked > 0 and acked == len(got),
+    }
     if errors:
         ev["errors"] = errors
     if not ev["effective"]:
@@ -95,8 +118,13 @@ def _committed(admin: Any, group: str, topic: str, parts: list[int]) -> dict[int
     return {tp.partition: tp.offset for tp in res.topic_partitions}
 
 
-def rewind_offsets(cluster: Any, consumers: list[str], by: int | None = None, to: str | None = None,
-                   timeout: float = 60) -> dict[str, Any]:
+def rewind_offsets(
+    cluster: Any,
+    consumers: list[str],
+    by: int | None = None,
+    to: str | None = None,
+    timeout: float = 60,
+) -> dict[str, Any]:
     """Stop consumers, move the group's offsets back, verify, start the consumers."""
     from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
     from confluent_kafka.admin import AdminClient
@@ -111,7 +139,9 @@ def rewind_offsets(cluster: Any, consumers: list[str], by: int | None = None, to
         parts = sorted(md.topics[topic].partitions)
         before = _committed(admin, group, topic, parts)
         probe = Consumer({**conf, "group.id": f"wiber-harness-probe-{uuid.uuid4().hex[:8]}"})
-        low = {p: probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[0] for p in parts}
+        low = {
+            p: probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[0] for p in parts
+        }
         probe.close()
         target = {}
         for p in parts:
@@ -119,7 +149,11 @@ def rewind_offsets(cluster: Any, consumers: list[str], by: int | None = None, to
             if cur < 0:
                 continue  # nothing committed: nothing to rewind
             target[p] = low[p] if to == "earliest" else max(low[p], cur - int(by or 0))
-        req = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p, o) for p, o in target.items()])]
+        req = [
+            ConsumerGroupTopicPartitions(
+                group, [TopicPartition(topic, p, o) for p, o in target.items()]
+            )
+        ]
         deadline = time.monotonic() + timeout
         last = ""
         while True:
@@ -129,14 +163,22 @@ def rewind_offsets(cluster: Any, consumers: list[str], by: int | None = None, to
             except Exception as e:  # the group still has members until their session ends
                 last = str(e)
                 if time.monotonic() > deadline:
-                    raise FaultError(f"could not move the offsets of group {group} within {timeout:.0f} s ({last})") from e
+                    raise FaultError(
+                        f"could not move the offsets of group {group} within {timeout:.0f} s ({last})"
+                    ) from e
                 time.sleep(1)
         after = _committed(admin, group, topic, parts)
     finally:
         starts = {n: cluster.start_node(n) for n in consumers}
     moved = sum(before[p] - after[p] for p in target if before.get(p, 0) >= 0)
-    ev = {"before": before, "after": after, "moved_back": moved, "stopped": stops, "started": starts,
-          "effective": moved > 0 and all(after[p] == target[p] for p in target)}
+    ev = {
+        "before": before,
+        "after": after,
+        "moved_back": moved,
+        "stopped": stops,
+        "started": starts,
+        "effective": moved > 0 and all(after[p] == target[p] for p in target),
+    }
     if not ev["effective"]:
         ev["reason"] = "the committed offsets did not move back"
     return ev

@@ -94,10 +94,15 @@ from wiber_harness.targets import (
 T = TypeVar("T")
 
 FAMILIES: Mapping[str, tuple[str, ...]] = {
-    "kill": ("kill",), "stop": ("stop",), "pause": ("pause",), "restart": ("restart",),
-    "partition": ("partition",), "latency": ("latency",),
+    "kill": ("kill",),
+    "stop": ("stop",),
+    "pause": ("pause",),
+    "restart": ("restart",),
+    "partition": ("partition",),
+    "latency": ("latency",),
     "duplicate": ("duplicate_retry", "duplicate_replay", "offset_rewind"),
-    "duplicate_retry": ("duplicate_retry",), "duplicate_replay": ("duplicate_replay",),
+    "duplicate_retry": ("duplicate_retry",),
+    "duplicate_replay": ("duplicate_replay",),
     "offset_rewind": ("offset_rewind",),
 }
 DEFAULT_MIX = "kill,partition,pause,latency,duplicate"
@@ -141,11 +146,23 @@ class Space:
     min_window: float = MIN_WINDOW_S
 
     @classmethod
-    def for_base(cls, base: Scenario, mix: tuple[MixEntry, ...], max_faults: int = 3,
-                 min_window: float = MIN_WINDOW_S) -> Space:
+    def for_base(
+        cls,
+        base: Scenario,
+        mix: tuple[MixEntry, ...],
+        max_faults: int = 3,
+        min_window: float = MIN_WINDOW_S,
+    ) -> Space:
         t = base.topology
-        return cls(mix, float(base.workload.duration), t.consumers, t.apis, t.partitions, max_faults,
-                   min_window)
+        return cls(
+            mix,
+            float(base.workload.duration),
+            t.consumers,
+            t.apis,
+            t.partitions,
+            max_faults,
+            min_window,
+        )
 
 
 def _split_top(text: str) -> list[str]:
@@ -172,8 +189,10 @@ def parse_mix(text: str, base: Scenario) -> tuple[MixEntry, ...]:
         if word not in FAMILIES:
             close = difflib.get_close_matches(word, list(FAMILIES), n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
-            raise InvalidScenario(f"--faults: '{word}' is not a fault family; {hint}use a comma-separated "
-                                  f"list of {', '.join(FAMILIES)} (FAMILY@TARGET pins a target)")
+            raise InvalidScenario(
+                f"--faults: '{word}' is not a fault family; {hint}use a comma-separated "
+                f"list of {', '.join(FAMILIES)} (FAMILY@TARGET pins a target)"
+            )
         if target:
             for kind in FAMILIES[word]:
                 try:
@@ -193,10 +212,23 @@ def default_targets(kind: str, space: Space) -> tuple[str, ...]:
     consumers = tuple(f"consumer.{i}" for i in range(1, space.consumers + 1))
     if kind in PROCESS_KINDS:
         apis = tuple(f"api.{i}" for i in range(1, space.apis + 1))
-        return ("consumer.any", *consumers, "kafka.random", "kafka.leader(partition=0)", *apis, "store")
+        return (
+            "consumer.any",
+            *consumers,
+            "kafka.random",
+            "kafka.leader(partition=0)",
+            *apis,
+            "store",
+        )
     if kind in ("partition", "latency"):
-        return ("link(consumer, store)", *(f"link({c}, store)" for c in consumers), "link(consumer, kafka.all)",
-                "link(api, kafka.all)", "links(kafka.random)", "link(api, store)")
+        return (
+            "link(consumer, store)",
+            *(f"link({c}, store)" for c in consumers),
+            "link(consumer, kafka.all)",
+            "link(api, kafka.all)",
+            "links(kafka.random)",
+            "link(api, store)",
+        )
     if kind == "offset_rewind":
         return ("consumers",)
     return ("workload",)
@@ -311,7 +343,9 @@ def draw_schedule(draw: Draw, space: Space) -> Schedule:
             longest = max(space.min_window, min(space.duration / 2, last_heal - at))
             hold = draw.integer(half(space.min_window), half(longest)) / 2
         f = Fault(at, kind, target, hold, _params(draw, kind))
-        if f.resource is None or all(o.resource != f.resource or o.end <= f.at or f.end <= o.at for o in faults):
+        if f.resource is None or all(
+            o.resource != f.resource or o.end <= f.at or f.end <= o.at for o in faults
+        ):
             faults.append(f)
     return tuple(sorted(faults, key=lambda f: f.at))
 
@@ -329,8 +363,15 @@ def schedules(space: Space) -> st.SearchStrategy[Schedule]:
 # --- scenarios, verdicts ----------------------------------------------------------
 
 
-def schedule_scenario(base: Scenario, faults: Schedule, *, name: str, seed: int,
-                      settings: Mapping[str, str] | None = None, duration: float | None = None) -> Scenario:
+def schedule_scenario(
+    base: Scenario,
+    faults: Schedule,
+    *,
+    name: str,
+    seed: int,
+    settings: Mapping[str, str] | None = None,
+    duration: float | None = None,
+) -> Scenario:
     """The base scenario with ``faults`` as its timeline, ``seed`` as its workload seed, safety expected."""
     data = base.to_dict()
     data["name"] = name
@@ -342,7 +383,9 @@ def schedule_scenario(base: Scenario, faults: Schedule, *, name: str, seed: int,
     data["topology"]["settings"] = {**data["topology"].get("settings", {}), **(settings or {})}
     data["timeline"] = [f.to_step() for f in faults]
     data["expect"] = {"valid": list(DEFAULT_VALID)}
-    return parse_scenario(yaml.safe_dump(data, sort_keys=False), f"explore schedule {name} (from {base.source})")
+    return parse_scenario(
+        yaml.safe_dump(data, sort_keys=False), f"explore schedule {name} (from {base.source})"
+    )
 
 
 def violation_kinds(checks: Mapping[str, Mapping[str, Any]]) -> tuple[Kind, ...]:
@@ -371,9 +414,14 @@ class Outcome:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scenario": self.scenario.name, "file": str(self.path), "verdict": self.verdict,
-                "kinds": [f"{c}/{a}" for c, a in self.kinds],
-                "run_dir": None if self.run_dir is None else str(self.run_dir), "seconds": round(self.seconds, 1)}
+        return {
+            "scenario": self.scenario.name,
+            "file": str(self.path),
+            "verdict": self.verdict,
+            "kinds": [f"{c}/{a}" for c, a in self.kinds],
+            "run_dir": None if self.run_dir is None else str(self.run_dir),
+            "seconds": round(self.seconds, 1),
+        }
 
 
 RunFn = Callable[[Scenario], Any]  # -> RunResult (verdict, checks, run_dir)
@@ -391,9 +439,12 @@ class Explorer:
     say: Callable[[str], None] = lambda s: None
     outcomes: list[Outcome] = field(default_factory=list)
 
-    def scenario(self, faults: Schedule, seed: int, name: str, duration: float | None = None) -> Scenario:
-        return schedule_scenario(self.base, faults, name=name, seed=seed, settings=self.settings,
-                                 duration=duration)
+    def scenario(
+        self, faults: Schedule, seed: int, name: str, duration: float | None = None
+    ) -> Scenario:
+        return schedule_scenario(
+            self.base, faults, name=name, seed=seed, settings=self.settings, duration=duration
+        )
 
     def write(self, sc: Scenario, path: Path, note: str = "") -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -424,14 +475,16 @@ class Shrunk:
     reruns: int
 
 
-def _candidates(faults: Schedule, duration: float, min_window: float) -> list[tuple[Schedule, float]]:
+def _candidates(
+    faults: Schedule, duration: float, min_window: float
+) -> list[tuple[Schedule, float]]:
     out: list[tuple[Schedule, float]] = []
     if len(faults) > 1:
-        out += [(faults[:i] + faults[i + 1:], duration) for i in reversed(range(len(faults)))]
+        out += [(faults[:i] + faults[i + 1 :], duration) for i in reversed(range(len(faults)))]
     for i, f in enumerate(faults):
         if f.hold is not None and f.hold > min_window:
             shorter = max(min_window, math.floor(f.hold) / 2)  # stays on the half-second grid
-            out.append(((*faults[:i], replace(f, hold=shorter), *faults[i + 1:]), duration))
+            out.append(((*faults[:i], replace(f, hold=shorter), *faults[i + 1 :]), duration))
     end = max((f.at + (f.hold or 0.0) for f in faults), default=0.0) + TAIL_S
     trimmed = float(math.ceil(end))
     if trimmed <= duration - 3:
@@ -439,8 +492,14 @@ def _candidates(faults: Schedule, duration: float, min_window: float) -> list[tu
     return out
 
 
-def shrink(explorer: Explorer, found: Outcome, faults: Schedule, seed: int, max_reruns: int,
-           min_window: float = MIN_WINDOW_S) -> Shrunk:
+def shrink(
+    explorer: Explorer,
+    found: Outcome,
+    faults: Schedule,
+    seed: int,
+    max_reruns: int,
+    min_window: float = MIN_WINDOW_S,
+) -> Shrunk:
     """Greedy shrinking of a violating schedule within ``max_reruns`` runs (see the module docstring)."""
     target = found.kinds[0]
     best = Shrunk(faults, float(found.scenario.workload.duration), found, 0)
@@ -453,7 +512,10 @@ def shrink(explorer: Explorer, found: Outcome, faults: Schedule, seed: int, max_
                 break
             runs += 1
             sc = explorer.scenario(cand, seed, f"{found.scenario.name}-s{runs}", duration)
-            o = explorer.attempt(sc, f"shrink step {runs} of {found.scenario.name}, looking for {target[0]}/{target[1]}")
+            o = explorer.attempt(
+                sc,
+                f"shrink step {runs} of {found.scenario.name}, looking for {target[0]}/{target[1]}",
+            )
             if o.verdict is False and target in o.kinds:
                 best = Shrunk(cand, duration, o, runs)
                 improved = True
@@ -465,7 +527,9 @@ class _Found(Exception):
     """Stops a hypothesis search at the first violating schedule."""
 
 
-def hypothesis_search(explorer: Explorer, space: Space, max_examples: int) -> tuple[Outcome, Schedule, int] | None:
+def hypothesis_search(
+    explorer: Explorer, space: Space, max_examples: int
+) -> tuple[Outcome, Schedule, int] | None:
     """Search with hypothesis itself: at most ``max_examples`` runs of :func:`schedules` examples.
 
     The property "no schedule breaks a promise" is checked by hypothesis
@@ -479,14 +543,23 @@ def hypothesis_search(explorer: Explorer, space: Space, max_examples: int) -> tu
     memo: dict[tuple[Schedule, int], Outcome] = {}
     found: list[tuple[Outcome, Schedule, int]] = []
 
-    @settings(max_examples=max_examples, phases=[Phase.generate], database=None, deadline=None,
-              derandomize=True, suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
+    @settings(
+        max_examples=max_examples,
+        phases=[Phase.generate],
+        database=None,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
     @given(schedules(space), st.integers(1, 999_999))
     def no_violation(faults: Schedule, seed: int) -> None:
         if (faults, seed) not in memo:
             n = len(memo) + 1
             sc = explorer.scenario(faults, seed, f"{explorer.base.name}-h{n}")
-            memo[faults, seed] = explorer.attempt(sc, f"hypothesis example {n} of at most {max_examples}")
+            memo[faults, seed] = explorer.attempt(
+                sc, f"hypothesis example {n} of at most {max_examples}"
+            )
         o = memo[faults, seed]
         if o.verdict is False:
             if not found:
@@ -500,17 +573,27 @@ def hypothesis_search(explorer: Explorer, space: Space, max_examples: int) -> tu
     return None
 
 
-def shrink_and_store(explorer: Explorer, found: Outcome, faults: Schedule, seed: int,
-                     max_reruns: int, min_window: float = MIN_WINDOW_S) -> tuple[Shrunk, Path]:
+def shrink_and_store(
+    explorer: Explorer,
+    found: Outcome,
+    faults: Schedule,
+    seed: int,
+    max_reruns: int,
+    min_window: float = MIN_WINDOW_S,
+) -> tuple[Shrunk, Path]:
     """Shrink a violating schedule and write ``minimal-<name>.yaml`` into the explorer's folder."""
     k = found.kinds[0]
-    explorer.say(f"{found.scenario.name}: {k[0]}/{k[1]}; shrinking with at most {max_reruns} re-runs")
+    explorer.say(
+        f"{found.scenario.name}: {k[0]}/{k[1]}; shrinking with at most {max_reruns} re-runs"
+    )
     shrunk = shrink(explorer, found, faults, seed, max_reruns, min_window)
     best = shrunk.outcome
     path = explorer.write(
-        best.scenario, explorer.out / f"minimal-{best.scenario.name}.yaml",
+        best.scenario,
+        explorer.out / f"minimal-{best.scenario.name}.yaml",
         f"minimal reproducer of {k[0]}/{k[1]} found by {found.scenario.name} "
-        f"({len(faults)} -> {len(shrunk.faults)} faults, {shrunk.reruns} re-runs); it violated in {best.run_dir}")
+        f"({len(faults)} -> {len(shrunk.faults)} faults, {shrunk.reruns} re-runs); it violated in {best.run_dir}",
+    )
     explorer.say(f"minimal reproducer: {path}")
     return shrunk, path
 
@@ -552,36 +635,53 @@ class ExploreReport:
         return 0 if all(o.verdict is True for o in self.outcomes) else 2
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"out": str(self.out), "runs": [o.to_dict() for o in self.outcomes],
-                             "exit_code": self.exit_code}
+        d: dict[str, Any] = {
+            "out": str(self.out),
+            "runs": [o.to_dict() for o in self.outcomes],
+            "exit_code": self.exit_code,
+        }
         if self.found is not None and self.shrunk is not None:
-            d["violation"] = {"kind": "/".join(self.found.kinds[0]), "found_by": self.found.scenario.name,
-                              "faults_before": len(self.found.scenario.timeline),
-                              "faults_after": len(self.shrunk.faults), "reruns": self.shrunk.reruns,
-                              "minimal": str(self.minimal)}
+            d["violation"] = {
+                "kind": "/".join(self.found.kinds[0]),
+                "found_by": self.found.scenario.name,
+                "faults_before": len(self.found.scenario.timeline),
+                "faults_after": len(self.shrunk.faults),
+                "reruns": self.shrunk.reruns,
+                "minimal": str(self.minimal),
+            }
         return d
 
 
-def explore(cfg: ExploreConfig, run: RunFn, say: Callable[[str], None] = lambda s: None) -> ExploreReport:
+def explore(
+    cfg: ExploreConfig, run: RunFn, say: Callable[[str], None] = lambda s: None
+) -> ExploreReport:
     """Draw ``cfg.runs`` schedules, run each with ``run``; shrink and store the first violation."""
     from wiber_harness.scenario import load_scenario
 
     if cfg.runs < 1 or cfg.max_reruns < 0 or cfg.max_faults < 1 or cfg.min_window < 0.5:
-        raise InvalidScenario("explore: --runs and --max-faults must be >= 1, --max-reruns >= 0 and "
-                              "--min-window >= 0.5; fix the option")
+        raise InvalidScenario(
+            "explore: --runs and --max-faults must be >= 1, --max-reruns >= 0 and "
+            "--min-window >= 0.5; fix the option"
+        )
     base = load_scenario(cfg.base)
     base = base.quick() if cfg.quick else base
     space = Space.for_base(base, parse_mix(cfg.faults, base), cfg.max_faults, cfg.min_window)
     if space.duration - 1.0 - WARMUP_S < space.min_window:
-        raise InvalidScenario(f"explore: --min-window {cfg.min_window:g} s does not fit a "
-                              f"{space.duration:g} s workload after the {WARMUP_S:g} s warm-up; "
-                              "lower it or use a longer base scenario")
-    out = (cfg.out or Path("reports") / "explore" / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")).resolve()
+        raise InvalidScenario(
+            f"explore: --min-window {cfg.min_window:g} s does not fit a "
+            f"{space.duration:g} s workload after the {WARMUP_S:g} s warm-up; "
+            "lower it or use a longer base scenario"
+        )
+    out = (
+        cfg.out or Path("reports") / "explore" / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    ).resolve()
     sets = "".join(f" --set {k}={v}" for k, v in cfg.settings.items())
     system = f" --system {cfg.system}" if cfg.system else ""
-    header = (f"wiber-harness explore --faults '{cfg.faults}' --seed {cfg.seed} --scenario {cfg.base}"
-              f"{' --quick' if cfg.quick else ''}{sets}{system}\n"
-              f"replay exactly (same faults, times, seeded targets): wiber-harness run THIS_FILE{system}")
+    header = (
+        f"wiber-harness explore --faults '{cfg.faults}' --seed {cfg.seed} --scenario {cfg.base}"
+        f"{' --quick' if cfg.quick else ''}{sets}{system}\n"
+        f"replay exactly (same faults, times, seeded targets): wiber-harness run THIS_FILE{system}"
+    )
     ex = Explorer(base, out, run, cfg.settings, header, say)
     # every --set is validated once, before anything starts
     ex.scenario((), cfg.seed, f"{base.name}-x{cfg.seed}")
@@ -593,7 +693,9 @@ def explore(cfg: ExploreConfig, run: RunFn, say: Callable[[str], None] = lambda 
         o = ex.attempt(sc, f"explore run {i + 1} of {cfg.runs}: schedule seed {seed}")
         if o.verdict is False:
             report.found = o
-            report.shrunk, report.minimal = shrink_and_store(ex, o, faults, seed, cfg.max_reruns, cfg.min_window)
+            report.shrunk, report.minimal = shrink_and_store(
+                ex, o, faults, seed, cfg.max_reruns, cfg.min_window
+            )
             break
     out.mkdir(parents=True, exist_ok=True)
     (out / "explore.json").write_text(json.dumps(report.to_dict(), indent=2, default=str))

@@ -27,8 +27,11 @@ from wiber_harness.reads import DeliveryEvent, FinalReads, StoredRecord
 
 
 def acknowledged_ids(ops: Sequence[Op]) -> set[str]:
-    return {str(op.value["messageId"]) for op in ops
-            if op.type == "ok" and op.f == "send" and op.value.get("messageId")}
+    return {
+        str(op.value["messageId"])
+        for op in ops
+        if op.type == "ok" and op.f == "send" and op.value.get("messageId")
+    }
 
 
 def conversations(ops: Sequence[Op]) -> dict[str, tuple[str, str]]:
@@ -43,7 +46,8 @@ def conversations(ops: Sequence[Op]) -> dict[str, tuple[str, str]]:
 def _collection(cluster: Any) -> Any:
     spec = cluster.spec
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-        cluster.endpoints().store, serverSelectionTimeoutMS=5000, socketTimeoutMS=30000)
+        cluster.endpoints().store, serverSelectionTimeoutMS=5000, socketTimeoutMS=30000
+    )
     return client, client[spec.db][spec.collection]
 
 
@@ -62,12 +66,19 @@ def _lag(cluster: Any) -> int | None:
         admin = AdminClient(conf)
         parts = sorted(admin.list_topics(spec.topic, timeout=5).topics[spec.topic].partitions)
         res = admin.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(spec.group, [TopicPartition(spec.topic, p) for p in parts])]
+            [
+                ConsumerGroupTopicPartitions(
+                    spec.group, [TopicPartition(spec.topic, p) for p in parts]
+                )
+            ]
         )[spec.group].result(timeout=10)
         committed = {tp.partition: tp.offset for tp in res.topic_partitions}
         probe = Consumer({**conf, "group.id": f"wiber-harness-lag-{uuid.uuid4().hex[:6]}"})
         try:
-            ends = {p: probe.get_watermark_offsets(TopicPartition(spec.topic, p), timeout=5)[1] for p in parts}
+            ends = {
+                p: probe.get_watermark_offsets(TopicPartition(spec.topic, p), timeout=5)[1]
+                for p in parts
+            }
         finally:
             probe.close()
         return sum(max(0, ends[p] - max(committed.get(p, 0), 0)) for p in parts)
@@ -75,8 +86,13 @@ def _lag(cluster: Any) -> int | None:
         return None
 
 
-def drain(cluster: Any, ops: Sequence[Op], timeout: float = 120.0, settle: float = 8.0,
-          on_progress: Callable[[str], None] | None = None) -> tuple[bool, float, dict[str, Any]]:
+def drain(
+    cluster: Any,
+    ops: Sequence[Op],
+    timeout: float = 120.0,
+    settle: float = 8.0,
+    on_progress: Callable[[str], None] | None = None,
+) -> tuple[bool, float, dict[str, Any]]:
     """Wait until everything acknowledged is stored and lag is 0 (or nothing moves for ``settle`` s).
 
     Returns (drained, seconds waited, details).
@@ -122,21 +138,27 @@ def read_store(cluster: Any, clock: Clock) -> list[StoredRecord]:
     try:
         for d in coll.find({}, {"_id": 0, "content": 0}):
             at = d.get(f["stored_at_ns"])
-            out.append(StoredRecord(
-                message_id=str(d.get(f["message_id"])),
-                key=None if d.get(f["key"]) is None else str(d.get(f["key"])),
-                conversation=None if d.get(f["conversation"]) is None else str(d.get(f["conversation"])),
-                sender=None if d.get(f["sender"]) is None else str(d.get(f["sender"])),
-                partition=None if d.get(f["partition"]) is None else int(d[f["partition"]]),
-                offset=None if d.get(f["offset"]) is None else int(d[f["offset"]]),
-                stored_at=None if at is None else clock.from_wall(int(at)),
-            ))
+            out.append(
+                StoredRecord(
+                    message_id=str(d.get(f["message_id"])),
+                    key=None if d.get(f["key"]) is None else str(d.get(f["key"])),
+                    conversation=None
+                    if d.get(f["conversation"]) is None
+                    else str(d.get(f["conversation"])),
+                    sender=None if d.get(f["sender"]) is None else str(d.get(f["sender"])),
+                    partition=None if d.get(f["partition"]) is None else int(d[f["partition"]]),
+                    offset=None if d.get(f["offset"]) is None else int(d[f["offset"]]),
+                    stored_at=None if at is None else clock.from_wall(int(at)),
+                )
+            )
     finally:
         client.close()
     return out
 
 
-def read_api(cluster: Any, convs: dict[str, tuple[str, str]]) -> tuple[dict[str, list[str]], dict[str, str]]:
+def read_api(
+    cluster: Any, convs: dict[str, tuple[str, str]]
+) -> tuple[dict[str, list[str]], dict[str, str]]:
     """Every conversation through the API's GET, all pages, in the order returned."""
     spec = cluster.spec
     base = cluster.endpoints().api
@@ -171,11 +193,16 @@ def read_delivery(cluster: Any, clock: Clock) -> list[DeliveryEvent]:
     for d in cluster.delivery_logs():
         try:
             t = d.get("time")
-            out.append(DeliveryEvent(
-                consumer=str(d.get("consumer")), partition=int(d["partition"]), offset=int(d["offset"]),
-                message_id=None if d.get("messageId") is None else str(d["messageId"]),
-                time=None if t is None else clock.from_wall(int(t)), outcome=str(d.get("outcome", "stored")),
-            ))
+            out.append(
+                DeliveryEvent(
+                    consumer=str(d.get("consumer")),
+                    partition=int(d["partition"]),
+                    offset=int(d["offset"]),
+                    message_id=None if d.get("messageId") is None else str(d["messageId"]),
+                    time=None if t is None else clock.from_wall(int(t)),
+                    outcome=str(d.get("outcome", "stored")),
+                )
+            )
         except (KeyError, TypeError, ValueError):
             continue
     return out
@@ -185,17 +212,32 @@ def end_offsets(cluster: Any) -> dict[int, int]:
     from confluent_kafka import Consumer, TopicPartition
 
     spec = cluster.spec
-    c = Consumer({"bootstrap.servers": cluster.endpoints().kafka_direct, "group.id": "wiber-harness-offsets",
-                  "log_level": 0})
+    c = Consumer(
+        {
+            "bootstrap.servers": cluster.endpoints().kafka_direct,
+            "group.id": "wiber-harness-offsets",
+            "log_level": 0,
+        }
+    )
     try:
         parts = sorted(c.list_topics(spec.topic, timeout=10).topics[spec.topic].partitions)
-        return {p: c.get_watermark_offsets(TopicPartition(spec.topic, p), timeout=10)[1] for p in parts}
+        return {
+            p: c.get_watermark_offsets(TopicPartition(spec.topic, p), timeout=10)[1] for p in parts
+        }
     finally:
         c.close()
 
 
-def final_reads(cluster: Any, ops: Sequence[Op], clock: Clock, *, drained: bool, drain_s: float,
-                healed_at: int | None, extra: dict[str, Any] | None = None) -> FinalReads:
+def final_reads(
+    cluster: Any,
+    ops: Sequence[Op],
+    clock: Clock,
+    *,
+    drained: bool,
+    drain_s: float,
+    healed_at: int | None,
+    extra: dict[str, Any] | None = None,
+) -> FinalReads:
     api, api_errors = read_api(cluster, conversations(ops))
     return FinalReads(
         store=read_store(cluster, clock),

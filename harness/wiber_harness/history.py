@@ -141,7 +141,9 @@ def read_history(path: Path) -> tuple[dict[str, Any], list[Op]]:
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise CheckerError(f"{path}: cannot read the history ({e.strerror}); re-run the scenario") from e
+        raise CheckerError(
+            f"{path}: cannot read the history ({e.strerror}); re-run the scenario"
+        ) from e
     lines = raw.split(b"\n")
     if not lines or not lines[0].strip():
         raise CheckerError(f"{path}: the history is empty (no header line); re-run the scenario")

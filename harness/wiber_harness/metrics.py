@@ -506,8 +506,11 @@ def threshold_metrics(
     recovery: float | None = None
     error_rate: float | None = None
     if avail is not None and "windows" in avail.counts:
-        observed = [w for w in avail.details.get("windows", [])
-                    if w.get("healed") and w.get("first_ok_after_heal_s") is not None]
+        observed = [
+            w
+            for w in avail.details.get("windows", [])
+            if w.get("healed") and w.get("first_ok_after_heal_s") is not None
+        ]
         if avail.counts.get("windows_never_recovered"):
             recovery = math.inf
         elif observed or not avail.counts.get("windows_heal_after_load"):

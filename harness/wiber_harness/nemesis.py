@@ -43,8 +43,11 @@ TOXIC_KINDS = {
     "timeout": lambda p: {"timeout": int(p["timeout_ms"])},
     "reset_peer": lambda p: {"timeout": int(p["timeout_ms"])},
     "slow_close": lambda p: {"delay": int(p["delay_ms"])},
-    "slicer": lambda p: {"average_size": int(p["average_size"]), "size_variation": int(p["size_variation"]),
-                         "delay": int(p["delay_us"])},
+    "slicer": lambda p: {
+        "average_size": int(p["average_size"]),
+        "size_variation": int(p["size_variation"]),
+        "delay": int(p["delay_us"]),
+    },
     "limit_data": lambda p: {"bytes": int(p["bytes"])},
 }
 
@@ -60,8 +63,16 @@ class ActiveFault:
 class Nemesis:
     """Injects and heals a scenario's faults against a cluster."""
 
-    def __init__(self, cluster: Any, history: HistoryWriter, clock: Clock, *, seed: int,
-                 workload: Any = None, on_event: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Any,
+        history: HistoryWriter,
+        clock: Clock,
+        *,
+        seed: int,
+        workload: Any = None,
+        on_event: Callable[[str], None] | None = None,
+    ) -> None:
         self.cluster = cluster
         self.history = history
         self.clock = clock
@@ -101,7 +112,12 @@ class Nemesis:
     # ------------------------------------------------------------------ verbs
     async def inject(self, step: FaultStep) -> Op:
         fid = step.id or step.fault
-        value = {"fault": fid, "kind": step.fault, "target": str(step.target), "params": dict(step.params)}
+        value = {
+            "fault": fid,
+            "kind": step.fault,
+            "target": str(step.target),
+            "params": dict(step.params),
+        }
         return await self._record("inject", value, lambda: self._inject(step))
 
     async def heal(self, fid: str) -> Op | None:
@@ -121,8 +137,12 @@ class Nemesis:
                 out.append(op)
         return out
 
-    async def _record(self, f: str, value: dict[str, Any],
-                      action: Callable[[], Awaitable[tuple[list[str], dict[str, Any]]]]) -> Op:
+    async def _record(
+        self,
+        f: str,
+        value: dict[str, Any],
+        action: Callable[[], Awaitable[tuple[list[str], dict[str, Any]]]],
+    ) -> Op:
         op_id = self.history.next_id()
         self.history.append(Op(op_id, "invoke", f, NEMESIS, self.clock.now(), dict(value)))
         label = f"{f} {value['kind']} {value['target']}"
@@ -136,11 +156,19 @@ class Nemesis:
             effective = bool(evidence.get("effective", True))
             done = {**value, "resolved": resolved, "evidence": evidence, "effective": effective}
             if not effective:
-                done["error"] = evidence.get("reason") or "the evidence does not show the fault took effect"
+                done["error"] = (
+                    evidence.get("reason") or "the evidence does not show the fault took effect"
+                )
             op = Op(op_id, "ok" if effective else "info", f, NEMESIS, self.clock.now(), done)
         except Exception as e:  # a fault that may or may not have happened
-            op = Op(op_id, "info", f, NEMESIS, self.clock.now(),
-                    {**value, "effective": False, "error": f"{type(e).__name__}: {e}"})
+            op = Op(
+                op_id,
+                "info",
+                f,
+                NEMESIS,
+                self.clock.now(),
+                {**value, "effective": False, "error": f"{type(e).__name__}: {e}"},
+            )
         self.history.append(op)
         return op
 
@@ -170,7 +198,9 @@ class Nemesis:
         c = self.cluster
         kind, p = step.fault, step.params
         if kind in ("kill", "stop", "pause", "restart"):
-            verb = {"kill": c.kill, "stop": c.stop_node, "pause": c.pause, "restart": c.restart}[kind]
+            verb = {"kill": c.kill, "stop": c.stop_node, "pause": c.pause, "restart": c.restart}[
+                kind
+            ]
             return _all({n: verb(n) for n in resolved})
         if kind == "rolling_restart":
             evs: dict[str, Any] = {}
@@ -207,7 +237,14 @@ class Nemesis:
         names = []
         for s in streams:
             name = f"{fid}-{s}-{uuid.uuid4().hex[:4]}"
-            tp.add_toxic(link, name, kind, TOXIC_KINDS[kind](p), stream=s, toxicity=float(p.get("toxicity", 1.0)))
+            tp.add_toxic(
+                link,
+                name,
+                kind,
+                TOXIC_KINDS[kind](p),
+                stream=s,
+                toxicity=float(p.get("toxicity", 1.0)),
+            )
             names.append(name)
         present = {t["name"] for t in tp.get(link).toxics}
         return {"link": link, "toxics": names, "effective": set(names) <= present}
@@ -236,7 +273,10 @@ class Nemesis:
                 for name in ev.get("toxics", []):
                     c.toxiproxy.remove_toxic(ln, name)
                 left = {t["name"] for t in c.toxiproxy.get(ln).toxics}
-                evs[ln] = {"removed": ev.get("toxics", []), "effective": not (left & set(ev.get("toxics", [])))}
+                evs[ln] = {
+                    "removed": ev.get("toxics", []),
+                    "effective": not (left & set(ev.get("toxics", []))),
+                }
             return _all(evs)
         if kind == "failpoint":
             name = af.step.params["name"]
@@ -244,8 +284,11 @@ class Nemesis:
             for n in af.resolved:
                 node = c.node(n)
                 crashed = not node.alive()
-                fp: dict[str, Any] = {"disarm": c.set_failpoints(n, f"{name}=off"), "crashed": crashed,
-                                      "returncode": node.returncode()}
+                fp: dict[str, Any] = {
+                    "disarm": c.set_failpoints(n, f"{name}=off"),
+                    "crashed": crashed,
+                    "returncode": node.returncode(),
+                }
                 if crashed:
                     fp["restart"] = c.start_node(n)
                 # A crash failpoint that never fired did not inject anything.
@@ -286,8 +329,10 @@ def fault_evidence(ops: Sequence[Op]) -> tuple[bool, list[str]]:
         if op.process != NEMESIS or op.type == "invoke":
             continue
         if op.type != "ok" or not op.value.get("effective", False):
-            problems.append(f"{op.f} {op.value.get('kind')} {op.value.get('target')}: "
-                            f"{op.value.get('error') or 'no evidence that it took effect'}")
+            problems.append(
+                f"{op.f} {op.value.get('kind')} {op.value.get('target')}: "
+                f"{op.value.get('error') or 'no evidence that it took effect'}"
+            )
     return not problems, problems
 
 

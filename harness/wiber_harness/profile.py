@@ -103,8 +103,21 @@ from wiber_harness.errors import InvalidScenario
 from wiber_harness.workload_plan import ApiProfile
 
 TEMPLATE_FIELDS: tuple[str, ...] = (
-    "python", "host", "port", "kafka_bootstrap", "store_uri", "topic", "dlq_topic", "group", "db",
-    "collection", "consumer_id", "metrics_port", "delivery_log", "failpoints_file", "node_dir",
+    "python",
+    "host",
+    "port",
+    "kafka_bootstrap",
+    "store_uri",
+    "topic",
+    "dlq_topic",
+    "group",
+    "db",
+    "collection",
+    "consumer_id",
+    "metrics_port",
+    "delivery_log",
+    "failpoints_file",
+    "node_dir",
 )
 PROFILE_DIR = "{profile_dir}"
 READY_CHOICES = ("metrics", "none")
@@ -124,21 +137,44 @@ def _wiber_keys() -> dict[str, dict[str, _Key]]:
     d, a = DEFAULT_SYSTEM, DEFAULT_SYSTEM.api
     return {
         "api": {"argv": _Key("argv", d.api_argv), "ready_path": _Key("route", d.api_ready_path)},
-        "consumer": {"argv": _Key("argv", d.consumer_argv), "ready": _Key("ready", d.consumer_ready)},
-        "names": {k: _Key("str", getattr(d, k)) for k in ("topic", "dlq_topic", "group", "db", "collection")},
+        "consumer": {
+            "argv": _Key("argv", d.consumer_argv),
+            "ready": _Key("ready", d.consumer_ready),
+        },
+        "names": {
+            k: _Key("str", getattr(d, k))
+            for k in ("topic", "dlq_topic", "group", "db", "collection")
+        },
         "http": {
             "send_route": _Key("route", a.send_route),
             "batch_route": _Key("route", a.batch_route),
-            **{k: _Key("name", getattr(a, k)) for k in (
-                "from_field", "to_field", "content_field", "message_id_field", "batch_field",
-                "results_field", "result_index_field", "result_status_field")},
-            **{k: _Key("optname", getattr(a, k)) for k in ("key_field", "key_header", "conversation_field")},
+            **{
+                k: _Key("name", getattr(a, k))
+                for k in (
+                    "from_field",
+                    "to_field",
+                    "content_field",
+                    "message_id_field",
+                    "batch_field",
+                    "results_field",
+                    "result_index_field",
+                    "result_status_field",
+                )
+            },
+            **{
+                k: _Key("optname", getattr(a, k))
+                for k in ("key_field", "key_header", "conversation_field")
+            },
             "ok_statuses": _Key("statuses", a.ok_statuses),
             "not_sent_statuses": _Key("statuses", a.not_sent_statuses),
             "multi_status": _Key("status", a.multi_status),
         },
-        "read": {"path": _Key("route", d.read_path), "items": _Key("name", d.read_items),
-                 "cursor": _Key("name", d.read_cursor), "limit": _Key("int", d.read_limit)},
+        "read": {
+            "path": _Key("route", d.read_path),
+            "items": _Key("name", d.read_items),
+            "cursor": _Key("name", d.read_cursor),
+            "limit": _Key("int", d.read_limit),
+        },
         "stored": {k: _Key("name", v) for k, v in d.fields.items()},
     }
 
@@ -179,8 +215,10 @@ def _template_problem(text: str, allowed: tuple[str, ...]) -> str | None:
             continue
         if name not in allowed:
             known = ", ".join("{" + f + "}" for f in allowed)
-            return (f"unknown template field '{{{name}}}'; {_suggest(name, list(allowed))}"
-                    f"known fields are {known}")
+            return (
+                f"unknown template field '{{{name}}}'; {_suggest(name, list(allowed))}"
+                f"known fields are {known}"
+            )
         if spec or conv:
             return f"'{{{name}}}' may not carry a format spec or conversion; write it plainly"
     return None
@@ -191,8 +229,11 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
     k = key.kind
     if k == "argv":
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            p.add(where, f"must be a non-empty list of strings like {list(key.default)[:3]}, not {value!r}; "
-                         "write the command as a list")
+            p.add(
+                where,
+                f"must be a non-empty list of strings like {list(key.default)[:3]}, not {value!r}; "
+                "write the command as a list",
+            )
             return key.default
         out = tuple(v.replace(PROFILE_DIR, profile_dir) for v in value)
         for i, v in enumerate(out):
@@ -205,7 +246,10 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
             return None
         if not isinstance(value, str) or not value.strip():
             alt = " or false (none)" if k == "optname" else ""
-            p.add(where, f"must be a non-empty string{alt}, not {value!r}; for example '{key.default}'")
+            p.add(
+                where,
+                f"must be a non-empty string{alt}, not {value!r}; for example '{key.default}'",
+            )
             return key.default
         if k == "route":
             if not value.startswith("/"):
@@ -215,25 +259,39 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
             if why:
                 p.add(where, why)
             elif where == "read.path" and not {"user1", "user2"} <= {
-                    n for _, n, _, _ in _FORMATTER.parse(value) if n}:
-                p.add(where, f"'{value}' must hold both {{user1}} and {{user2}}, like '/messages/{{user1}}/{{user2}}'")
+                n for _, n, _, _ in _FORMATTER.parse(value) if n
+            }:
+                p.add(
+                    where,
+                    f"'{value}' must hold both {{user1}} and {{user2}}, like '/messages/{{user1}}/{{user2}}'",
+                )
         return value
     if k == "ready":
         if value not in READY_CHOICES:
-            p.add(where, f"is {value!r}; use one of {', '.join(READY_CHOICES)} "
-                         "(metrics: its {metrics_port} accepts connections; none: started is ready)")
+            p.add(
+                where,
+                f"is {value!r}; use one of {', '.join(READY_CHOICES)} "
+                "(metrics: its {metrics_port} accepts connections; none: started is ready)",
+            )
             return key.default
         return value
     if k in ("int", "status"):
         lo, hi = (1, 100_000) if k == "int" else (100, 599)
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            p.add(where, f"must be a whole number from {lo} to {hi}, not {value!r}; for example {key.default}")
+            p.add(
+                where,
+                f"must be a whole number from {lo} to {hi}, not {value!r}; for example {key.default}",
+            )
             return key.default
         return value
     if k == "statuses":
-        if (not isinstance(value, list)
-                or not all(isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599 for v in value)):
-            p.add(where, f"must be a list of HTTP statuses like {sorted(key.default)}, not {value!r}; fix the list")
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599 for v in value
+        ):
+            p.add(
+                where,
+                f"must be a list of HTTP statuses like {sorted(key.default)}, not {value!r}; fix the list",
+            )
             return key.default
         return frozenset(value)
     raise AssertionError(k)  # pragma: no cover
@@ -242,46 +300,67 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
 def _table(p: _Problems, data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     raw = data.get(name, {})
     if not isinstance(raw, Mapping):
-        p.add(name, f"must be a table ([{name}] with key = value lines), not {raw!r}; write it as a table")
+        p.add(
+            name,
+            f"must be a table ([{name}] with key = value lines), not {raw!r}; write it as a table",
+        )
         return {}
     return raw
 
 
-def profile_from_dict(data: Mapping[str, Any], source: str = "<profile>",
-                      profile_dir: str | Path = ".") -> SystemSpec:
+def profile_from_dict(
+    data: Mapping[str, Any], source: str = "<profile>", profile_dir: str | Path = "."
+) -> SystemSpec:
     """Validate a parsed profile (the TOML document as a dict) into a SystemSpec."""
     p = _Problems(source)
     pdir = str(Path(profile_dir).resolve())
     for key in data:
         if key not in TOP_KEYS:
-            p.add(key, f"unknown key '{key}'; {_suggest(key, list(TOP_KEYS))}allowed are {', '.join(TOP_KEYS)}")
+            p.add(
+                key,
+                f"unknown key '{key}'; {_suggest(key, list(TOP_KEYS))}allowed are {', '.join(TOP_KEYS)}",
+            )
     for req in REQUIRED:
         table, _, leaf = req.rpartition(".")
         holder = data.get(table) if table else data
         if not isinstance(holder, Mapping) or leaf not in holder:
-            example = {"name": 'name = "mypipeline"', "api.argv": '[api] argv = ["{python}", "-m", ...]',
-                       "consumer.argv": '[consumer] argv = ["{python}", "-m", ...]'}[req]
+            example = {
+                "name": 'name = "mypipeline"',
+                "api.argv": '[api] argv = ["{python}", "-m", ...]',
+                "consumer.argv": '[consumer] argv = ["{python}", "-m", ...]',
+            }[req]
             p.add(req, f"required key is missing; add {example}")
     name = data.get("name", DEFAULT_SYSTEM.name)
     if "name" in data and (not isinstance(name, str) or not _NAME.fullmatch(name)):
-        p.add("name", f"{name!r} is not allowed; use lower-case letters, digits, '.', '_' and '-', like 'wiber'")
+        p.add(
+            "name",
+            f"{name!r} is not allowed; use lower-case letters, digits, '.', '_' and '-', like 'wiber'",
+        )
         name = DEFAULT_SYSTEM.name
     values: dict[str, dict[str, Any]] = {}
     for tname, keys in TABLES.items():
         raw = _table(p, data, tname)
         for key in raw:
             if key not in keys:
-                p.add(f"{tname}.{key}", f"unknown key '{key}' in [{tname}]; {_suggest(key, list(keys))}"
-                                        f"allowed are {', '.join(keys)}")
-        values[tname] = {k: _check_value(p, f"{tname}.{k}", spec, raw[k], pdir) if k in raw else spec.default
-                         for k, spec in keys.items()}
+                p.add(
+                    f"{tname}.{key}",
+                    f"unknown key '{key}' in [{tname}]; {_suggest(key, list(keys))}"
+                    f"allowed are {', '.join(keys)}",
+                )
+        values[tname] = {
+            k: _check_value(p, f"{tname}.{k}", spec, raw[k], pdir) if k in raw else spec.default
+            for k, spec in keys.items()
+        }
     env: dict[str, str] = dict(DEFAULT_SYSTEM.env)
     if "env" in data:
         raw_env = _table(p, data, "env")
         env = {}
         for k, v in raw_env.items():
             if not isinstance(v, str):
-                p.add(f"env.{k}", f"must be a string (a template), not {v!r}; quote it, like {k} = \"{v}\"")
+                p.add(
+                    f"env.{k}",
+                    f'must be a string (a template), not {v!r}; quote it, like {k} = "{v}"',
+                )
                 continue
             v = v.replace(PROFILE_DIR, pdir)
             why = _template_problem(v, TEMPLATE_FIELDS)
@@ -315,21 +394,28 @@ def load_profile(path: str | Path) -> SystemSpec:
     try:
         raw = f.read_bytes()
     except FileNotFoundError:
-        raise InvalidScenario(f"{f}: no such system profile; pass a TOML file such as profiles/wiber.toml") from None
+        raise InvalidScenario(
+            f"{f}: no such system profile; pass a TOML file such as profiles/wiber.toml"
+        ) from None
     except OSError as e:
-        raise InvalidScenario(f"{f}: cannot read the system profile ({e}); check the path and its permissions") from None
+        raise InvalidScenario(
+            f"{f}: cannot read the system profile ({e}); check the path and its permissions"
+        ) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InvalidScenario(f"{f}: the profile is not UTF-8 text; save it as UTF-8") from None
     except tomllib.TOMLDecodeError as e:
-        raise InvalidScenario(f"{f}: TOML syntax error ({e}); fix the TOML there "
-                              "(strings need quotes, tables are written [name])") from None
+        raise InvalidScenario(
+            f"{f}: TOML syntax error ({e}); fix the TOML there "
+            "(strings need quotes, tables are written [name])"
+        ) from None
     return profile_from_dict(data, str(f), f.resolve().parent)
 
 
 def profile_to_toml(spec: SystemSpec) -> str:
     """A profile file for ``spec`` (what ``profiles/wiber.toml`` holds for DEFAULT_SYSTEM)."""
+
     def lit(v: Any) -> str:
         if v is None:
             return "false"

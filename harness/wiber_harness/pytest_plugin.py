@@ -32,13 +32,29 @@ MARKERS = (
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("wiber", "Wiber fault-injection harness")
-    g.addoption("--wiber-backend", default="local", choices=("local", "compose"),
-                help="cluster backend for scenario tests (default: local)")
-    g.addoption("--wiber-seed", type=int, default=None, help="override every scenario's workload seed")
-    g.addoption("--wiber-quick", action="store_true", default=False, help="run scenarios in their quick form")
+    g.addoption(
+        "--wiber-backend",
+        default="local",
+        choices=("local", "compose"),
+        help="cluster backend for scenario tests (default: local)",
+    )
+    g.addoption(
+        "--wiber-seed", type=int, default=None, help="override every scenario's workload seed"
+    )
+    g.addoption(
+        "--wiber-quick",
+        action="store_true",
+        default=False,
+        help="run scenarios in their quick form",
+    )
     g.addoption("--wiber-out", default=str(Path("reports") / "runs"), help="where run folders go")
-    g.addoption("--wiber-set", action="append", default=[], metavar="NAME=VALUE",
-                help="extra system setting (env) for every scenario run, e.g. WIBER_CONSUMER_COMMIT_MODE=auto")
+    g.addoption(
+        "--wiber-set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra system setting (env) for every scenario run, e.g. WIBER_CONSUMER_COMMIT_MODE=auto",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

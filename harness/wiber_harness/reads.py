@@ -107,7 +107,9 @@ class FinalReads:
         try:
             d = orjson.loads(path.read_bytes())
         except (OSError, orjson.JSONDecodeError) as e:
-            raise CheckerError(f"{path}: cannot read the final reads ({e}); re-run the scenario") from e
+            raise CheckerError(
+                f"{path}: cannot read the final reads ({e}); re-run the scenario"
+            ) from e
         if d.get("schema") != SCHEMA:
             raise CheckerError(f"{path}: schema {d.get('schema')!r} is not {SCHEMA!r}")
         try:

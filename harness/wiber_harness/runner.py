@@ -98,9 +98,17 @@ def make_cluster(scenario: Scenario, run_dir: Path, opts: RunOptions) -> Any:
     if opts.backend == "local":
         from wiber_harness.cluster.local import LocalCluster, LocalClusterConfig
 
-        return LocalCluster(LocalClusterConfig(run_dir=run_dir / "cluster", partitions=topo.partitions,
-                                               consumers=topo.consumers, apis=topo.apis, settings=settings,
-                                               system=opts.system, disposable=True))
+        return LocalCluster(
+            LocalClusterConfig(
+                run_dir=run_dir / "cluster",
+                partitions=topo.partitions,
+                consumers=topo.consumers,
+                apis=topo.apis,
+                settings=settings,
+                system=opts.system,
+                disposable=True,
+            )
+        )
     if opts.backend == "compose":
         from wiber_harness.cluster.compose import ComposeCluster
 
@@ -125,20 +133,42 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
         start_s = time.monotonic() - t0
         say(f"{scenario.name}: stack ready in {start_s:.1f} s")
         clock = Clock()
-        header = {"scenario": scenario.name, "seed": scenario.workload.seed, "backend": opts.backend,
-                  "wall0_ns": clock.wall0_ns, "system": opts.system.name}
+        header = {
+            "scenario": scenario.name,
+            "seed": scenario.workload.seed,
+            "backend": opts.backend,
+            "wall0_ns": clock.wall0_ns,
+            "system": opts.system.name,
+        }
         with HistoryWriter(run_dir / "history.jsonl", header) as history:
             asyncio.run(_drive(scenario, cluster, history, clock, opts, say))
             say(f"{scenario.name}: waiting until every node is ready")
             ready_s = cluster.wait_all_ready(180)
             ops = list(history.ops)
-            healed = [op.time for op in ops if op.process == NEMESIS and op.f == "heal" and op.type != "invoke"]
+            healed = [
+                op.time
+                for op in ops
+                if op.process == NEMESIS and op.f == "heal" and op.type != "invoke"
+            ]
             say(f"{scenario.name}: draining")
-            drained, drain_s, dinfo = drain(cluster, ops, timeout=opts.drain_timeout, on_progress=say)
-            reads = final_reads(cluster, ops, clock, drained=drained, drain_s=drain_s,
-                                healed_at=max(healed) if healed else None, extra={"drain": dinfo})
+            drained, drain_s, dinfo = drain(
+                cluster, ops, timeout=opts.drain_timeout, on_progress=say
+            )
+            reads = final_reads(
+                cluster,
+                ops,
+                clock,
+                drained=drained,
+                drain_s=drain_s,
+                healed_at=max(healed) if healed else None,
+                extra={"drain": dinfo},
+            )
         reads.save(run_dir / "final_reads.json")
-        env = {"start_s": round(start_s, 3), "backend": opts.backend, "ready_after_heal_s": round(ready_s, 3)}
+        env = {
+            "start_s": round(start_s, 3),
+            "backend": opts.backend,
+            "ready_after_heal_s": round(ready_s, 3),
+        }
     finally:
         say(f"{scenario.name}: stopping the stack")
         cluster.close()
@@ -147,20 +177,37 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
     return result
 
 
-async def _drive(scenario: Scenario, cluster: Any, history: HistoryWriter, clock: Clock, opts: RunOptions,
-                 say: Callable[[str], None]) -> None:
+async def _drive(
+    scenario: Scenario,
+    cluster: Any,
+    history: HistoryWriter,
+    clock: Clock,
+    opts: RunOptions,
+    say: Callable[[str], None],
+) -> None:
     from wiber_harness.workload import Workload, WorkloadConfig
 
     w = scenario.workload
-    cfg = WorkloadConfig(rate=float(w.rate), duration=float(w.duration), conversations=w.conversations,
-                         payload_size=w.payload_size, concurrency=w.concurrency, seed=w.seed, batch=w.batch,
-                         run_id=f"{scenario.name}-{clock.wall0_ns}")
-    workload = Workload(cfg, list(cluster.endpoints().apis), history, clock, api_profile=opts.system.api)
+    cfg = WorkloadConfig(
+        rate=float(w.rate),
+        duration=float(w.duration),
+        conversations=w.conversations,
+        payload_size=w.payload_size,
+        concurrency=w.concurrency,
+        seed=w.seed,
+        batch=w.batch,
+        run_id=f"{scenario.name}-{clock.wall0_ns}",
+    )
+    workload = Workload(
+        cfg, list(cluster.endpoints().apis), history, clock, api_profile=opts.system.api
+    )
     nemesis = Nemesis(cluster, history, clock, seed=w.seed, workload=workload)
     start_ns = clock.now()
     wl = asyncio.create_task(workload.run())
     nem = asyncio.create_task(nemesis.run(scenario.timeline, start_ns))
-    ticker = asyncio.create_task(_ticker(scenario, workload, nemesis, clock, start_ns, say, opts.tick))
+    ticker = asyncio.create_task(
+        _ticker(scenario, workload, nemesis, clock, start_ns, say, opts.tick)
+    )
     try:
         await nem
         await wl
@@ -175,9 +222,15 @@ async def _drive(scenario: Scenario, cluster: Any, history: HistoryWriter, clock
             wl.cancel()
 
 
-async def _ticker(scenario: Scenario, workload: Any, nemesis: Nemesis, clock: Clock, start_ns: int,
-                  say: Callable[[str], None],
-                  tick: Callable[[float, float, dict[str, int]], None] | None) -> None:
+async def _ticker(
+    scenario: Scenario,
+    workload: Any,
+    nemesis: Nemesis,
+    clock: Clock,
+    start_ns: int,
+    say: Callable[[str], None],
+    tick: Callable[[float, float, dict[str, int]], None] | None,
+) -> None:
     last_ok, last_t = 0, time.monotonic()
     while True:
         await asyncio.sleep(1.0)
@@ -189,13 +242,20 @@ async def _ticker(scenario: Scenario, workload: Any, nemesis: Nemesis, clock: Cl
         if tick is not None:
             tick(el, float(scenario.workload.duration), p)
         faults = ", ".join(sorted(nemesis.current)) or "none"
-        say(f"{scenario.name}: {el:5.1f}/{scenario.workload.duration:g} s  sent {p.get('sent', 0)}  "
+        say(
+            f"{scenario.name}: {el:5.1f}/{scenario.workload.duration:g} s  sent {p.get('sent', 0)}  "
             f"ok {p.get('ok', 0)} ({rate:.0f}/s)  fail {p.get('fail', 0)}  info {p.get('info', 0)}  "
-            f"in-flight {p.get('inflight', 0)}  faults: {faults}")
+            f"in-flight {p.get('inflight', 0)}  faults: {faults}"
+        )
 
 
-def judge_run(scenario: Scenario, ops: list[Op], reads: FinalReads, run_dir: Path,
-              env: dict[str, Any] | None = None) -> RunResult:
+def judge_run(
+    scenario: Scenario,
+    ops: list[Op],
+    reads: FinalReads,
+    run_dir: Path,
+    env: dict[str, Any] | None = None,
+) -> RunResult:
     """Checkers + fault evidence + metrics + expectations -> verdict; writes result.json."""
     reasons: list[str] = []
     try:
@@ -207,12 +267,17 @@ def judge_run(scenario: Scenario, ops: list[Op], reads: FinalReads, run_dir: Pat
         raise CheckerError(f"{run_dir}: the checkers could not run ({e})") from e
     faults_ok, fault_problems = fault_evidence(ops)
     checks["faults"] = CheckResult(
-        name="faults", valid=True if faults_ok else "unknown",
-        counts={"faults": sum(1 for o in ops if o.process == NEMESIS and o.type != "invoke"),
-                "without_evidence": len(fault_problems)},
+        name="faults",
+        valid=True if faults_ok else "unknown",
+        counts={
+            "faults": sum(1 for o in ops if o.process == NEMESIS and o.type != "invoke"),
+            "without_evidence": len(fault_problems),
+        },
         examples={"without_evidence": fault_problems[:5]} if fault_problems else {},
     )
-    verdict, why = scenario.expect.judge({k: v.valid for k, v in checks.items() if k != "faults"}, metrics)
+    verdict, why = scenario.expect.judge(
+        {k: v.valid for k, v in checks.items() if k != "faults"}, metrics
+    )
     reasons += why
     if not faults_ok:
         reasons += [f"fault without evidence: {p}" for p in fault_problems]
@@ -220,8 +285,14 @@ def judge_run(scenario: Scenario, ops: list[Op], reads: FinalReads, run_dir: Pat
         verdict = merge_validity([verdict, "unknown"])
     if scenario.expect.violation and verdict is True and not faults_ok:
         verdict = "unknown"
-    result = RunResult(run_dir, scenario.name, verdict, reasons,
-                       {k: v.to_dict() for k, v in checks.items()}, {"thresholds": metrics, "summary": summ})
+    result = RunResult(
+        run_dir,
+        scenario.name,
+        verdict,
+        reasons,
+        {k: v.to_dict() for k, v in checks.items()},
+        {"thresholds": metrics, "summary": summ},
+    )
     _write_result(result, scenario, env or {})
     return result
 
@@ -234,20 +305,31 @@ def _write_result(r: RunResult, scenario: Scenario, env: dict[str, Any]) -> None
         "verdict": r.verdict,
         "exit_code": r.exit_code,
         "reasons": r.reasons,
-        "expect": {"valid": list(scenario.expect.valid), "violation": scenario.expect.violation,
-                   "thresholds": {k: str(v) for k, v in scenario.expect.thresholds.items()}},
+        "expect": {
+            "valid": list(scenario.expect.valid),
+            "violation": scenario.expect.violation,
+            "thresholds": {k: str(v) for k, v in scenario.expect.thresholds.items()},
+        },
         "checks": r.checks,
         "metrics": r.metrics,
         "seed": scenario.workload.seed,
         "backend": env.get("backend"),
         "env": env,
         "versions": {"wiber_harness": __version__, "python": platform.python_version()},
-        "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "system": platform.system()},
+        "host": {
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "system": platform.system(),
+        },
         "written_at": dt.datetime.now(dt.UTC).isoformat(),
     }
     (r.run_dir / "result.json").write_bytes(
-        orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
-                     default=_default))
+        orjson.dumps(
+            doc,
+            option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
+            default=_default,
+        )
+    )
 
 
 def _default(o: Any) -> Any:
@@ -263,7 +345,9 @@ def check_run(run_dir: Path) -> RunResult:
     run_dir = Path(run_dir).resolve()
     for name in ("scenario.yaml", "history.jsonl", "final_reads.json"):
         if not (run_dir / name).exists():
-            raise CheckerError(f"{run_dir}: no {name}; is this a run folder (reports/runs/<time>-<scenario>)?")
+            raise CheckerError(
+                f"{run_dir}: no {name}; is this a run folder (reports/runs/<time>-<scenario>)?"
+            )
     scenario = load_scenario(run_dir / "scenario.yaml")
     _, ops = read_history(run_dir / "history.jsonl")
     reads = FinalReads.load(run_dir / "final_reads.json")

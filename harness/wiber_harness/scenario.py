@@ -634,7 +634,11 @@ class Expect(_Model):
             value = metrics.get(metric)
             if value is not None and bound.holds(value):
                 continue
-            missed = f"{metric} was not measured" if value is None else f"{metric} is {value:g}, expected {bound}"
+            missed = (
+                f"{metric} was not measured"
+                if value is None
+                else f"{metric} is {value:g}, expected {bound}"
+            )
             if not self.gate_thresholds:
                 notes.append(f"not gated: {missed}")
             else:

@@ -224,7 +224,14 @@ class Workload:
         self._resend_sem = asyncio.Semaphore(RESEND_PARALLELISM)
         self._c = dict.fromkeys(
             (
-                "scheduled", "sent", "ok", "fail", "info", "skipped", "skipped_late", "resent",
+                "scheduled",
+                "sent",
+                "ok",
+                "fail",
+                "info",
+                "skipped",
+                "skipped_late",
+                "resent",
                 "requests",
             ),
             0,
@@ -473,7 +480,9 @@ class Workload:
         for m in msgs:
             op_id = self.history.next_id()
             self._pending[op_id] = m
-            self.history.append(Op(op_id, "invoke", "send", f"client-{m.sender}", now, m.invoke_value()))
+            self.history.append(
+                Op(op_id, "invoke", "send", f"client-{m.sender}", now, m.invoke_value())
+            )
             if m.retry_of is None:
                 self._lag.add(now - m.intended)
             ids.append(op_id)

@@ -28,7 +28,9 @@ def bare_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClus
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    c = LocalCluster(LocalClusterConfig(run_dir=tmp_path_factory.mktemp("stack"), consumers=2, apis=1))
+    c = LocalCluster(
+        LocalClusterConfig(run_dir=tmp_path_factory.mktemp("stack"), consumers=2, apis=1)
+    )
     c.start()
     try:
         yield c

@@ -30,21 +30,42 @@ from wiber_harness.cluster.watchdog import Watchdog
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_kafka_tools_run_against_the_stack_and_parse(bare_cluster: LocalCluster, tmp_path: Path) -> None:
+def test_kafka_tools_run_against_the_stack_and_parse(
+    bare_cluster: LocalCluster, tmp_path: Path
+) -> None:
     c = bare_cluster
     k = c.prov.kafka
     log4j = kt.write_tools_log4j(tmp_path)
     size = kt.write_payload_file(tmp_path / "payloads.txt", 500, 64)
     assert 250 < size < 400
     for boot in (c.kafka_bootstrap("api"), c.kafka_direct):
-        argv = kt.producer_performance_argv(k.java, k.classpath, log4j, bootstrap=boot, topic=c.spec.topic,
-                                            records=6000, payload_file=tmp_path / "payloads.txt",
-                                            warmup_records=2000)
+        argv = kt.producer_performance_argv(
+            k.java,
+            k.classpath,
+            log4j,
+            bootstrap=boot,
+            topic=c.spec.topic,
+            records=6000,
+            payload_file=tmp_path / "payloads.txt",
+            warmup_records=2000,
+        )
         out, _ = kt.run_tool(argv, tmp_path / "pp.log", 300)
         pp = kt.parse_producer_performance(out)
-        assert pp.steady_state and pp.records == 4000 and pp.records_per_s > 0 and pp.p99_ms >= pp.p50_ms
-    argv = kt.end_to_end_latency_argv(k.java, k.classpath, log4j, bootstrap=c.kafka_bootstrap("api"),
-                                      topic=c.spec.topic, records=50, record_size=round(size))
+        assert (
+            pp.steady_state
+            and pp.records == 4000
+            and pp.records_per_s > 0
+            and pp.p99_ms >= pp.p50_ms
+        )
+    argv = kt.end_to_end_latency_argv(
+        k.java,
+        k.classpath,
+        log4j,
+        bootstrap=c.kafka_bootstrap("api"),
+        topic=c.spec.topic,
+        records=50,
+        record_size=round(size),
+    )
     out, _ = kt.run_tool(argv, tmp_path / "e2el.log", 300)
     e = kt.parse_end_to_end_latency(out)
     assert e.avg_ms > 0 and e.p999_ms >= e.p99_ms >= e.p50_ms
@@ -55,15 +76,19 @@ def test_raw_insert_through_a_store_proxy(bare_cluster: LocalCluster) -> None:
     proxy = c.toxiproxy.get("consumer-1-store")
     r = stack_ops.raw_insert(c, 2000, 500, 64, "smoke", uris=[f"mongodb://{proxy.listen}/"])
     assert r.docs == 2000 and r.failed == 0 and r.docs_per_s > 0
-    v = stack_ops.raw_insert(c, 1000, 500, 64, "smokeview", with_view=True,
-                             uris=[f"mongodb://{proxy.listen}/"])
+    v = stack_ops.raw_insert(
+        c, 1000, 500, 64, "smokeview", with_view=True, uris=[f"mongodb://{proxy.listen}/"]
+    )
     assert v.failed == 0 and v.with_view
 
 
 def test_http_floor_wrk_and_the_generator(tmp_path: Path) -> None:
     wd = Watchdog()
     try:
-        with FloorServer(tmp_path / "floor", wd) as srv, GeneratorPool(1, tmp_path / "gen", wd) as pool:
+        with (
+            FloorServer(tmp_path / "floor", wd) as srv,
+            GeneratorPool(1, tmp_path / "gen", wd) as pool,
+        ):
             if shutil.which("wrk"):
                 w = run_wrk(srv.url, 2, tmp_path / "wrk")
                 assert w.error is None and w.req_per_s and w.non_2xx == 0
@@ -77,8 +102,10 @@ def test_http_floor_wrk_and_the_generator(tmp_path: Path) -> None:
         wd.close()
 
 
-@pytest.mark.skipif(not os.environ.get("WIBER_BENCH_QUICK_E2E"),
-                    reason="the whole quick bench takes 8 to 15 minutes here; set WIBER_BENCH_QUICK_E2E=1")
+@pytest.mark.skipif(
+    not os.environ.get("WIBER_BENCH_QUICK_E2E"),
+    reason="the whole quick bench takes 8 to 15 minutes here; set WIBER_BENCH_QUICK_E2E=1",
+)
 def test_bench_quick_end_to_end(tmp_path: Path) -> None:
     """``bench --quick`` on its own stack: every gated ratio measured, the gate accepts the result."""
     from wiber_harness.bench import BenchConfig, run_bench

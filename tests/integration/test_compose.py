@@ -66,19 +66,26 @@ def _docker_or_skip() -> Any:
 @pytest.fixture(scope="session")
 def docker_client() -> Any:
     client = _docker_or_skip()
-    r = subprocess.run(["bash", str(REPO / "docker" / "offline" / "build.sh")], capture_output=True, text=True,
-                       timeout=1800)
+    r = subprocess.run(
+        ["bash", str(REPO / "docker" / "offline" / "build.sh")],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert r.returncode == 0, f"docker/offline/build.sh failed: {r.stderr[-2000:]}"
     return client
 
 
-@pytest.mark.parametrize("path", [
-    "baseline.yaml",
-    "leader-kill.yaml",
-    "consumer-kill-random.yaml",
-    "compose/broker-isolate.yaml",
-    "consumer-store-partition.yaml",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "baseline.yaml",
+        "leader-kill.yaml",
+        "consumer-kill-random.yaml",
+        "compose/broker-isolate.yaml",
+        "consumer-store-partition.yaml",
+    ],
+)
 def test_scenario_is_valid_on_compose(path: str, docker_client: Any, tmp_path: Path) -> None:
     from wiber_harness.runner import RunOptions, run_scenario
     from wiber_harness.scenario import load_scenario
@@ -89,7 +96,9 @@ def test_scenario_is_valid_on_compose(path: str, docker_client: Any, tmp_path: P
     state = json.loads((result.run_dir / "cluster" / "cluster.json").read_text())
     project = state["project"]
     assert doc["backend"] == "compose" and doc["env"]["backend"] == "compose"
-    assert result.verdict is True, f"{scenario.name} on compose: {result.reasons} (run folder {result.run_dir})"
+    assert result.verdict is True, (
+        f"{scenario.name} on compose: {result.reasons} (run folder {result.run_dir})"
+    )
     assert doc["checks"]["faults"]["valid"] is True
     label = f"com.docker.compose.project={project}"
     assert docker_client.containers.list(all=True, filters={"label": label}) == []

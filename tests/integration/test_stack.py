@@ -26,15 +26,27 @@ TOPIC = "wiber.messages"
 
 
 def _producer(bootstrap: str, **extra: object) -> Producer:
-    conf = {"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5,
-            "log_level": 0}
+    conf = {
+        "bootstrap.servers": bootstrap,
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": 5,
+        "log_level": 0,
+    }
     conf.update(extra)
     return Producer(conf)
 
 
 def _consume_all(bootstrap: str, topic: str, want: set[str], timeout: float = 60) -> set[str]:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4()}", "auto.offset.reset": "earliest",
-                  "enable.auto.commit": False, "log_level": 0})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"t-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "log_level": 0,
+        }
+    )
     c.subscribe([topic])
     seen: set[str] = set()
     deadline = time.monotonic() + timeout
@@ -106,7 +118,9 @@ def test_broker_kill9_loses_nothing_acknowledged(bare_cluster: LocalCluster) -> 
     assert not lost, f"{len(lost)} acknowledged records lost, e.g. {sorted(lost)[:3]}"
 
 
-def test_disabled_broker_proxy_cuts_that_broker_and_clients_fail_over(bare_cluster: LocalCluster) -> None:
+def test_disabled_broker_proxy_cuts_that_broker_and_clients_fail_over(
+    bare_cluster: LocalCluster,
+) -> None:
     from confluent_kafka.admin import AdminClient
 
     leader = bare_cluster.kafka_leader(0)
@@ -117,12 +131,21 @@ def test_disabled_broker_proxy_cuts_that_broker_and_clients_fail_over(bare_clust
     try:
         assert ev["effective"] and ev["listening"] is False
         # A new client bootstraps through the remaining proxies ...
-        md = AdminClient({"bootstrap.servers": bare_cluster.kafka_bootstrap("api"), "log_level": 0}).list_topics(timeout=10)
+        md = AdminClient(
+            {"bootstrap.servers": bare_cluster.kafka_bootstrap("api"), "log_level": 0}
+        ).list_topics(timeout=10)
         assert len(md.brokers) == 3
         p = _producer(bare_cluster.kafka_bootstrap("api"), **{"message.timeout.ms": 4000})
         results: dict[int, KafkaError | None] = {}
-        p.produce(TOPIC, value=b"to-other", partition=other, on_delivery=lambda e, m: results.__setitem__(other, e))
-        p.produce(TOPIC, value=b"to-cut", partition=0, on_delivery=lambda e, m: results.__setitem__(0, e))
+        p.produce(
+            TOPIC,
+            value=b"to-other",
+            partition=other,
+            on_delivery=lambda e, m: results.__setitem__(other, e),
+        )
+        p.produce(
+            TOPIC, value=b"to-cut", partition=0, on_delivery=lambda e, m: results.__setitem__(0, e)
+        )
         p.flush(10)
         # ... writes to a reachable leader succeed, writes to the cut leader do not.
         assert results[other] is None
@@ -139,7 +162,9 @@ def test_disabled_broker_proxy_cuts_that_broker_and_clients_fail_over(bare_clust
 def test_store_write_read_and_unique_index(bare_cluster: LocalCluster) -> None:
     # directly, and through the API's store proxy
     for uri in (bare_cluster.store_uri, bare_cluster.endpoints().store):
-        c: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
+        c: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(
+            uri, serverSelectionTimeoutMS=5000
+        )
         coll = c["t"][f"m{uuid.uuid4().hex[:6]}"]
         coll.create_index("messageId", unique=True)
         coll.insert_one({"messageId": "a", "v": 1})
@@ -158,11 +183,26 @@ def test_up_detach_status_down_leave_no_process(tmp_path: Path) -> None:
     d = tmp_path / "stack"
     cmd = [sys.executable, "-m", "wiber_harness.cli"]
     t0 = time.monotonic()
-    subprocess.run([*cmd, "up", "--detach", "--no-system", "--dir", str(d)], check=True, timeout=240)
+    subprocess.run(
+        [*cmd, "up", "--detach", "--no-system", "--dir", str(d)], check=True, timeout=240
+    )
     up_s = time.monotonic() - t0
-    st = json.loads(subprocess.run([*cmd, "status", "--json", "--dir", str(d)], check=True, capture_output=True,
-                                   text=True, timeout=30).stdout)
-    assert {n["name"] for n in st["nodes"]} == {"toxiproxy", "store", "kafka-1", "kafka-2", "kafka-3"}
+    st = json.loads(
+        subprocess.run(
+            [*cmd, "status", "--json", "--dir", str(d)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
+    )
+    assert {n["name"] for n in st["nodes"]} == {
+        "toxiproxy",
+        "store",
+        "kafka-1",
+        "kafka-2",
+        "kafka-3",
+    }
     assert set(st["endpoints"]) >= {"api", "kafka", "kafka_direct", "store", "toxiproxy"}
     for n in st["nodes"]:
         assert set(n) >= {"name", "role", "pid", "address", "healthy"}
@@ -178,7 +218,7 @@ def _spawn_harness(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], di
 import json, sys, time
 from pathlib import Path
 from wiber_harness.cluster.local import LocalCluster, LocalClusterConfig
-c = LocalCluster(LocalClusterConfig(run_dir=Path({str(tmp_path / 'h')!r}), system=None))
+c = LocalCluster(LocalClusterConfig(run_dir=Path({str(tmp_path / "h")!r}), system=None))
 c.start()
 print(json.dumps({{"pids": [p.pid for p in c.processes()], "watchdog": c._watchdog.pid}}), flush=True)
 if {mode!r} == "raise":
@@ -218,14 +258,22 @@ def test_an_exception_in_the_harness_leaves_no_process(tmp_path: Path) -> None:
     assert pids_alive([int(p) for p in info["pids"]]) == []  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("inherited_sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["terminal", "sigint-ignored"])
-def test_ctrl_c_of_foreground_up_leaves_no_process(tmp_path: Path, inherited_sigint: signal.Handlers) -> None:
+@pytest.mark.parametrize(
+    "inherited_sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["terminal", "sigint-ignored"]
+)
+def test_ctrl_c_of_foreground_up_leaves_no_process(
+    tmp_path: Path, inherited_sigint: signal.Handlers
+) -> None:
     # "sigint-ignored": up started as a script's background job, which inherits
     # SIGINT ignored; Ctrl-C must still stop the stack.
     d = tmp_path / "fg"
-    proc = subprocess.Popen([sys.executable, "-m", "wiber_harness.cli", "up", "--no-system", "--dir", str(d)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, inherited_sigint))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wiber_harness.cli", "up", "--no-system", "--dir", str(d)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, inherited_sigint),
+    )
     pids: list[int] = []
     try:
         assert proc.stdout is not None
@@ -251,8 +299,12 @@ def test_ctrl_c_of_foreground_up_leaves_no_process(tmp_path: Path, inherited_sig
 
 
 def test_a_broker_that_fails_to_start_is_named_with_its_log(tmp_path: Path) -> None:
-    cfg = LocalClusterConfig(run_dir=tmp_path / "bad", system=None,
-                             kafka_overrides={"num.io.threads": "not-a-number"}, start_timeout=60)
+    cfg = LocalClusterConfig(
+        run_dir=tmp_path / "bad",
+        system=None,
+        kafka_overrides={"num.io.threads": "not-a-number"},
+        start_timeout=60,
+    )
     c = LocalCluster(cfg)
     with pytest.raises(ClusterError) as exc:
         c.start()
@@ -262,7 +314,9 @@ def test_a_broker_that_fails_to_start_is_named_with_its_log(tmp_path: Path) -> N
     assert pids_alive([p.pid for p in c.processes() if p.pid]) == []
 
 
-def test_a_port_in_use_is_reported_with_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_port_in_use_is_reported_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import socket
 
     from wiber_harness.cluster import local

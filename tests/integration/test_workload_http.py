@@ -46,7 +46,9 @@ def read_conversation(api: str, a: str, b: str) -> dict[str, Any]:
                 return {"conversationId": j["conversationId"], "messages": docs}
 
 
-def run_workload(tmp: Path, cluster: LocalCluster, cfg: WorkloadConfig, resend: int) -> tuple[Any, dict[str, Any], list[Op], Workload]:
+def run_workload(
+    tmp: Path, cluster: LocalCluster, cfg: WorkloadConfig, resend: int
+) -> tuple[Any, dict[str, Any], list[Op], Workload]:
     hist = HistoryWriter(tmp / "history.jsonl")
     wl = Workload(cfg, list(cluster.endpoints().apis), hist, Clock())
 
@@ -112,7 +114,9 @@ def test_single_sends_and_resends_on_the_real_api(cluster: LocalCluster, tmp_pat
 
 def test_batches_on_the_real_api(cluster: LocalCluster, tmp_path: Path) -> None:
     p = f"w{uuid.uuid4().hex[:6]}-u"
-    cfg = WorkloadConfig(rate=100.0, duration=2.0, conversations=10, batch=10, run_id=f"{p}run", user_prefix=p)
+    cfg = WorkloadConfig(
+        rate=100.0, duration=2.0, conversations=10, batch=10, run_id=f"{p}run", user_prefix=p
+    )
     stats, ev, ops, _ = run_workload(tmp_path, cluster, cfg, resend=5)
     check_answers(stats, ops)
     assert stats.sent == stats.requests * 10

@@ -22,14 +22,24 @@ from wiber_harness.runner import check_run
 pytestmark = [pytest.mark.integration, pytest.mark.scenario]
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
-CI_SUBSET = ("baseline", "leader-kill", "consumer-kill-failpoint", "consumer-store-partition", "duplicate-retry")
+CI_SUBSET = (
+    "baseline",
+    "leader-kill",
+    "consumer-kill-failpoint",
+    "consumer-store-partition",
+    "duplicate-retry",
+)
 PROMISES = ("delivery", "ordering", "convergence")
 _runs: dict[str, Any] = {}
 
 
 @pytest.mark.parametrize("name", CI_SUBSET)
-def test_catalog_scenario_is_valid_on_our_pipeline(name: str, run_scenario: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
-    r = run_scenario(SCENARIOS / f"{name}.yaml", quick=True, out_root=tmp_path_factory.mktemp("runs"))
+def test_catalog_scenario_is_valid_on_our_pipeline(
+    name: str, run_scenario: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    r = run_scenario(
+        SCENARIOS / f"{name}.yaml", quick=True, out_root=tmp_path_factory.mktemp("runs")
+    )
     _runs[name] = r
     broken = [c for c in PROMISES if r.checks[c]["valid"] is not True]
     assert not broken, summarize(r)
@@ -37,7 +47,9 @@ def test_catalog_scenario_is_valid_on_our_pipeline(name: str, run_scenario: Any,
     # --quick reports the thresholds without gating them ("not gated: ...")
     assert r.verdict is True, summarize(r)
     if r.reasons:
-        warnings.warn(f"{name}: performance thresholds missed: {'; '.join(r.reasons)}", stacklevel=1)
+        warnings.warn(
+            f"{name}: performance thresholds missed: {'; '.join(r.reasons)}", stacklevel=1
+        )
 
 
 def test_check_reproduces_the_verdict_of_a_stored_run() -> None:
@@ -46,5 +58,9 @@ def test_check_reproduces_the_verdict_of_a_stored_run() -> None:
     for name, r in _runs.items():
         again = check_run(r.run_dir)
         assert again.verdict == r.verdict, name
-        assert {k: v["valid"] for k, v in again.checks.items()} == {k: v["valid"] for k, v in r.checks.items()}
-        assert {k: v["counts"] for k, v in again.checks.items()} == {k: v["counts"] for k, v in r.checks.items()}
+        assert {k: v["valid"] for k, v in again.checks.items()} == {
+            k: v["valid"] for k, v in r.checks.items()
+        }
+        assert {k: v["counts"] for k, v in again.checks.items()} == {
+            k: v["counts"] for k, v in r.checks.items()
+        }

@@ -48,22 +48,44 @@ def repeat(tmp_path: Path, n: int, seed: int) -> list[dict[str, Any]]:
 
     out = tmp_path / "runs"
     with pytest.raises(SystemExit) as e:
-        main(["run", *map(str, promises_only(tmp_path)), "--quick", "--repeat", str(n), "--seed", str(seed),
-              "--out", str(out)])
-    results = [json.loads(p.read_text()) for p in sorted(out.glob("*/result.json")) if not p.parent.is_symlink()]
-    bad = [f"{r['scenario']} seed {r['seed']}: {r['verdict']} {r['reasons']}" for r in results
-           if r["verdict"] is not True]
+        main(
+            [
+                "run",
+                *map(str, promises_only(tmp_path)),
+                "--quick",
+                "--repeat",
+                str(n),
+                "--seed",
+                str(seed),
+                "--out",
+                str(out),
+            ]
+        )
+    results = [
+        json.loads(p.read_text())
+        for p in sorted(out.glob("*/result.json"))
+        if not p.parent.is_symlink()
+    ]
+    bad = [
+        f"{r['scenario']} seed {r['seed']}: {r['verdict']} {r['reasons']}"
+        for r in results
+        if r["verdict"] is not True
+    ]
     assert e.value.code == 0 and not bad, "\n".join(bad)
     return results
 
 
 def check(results: list[dict[str, Any]], n: int, seed: int) -> None:
     assert sorted((r["scenario"], r["seed"]) for r in results) == sorted(
-        (s, seed + i) for s in CLEAN for i in range(n))
+        (s, seed + i) for s in CLEAN for i in range(n)
+    )
     for r in results:
         checks = r["checks"]
         assert [c for c in PROMISES if checks[c]["valid"] is not True] == [], r["scenario"]
-        assert checks["delivery"]["counts"]["lost"] == 0 and checks["delivery"]["counts"]["duplicated"] == 0
+        assert (
+            checks["delivery"]["counts"]["lost"] == 0
+            and checks["delivery"]["counts"]["duplicated"] == 0
+        )
         assert checks["faults"]["valid"] is True
 
 

@@ -49,14 +49,18 @@ SPACE = Space.for_base(BASE, parse_mix(DEFAULT_MIX, BASE))
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schedules(SPACE), st.integers(1, 10**6))
-def test_every_drawn_schedule_is_a_valid_scenario_that_replays(faults: tuple[Fault, ...], seed: int) -> None:
+def test_every_drawn_schedule_is_a_valid_scenario_that_replays(
+    faults: tuple[Fault, ...], seed: int
+) -> None:
     assert 1 <= len(faults) <= SPACE.max_faults
     sc = schedule_scenario(BASE, faults, name="baseline-x1", seed=seed)
     assert sc.workload.seed == seed and len(sc.timeline) == len(faults)
     for f in faults:
-        assert f.at >= 2.0 and (f.hold is None or (f.hold >= MIN_WINDOW_S and f.at + f.hold <= sc.workload.duration))
+        assert f.at >= 2.0 and (
+            f.hold is None or (f.hold >= MIN_WINDOW_S and f.at + f.hold <= sc.workload.duration)
+        )
     for i, a in enumerate(faults):
-        for b in faults[i + 1:]:
+        for b in faults[i + 1 :]:
             assert a.resource is None or a.resource != b.resource or a.end <= b.at or b.end <= a.at
     # the stored file is the scenario: loading it gives the same faults, times and seed
     from wiber_harness.scenario import parse_scenario
@@ -72,14 +76,19 @@ def test_seeded_schedules_are_reproducible() -> None:
 def test_a_pinned_target_is_always_used() -> None:
     space = Space.for_base(BASE, parse_mix("partition@link(consumer, store)", BASE))
     for s in range(20):
-        assert {(f.kind, f.target) for f in seeded_schedule(space, s)} == {("partition", "link(consumer, store)")}
+        assert {(f.kind, f.target) for f in seeded_schedule(space, s)} == {
+            ("partition", "link(consumer, store)")
+        }
 
 
-@pytest.mark.parametrize(("mix", "words"), [
-    ("kill,partiton", "'partiton' is not a fault family; did you mean 'partition'?"),
-    ("kill@link(api, store)", "kill needs a process target"),
-    ("pause@consumer.9", "'consumer.9' does not exist"),
-])
+@pytest.mark.parametrize(
+    ("mix", "words"),
+    [
+        ("kill,partiton", "'partiton' is not a fault family; did you mean 'partition'?"),
+        ("kill@link(api, store)", "kill needs a process target"),
+        ("pause@consumer.9", "'consumer.9' does not exist"),
+    ],
+)
 def test_a_bad_mix_is_one_sentence(mix: str, words: str) -> None:
     with pytest.raises(InvalidScenario, match=r"^--faults: ") as e:
         parse_mix(mix, BASE)
@@ -87,12 +96,18 @@ def test_a_bad_mix_is_one_sentence(mix: str, words: str) -> None:
 
 
 def test_violation_kinds_order_and_fallback() -> None:
-    checks = {"convergence": {"valid": False, "counts": {}},
-              "delivery": {"valid": False, "counts": {"lost": 3, "duplicated": 0}},
-              "ordering": {"valid": True, "counts": {"realtime_violations": 0}},
-              "faults": {"valid": "unknown", "counts": {}},
-              "other": {"valid": False, "counts": {"x": 1}}}
-    assert violation_kinds(checks) == (("delivery", "lost"), ("convergence", "not_drained"), ("other", "violation"))
+    checks = {
+        "convergence": {"valid": False, "counts": {}},
+        "delivery": {"valid": False, "counts": {"lost": 3, "duplicated": 0}},
+        "ordering": {"valid": True, "counts": {"realtime_violations": 0}},
+        "faults": {"valid": "unknown", "counts": {}},
+        "other": {"valid": False, "counts": {"x": 1}},
+    }
+    assert violation_kinds(checks) == (
+        ("delivery", "lost"),
+        ("convergence", "not_drained"),
+        ("other", "violation"),
+    )
 
 
 # --- a fake pipeline: loses messages iff a consumer's store link is cut ---------------------
@@ -107,19 +122,31 @@ class FakeRuns:
 
     def __call__(self, sc: Scenario) -> RunResult:
         self.ran.append(sc)
-        cut = any(s.fault == "partition" and "store" in str(s.target) and "consumer" in str(s.target)
-                  for s in sc.timeline)
+        cut = any(
+            s.fault == "partition" and "store" in str(s.target) and "consumer" in str(s.target)
+            for s in sc.timeline
+        )
         rewound = any(s.fault == "offset_rewind" for s in sc.timeline)
         ok = not (cut or rewound)
-        checks = {"delivery": {"valid": ok, "counts": {"lost": int(cut), "duplicated": int(rewound)}},
-                  "ordering": {"valid": True, "counts": {}}}
+        checks = {
+            "delivery": {"valid": ok, "counts": {"lost": int(cut), "duplicated": int(rewound)}},
+            "ordering": {"valid": True, "counts": {}},
+        }
         return RunResult(self.root / sc.name, sc.name, ok, [], checks, {})
 
 
 def test_explore_finds_shrinks_and_stores_a_reproducer(tmp_path: Path) -> None:
     runs = FakeRuns(tmp_path)
-    cfg = ExploreConfig(base=BASELINE, faults="partition,kill,latency", runs=20, seed=1, quick=True,
-                        out=tmp_path / "x", max_reruns=6, settings={"WIBER_CONSUMER_ON_STORE_ERROR": "skip"})
+    cfg = ExploreConfig(
+        base=BASELINE,
+        faults="partition,kill,latency",
+        runs=20,
+        seed=1,
+        quick=True,
+        out=tmp_path / "x",
+        max_reruns=6,
+        settings={"WIBER_CONSUMER_ON_STORE_ERROR": "skip"},
+    )
     report = explore(cfg, runs)
     assert report.exit_code == 1 and report.found is not None and report.shrunk is not None
     assert report.minimal is not None and report.minimal.name.startswith("minimal-")
@@ -147,9 +174,13 @@ def test_explore_finds_shrinks_and_stores_a_reproducer(tmp_path: Path) -> None:
 def test_shrinking_keeps_the_violation_kind(tmp_path: Path) -> None:
     runs = FakeRuns(tmp_path)
     ex = Explorer(BASE, tmp_path, runs)
-    faults = (Fault(3.0, "offset_rewind", "consumers", None, (("by", 50),)),
-              Fault(4.0, "partition", "link(consumer.1, store)", 8.0),
-              Fault(5.0, "latency", "link(api, kafka.all)", 6.0, (("latency_ms", 100), ("jitter_ms", 25))))
+    faults = (
+        Fault(3.0, "offset_rewind", "consumers", None, (("by", 50),)),
+        Fault(4.0, "partition", "link(consumer.1, store)", 8.0),
+        Fault(
+            5.0, "latency", "link(api, kafka.all)", 6.0, (("latency_ms", 100), ("jitter_ms", 25))
+        ),
+    )
     found = ex.attempt(ex.scenario(faults, 5, "baseline-x5"))
     assert found.kinds == (("delivery", "lost"), ("delivery", "duplicated"))
     shrunk, path = shrink_and_store(ex, found, faults, 5, max_reruns=8)
@@ -160,22 +191,53 @@ def test_shrinking_keeps_the_violation_kind(tmp_path: Path) -> None:
 
 
 def test_explore_with_every_run_valid_exits_0(tmp_path: Path) -> None:
-    cfg = ExploreConfig(base=BASELINE, faults="latency@link(api, kafka.all)", runs=3, seed=1, quick=True,
-                        out=tmp_path)
+    cfg = ExploreConfig(
+        base=BASELINE,
+        faults="latency@link(api, kafka.all)",
+        runs=3,
+        seed=1,
+        quick=True,
+        out=tmp_path,
+    )
     report = explore(cfg, FakeRuns(tmp_path))
     assert report.exit_code == 0 and report.found is None and len(report.outcomes) == 3
 
 
-def test_cli_rejects_a_bad_mix_before_running(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_cli_rejects_a_bad_mix_before_running(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     from wiber_harness.cli import main
 
     with pytest.raises(SystemExit) as e:
-        main(["explore", "--faults", "kill,partiton", "--runs", "1", "--seed", "1", "--out", str(tmp_path)])
+        main(
+            [
+                "explore",
+                "--faults",
+                "kill,partiton",
+                "--runs",
+                "1",
+                "--seed",
+                "1",
+                "--out",
+                str(tmp_path),
+            ]
+        )
     assert e.value.code == 2
     assert "--faults: 'partiton' is not a fault family" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
-        main(["explore", "--set", "WIBER_CONSUMER_ON_STORE_ERROR=sometimes", "--runs", "1", "--seed", "1",
-              "--out", str(tmp_path)])
+        main(
+            [
+                "explore",
+                "--set",
+                "WIBER_CONSUMER_ON_STORE_ERROR=sometimes",
+                "--runs",
+                "1",
+                "--seed",
+                "1",
+                "--out",
+                str(tmp_path),
+            ]
+        )
     assert e.value.code == 2
     assert "WIBER_CONSUMER_ON_STORE_ERROR is 'sometimes'" in capsys.readouterr().err
 
@@ -194,13 +256,19 @@ def test_explore_finds_shrinks_and_replays_a_lost_message_bug(tmp_path: Path) ->
     settings_ = {"WIBER_CONSUMER_ON_STORE_ERROR": "skip", "WIBER_STORE_TIMEOUT_MS": "1000"}
     # cuts of 6 s and more: a consumer that meets a cut may stall a few seconds
     # before its next write, so a shorter cut does not always make one fail
-    space = Space.for_base(BASE, parse_mix("partition@link(consumer, store)", BASE), max_faults=2,
-                           min_window=6.0)
-    ex = Explorer(BASE, tmp_path / "explore", lambda sc: run_scenario(sc, RunOptions(out_root=tmp_path / "runs")),
-                  settings_)
+    space = Space.for_base(
+        BASE, parse_mix("partition@link(consumer, store)", BASE), max_faults=2, min_window=6.0
+    )
+    ex = Explorer(
+        BASE,
+        tmp_path / "explore",
+        lambda sc: run_scenario(sc, RunOptions(out_root=tmp_path / "runs")),
+        settings_,
+    )
     hit = hypothesis_search(ex, space, max_examples=3)
-    assert hit is not None, "\n".join(f"{o.scenario.name}: {o.verdict} {o.scenario.description}"
-                                      for o in ex.outcomes)
+    assert hit is not None, "\n".join(
+        f"{o.scenario.name}: {o.verdict} {o.scenario.description}" for o in ex.outcomes
+    )
     found, faults, seed = hit
     assert len(ex.outcomes) <= 3
     # the planted bug skips a failed write: a cut during the main insert loses the message
@@ -216,6 +284,10 @@ def test_explore_finds_shrinks_and_replays_a_lost_message_bug(tmp_path: Path) ->
     result = json.loads((tmp_path / "replay" / "latest" / "result.json").read_text())
     counts = result["checks"]["delivery"]["counts"]
     assert counts["lost"] + counts["unreadable"] > 0, result["checks"]["delivery"]
-    print(f"found by {found.scenario.name} after {ex.outcomes.index(found) + 1} runs: {found.scenario.description}")
-    print(f"minimal ({len(faults)} -> {len(shrunk.faults)} faults, {shrunk.reruns} re-runs): {minimal}")
+    print(
+        f"found by {found.scenario.name} after {ex.outcomes.index(found) + 1} runs: {found.scenario.description}"
+    )
+    print(
+        f"minimal ({len(faults)} -> {len(shrunk.faults)} faults, {shrunk.reruns} re-runs): {minimal}"
+    )
     print(f"replay: lost={counts['lost']} unreadable={counts['unreadable']}")

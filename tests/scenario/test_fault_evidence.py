@@ -43,7 +43,12 @@ def nemesis(h: H, f: str, *, effective: bool, error: str | None = None) -> None:
     h._next_id += 1
     value: dict[str, Any] = {"fault": "0-kill", "kind": "kill", "target": "consumer.1"}
     h.ops.append(Op(h._next_id, "invoke", f, NEMESIS, h.tick(), dict(value)))
-    done = {**value, "resolved": ["consumer-1"], "evidence": {"effective": effective}, "effective": effective}
+    done = {
+        **value,
+        "resolved": ["consumer-1"],
+        "evidence": {"effective": effective},
+        "effective": effective,
+    }
     if error:
         done["error"] = error
     h.ops.append(Op(h._next_id, "ok" if effective else "info", f, NEMESIS, h.tick(), done))
@@ -54,8 +59,12 @@ def history(heal_effective: bool, lose_one: bool = False) -> H:
     keys = [h.send("alice", "bob") for _ in range(5)]
     nemesis(h, "inject", effective=True)
     keys += [h.send("bob", "alice") for _ in range(5)]
-    nemesis(h, "heal", effective=heal_effective,
-            error=None if heal_effective else "consumer-1: already running")
+    nemesis(
+        h,
+        "heal",
+        effective=heal_effective,
+        error=None if heal_effective else "consumer-1: already running",
+    )
     for k in keys[: -1 if lose_one else None]:
         h.store(k)
     return h
@@ -88,13 +97,28 @@ def test_an_ineffective_fault_makes_the_run_unknown(scenario: Scenario, tmp_path
     assert stored["verdict"] == "unknown" and stored["exit_code"] == 2
 
 
-def test_an_inject_without_a_completion_counts_as_no_evidence(scenario: Scenario, tmp_path: Path) -> None:
+def test_an_inject_without_a_completion_counts_as_no_evidence(
+    scenario: Scenario, tmp_path: Path
+) -> None:
     h = history(heal_effective=True)
     # the nemesis crashed mid-inject: only the invoke made it into the history
     h._next_id += 1
-    h.ops.append(Op(h._next_id, "info", "inject", NEMESIS, h.tick(),
-                    {"fault": "1-kill", "kind": "kill", "target": "consumer.1", "effective": False,
-                     "error": "FaultError: target consumer.1 matched nothing"}))
+    h.ops.append(
+        Op(
+            h._next_id,
+            "info",
+            "inject",
+            NEMESIS,
+            h.tick(),
+            {
+                "fault": "1-kill",
+                "kind": "kill",
+                "target": "consumer.1",
+                "effective": False,
+                "error": "FaultError: target consumer.1 matched nothing",
+            },
+        )
+    )
     r = judge_run(scenario, h.ops, h.reads(), tmp_path)
     assert r.verdict == "unknown"
 
@@ -107,9 +131,13 @@ def test_a_violation_found_anyway_stands(scenario: Scenario, tmp_path: Path) -> 
 
 
 def test_an_unsafe_scenario_without_evidence_is_not_a_pass(tmp_path: Path) -> None:
-    sc = parse_scenario(BASE.replace("description:", "expect:\n  violation: [delivery]\ndescription:"),
-                        "unsafe.yaml")
-    r = judge_run(sc, history(heal_effective=False).ops, history(heal_effective=False).reads(), tmp_path)
+    sc = parse_scenario(
+        BASE.replace("description:", "expect:\n  violation: [delivery]\ndescription:"),
+        "unsafe.yaml",
+    )
+    r = judge_run(
+        sc, history(heal_effective=False).ops, history(heal_effective=False).reads(), tmp_path
+    )
     assert r.verdict in (False, "unknown") and r.verdict is not True
 
 
@@ -168,7 +196,10 @@ def test_a_fault_that_misses_makes_run_exit_2(case: str, tmp_path: Path) -> None
     checks = result["checks"]
     assert e.value.code == 2, result["reasons"]
     assert result["verdict"] == "unknown"
-    assert checks["faults"]["valid"] == "unknown" and checks["faults"]["counts"]["without_evidence"] >= 1
+    assert (
+        checks["faults"]["valid"] == "unknown"
+        and checks["faults"]["counts"]["without_evidence"] >= 1
+    )
     # the pipeline itself was fine: the unknown comes from the fault alone
     assert checks["delivery"]["valid"] is True, checks["delivery"]
     assert any(r.startswith("fault without evidence") for r in result["reasons"]), result["reasons"]

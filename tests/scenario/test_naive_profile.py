@@ -61,7 +61,8 @@ def test_naive_profile_loads_with_its_own_names() -> None:
 
 
 def test_naive_consumer_loses_messages_when_the_store_is_partitioned(
-        run_scenario: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    run_scenario: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     sc = parse_scenario(PARTITION, "test_naive_profile.PARTITION")
     r = run_scenario(sc, system=load_profile(PROFILE), out_root=tmp_path_factory.mktemp("runs"))
     delivery = r.checks["delivery"]
@@ -78,8 +79,9 @@ def test_naive_consumer_loses_messages_when_the_store_is_partitioned(
 
 
 @pytest.mark.slow
-def test_naive_pipeline_is_valid_without_faults(run_scenario: Any,
-                                                tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_naive_pipeline_is_valid_without_faults(
+    run_scenario: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     sc = parse_scenario(BASELINE, "test_naive_profile.BASELINE")
     r = run_scenario(sc, system=load_profile(PROFILE), out_root=tmp_path_factory.mktemp("runs"))
     assert r.verdict is True, summarize(r)

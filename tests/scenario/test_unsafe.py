@@ -40,7 +40,9 @@ def test_every_unsafe_scenario_has_a_named_anomaly() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_ANOMALY))
-def test_unsafe_setting_is_caught(name: str, run_scenario: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_unsafe_setting_is_caught(
+    name: str, run_scenario: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     r = run_scenario(UNSAFE / f"{name}.yaml", quick=True, out_root=tmp_path_factory.mktemp("runs"))
     checker, anomalies = EXPECTED_ANOMALY[name]
     assert r.checks[checker]["valid"] is False, summarize(r)

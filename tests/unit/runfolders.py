@@ -38,8 +38,9 @@ class Fault:
     target: str = "kafka.leader(partition=0)"
 
 
-def _scenario_yaml(name: str, rate: float, duration: float, fault: Fault | None,
-                   violation: bool) -> str:
+def _scenario_yaml(
+    name: str, rate: float, duration: float, fault: Fault | None, violation: bool
+) -> str:
     lines = [
         f"name: {name}",
         f"description: Synthetic {name} run for report tests.",
@@ -59,14 +60,28 @@ def _scenario_yaml(name: str, rate: float, duration: float, fault: Fault | None,
     if violation:
         lines += ["  violation: [delivery]"]
     else:
-        lines += ["  valid: [delivery, ordering, convergence]",
-                  "  thresholds:", '    error_rate: "<= 0.9"']
+        lines += [
+            "  valid: [delivery, ordering, convergence]",
+            "  thresholds:",
+            '    error_rate: "<= 0.9"',
+        ]
     return "\n".join(lines) + "\n"
 
 
-def make_run(root: Path, name: str = "baseline", *, rate: float = 40.0, duration: float = 30.0,
-             fault: Fault | None = None, lost: int = 0, duplicated: int = 0, seed: int = 1,
-             slow: float = 1.0, violation: bool = False, folder: str | None = None) -> Path:
+def make_run(
+    root: Path,
+    name: str = "baseline",
+    *,
+    rate: float = 40.0,
+    duration: float = 30.0,
+    fault: Fault | None = None,
+    lost: int = 0,
+    duplicated: int = 0,
+    seed: int = 1,
+    slow: float = 1.0,
+    violation: bool = False,
+    folder: str | None = None,
+) -> Path:
     """Write one judged run folder under ``root`` and return its path."""
     rng = np.random.default_rng(seed)
     run_dir = root / (folder or f"20250101T000000Z-{name}-s{seed}")
@@ -93,8 +108,15 @@ def make_run(root: Path, name: str = "baseline", *, rate: float = 40.0, duration
         key = f"k{i}"
         conv = ":".join(sorted((sender, to)))
         invoke = intended + int(rng.integers(0, 2 * MS))
-        value = {"key": key, "conversation": conv, "from": sender, "to": to, "sender": sender,
-                 "seq": seq, "intended": intended}
+        value = {
+            "key": key,
+            "conversation": conv,
+            "from": sender,
+            "to": to,
+            "sender": sender,
+            "seq": seq,
+            "intended": intended,
+        }
         events.append((invoke, 0, Op(next_id, "invoke", "send", f"client-{i % 4}", invoke, value)))
         in_fault = f0 is not None and f1 is not None and f0 <= intended <= f1
         lat_ms = float(rng.lognormal(np.log(6.0 * slow), 0.35))
@@ -102,8 +124,13 @@ def make_run(root: Path, name: str = "baseline", *, rate: float = 40.0, duration
         if in_fault:
             u = rng.random()
             outcome = "fail" if u < 0.15 else "info" if u < 0.3 else "ok"
-            lat_ms = (float(rng.uniform(200, 1500)) if outcome == "ok" else
-                      5000.0 if outcome == "info" else float(rng.uniform(5, 50))) * slow
+            lat_ms = (
+                float(rng.uniform(200, 1500))
+                if outcome == "ok"
+                else 5000.0
+                if outcome == "info"
+                else float(rng.uniform(5, 50))
+            ) * slow
         done = intended + int(lat_ms * MS)
         mid = f"m-{key}"
         cvalue: dict[str, Any] = {"status": {"ok": 201, "fail": 503, "info": None}[outcome]}
@@ -118,7 +145,9 @@ def make_run(root: Path, name: str = "baseline", *, rate: float = 40.0, duration
             if backlog_until is not None and f0 is not None and f0 <= stored_at < backlog_until:
                 # the consumer was cut off: it stores the backlog after the heal, in order
                 stored_at = backlog_until + int((stored_at - f0) * 0.25)
-            records.append((stored_at, StoredRecord(mid, key, conv, sender, 0, i, stored_at), intended))
+            records.append(
+                (stored_at, StoredRecord(mid, key, conv, sender, 0, i, stored_at), intended)
+            )
         if outcome == "ok":
             acked_keys.append((key, mid, conv, intended))
 
@@ -127,26 +156,46 @@ def make_run(root: Path, name: str = "baseline", *, rate: float = 40.0, duration
             next_id += 1
             v = {"fault": "f1", "kind": fault.kind, "target": fault.target}
             events.append((t0, 0, Op(next_id, "invoke", f, NEMESIS, t0, dict(v))))
-            done_v = {**v, "resolved": ["kafka-2"], "evidence": {"effective": True}, "effective": True}
+            done_v = {
+                **v,
+                "resolved": ["kafka-2"],
+                "evidence": {"effective": True},
+                "effective": True,
+            }
             events.append((t1, 1, Op(next_id, "ok", f, NEMESIS, t1, done_v)))
 
-    drop = {k for k, *_ in acked_keys[len(acked_keys) // 2: len(acked_keys) // 2 + lost]}
+    drop = {k for k, *_ in acked_keys[len(acked_keys) // 2 : len(acked_keys) // 2 + lost]}
     kept = [r for r in records if r[1].key not in drop]
-    dups = [(t + 30 * MS, StoredRecord(r.message_id, r.key, r.conversation, r.sender, 0, r.offset,
-                                       t + 30 * MS), it)
-            for t, r, it in kept[10:10 + duplicated]]
+    dups = [
+        (
+            t + 30 * MS,
+            StoredRecord(r.message_id, r.key, r.conversation, r.sender, 0, r.offset, t + 30 * MS),
+            it,
+        )
+        for t, r, it in kept[10 : 10 + duplicated]
+    ]
     kept += dups
     api: dict[str, list[str]] = {}
     for _, r, _ in sorted(kept, key=lambda x: (x[2], x[0])):  # the store keeps send order
         assert r.conversation is not None
         api.setdefault(r.conversation, []).append(r.message_id)
-    reads = FinalReads(store=[r for _, r, _ in sorted(kept, key=lambda x: x[0])], api=api,
-                       drained=True, drain_s=1.0, healed_at=f1)
+    reads = FinalReads(
+        store=[r for _, r, _ in sorted(kept, key=lambda x: x[0])],
+        api=api,
+        drained=True,
+        drain_s=1.0,
+        healed_at=f1,
+    )
     ops = [op for _, _, op in sorted(events, key=lambda e: (e[0], e[1]))]
-    write_history(run_dir / "history.jsonl", ops,
-                  {"scenario": name, "seed": seed, "backend": "local", "wall0_ns": 1_735_689_600 * NS})
+    write_history(
+        run_dir / "history.jsonl",
+        ops,
+        {"scenario": name, "seed": seed, "backend": "local", "wall0_ns": 1_735_689_600 * NS},
+    )
     reads.save(run_dir / "final_reads.json")
-    result: RunResult = judge_run(scenario, ops, reads, run_dir, {"backend": "local", "start_s": 1.0})
+    result: RunResult = judge_run(
+        scenario, ops, reads, run_dir, {"backend": "local", "start_s": 1.0}
+    )
     assert result.run_dir == run_dir
     return run_dir
 

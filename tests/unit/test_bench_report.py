@@ -78,20 +78,53 @@ def hist(p50_ms: float, n: int = 400, seed: int = 1) -> str:
     return encode_histogram(record_ns(rng.lognormal(np.log(p50_ms * MS), 0.5, n)).histogram)
 
 
-def measure(kind: Kind, rate: float, *, ack99: float = 20.0, e2e99: float | None = 40.0,
-            ingest_ok: bool = True, held: bool = True, lost: int = 0, tag: str = "t") -> Measure:
+def measure(
+    kind: Kind,
+    rate: float,
+    *,
+    ack99: float = 20.0,
+    e2e99: float | None = 40.0,
+    ingest_ok: bool = True,
+    held: bool = True,
+    lost: int = 0,
+    tag: str = "t",
+) -> Measure:
     def pct(p99: float) -> dict[str, Any]:
-        return {"count": 400, "mean": p99 / 4, "p50": p99 / 5, "p90": p99 / 2, "p99": p99,
-                "p99.9": p99 * 1.5, "max": p99 * 2}
+        return {
+            "count": 400,
+            "mean": p99 / 4,
+            "p50": p99 / 5,
+            "p90": p99 / 2,
+            "p99": p99,
+            "p99.9": p99 * 1.5,
+            "max": p99 * 2,
+        }
 
     m = Measure(
-        kind=kind, tag=tag, rate=rate, duration=4.0, batch=0 if kind != "batch" else 50,
-        scheduled=int(rate * 4), sent=int(rate * 4), skipped=0, ok=int(rate * 4), failed=0, indeterminate=0,
-        send_rate=rate, ack_rate=rate * 0.98, ack=pct(ack99), e2e=None if e2e99 is None else pct(e2e99),
-        ack_hist=hist(ack99 / 5), e2e_hist=None if e2e99 is None else hist(e2e99 / 5, seed=2),
-        backlog_growth=None if e2e99 is None else 1.0, drained=None if e2e99 is None else True,
-        drain_s=None, lost=None if e2e99 is None else lost, duplicated=None if e2e99 is None else 0,
-        generator={"processes": 1, "cpu_s": 1.0, "launch_lag_p99_ms": 2.0}, load_avg=(3.0, 3.0, 3.0),
+        kind=kind,
+        tag=tag,
+        rate=rate,
+        duration=4.0,
+        batch=0 if kind != "batch" else 50,
+        scheduled=int(rate * 4),
+        sent=int(rate * 4),
+        skipped=0,
+        ok=int(rate * 4),
+        failed=0,
+        indeterminate=0,
+        send_rate=rate,
+        ack_rate=rate * 0.98,
+        ack=pct(ack99),
+        e2e=None if e2e99 is None else pct(e2e99),
+        ack_hist=hist(ack99 / 5),
+        e2e_hist=None if e2e99 is None else hist(e2e99 / 5, seed=2),
+        backlog_growth=None if e2e99 is None else 1.0,
+        drained=None if e2e99 is None else True,
+        drain_s=None,
+        lost=None if e2e99 is None else lost,
+        duplicated=None if e2e99 is None else 0,
+        generator={"processes": 1, "cpu_s": 1.0, "launch_lag_p99_ms": 2.0},
+        load_avg=(3.0, 3.0, 3.0),
         started_at=0.0,
     )
     m.held, m.ingest_held = held and ingest_ok, ingest_ok
@@ -101,25 +134,42 @@ def measure(kind: Kind, rate: float, *, ack99: float = 20.0, e2e99: float | None
 
 def search(kind: Kind, best: float, criterion: str = "ingest") -> Search:
     e2e = None if criterion == "ingest" else 40.0
-    s = Search(kind, criterion, measure(kind, best * 2, ingest_ok=False, held=False, e2e99=e2e), best)  # type: ignore[arg-type]
-    s.steps = [measure(kind, best * 0.85, e2e99=e2e), measure(kind, best, e2e99=e2e),
-               measure(kind, best * 1.15, ingest_ok=False, held=False, e2e99=e2e)]
+    s = Search(
+        kind, criterion, measure(kind, best * 2, ingest_ok=False, held=False, e2e99=e2e), best
+    )  # type: ignore[arg-type]
+    s.steps = [
+        measure(kind, best * 0.85, e2e99=e2e),
+        measure(kind, best, e2e99=e2e),
+        measure(kind, best * 1.15, ingest_ok=False, held=False, e2e99=e2e),
+    ]
     return s
 
 
 def bench_data(tmp: Path, *, scale: float = 1.0, lost: int = 0) -> BenchData:
     cfg = BenchConfig.preset(tmp / "out", quick=True)
-    d = BenchData(cfg, dt.datetime(2025, 1, 1, tzinfo=dt.UTC), record_size=312.0,
-                  load_start=(2.0, 2.0, 2.0))
+    d = BenchData(
+        cfg, dt.datetime(2025, 1, 1, tzinfo=dt.UTC), record_size=312.0, load_start=(2.0, 2.0, 2.0)
+    )
     for i in range(2):
         d.floor.append(search("floor", 3000.0 + 100 * i))
         d.wrk.append(WrkResult(1, 32, 4.0, 5500.0 + 50 * i, 0, 0, {"p50": 4.0}))
-        d.generator_trials.append({"rep": i + 1, "processes": 1, "connections": 32, "ack_rate": 4400.0,
-                                   "wrk_req_per_s": 5500.0 + 50 * i, "vs_wrk": 4400 / (5500 + 50 * i),
-                                   "cpu_s": 3.0, "chosen": True})
+        d.generator_trials.append(
+            {
+                "rep": i + 1,
+                "processes": 1,
+                "connections": 32,
+                "ack_rate": 4400.0,
+                "wrk_req_per_s": 5500.0 + 50 * i,
+                "vs_wrk": 4400 / (5500 + 50 * i),
+                "cpu_s": 3.0,
+                "chosen": True,
+            }
+        )
         d.single.ingest.append(search("single", 900.0 * scale + 20 * i))
         d.batch.ingest.append(search("batch", 2000.0 * scale + 30 * i))
-        d.pp_proxied.append(ProducerPerfResult(70000, 20000.0 + 500 * i, 6.0, 20, 90, 10, 40, 60, 90, True))
+        d.pp_proxied.append(
+            ProducerPerfResult(70000, 20000.0 + 500 * i, 6.0, 20, 90, 10, 40, 60, 90, True)
+        )
         d.pp_direct.append(ProducerPerfResult(70000, 30000.0, 9.0, 10, 50, 5, 20, 30, 50, True))
         d.e2el.append(EndToEndResult(4.1, 3.0, 9.0 + i, 15.0))
         d.raw.append(RawInsert(10000, 2, 500, 2.0 + 0.1 * i, False, 0))
@@ -130,16 +180,45 @@ def bench_data(tmp: Path, *, scale: float = 1.0, lost: int = 0) -> BenchData:
     for f in cfg.levels:
         for r in range(2):
             d.single.levels.setdefault(f, []).append(
-                measure("single", 800 * f, ack99=10 + 20 * f + r, e2e99=30 + 60 * f + r, lost=lost))
-            d.batch.levels.setdefault(f, []).append(measure("batch", 1500 * f, ack99=50 + 20 * f, e2e99=90))
-    d.profiles.append({"name": "single-api-1", "role": "api-1", "pid": 1, "duration_s": 8, "rate_hz": 100,
-                       "cpu_util": 0.97, "scenario": "single POST", "load": {"ack_rate": 800},
-                       **summarize_collapsed("main (/x/site-packages/uvicorn/main.py:1);"
-                                             "handle (/x/wiber/api.py:2) 70\nmain (/x/site-packages/"
-                                             "uvicorn/main.py:1) 30\n"),
-                       "files": {"svg": "single-api-1.svg", "collapsed": "single-api-1.txt"}})
-    d.checkers = {"ops": 1000000, "check_all_s": 6.0, "summary_s": 0.2, "total_s": 6.2, "total_cpu_s": 4.0}
-    for phase in ("floor", "ingest-single", "ingest-batch", "kafka", "sink", "raw", "levels-single"):
+                measure("single", 800 * f, ack99=10 + 20 * f + r, e2e99=30 + 60 * f + r, lost=lost)
+            )
+            d.batch.levels.setdefault(f, []).append(
+                measure("batch", 1500 * f, ack99=50 + 20 * f, e2e99=90)
+            )
+    d.profiles.append(
+        {
+            "name": "single-api-1",
+            "role": "api-1",
+            "pid": 1,
+            "duration_s": 8,
+            "rate_hz": 100,
+            "cpu_util": 0.97,
+            "scenario": "single POST",
+            "load": {"ack_rate": 800},
+            **summarize_collapsed(
+                "main (/x/site-packages/uvicorn/main.py:1);"
+                "handle (/x/wiber/api.py:2) 70\nmain (/x/site-packages/"
+                "uvicorn/main.py:1) 30\n"
+            ),
+            "files": {"svg": "single-api-1.svg", "collapsed": "single-api-1.txt"},
+        }
+    )
+    d.checkers = {
+        "ops": 1000000,
+        "check_all_s": 6.0,
+        "summary_s": 0.2,
+        "total_s": 6.2,
+        "total_cpu_s": 4.0,
+    }
+    for phase in (
+        "floor",
+        "ingest-single",
+        "ingest-batch",
+        "kafka",
+        "sink",
+        "raw",
+        "levels-single",
+    ):
         d.load_samples.append((phase, 3.0))
     d.phases = {"start": 40.0, "floor": 30.0}
     return d
@@ -149,26 +228,39 @@ def test_bench_json_carries_the_gated_ratios_with_samples_and_spread(tmp_path: P
     doc = build_document(bench_data(tmp_path))
     assert doc["schema"] == "wiber-bench/1"
     figs = {f["name"]: f for f in doc["figures"]}
-    assert set(figs) == {"api_ingest_efficiency", "batch_ingest_efficiency", "sink_efficiency",
-                         "e2e_p99_vs_kafka"}
+    assert set(figs) == {
+        "api_ingest_efficiency",
+        "batch_ingest_efficiency",
+        "sink_efficiency",
+        "e2e_p99_vs_kafka",
+    }
     assert {f["direction"] for n, f in figs.items() if n != "e2e_p99_vs_kafka"} == {"higher"}
     assert figs["e2e_p99_vs_kafka"]["direction"] == "lower"
     api = figs["api_ingest_efficiency"]
     # repetition i of the API over repetition i of the floor (ack rates at the best held step)
-    assert api["samples"] == pytest.approx([900 * 0.98 / (3000 * 0.98), 920 * 0.98 / (3100 * 0.98)], rel=1e-3)
+    assert api["samples"] == pytest.approx(
+        [900 * 0.98 / (3000 * 0.98), 920 * 0.98 / (3100 * 0.98)], rel=1e-3
+    )
     assert api["n"] == 2 and api["spread"] is not None
     assert api["value"] == pytest.approx(np.median([900 / 3000, 920 / 3100]), rel=1e-3)
-    assert figs["sink_efficiency"]["samples"] == pytest.approx([1500 / 5000, 1510 / (10000 / 2.1)], rel=1e-3)
+    assert figs["sink_efficiency"]["samples"] == pytest.approx(
+        [1500 / 5000, 1510 / (10000 / 2.1)], rel=1e-3
+    )
     assert figs["batch_ingest_efficiency"]["value"] == pytest.approx(
-        np.median([2000 * 0.98 / 20000, 2030 * 0.98 / 20500]), rel=1e-3)
+        np.median([2000 * 0.98 / 20000, 2030 * 0.98 / 20500]), rel=1e-3
+    )
     # e2e p99 at 50% (30 + 30 + r) over Kafka's p99 (9 + r)
     assert figs["e2e_p99_vs_kafka"]["samples"] == pytest.approx([60 / 9, 61 / 10], rel=1e-3)
     for f in figs.values():
         assert {"threshold_pct", "floor", "unit", "numerator", "denominator", "load_avg"} <= set(f)
     ctx = doc["context"]
     assert ctx["wrk_req_per_s"]["value"] == pytest.approx(5525.0)
-    assert ctx["generator_vs_wrk"]["n"] == 2 and ctx["generator_vs_wrk"]["value"] == pytest.approx(0.7968, rel=1e-3)
-    assert ctx["proxy_cost"]["value"] == pytest.approx(np.median([30000 / 20000, 30000 / 20500]), rel=1e-3)
+    assert ctx["generator_vs_wrk"]["n"] == 2 and ctx["generator_vs_wrk"]["value"] == pytest.approx(
+        0.7968, rel=1e-3
+    )
+    assert ctx["proxy_cost"]["value"] == pytest.approx(
+        np.median([30000 / 20000, 30000 / 20500]), rel=1e-3
+    )
     assert ctx["checkers_1m_ops_s"]["value"] == 6.2
     assert doc["promises"] == [] and doc["problems"] == []
     assert doc["load_average"]["mean1"] == 3.0
@@ -181,10 +273,22 @@ def test_bench_report_is_built_from_the_stored_bench_json_alone(tmp_path: Path) 
     assert page == tmp_path / "stored" / "bench.html"
     html = page.read_text()
     assert html.count("data:image/png;base64,") == 3
-    for text in ("Gated ratios", "api_ingest_efficiency", "e2e_p99_vs_kafka", "Absolute figures",
-                 "Ingest searches", "End-to-end searches", "ProducerPerformance", "EndToEndLatency",
-                 "Raw store inserts", "Sink", "Profiles (py-spy)", "single-api-1.svg", "Checkers",
-                 "Latency by percentile"):
+    for text in (
+        "Gated ratios",
+        "api_ingest_efficiency",
+        "e2e_p99_vs_kafka",
+        "Absolute figures",
+        "Ingest searches",
+        "End-to-end searches",
+        "ProducerPerformance",
+        "EndToEndLatency",
+        "Raw store inserts",
+        "Sink",
+        "Profiles (py-spy)",
+        "single-api-1.svg",
+        "Checkers",
+        "Latency by percentile",
+    ):
         assert text in html, text
     assert "could not be drawn" not in html
     assert re.search(r"<script", html) is None  # self-contained, no scripts
@@ -231,7 +335,9 @@ def test_a_missing_measurement_leaves_a_figure_without_samples(tmp_path: Path) -
 
 def test_tool_outputs_parse() -> None:
     pp = parse_producer_performance(PP_OUT)
-    assert pp.steady_state and pp.records == 70000 and pp.records_per_s == 6100.5 and pp.p99_ms == 95
+    assert (
+        pp.steady_state and pp.records == 70000 and pp.records_per_s == 6100.5 and pp.p99_ms == 95
+    )
     assert not parse_producer_performance(PP_OUT.rsplit("\n", 2)[0]).steady_state
     e = parse_end_to_end_latency(E2E_OUT)
     assert (e.avg_ms, e.p50_ms, e.p99_ms, e.p999_ms) == (4.1234, 3, 9, 15)
@@ -262,16 +368,20 @@ def test_statistics_and_the_sink_rate() -> None:
     assert median([]) is None and mad([]) is None
     assert ratio_samples([1, 2, None, 4], [2, 0, 1, 8]) == [0.5, 0.5]
     s = Series.of([0.012345, 0.0123])
-    assert s.to_dict()["value"] == pytest.approx(0.01232, abs=1e-5) and Series.of([5]).spread is None
+    assert (
+        s.to_dict()["value"] == pytest.approx(0.01232, abs=1e-5) and Series.of([5]).spread is None
+    )
     stamps = [int(i * 1e9 / 1000) for i in range(5000)]  # 1000 docs/s
     assert steady_rate(stamps) == pytest.approx(1000.0, rel=1e-3)
     assert steady_rate(stamps[:5]) is None
 
 
 def test_profile_summaries_name_the_hot_frames() -> None:
-    text = ("<module> (/usr/lib/python3.11/runpy.py:1);run (/v/site-packages/uvicorn/main.py:3);"
-            "validate (/v/site-packages/pydantic/main.py:9) 60\n"
-            "<module> (/usr/lib/python3.11/runpy.py:1);send (/w/system/wiber/producer.py:5) 40\n")
+    text = (
+        "<module> (/usr/lib/python3.11/runpy.py:1);run (/v/site-packages/uvicorn/main.py:3);"
+        "validate (/v/site-packages/pydantic/main.py:9) 60\n"
+        "<module> (/usr/lib/python3.11/runpy.py:1);send (/w/system/wiber/producer.py:5) 40\n"
+    )
     s = summarize_collapsed(text)
     assert s["samples"] == 100
     assert s["top_self"][0] == {"frame": "validate (pydantic/main.py)", "pct": 60.0}
@@ -280,8 +390,10 @@ def test_profile_summaries_name_the_hot_frames() -> None:
     assert package_of("/usr/lib/python3.11/asyncio/tasks.py") == "asyncio"
     assert package_of("") == "native"
     # uvicorn waiting in uvloop's C loop shows as Runner.run: idle, not work
-    idle = summarize_collapsed("main (/m.py:1);Runner.run (/usr/lib/python3.11/asyncio/runners.py:1) 75\n"
-                               "main (/m.py:1);send (/w/wiber/producer.py:5) 25\n")
+    idle = summarize_collapsed(
+        "main (/m.py:1);Runner.run (/usr/lib/python3.11/asyncio/runners.py:1) 75\n"
+        "main (/m.py:1);send (/w/wiber/producer.py:5) 25\n"
+    )
     assert idle["loop_idle_pct"] == 75.0
     assert idle["top_self_busy"] == [{"frame": "send (wiber/producer.py)", "pct": 100.0}]
     meter = CpuMeter({"me": os.getpid(), "gone": 0})
@@ -327,9 +439,13 @@ class Capacity:
         return m
 
 
-@pytest.mark.parametrize(("cap", "estimate", "best"), [(1000, 1000, 1000), (1000, 2000, 1000),
-                                                       (1000, 400, 1000 * 1.0 / 1.0)])
-def test_the_search_steps_to_the_last_rate_that_held(cap: float, estimate: float, best: float) -> None:
+@pytest.mark.parametrize(
+    ("cap", "estimate", "best"),
+    [(1000, 1000, 1000), (1000, 2000, 1000), (1000, 400, 1000 * 1.0 / 1.0)],
+)
+def test_the_search_steps_to_the_last_rate_that_held(
+    cap: float, estimate: float, best: float
+) -> None:
     t = Capacity(cap)
     s = find_max_rate(t, estimate=estimate, step_s=1, max_steps=8)
     assert s.rate is not None and s.rate <= cap

@@ -19,12 +19,21 @@ def _props(text: str) -> dict[str, str]:
 
 
 def test_broker_advertises_each_client_role_as_its_proxy() -> None:
-    b = BrokerPorts(2, controller=9001, internal=9002, direct=9003, client={"api": (9004, 19004), "consumer": (9005, 19005)})
+    b = BrokerPorts(
+        2,
+        controller=9001,
+        internal=9002,
+        direct=9003,
+        client={"api": (9004, 19004), "consumer": (9005, 19005)},
+    )
     voters = quorum_voters([b, BrokerPorts(3, 9101, 9102, 9103, {})])
     p = _props(broker_properties(b, voters, Path("/d"), partitions=6))
     assert p["node.id"] == "2"
     assert p["controller.quorum.voters"] == "2@127.0.0.1:9001,3@127.0.0.1:9101"
-    assert "API://127.0.0.1:9004" in p["listeners"] and "API://127.0.0.1:19004" in p["advertised.listeners"]
+    assert (
+        "API://127.0.0.1:9004" in p["listeners"]
+        and "API://127.0.0.1:19004" in p["advertised.listeners"]
+    )
     assert "CONSUMER://127.0.0.1:19005" in p["advertised.listeners"]
     assert "DIRECT://127.0.0.1:9003" in p["advertised.listeners"]
     assert "CONTROLLER" not in p["advertised.listeners"]

@@ -31,8 +31,15 @@ def suite(root: Path, seeds: tuple[int, ...], *, rate: float = 20.0, lost: int =
     """Repeats of baseline and leader-kill; ``lost`` is planted in leader-kill's first repeat."""
     for i, seed in enumerate(seeds):
         make_run(root / "runs", "baseline", rate=rate, duration=15, seed=seed)
-        make_run(root / "runs", "leader-kill", rate=rate, duration=18, fault=LEADER, seed=seed,
-                 lost=lost if i == 0 else 0)
+        make_run(
+            root / "runs",
+            "leader-kill",
+            rate=rate,
+            duration=18,
+            fault=LEADER,
+            seed=seed,
+            lost=lost if i == 0 else 0,
+        )
     # the summary alone: compare never needs the HTML (test_report covers that)
     write_summary(build_summary(load_runs([root / "runs"])), root / "summary.json")
     return root / "summary.json"
@@ -81,8 +88,10 @@ def test_lost_in_the_summary_alone_fails(baseline: Path, honest: Path) -> None:
     d["runs"][0]["metrics"]["duplicated"] = 2.0
     r = compare(baseline, d)
     assert r.exit_code == 1
-    assert r.broken == [f"{d['runs'][0]['scenario']}: duplicated = 2 in run {d['runs'][0]['id']} "
-                        "(acknowledged messages must be stored exactly once)"]
+    assert r.broken == [
+        f"{d['runs'][0]['scenario']}: duplicated = 2 in run {d['runs'][0]['id']} "
+        "(acknowledged messages must be stored exactly once)"
+    ]
 
 
 def test_an_unsafe_scenario_may_lose_messages(tmp_path: Path) -> None:
@@ -112,7 +121,9 @@ def test_small_noise_on_single_runs_passes_and_large_drops_fail(baseline: Path) 
     base = doc(baseline)
     one = copy.deepcopy(base)
     one["runs"] = [r for r in one["runs"] if r["id"] == base["runs"][0]["id"]]
-    one["scenarios"] = {k: v for k, v in one["scenarios"].items() if k == base["runs"][0]["scenario"]}
+    one["scenarios"] = {
+        k: v for k, v in one["scenarios"].items() if k == base["runs"][0]["scenario"]
+    }
     cur = copy.deepcopy(one)
     m = cur["runs"][0]["metrics"]
     m["throughput"] *= 0.9  # -10%: within 30%
@@ -161,7 +172,10 @@ def test_other_inputs_that_cannot_be_compared(baseline: Path, tmp_path: Path) ->
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"schema": "wiber-summary/9", "runs": [], "scenarios": {}}))
     r = compare(baseline, other)
-    assert r.exit_code == 2 and "schema 'wiber-summary/9' is neither 'wiber-summary/1'" in r.problems[0]
+    assert (
+        r.exit_code == 2
+        and "schema 'wiber-summary/9' is neither 'wiber-summary/1'" in r.problems[0]
+    )
     # a scenario of the baseline missing from current
     d = doc(baseline)
     d["scenarios"].pop("leader-kill")
@@ -205,14 +219,25 @@ def test_run_folders_are_summarised_first(tmp_path: Path) -> None:
 
 
 def bench(ratio: float, spread: float | None, samples: list[float] | None = None) -> dict[str, Any]:
-    fig: dict[str, Any] = {"name": "throughput_vs_kafka", "group": "e2e", "direction": "higher",
-                           "value": ratio, "unit": "x", "threshold_pct": 10}
+    fig: dict[str, Any] = {
+        "name": "throughput_vs_kafka",
+        "group": "e2e",
+        "direction": "higher",
+        "value": ratio,
+        "unit": "x",
+        "threshold_pct": 10,
+    }
     if spread is not None:
         fig["spread"] = spread
     if samples is not None:
         fig["samples"] = samples
-    lat = {"name": "p99_vs_kafka", "group": "e2e", "direction": "lower", "value": 1.5,
-           "future_field": "ignored"}
+    lat = {
+        "name": "p99_vs_kafka",
+        "group": "e2e",
+        "direction": "lower",
+        "value": 1.5,
+        "future_field": "ignored",
+    }
     return {"schema": BENCH_SCHEMA, "figures": [fig, lat], "extra": {"ignored": True}}
 
 
@@ -253,8 +278,9 @@ def run_cli(args: list[str]) -> int:
     return rc
 
 
-def test_cli_exit_codes(baseline: Path, honest: Path, tmp_path: Path,
-                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exit_codes(
+    baseline: Path, honest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     md = tmp_path / "step-summary.md"
     assert run_cli(["compare", str(baseline), str(honest), "--markdown", str(md)]) == 0
     assert "Regression gate: no regression" in md.read_text()

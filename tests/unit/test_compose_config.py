@@ -61,8 +61,14 @@ def _config(*files: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
     argv = [*_compose(), "-p", "wiber-config-test"]
     for f in files:
         argv += ["-f", str(f)]
-    r = subprocess.run([*argv, "config"], capture_output=True, text=True, cwd=REPO, timeout=120,
-                       env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(Path.home()), **(env or {})})
+    r = subprocess.run(
+        [*argv, "config"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(Path.home()), **(env or {})},
+    )
     assert r.returncode == 0, f"compose config rejected {[str(f) for f in files]}: {r.stderr}"
     return dict(yaml.safe_load(r.stdout))
 
@@ -71,8 +77,19 @@ def _config(*files: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
 def test_compose_config_accepts_the_default_file() -> None:
     doc = _config(BASE)
     services = doc["services"]
-    assert set(services) == {"kafka-1", "kafka-2", "kafka-3", "store", "store-2", "store-3", "toxiproxy",
-                             "api-1", "consumer-1", "consumer-2", "akhq"}
+    assert set(services) == {
+        "kafka-1",
+        "kafka-2",
+        "kafka-3",
+        "store",
+        "store-2",
+        "store-3",
+        "toxiproxy",
+        "api-1",
+        "consumer-1",
+        "consumer-2",
+        "akhq",
+    }
     assert services["kafka-1"]["image"] == "apache/kafka:4.4.0"
     assert services["store"]["image"].startswith("mongo:")
     assert services["toxiproxy"]["image"] == "ghcr.io/shopify/toxiproxy:2.12.0"
@@ -94,8 +111,14 @@ def test_compose_config_accepts_the_offline_override() -> None:
 
 
 def test_compose_config_takes_images_and_ports_from_the_environment() -> None:
-    doc = _config(BASE, env={"KAFKA_IMAGE": "example/kafka:9", "WIBER_APP_IMAGE": "example/app:1",
-                             "KAFKA_1_DIRECT_PORT": "41001"})
+    doc = _config(
+        BASE,
+        env={
+            "KAFKA_IMAGE": "example/kafka:9",
+            "WIBER_APP_IMAGE": "example/app:1",
+            "KAFKA_1_DIRECT_PORT": "41001",
+        },
+    )
     services = doc["services"]
     assert services["kafka-1"]["image"] == "example/kafka:9"
     assert services["consumer-2"]["image"] == "example/app:1"
@@ -135,29 +158,45 @@ def test_kafka_settings_match_the_design() -> None:
     assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false"
     listeners = env["KAFKA_LISTENERS"]
     for name in ("INTERNAL", "CONTROLLER", "DIRECT", "API", "CONSUMER"):
-        assert f"{name}://" in listeners and f"{name}:PLAINTEXT" in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+        assert (
+            f"{name}://" in listeners
+            and f"{name}:PLAINTEXT" in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+        )
 
 
 def test_images_are_overridable_ports_are_loopback_and_init_is_on() -> None:
     for path in (BASE, OFFLINE):
         for line in path.read_text().splitlines():
             if re.match(r"\s*image:", line):
-                assert re.search(r"\$\{[A-Z0-9_]+:-[^}]+\}", line), f"{path.name}: image not overridable: {line}"
+                assert re.search(r"\$\{[A-Z0-9_]+:-[^}]+\}", line), (
+                    f"{path.name}: image not overridable: {line}"
+                )
     for name, svc in _load(BASE)["services"].items():
         assert svc.get("init") is True, f"{name} runs without init"
         for port in svc.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
     for name in _load(OFFLINE)["services"]:
-        assert name in _load(BASE)["services"], f"the offline override adds an unknown service {name}"
+        assert name in _load(BASE)["services"], (
+            f"the offline override adds an unknown service {name}"
+        )
 
 
 def test_the_app_requirements_are_the_pipelines_dependencies() -> None:
     deps = set(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"])
-    reqs = [ln.strip() for ln in (DOCKER / "requirements-app.txt").read_text().splitlines()
-            if ln.strip() and not ln.startswith("#")]
-    assert set(reqs) <= deps, f"requirements-app.txt differs from pyproject.toml: {set(reqs) - deps}"
-    dist_of = {"confluent_kafka": "confluent-kafka", "prometheus_client": "prometheus-client",
-               "pydantic_settings": "pydantic-settings", "starlette": "fastapi"}
+    reqs = [
+        ln.strip()
+        for ln in (DOCKER / "requirements-app.txt").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    assert set(reqs) <= deps, (
+        f"requirements-app.txt differs from pyproject.toml: {set(reqs) - deps}"
+    )
+    dist_of = {
+        "confluent_kafka": "confluent-kafka",
+        "prometheus_client": "prometheus-client",
+        "pydantic_settings": "pydantic-settings",
+        "starlette": "fastapi",
+    }
     stdlib = set(sys.stdlib_module_names) | {"wiber"}
     imported = set()
     for f in (REPO / "system" / "wiber").glob("*.py"):
@@ -169,23 +208,35 @@ def test_the_app_requirements_are_the_pipelines_dependencies() -> None:
 
 
 def test_build_time_files_are_git_ignored() -> None:
-    paths = ["docker/ca-certificates/custom.crt", "docker/offline/kafka/libs/kafka-clients.jar",
-             "docker/offline/toxiproxy/toxiproxy-server", "docker/offline/ferretdb/ferretdb-runner"]
+    paths = [
+        "docker/ca-certificates/custom.crt",
+        "docker/offline/kafka/libs/kafka-clients.jar",
+        "docker/offline/toxiproxy/toxiproxy-server",
+        "docker/offline/ferretdb/ferretdb-runner",
+    ]
     r = subprocess.run(["git", "check-ignore", *paths], cwd=REPO, capture_output=True, text=True)
     assert sorted(r.stdout.split()) == sorted(paths)
 
 
 def test_the_shell_scripts_parse() -> None:
-    for script in (DOCKER / "offline" / "build.sh", REPO / "scripts" / "docker-setup.sh",
-                   DOCKER / "offline" / "kafka" / "run"):
+    for script in (
+        DOCKER / "offline" / "build.sh",
+        REPO / "scripts" / "docker-setup.sh",
+        DOCKER / "offline" / "kafka" / "run",
+    ):
         r = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
         assert r.returncode == 0, f"{script}: {r.stderr}"
 
 
 # ------------------------------------------------------------- harness override
 def _ports(apis: int, consumers: int) -> PublishedPorts:
-    return PublishedPorts(kafka_direct=(1, 2, 3), store=4, toxiproxy=5,
-                          apis=tuple(range(100, 100 + apis)), consumer_metrics=tuple(range(200, 200 + consumers)))
+    return PublishedPorts(
+        kafka_direct=(1, 2, 3),
+        store=4,
+        toxiproxy=5,
+        apis=tuple(range(100, 100 + apis)),
+        consumer_metrics=tuple(range(200, 200 + consumers)),
+    )
 
 
 def test_published_ports_become_the_variables_the_file_reads() -> None:
@@ -200,10 +251,15 @@ def test_published_ports_become_the_variables_the_file_reads() -> None:
 def test_harness_override_sets_env_command_and_node_folder(tmp_path: Path) -> None:
     names = ["api-1", "api-2", "consumer-1", "consumer-2", "consumer-3"]
     doc = harness_override(
-        _load(BASE), apis=2, consumers=3, ports=_ports(2, 3),
+        _load(BASE),
+        apis=2,
+        consumers=3,
+        ports=_ports(2, 3),
         node_dirs={n: tmp_path / n for n in names},
         env={n: {"WIBER_CONSUMER_ID": n, "WIBER_X": "a$b"} for n in names},
-        commands={n: ["python", "-m", "wiber.consumer"] for n in names}, quiet=["kafka-1"])
+        commands={n: ["python", "-m", "wiber.consumer"] for n in names},
+        quiet=["kafka-1"],
+    )
     services = doc.pop("services")
     assert doc == {} and services.pop("kafka-1") == {"healthcheck": {"interval": "60s"}}
     assert sorted(services) == sorted(names)
@@ -219,8 +275,16 @@ def test_harness_override_sets_env_command_and_node_folder(tmp_path: Path) -> No
 
 
 def test_a_stack_without_the_pipeline_still_gets_a_valid_override(tmp_path: Path) -> None:
-    doc = harness_override(_load(BASE), apis=0, consumers=0, ports=_ports(0, 0), node_dirs={}, env={},
-                           commands={}, quiet=["kafka-1", "toxiproxy"])
+    doc = harness_override(
+        _load(BASE),
+        apis=0,
+        consumers=0,
+        ports=_ports(0, 0),
+        node_dirs={},
+        env={},
+        commands={},
+        quiet=["kafka-1", "toxiproxy"],
+    )
     assert sorted(doc["services"]) == ["kafka-1", "toxiproxy"]
 
 
@@ -229,7 +293,10 @@ def test_for_scenario_follows_the_topology(tmp_path: Path) -> None:
     c = ComposeCluster.for_scenario(sc, tmp_path, settings={"WIBER_X": "1"})
     assert c.run_dir == (tmp_path / "cluster").resolve()
     assert c.backend == "compose" and c.settings == {"WIBER_X": "1"}
-    assert c.config.consumers == sc.topology.consumers and c.config.partitions == sc.topology.partitions
+    assert (
+        c.config.consumers == sc.topology.consumers
+        and c.config.partitions == sc.topology.partitions
+    )
 
 
 @pytest.mark.parametrize("consumers", [1, 2, 3])
@@ -239,8 +306,12 @@ def test_node_and_link_names_match_the_local_backend(tmp_path: Path, consumers: 
     assert c.node_names("kafka") == ["kafka-1", "kafka-2", "kafka-3"]
     assert c.node_names("store") == ["store"] and c.node_names("toxiproxy") == ["toxiproxy"]
     assert c.node_names("consumer") == [f"consumer-{i}" for i in range(1, consumers + 1)]
-    assert c.links() == [*(f"api-kafka-{i}" for i in (1, 2, 3)), *(f"consumer-kafka-{i}" for i in (1, 2, 3)),
-                         "api-store", *(f"consumer-{i}-store" for i in range(1, consumers + 1))]
+    assert c.links() == [
+        *(f"api-kafka-{i}" for i in (1, 2, 3)),
+        *(f"consumer-kafka-{i}" for i in (1, 2, 3)),
+        "api-store",
+        *(f"consumer-{i}-store" for i in range(1, consumers + 1)),
+    ]
 
 
 # ------------------------------------------------------------------ orphan guard

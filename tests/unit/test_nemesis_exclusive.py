@@ -68,8 +68,10 @@ def run(tmp_path: Path, targets: list[str]) -> SlowCluster:
     clock = Clock()
     history = HistoryWriter(tmp_path / "h.jsonl")
     nemesis = Nemesis(cluster, history, clock, seed=1)
-    steps = [FaultStep.model_validate({"id": f"f{i}", "at": 0.05 * i, "fault": "kill", "target": t})
-             for i, t in enumerate(targets)]
+    steps = [
+        FaultStep.model_validate({"id": f"f{i}", "at": 0.05 * i, "fault": "kill", "target": t})
+        for i, t in enumerate(targets)
+    ]
     asyncio.run(nemesis.run(steps, clock.now()))
     history.close()
     assert all(op.value.get("effective") for op in history.ops if op.type != "invoke")

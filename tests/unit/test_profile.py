@@ -46,18 +46,39 @@ def test_generated_profile_round_trips() -> None:
 
 def test_naive_profile_has_its_own_names() -> None:
     spec = load_profile(ROOT / "tests" / "naive" / "naive.toml")
-    assert (spec.topic, spec.group, spec.db, spec.collection) == ("naive.chat", "naive-workers", "naive", "msgs")
+    assert (spec.topic, spec.group, spec.db, spec.collection) == (
+        "naive.chat",
+        "naive-workers",
+        "naive",
+        "msgs",
+    )
     assert spec.api.send_route == "/v1/send"
-    assert (spec.api.from_field, spec.api.to_field, spec.api.content_field) == ("from", "to", "text")
+    assert (spec.api.from_field, spec.api.to_field, spec.api.content_field) == (
+        "from",
+        "to",
+        "text",
+    )
     assert spec.api.key_field == "id" and spec.api.key_header is None
     assert spec.fields["key"] == "cid" and spec.fields["partition"] == "p"
     assert spec.read_path == "/v1/conv/{user1}/{user2}" and spec.read_items == "items"
     assert spec.consumer_ready == "none"
     # {profile_dir} is filled in at load, every other template at node start
     assert spec.env["PYTHONPATH"] == str((ROOT / "tests" / "naive").resolve())
-    assert spec.render_env({"kafka_bootstrap": "h:1", "store_uri": "mongodb://x", "topic": "t", "group": "g",
-                            "db": "d", "collection": "c", "consumer_id": "consumer-1",
-                            "delivery_log": "/l"})["NAIVE_BOOTSTRAP"] == "h:1"
+    assert (
+        spec.render_env(
+            {
+                "kafka_bootstrap": "h:1",
+                "store_uri": "mongodb://x",
+                "topic": "t",
+                "group": "g",
+                "db": "d",
+                "collection": "c",
+                "consumer_id": "consumer-1",
+                "delivery_log": "/l",
+            }
+        )["NAIVE_BOOTSTRAP"]
+        == "h:1"
+    )
 
 
 def test_minimal_profile_takes_wiber_defaults_for_the_rest(tmp_path: Path) -> None:
@@ -69,31 +90,48 @@ def test_minimal_profile_takes_wiber_defaults_for_the_rest(tmp_path: Path) -> No
 
 
 def test_false_means_none_for_optional_names(tmp_path: Path) -> None:
-    spec = load_profile(write(tmp_path, MINIMAL + "[http]\nkey_header = false\nconversation_field = false\n"))
+    spec = load_profile(
+        write(tmp_path, MINIMAL + "[http]\nkey_header = false\nconversation_field = false\n")
+    )
     assert spec.api.key_header is None and spec.api.conversation_field is None
     assert spec.api.key_field == "clientMessageId"
 
 
 def test_unknown_keys_are_rejected_with_a_suggestion(tmp_path: Path) -> None:
-    lines = problems(tmp_path, MINIMAL + "[http]\nsend_rout = \"/x\"\n[stored]\nmesage_id = \"id\"\n[extras]\n")
+    lines = problems(
+        tmp_path, MINIMAL + '[http]\nsend_rout = "/x"\n[stored]\nmesage_id = "id"\n[extras]\n'
+    )
     assert len(lines) == 3
-    assert lines[0].startswith(f"{tmp_path / 'p.toml'}: extras: unknown key 'extras'; did you mean 'extra'?")
-    assert any("http.send_rout: unknown key 'send_rout' in [http]; did you mean 'send_route'?" in x for x in lines)
+    assert lines[0].startswith(
+        f"{tmp_path / 'p.toml'}: extras: unknown key 'extras'; did you mean 'extra'?"
+    )
+    assert any(
+        "http.send_rout: unknown key 'send_rout' in [http]; did you mean 'send_route'?" in x
+        for x in lines
+    )
     assert any("stored.mesage_id: unknown key" in x and "'message_id'" in x for x in lines)
 
 
 def test_missing_required_keys(tmp_path: Path) -> None:
-    lines = problems(tmp_path, "[names]\ntopic = \"t\"\n")
+    lines = problems(tmp_path, '[names]\ntopic = "t"\n')
     assert [x.split(": ")[1] for x in lines] == ["name", "api.argv", "consumer.argv"]
     assert all("required key is missing; add" in x for x in lines)
 
 
-BASE = {"name": "other", "api": {"argv": ["{python}", "-m", "other.api"]},
-        "consumer": {"argv": ["{python}", "-m", "other.worker"]}}
+BASE = {
+    "name": "other",
+    "api": {"argv": ["{python}", "-m", "other.api"]},
+    "consumer": {"argv": ["{python}", "-m", "other.worker"]},
+}
 BAD_VALUES = [
     ("api", "ready_path", "health", "must start with '/'; write '/health'"),
     ("consumer", "ready", "port", "use one of metrics, none"),
-    ("env", "X", "{kafka_bootstrp}", "unknown template field '{kafka_bootstrp}'; did you mean 'kafka_bootstrap'?"),
+    (
+        "env",
+        "X",
+        "{kafka_bootstrp}",
+        "unknown template field '{kafka_bootstrp}'; did you mean 'kafka_bootstrap'?",
+    ),
     ("env", "X", 5, "must be a string"),
     ("env", "X", "{port", "not a valid template"),
     ("read", "path", "/c/{user1}", "must hold both {user1} and {user2}"),
@@ -108,9 +146,14 @@ BAD_VALUES = [
 ]
 
 
-@pytest.mark.parametrize(("table", "key", "value", "words"), BAD_VALUES,
-                         ids=[f"{t}.{k}={v!r}" for t, k, v, _ in BAD_VALUES])
-def test_bad_values_name_file_field_and_fix(table: str, key: str, value: object, words: str) -> None:
+@pytest.mark.parametrize(
+    ("table", "key", "value", "words"),
+    BAD_VALUES,
+    ids=[f"{t}.{k}={v!r}" for t, k, v, _ in BAD_VALUES],
+)
+def test_bad_values_name_file_field_and_fix(
+    table: str, key: str, value: object, words: str
+) -> None:
     data = {**BASE, table: {**BASE.get(table, {}), key: value}}
     with pytest.raises(InvalidScenario) as e:
         profile_from_dict(data, "p.toml")
@@ -122,22 +165,28 @@ def test_bad_values_name_file_field_and_fix(table: str, key: str, value: object,
 
 def test_bad_argv_template(tmp_path: Path) -> None:
     lines = problems(tmp_path, MINIMAL.replace('"{port}"]', '"{prot}"]'))
-    assert lines == [f"{tmp_path / 'p.toml'}: api.argv[4]: unknown template field '{{prot}}'; "
-                     "did you mean 'port'? known fields are " + lines[0].split("known fields are ")[1]]
+    assert lines == [
+        f"{tmp_path / 'p.toml'}: api.argv[4]: unknown template field '{{prot}}'; "
+        "did you mean 'port'? known fields are " + lines[0].split("known fields are ")[1]
+    ]
 
 
 def test_bad_name_and_syntax_and_missing_file(tmp_path: Path) -> None:
-    assert "name: 'Other Pipeline' is not allowed" in problems(tmp_path, MINIMAL.replace('"other"', '"Other Pipeline"'))[0]
+    assert (
+        "name: 'Other Pipeline' is not allowed"
+        in problems(tmp_path, MINIMAL.replace('"other"', '"Other Pipeline"'))[0]
+    )
     assert "TOML syntax error" in problems(tmp_path, "name = other\n")[0]
     with pytest.raises(InvalidScenario, match="no such system profile; pass a TOML file"):
         load_profile(tmp_path / "nope.toml")
 
 
-def test_run_command_reports_a_bad_profile_in_one_sentence(tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_command_reports_a_bad_profile_in_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from wiber_harness.cli import main
 
-    bad = write(tmp_path, MINIMAL + "[http]\nsend_rout = \"/x\"\n")
+    bad = write(tmp_path, MINIMAL + '[http]\nsend_rout = "/x"\n')
     with pytest.raises(SystemExit) as e:
         main(["run", str(ROOT / "scenarios" / "baseline.yaml"), "--system", str(bad)])
     assert e.value.code == 2

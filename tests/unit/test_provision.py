@@ -26,7 +26,9 @@ def test_missing_java_names_the_fix(monkeypatch: pytest.MonkeyPatch, cache: Path
     assert "JAVA_HOME=/nonexistent/jdk" in str(e.value) and "install a JDK" in str(e.value)
 
 
-def test_missing_maven_with_empty_cache_names_the_fix(monkeypatch: pytest.MonkeyPatch, cache: Path, tmp_path: Path) -> None:
+def test_missing_maven_with_empty_cache_names_the_fix(
+    monkeypatch: pytest.MonkeyPatch, cache: Path, tmp_path: Path
+) -> None:
     bindir = tmp_path / "bin"
     bindir.mkdir()
     (bindir / "java").symlink_to(kafka.find_java())
@@ -38,7 +40,9 @@ def test_missing_maven_with_empty_cache_names_the_fix(monkeypatch: pytest.Monkey
     assert "'mvn' is not on PATH" in msg and "apt-get install -y maven" in msg and "\n" not in msg
 
 
-def test_missing_go_with_empty_cache_names_the_fix(monkeypatch: pytest.MonkeyPatch, cache: Path, tmp_path: Path) -> None:
+def test_missing_go_with_empty_cache_names_the_fix(
+    monkeypatch: pytest.MonkeyPatch, cache: Path, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ProvisionError) as e:
         gobuild.find_toxiproxy(install=True)
@@ -79,7 +83,9 @@ def test_a_complete_entry_is_used_from_the_cache(cache: Path) -> None:
     assert found.path == binary and found.strategy == "cache"
 
 
-def test_env_overrides_win_and_bad_ones_are_named(cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_env_overrides_win_and_bad_ones_are_named(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("TOXIPROXY_BIN", str(tmp_path / "nope"))
     with pytest.raises(ProvisionError) as e:
         gobuild.find_toxiproxy()
@@ -92,7 +98,9 @@ def test_env_overrides_win_and_bad_ones_are_named(cache: Path, monkeypatch: pyte
     assert found.component == "MongoDB" and found.path == fake_mongod
 
 
-def test_kafka_home_without_jars_is_named(cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_kafka_home_without_jars_is_named(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("KAFKA_HOME", str(tmp_path))
     with pytest.raises(ProvisionError) as e:
         kafka.find_kafka()

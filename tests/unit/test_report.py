@@ -42,8 +42,14 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs = root / "runs"
     make_run(runs, "baseline", rate=20, duration=20)
     make_run(runs, "leader-kill", rate=20, duration=25, fault=Fault(8, 13))
-    make_run(runs, "consumer-kill", rate=20, duration=25, lost=1,
-             fault=Fault(8, 13, kind="kill", target="consumer.any"))
+    make_run(
+        runs,
+        "consumer-kill",
+        rate=20,
+        duration=25,
+        lost=1,
+        fault=Fault(8, 13, kind="kill", target="consumer.any"),
+    )
     (runs / "latest").symlink_to(sorted(runs.iterdir())[0].name)  # as the runner leaves it
     return root
 
@@ -57,8 +63,11 @@ def report(suite: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def sections(html: str) -> dict[str, str]:
     parts = re.split(r'(?=<section class="run")', html)
-    return {re.search(r'<h2>(\S+)', p).group(1): p  # type: ignore[union-attr]
-            for p in parts if p.startswith("<section")}
+    return {
+        re.search(r"<h2>(\S+)", p).group(1): p  # type: ignore[union-attr]
+        for p in parts
+        if p.startswith("<section")
+    }
 
 
 def test_report_builds_from_stored_runs(suite: Path, tmp_path: Path) -> None:
@@ -70,7 +79,11 @@ def test_report_builds_from_stored_runs(suite: Path, tmp_path: Path) -> None:
     # the run folders were only read
     for d in find_run_dirs([suite]):
         assert sorted(f.name for f in d.iterdir()) == [
-            "final_reads.json", "history.jsonl", "result.json", "scenario.yaml"]
+            "final_reads.json",
+            "history.jsonl",
+            "result.json",
+            "scenario.yaml",
+        ]
 
 
 def test_html_has_one_section_per_scenario_with_embedded_plots(report: Path) -> None:
@@ -118,7 +131,11 @@ def test_junit_fails_exactly_the_scenario_with_a_broken_promise(report: Path) ->
     assert "lost=1" in (failure.text or "") and "examples of lost" in (failure.text or "")
     suite_el = root.find("testsuite")
     assert suite_el is not None
-    assert (suite_el.get("tests"), suite_el.get("failures"), suite_el.get("errors")) == ("3", "1", "0")
+    assert (suite_el.get("tests"), suite_el.get("failures"), suite_el.get("errors")) == (
+        "3",
+        "1",
+        "0",
+    )
 
 
 def test_summary_json_has_the_schema(report: Path) -> None:
@@ -130,8 +147,17 @@ def test_summary_json_has_the_schema(report: Path) -> None:
     assert doc["counts"] == {"scenarios": 3, "runs": 3, "valid": 2, "violation": 1, "unknown": 0}
     assert set(doc["scenarios"]) == {"baseline", "leader-kill", "consumer-kill"}
     for name, s in doc["scenarios"].items():
-        assert set(s) >= {"verdict", "exit_code", "runs", "run_ids", "reasons", "checks", "counts",
-                          "metrics", "expect_violation"}, name
+        assert set(s) >= {
+            "verdict",
+            "exit_code",
+            "runs",
+            "run_ids",
+            "reasons",
+            "checks",
+            "counts",
+            "metrics",
+            "expect_violation",
+        }, name
         assert set(s["metrics"]) == set(KEY_METRICS)
         assert s["checks"]["delivery"] is (name != "consumer-kill")
     ck = doc["scenarios"]["consumer-kill"]
@@ -143,10 +169,21 @@ def test_summary_json_has_the_schema(report: Path) -> None:
     assert base["e2e_p50_ms"] < base["e2e_p99_ms"]
     assert base["error_rate"] == 0 and base["duplicated"] == 0
     run = doc["runs"][0]
-    assert set(run) >= {"id", "scenario", "path", "verdict", "checks", "counts", "metrics", "fault_windows"}
+    assert set(run) >= {
+        "id",
+        "scenario",
+        "path",
+        "verdict",
+        "checks",
+        "counts",
+        "metrics",
+        "fault_windows",
+    }
     assert not Path(run["path"]).is_absolute()  # relative to the report folder
     lk = next(r for r in doc["runs"] if r["scenario"] == "leader-kill")
-    assert [(w["kind"], w["start_s"], w["end_s"]) for w in lk["fault_windows"]] == [("kill", 8.0, 13.0)]
+    assert [(w["kind"], w["start_s"], w["end_s"]) for w in lk["fault_windows"]] == [
+        ("kill", 8.0, 13.0)
+    ]
 
 
 def test_summary_md_is_a_verdict_table(report: Path) -> None:
@@ -161,8 +198,15 @@ def test_summary_md_is_a_verdict_table(report: Path) -> None:
 def test_repeats_take_medians_and_the_worst_promise_count(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     for seed in (1, 2, 3):
-        make_run(runs, "leader-kill", rate=20, duration=20, fault=Fault(6, 10), seed=seed,
-                 lost=1 if seed == 2 else 0)
+        make_run(
+            runs,
+            "leader-kill",
+            rate=20,
+            duration=20,
+            fault=Fault(6, 10),
+            seed=seed,
+            lost=1 if seed == 2 else 0,
+        )
     paths = build_report([runs], tmp_path / "out")
     s = paths.summary["scenarios"]["leader-kill"]
     assert s["runs"] == 3 and s["verdict"] is False
@@ -202,7 +246,9 @@ def test_a_run_without_history_still_gets_its_section(suite: Path, tmp_path: Pat
 
 
 def test_no_run_folders_is_one_sentence(tmp_path: Path) -> None:
-    with pytest.raises(ReportError, match=r"no run folders in it .*pass the folder a run or suite wrote"):
+    with pytest.raises(
+        ReportError, match=r"no run folders in it .*pass the folder a run or suite wrote"
+    ):
         build_report([tmp_path], tmp_path / "out")
     with pytest.raises(ReportError, match="no such folder"):
         find_run_dirs([tmp_path / "missing"])
@@ -242,8 +288,9 @@ def test_percentile_curve_is_monotonic_up_to_the_max() -> None:
     assert percentile_curve(new_histogram()).empty
 
 
-def test_report_cli_prints_the_index_path(suite: Path, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_cli_prints_the_index_path(
+    suite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from wiber_harness.cli import _register
 
     _register()

@@ -788,12 +788,21 @@ def test_the_yaml_schema_in_the_docstring_is_a_valid_scenario() -> None:
 
 
 def test_quick_reports_thresholds_without_gating_them() -> None:
-    s = load(BASE.replace("duration: 40", "duration: 60") + "expect:\n  thresholds: {error_rate: '<= 0.3'}\n")
+    s = load(
+        BASE.replace("duration: 40", "duration: 60")
+        + "expect:\n  thresholds: {error_rate: '<= 0.3'}\n"
+    )
     promises = {"delivery": True, "ordering": True, "convergence": True}
-    assert s.expect.judge(promises, {"error_rate": 0.5}) == (False, ["error_rate is 0.5, expected <= 0.3"])
+    assert s.expect.judge(promises, {"error_rate": 0.5}) == (
+        False,
+        ["error_rate is 0.5, expected <= 0.3"],
+    )
     q = s.quick()
     assert q.expect.gate_thresholds is False
-    assert q.expect.judge(promises, {"error_rate": 0.5}) == (True, ["not gated: error_rate is 0.5, expected <= 0.3"])
+    assert q.expect.judge(promises, {"error_rate": 0.5}) == (
+        True,
+        ["not gated: error_rate is 0.5, expected <= 0.3"],
+    )
     assert q.expect.judge(promises, {}) == (True, ["not gated: error_rate was not measured"])
     assert q.expect.judge(promises, {"error_rate": 0.1}) == (True, [])
     # a broken promise still fails the quick run

@@ -25,15 +25,20 @@ FILES = {"__init__.py": b"", "api.py": b"print('a')\n", "store/mongo.py": b"X = 
 
 def test_same_content_with_other_mtimes_and_caches_gives_the_same_digest(tmp_path: Path) -> None:
     a = _tree(tmp_path / "a", FILES)
-    b = _tree(tmp_path / "b", {**FILES, "__pycache__/api.cpython-311.pyc": b"junk", "store/x.pyc": b"j"})
+    b = _tree(
+        tmp_path / "b", {**FILES, "__pycache__/api.cpython-311.pyc": b"junk", "store/x.pyc": b"j"}
+    )
     os.utime(b / "api.py", (1, 1))
     assert sd.source_digest(a) == sd.source_digest(b)
 
 
-@pytest.mark.parametrize("change", [
-    {"api.py": b"print('b')\n"},  # one byte differs
-    {"api2.py": b"print('a')\n"},  # a file added
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"api.py": b"print('b')\n"},  # one byte differs
+        {"api2.py": b"print('a')\n"},  # a file added
+    ],
+)
 def test_other_content_gives_another_digest(tmp_path: Path, change: dict[str, bytes]) -> None:
     a = _tree(tmp_path / "a", FILES)
     b = _tree(tmp_path / "b", {**FILES, **change})
@@ -56,7 +61,11 @@ def test_verdicts() -> None:
 
 def test_the_script_build_sh_runs_prints_the_same_digest(tmp_path: Path) -> None:
     a = _tree(tmp_path / "a", FILES)
-    out = subprocess.run([sys.executable, sd.__file__, str(a)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, sd.__file__, str(a)], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == sd.source_digest(a)
-    bad = subprocess.run([sys.executable, sd.__file__, str(tmp_path / "nope")], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, sd.__file__, str(tmp_path / "nope")], capture_output=True, text=True
+    )
     assert bad.returncode == 1 and "no such directory" in bad.stderr

@@ -99,7 +99,9 @@ class FakeKafka:
                 self.pos[p] = self.committed.get(p, 0)
         return None
 
-    def revoke_at_next_poll(self, consumer: WiberConsumer, parts: list[int], keep: list[int]) -> None:
+    def revoke_at_next_poll(
+        self, consumer: WiberConsumer, parts: list[int], keep: list[int]
+    ) -> None:
         """A rebalance during the consumer's next poll: ``parts`` revoked, ``keep`` left assigned."""
         self.revoke_next = (consumer, parts, keep)
 
@@ -225,7 +227,7 @@ def test_store_errors_are_retried_paused_never_committed_past(tmp_path: Path) ->
     c, kafka, store = make(tmp_path, {0: [rec(0)]}, fail_times=3)
     c._step()
     assert store.attempts == 4 and len(store.docs) == 1
-    ev = kafka.events[kafka.events.index("store"):]  # after the assignment (which resumes)
+    ev = kafka.events[kafka.events.index("store") :]  # after the assignment (which resumes)
     assert ev.count("commit") == 1 and ev.index("commit") > ev.index("resume") > ev.index("pause")
     assert "poll" in ev  # kept polling (group membership) while backing off
     assert kafka.commit_calls == [{0: 1}]

@@ -54,9 +54,13 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 class RuleServer:
     """A real HTTP server that answers by rule and records every request."""
 
-    def __init__(self, rule: Rule, batch_rule: Callable[[list[dict[str, Any]], int], Any] | None = None,
-                 answer: Callable[[dict[str, Any], int], dict[str, Any]] | None = None,
-                 id_of: Callable[[dict[str, Any]], str] | None = None) -> None:
+    def __init__(
+        self,
+        rule: Rule,
+        batch_rule: Callable[[list[dict[str, Any]], int], Any] | None = None,
+        answer: Callable[[dict[str, Any], int], dict[str, Any]] | None = None,
+        id_of: Callable[[dict[str, Any]], str] | None = None,
+    ) -> None:
         self.rule = rule
         self.batch_rule = batch_rule
         self.answer = answer or self._wiber_answer
@@ -86,7 +90,9 @@ class RuleServer:
         if isinstance(action, web.StreamResponse):
             return action
         status = int(action)
-        return web.Response(status=status, body=orjson.dumps(body(status)), content_type="application/json")
+        return web.Response(
+            status=status, body=orjson.dumps(body(status)), content_type="application/json"
+        )
 
     async def single(self, request: web.Request) -> web.StreamResponse:
         n = len(self.requests)
@@ -104,7 +110,10 @@ class RuleServer:
             if whole is not None:
                 return await self._act(request, whole, lambda st: {"error": "whole"})
         statuses = [int(self.rule(it, n)) for it in items]
-        results = [{"index": i, "status": st, **self.answer(it, st)} for i, (it, st) in enumerate(zip(items, statuses, strict=True))]
+        results = [
+            {"index": i, "status": st, **self.answer(it, st)}
+            for i, (it, st) in enumerate(zip(items, statuses, strict=True))
+        ]
         code = 201 if all(s == 201 for s in statuses) else 207
         return web.json_response({"results": results}, status=code)
 
@@ -127,15 +136,26 @@ class RuleServer:
 
 
 def cfg(**kw: Any) -> WorkloadConfig:
-    base: dict[str, Any] = {"rate": 200.0, "duration": 0.5, "conversations": 5, "run_id": "t",
-                            "request_timeout": 2.0}
+    base: dict[str, Any] = {
+        "rate": 200.0,
+        "duration": 0.5,
+        "conversations": 5,
+        "run_id": "t",
+        "request_timeout": 2.0,
+    }
     base.update(kw)
     return WorkloadConfig(**base)
 
 
-async def drive(tmp: Path, c: WorkloadConfig, urls: list[str], *, profile: ApiProfile | None = None,
-                during: Callable[[Workload], Awaitable[Any]] | None = None,
-                stop: asyncio.Event | None = None) -> tuple[Workload, Any, list[Op]]:
+async def drive(
+    tmp: Path,
+    c: WorkloadConfig,
+    urls: list[str],
+    *,
+    profile: ApiProfile | None = None,
+    during: Callable[[Workload], Awaitable[Any]] | None = None,
+    stop: asyncio.Event | None = None,
+) -> tuple[Workload, Any, list[Op]]:
     hist = HistoryWriter(tmp / "history.jsonl")
     wl = Workload(c, urls, hist, Clock(), profile)
     if during is None:
@@ -186,8 +206,10 @@ def test_plan_is_seeded_uniform_and_complete() -> None:
     allowed = {frozenset(pr) for pr in pairs_}
     assert all(frozenset((p.sender, p.recipient)) in allowed for p in p1)
     assert {p.sender for p in p1} == {u for pr in pairs_ for u in pr}  # both directions occur
-    assert [(p.sender, p.recipient) for p in plan(cfg(rate=300.0, duration=1.0, conversations=4, seed=8))] != [
-        (p.sender, p.recipient) for p in p1]
+    assert [
+        (p.sender, p.recipient)
+        for p in plan(cfg(rate=300.0, duration=1.0, conversations=4, seed=8))
+    ] != [(p.sender, p.recipient) for p in p1]
     assert len(list(plan(cfg(rate=3.0, duration=0.5)))) == 2  # n / rate < duration: 0, 1/3
 
 
@@ -209,8 +231,20 @@ def test_content_carries_sender_and_seq_padded() -> None:
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(201, "ok"), (200, "info"), (202, "info"), (400, "fail"), (409, "fail"), (422, "fail"),
-     (429, "fail"), (503, "fail"), (500, "info"), (502, "info"), (504, "info"), (302, "info")],
+    [
+        (201, "ok"),
+        (200, "info"),
+        (202, "info"),
+        (400, "fail"),
+        (409, "fail"),
+        (422, "fail"),
+        (429, "fail"),
+        (503, "fail"),
+        (500, "info"),
+        (502, "info"),
+        (504, "info"),
+        (302, "info"),
+    ],
 )
 def test_classify_status(status: int, kind: str) -> None:
     assert classify_status(status) == kind
@@ -260,8 +294,17 @@ def test_all_ok_run_records_one_completion_per_invoke(tmp_path: Path) -> None:
         assert d.value["messageId"] == derive_message_id(i.value["from"], i.value["key"])
         assert wl.acknowledged[i.value["key"]]["messageId"] == d.value["messageId"]
     assert stats.conversation_mismatches == 0 and stats.client_errors == 0
-    assert wl.progress() == {"sent": 200, "ok": 200, "fail": 0, "info": 0, "inflight": 0,
-                             "skipped": 0, "skipped_late": 0, "resent": 0, "scheduled": 200}
+    assert wl.progress() == {
+        "sent": 200,
+        "ok": 200,
+        "fail": 0,
+        "info": 0,
+        "inflight": 0,
+        "skipped": 0,
+        "skipped_late": 0,
+        "resent": 0,
+        "scheduled": 200,
+    }
 
 
 def seq_of(body: dict[str, Any]) -> int:
@@ -270,8 +313,16 @@ def seq_of(body: dict[str, Any]) -> int:
 
 def test_every_answer_is_classified(tmp_path: Path) -> None:
     actions: list[Action] = [201, 503, 504, 500, 400, "close", 422, 502]
-    want = [("ok", 201), ("fail", 503), ("info", 504), ("info", 500), ("fail", 400),
-            ("info", None), ("fail", 422), ("info", 502)]
+    want = [
+        ("ok", 201),
+        ("fail", 503),
+        ("info", 504),
+        ("info", 500),
+        ("fail", 400),
+        ("info", None),
+        ("fail", 422),
+        ("info", 502),
+    ]
     srv = RuleServer(lambda body, n: actions[seq_of(body) % len(actions)])
 
     async def go() -> list[Op]:
@@ -297,7 +348,9 @@ def test_timeouts_are_info_and_the_run_ends_by_itself(tmp_path: Path) -> None:
 
     async def go() -> tuple[Workload, Any, list[Op]]:
         async with srv.serve():
-            return await drive(tmp_path, cfg(rate=50.0, duration=0.4, request_timeout=0.3), [srv.url])
+            return await drive(
+                tmp_path, cfg(rate=50.0, duration=0.4, request_timeout=0.3), [srv.url]
+            )
 
     t0 = time.monotonic()
     _, stats, ops = run(go())
@@ -313,7 +366,9 @@ def test_connection_refused_is_fail(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, never listening: connect is refused
-        _, stats, ops = run(drive(tmp_path, cfg(rate=50.0, duration=0.1), [f"http://127.0.0.1:{port}"]))
+        _, stats, ops = run(
+            drive(tmp_path, cfg(rate=50.0, duration=0.1), [f"http://127.0.0.1:{port}"])
+        )
     got = check_history(ops)
     assert stats.fail == 5
     assert all(d.type == "fail" and d.value["error"].startswith("connect") for _, d in got.values())
@@ -369,8 +424,12 @@ def test_a_stalled_generator_skips_what_it_reaches_too_late(tmp_path: Path) -> N
 
     async def go() -> tuple[Workload, Any, list[Op]]:
         async with srv.serve():
-            return await drive(tmp_path, cfg(rate=100.0, duration=1.0, request_timeout=0.3), [srv.url],
-                               during=stall)
+            return await drive(
+                tmp_path,
+                cfg(rate=100.0, duration=1.0, request_timeout=0.3),
+                [srv.url],
+                during=stall,
+            )
 
     _, stats, ops = run(go())
     got = check_history(ops)
@@ -390,8 +449,9 @@ def test_stop_ends_the_schedule_early(tmp_path: Path) -> None:
 
     async def go() -> tuple[Workload, Any, list[Op]]:
         async with srv.serve():
-            return await drive(tmp_path, cfg(rate=100.0, duration=30.0), [srv.url], stop=stop,
-                               during=stop_soon)
+            return await drive(
+                tmp_path, cfg(rate=100.0, duration=30.0), [srv.url], stop=stop, during=stop_soon
+            )
 
     t0 = time.monotonic()
     _, stats, ops = run(go())
@@ -406,7 +466,9 @@ def test_cancelling_run_still_completes_every_invoke(tmp_path: Path) -> None:
 
     async def go() -> None:
         async with srv.serve():
-            wl = Workload(cfg(rate=100.0, duration=10.0, request_timeout=30.0), [srv.url], hist, Clock())
+            wl = Workload(
+                cfg(rate=100.0, duration=10.0, request_timeout=30.0), [srv.url], hist, Clock()
+            )
             task = asyncio.create_task(wl.run())
             await asyncio.sleep(0.3)
             task.cancel()
@@ -416,10 +478,14 @@ def test_cancelling_run_still_completes_every_invoke(tmp_path: Path) -> None:
     run(go())
     got = check_history(hist.ops)
     assert len(got) >= 20
-    assert all(d.type == "info" and d.value["error"].startswith("cancelled") for _, d in got.values())
+    assert all(
+        d.type == "info" and d.value["error"].startswith("cancelled") for _, d in got.values()
+    )
 
 
-def test_a_bug_in_a_send_task_is_an_info_op_not_a_lost_send(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bug_in_a_send_task_is_an_info_op_not_a_lost_send(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     srv = RuleServer(lambda b, n: 201)
 
     def broken(self: Workload, status: int, parsed: Any) -> Any:
@@ -434,11 +500,16 @@ def test_a_bug_in_a_send_task_is_an_info_op_not_a_lost_send(tmp_path: Path, monk
     _, stats, ops = run(go())
     got = check_history(ops)
     assert stats.client_errors == 5
-    assert all(d.type == "info" and "client-error: RuntimeError: bug" in d.value["error"] for _, d in got.values())
+    assert all(
+        d.type == "info" and "client-error: RuntimeError: bug" in d.value["error"]
+        for _, d in got.values()
+    )
 
 
 def test_conversation_mismatch_is_counted(tmp_path: Path) -> None:
-    srv = RuleServer(lambda b, n: 201, answer=lambda body, st: {"messageId": "m", "conversationId": "other"})
+    srv = RuleServer(
+        lambda b, n: 201, answer=lambda body, st: {"messageId": "m", "conversationId": "other"}
+    )
 
     async def go() -> tuple[Workload, Any, list[Op]]:
         async with srv.serve():
@@ -449,8 +520,16 @@ def test_conversation_mismatch_is_counted(tmp_path: Path) -> None:
 
 
 def test_api_profile_names_every_field(tmp_path: Path) -> None:
-    prof = ApiProfile(send_route="/v2/send", from_field="src", to_field="dst", content_field="text",
-                      key_field="cid", key_header="X-Key", message_id_field="id", conversation_field=None)
+    prof = ApiProfile(
+        send_route="/v2/send",
+        from_field="src",
+        to_field="dst",
+        content_field="text",
+        key_field="cid",
+        key_header="X-Key",
+        message_id_field="id",
+        conversation_field=None,
+    )
     srv = RuleServer(lambda b, n: 201, answer=lambda body, st: {"id": f"id-{body['cid']}"})
 
     async def go() -> tuple[Workload, Any, list[Op]]:
@@ -492,10 +571,13 @@ def test_batch_items_are_ops_of_their_own(tmp_path: Path) -> None:
     assert all(i.time >= i.value["intended"] for i in first)
 
 
-@pytest.mark.parametrize(("whole", "kind", "status"), [(422, "fail", 422), (503, "fail", 503),
-                                                        (500, "info", 500), ("close", "info", None)])
-def test_a_failed_batch_request_classifies_every_item(tmp_path: Path, whole: Action, kind: str,
-                                                      status: int | None) -> None:
+@pytest.mark.parametrize(
+    ("whole", "kind", "status"),
+    [(422, "fail", 422), (503, "fail", 503), (500, "info", 500), ("close", "info", None)],
+)
+def test_a_failed_batch_request_classifies_every_item(
+    tmp_path: Path, whole: Action, kind: str, status: int | None
+) -> None:
     srv = RuleServer(lambda b, n: 201, batch_rule=lambda items, n: whole)
 
     async def go() -> tuple[Workload, Any, list[Op]]:
@@ -550,10 +632,14 @@ def test_retry_acknowledged_resends_with_the_same_key_and_body(tmp_path: Path) -
         k = i.value["retry_of"]
         assert i.value["key"] == k
         assert {f: i.value[f] for f in ("from", "to", "seq", "conversation")} == {
-            f: originals[k].value[f] for f in ("from", "to", "seq", "conversation")}
+            f: originals[k].value[f] for f in ("from", "to", "seq", "conversation")
+        }
         assert d.type == "ok" and d.value["messageId"] == wl.acknowledged[k]["messageId"]
     for _, headers, body in srv.requests[20:]:
-        assert body == bodies[body["clientMessageId"]][2] and headers["Idempotency-Key"] == body["clientMessageId"]
+        assert (
+            body == bodies[body["clientMessageId"]][2]
+            and headers["Idempotency-Key"] == body["clientMessageId"]
+        )
 
 
 def test_retry_acknowledged_during_the_run_and_a_broken_dedup(tmp_path: Path) -> None:
@@ -613,7 +699,9 @@ def test_generator_keeps_up_with_2000_per_second() -> None:
     if busy > 25:
         # the generator and the endpoint need a core each; on a machine other
         # work keeps busy the figure would measure the neighbours, not the client
-        pytest.skip(f"the machine is {busy}% busy with other work; a throughput figure would mean nothing")
+        pytest.skip(
+            f"the machine is {busy}% busy with other work; a throughput figure would mean nothing"
+        )
     with trivial_server("aiohttp") as url:
         r = measure_generator(url, 2000.0, 10.0)
     assert r["unpaired"] == 0 and r["ok"] == r["sent"]

@@ -86,10 +86,26 @@ class BenchConfig:
     def preset(cls, out_dir: Path, quick: bool = False, **overrides: Any) -> BenchConfig:
         base = cls(out_dir=Path(out_dir), quick=quick)
         if quick:
-            base = replace(base, repetitions=2, probe_s=2.5, step_s=4.0, max_steps=4, e2e_searches=1,
-                           level_s=5.0, wrk_s=4.0, pp_records=40_000, pp_seconds=5.0, e2el_records=300,
-                           e2el_seconds=5.0, raw_docs=5_000, raw_seconds=4.0, sink_records=5_000,
-                           sink_seconds=12.0, profile_s=8.0, checkers_ops=0)
+            base = replace(
+                base,
+                repetitions=2,
+                probe_s=2.5,
+                step_s=4.0,
+                max_steps=4,
+                e2e_searches=1,
+                level_s=5.0,
+                wrk_s=4.0,
+                pp_records=40_000,
+                pp_seconds=5.0,
+                e2el_records=300,
+                e2el_seconds=5.0,
+                raw_docs=5_000,
+                raw_seconds=4.0,
+                sink_records=5_000,
+                sink_seconds=12.0,
+                profile_s=8.0,
+                checkers_ops=0,
+            )
         cfg = replace(base, **{k: v for k, v in overrides.items() if v is not None})
         cfg.validate()
         return cfg
@@ -98,15 +114,34 @@ class BenchConfig:
         problems = []
         if self.repetitions < 2:
             problems.append(f"repetitions must be >= 2 to give a spread (got {self.repetitions})")
-        for name in ("probe_s", "step_s", "level_s", "wrk_s", "profile_s", "pp_seconds", "e2el_seconds",
-                     "raw_seconds", "sink_seconds"):
+        for name in (
+            "probe_s",
+            "step_s",
+            "level_s",
+            "wrk_s",
+            "profile_s",
+            "pp_seconds",
+            "e2el_seconds",
+            "raw_seconds",
+            "sink_seconds",
+        ):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be > 0")
         if not self.levels or any(not 0 < f <= 1 for f in self.levels):
             problems.append(f"levels must be fractions in (0, 1] (got {self.levels})")
-        for name in ("batch_size", "concurrency", "payload_size", "pp_records", "e2el_records",
-                     "raw_docs", "sink_records", "consumers", "partitions", "e2e_searches",
-                     "max_generator_processes"):
+        for name in (
+            "batch_size",
+            "concurrency",
+            "payload_size",
+            "pp_records",
+            "e2el_records",
+            "raw_docs",
+            "sink_records",
+            "consumers",
+            "partitions",
+            "e2e_searches",
+            "max_generator_processes",
+        ):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1")
         if self.generator_processes < 0:

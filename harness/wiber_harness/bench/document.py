@@ -149,19 +149,44 @@ def _e2el_p99(r: EndToEndResult | None) -> float | None:
     return None if r is None else max(r.p99_ms, 0.5)
 
 
-def _figure(name: str, title: str, direction: str, samples: list[float], *, threshold_pct: float,
-            floor: float, numerator: str, denominator: str, description: str,
-            load_avg: float | None) -> dict[str, Any]:
+def _figure(
+    name: str,
+    title: str,
+    direction: str,
+    samples: list[float],
+    *,
+    threshold_pct: float,
+    floor: float,
+    numerator: str,
+    denominator: str,
+    description: str,
+    load_avg: float | None,
+) -> dict[str, Any]:
     s = Series.of(samples, "x")
-    return {"name": name, "group": GROUP, "direction": direction, **s.to_dict(),
-            "threshold_pct": threshold_pct, "floor": floor, "title": title, "numerator": numerator,
-            "denominator": denominator, "description": description, "load_avg": load_avg}
+    return {
+        "name": name,
+        "group": GROUP,
+        "direction": direction,
+        **s.to_dict(),
+        "threshold_pct": threshold_pct,
+        "floor": floor,
+        "title": title,
+        "numerator": numerator,
+        "denominator": denominator,
+        "description": description,
+        "load_avg": load_avg,
+    }
 
 
-def _ctx(title: str, values: Sequence[float | None], unit: str, description: str,
-         load_avg: float | None) -> dict[str, Any]:
-    return {"title": title, **Series.of(values, unit).to_dict(), "description": description,
-            "load_avg": load_avg}
+def _ctx(
+    title: str, values: Sequence[float | None], unit: str, description: str, load_avg: float | None
+) -> dict[str, Any]:
+    return {
+        "title": title,
+        **Series.of(values, unit).to_dict(),
+        "description": description,
+        "load_avg": load_avg,
+    }
 
 
 def build_document(d: BenchData, finished_at: dt.datetime | None = None) -> dict[str, Any]:
@@ -183,102 +208,213 @@ def build_document(d: BenchData, finished_at: dt.datetime | None = None) -> dict
     e2e99 = [_p(m, "e2e") for m in half]
     e2e99_b = [_p(m, "e2e") for m in half_b]
     wrk = [w.req_per_s if w is not None else None for w in _reps(d.wrk, n)]
-    floor_sat = [s.probe.ack_rate if s is not None and s.probe is not None else None
-                 for s in _reps(d.floor, n)]
+    floor_sat = [
+        s.probe.ack_rate if s is not None and s.probe is not None else None
+        for s in _reps(d.floor, n)
+    ]
     la = d.phase_load
     figures = [
-        _figure("api_ingest_efficiency", "API ingest efficiency", "higher",
-                ratio_samples(single_msr, floor_msr), threshold_pct=30.0, floor=0.02,
-                numerator="per-message POST /messages acknowledged/s at its maximum sustainable "
-                          "ingest rate (consumers stopped)",
-                denominator="HTTP floor req/s at its maximum sustainable rate (same generator, bounds)",
-                description="How much of what one uvicorn worker can answer at all the API turns into "
-                            "acknowledged messages.", load_avg=la("ingest-single", "floor")),
-        _figure("batch_ingest_efficiency", "Batch ingest efficiency", "higher",
-                ratio_samples(batch_msr, pp), threshold_pct=30.0, floor=0.02,
-                numerator=f"POST /messages/batch ({cfg.batch_size} per request) acknowledged messages/s "
-                          "at its maximum sustainable ingest rate (consumers stopped)",
-                denominator="Kafka ProducerPerformance records/s (acks=all, same topic, record size and "
-                            "compression, through the API's Toxiproxy bootstrap)",
-                description="How much of Kafka's own producer throughput the batch route delivers.",
-                load_avg=la("ingest-batch", "kafka")),
-        _figure("sink_efficiency", "Sink efficiency", "higher", ratio_samples(sink, raw),
-                threshold_pct=30.0, floor=0.02,
-                numerator="consumers' steady drain rate of a pre-filled backlog (stored/s)",
-                denominator="raw insert_many docs/s (same store, document shape, batch size, writers "
-                            "and proxies)",
-                description="How much of the store's raw write rate the consumers achieve.",
-                load_avg=la("sink", "raw")),
-        _figure("e2e_p99_vs_kafka", "End-to-end p99 vs Kafka", "lower", ratio_samples(e2e99, kafka_p99),
-                threshold_pct=50.0, floor=1.0,
-                numerator="per-message e2e p99 (intended send to stored) at 50% of its maximum "
-                          "sustainable end-to-end rate",
-                denominator="Kafka EndToEndLatency p99 (acks=all, through the API's proxies)",
-                description="How many Kafka round trips the pipeline's tail costs.",
-                load_avg=la("levels-single", "kafka")),
+        _figure(
+            "api_ingest_efficiency",
+            "API ingest efficiency",
+            "higher",
+            ratio_samples(single_msr, floor_msr),
+            threshold_pct=30.0,
+            floor=0.02,
+            numerator="per-message POST /messages acknowledged/s at its maximum sustainable "
+            "ingest rate (consumers stopped)",
+            denominator="HTTP floor req/s at its maximum sustainable rate (same generator, bounds)",
+            description="How much of what one uvicorn worker can answer at all the API turns into "
+            "acknowledged messages.",
+            load_avg=la("ingest-single", "floor"),
+        ),
+        _figure(
+            "batch_ingest_efficiency",
+            "Batch ingest efficiency",
+            "higher",
+            ratio_samples(batch_msr, pp),
+            threshold_pct=30.0,
+            floor=0.02,
+            numerator=f"POST /messages/batch ({cfg.batch_size} per request) acknowledged messages/s "
+            "at its maximum sustainable ingest rate (consumers stopped)",
+            denominator="Kafka ProducerPerformance records/s (acks=all, same topic, record size and "
+            "compression, through the API's Toxiproxy bootstrap)",
+            description="How much of Kafka's own producer throughput the batch route delivers.",
+            load_avg=la("ingest-batch", "kafka"),
+        ),
+        _figure(
+            "sink_efficiency",
+            "Sink efficiency",
+            "higher",
+            ratio_samples(sink, raw),
+            threshold_pct=30.0,
+            floor=0.02,
+            numerator="consumers' steady drain rate of a pre-filled backlog (stored/s)",
+            denominator="raw insert_many docs/s (same store, document shape, batch size, writers "
+            "and proxies)",
+            description="How much of the store's raw write rate the consumers achieve.",
+            load_avg=la("sink", "raw"),
+        ),
+        _figure(
+            "e2e_p99_vs_kafka",
+            "End-to-end p99 vs Kafka",
+            "lower",
+            ratio_samples(e2e99, kafka_p99),
+            threshold_pct=50.0,
+            floor=1.0,
+            numerator="per-message e2e p99 (intended send to stored) at 50% of its maximum "
+            "sustainable end-to-end rate",
+            denominator="Kafka EndToEndLatency p99 (acks=all, through the API's proxies)",
+            description="How many Kafka round trips the pipeline's tail costs.",
+            load_avg=la("levels-single", "kafka"),
+        ),
     ]
     context = {
-        "floor_req_per_s": _ctx("HTTP floor, maximum sustainable (generator)", floor_msr, "req/s",
-                                "the floor's maximum sustainable rate with the bench's generator",
-                                la("floor")),
-        "floor_saturation_req_per_s": _ctx("HTTP floor, saturated (generator)", floor_sat, "req/s",
-                                           "the generator's acknowledged/s when offered far more "
-                                           "than the floor serves (its probe)", la("floor")),
-        "wrk_req_per_s": _ctx("HTTP floor, wrk", wrk, "req/s",
-                              f"wrk -t{cfg.wrk_threads} -c{cfg.wrk_connections}, closed loop, "
-                              "same endpoint and body", la("floor")),
-        "generator_vs_wrk": _ctx("Generator ÷ wrk (floor, saturated)",
-                                 [t["vs_wrk"] for t in d.generator_trials if t.get("chosen")], "x",
-                                 f"the generator with wrk's {cfg.wrk_connections} connections against the "
-                                 f"floor; must be >= {cfg.min_generator_vs_wrk}: the generator is not the "
-                                 "bottleneck", la("floor")),
-        "single_ingest_max_per_s": _ctx("Per-message: maximum sustainable ingest", single_msr, "msg/s",
-                                        "acknowledged/s at the highest rate that held, consumers "
-                                        "stopped", la("ingest-single")),
-        "batch_ingest_max_per_s": _ctx("Batch: maximum sustainable ingest", batch_msr, "msg/s",
-                                       "acknowledged messages/s at the highest rate that held, "
-                                       "consumers stopped", la("ingest-batch")),
-        "single_e2e_max_per_s": _ctx("Per-message: maximum sustainable end to end",
-                                     [_ack(s) for s in d.single.e2e], "msg/s",
-                                     "acknowledged/s at the highest rate that held with the consumers "
-                                     "keeping up", la("e2e-single")),
-        "batch_e2e_max_per_s": _ctx("Batch: maximum sustainable end to end",
-                                    [_ack(s) for s in d.batch.e2e], "msg/s",
-                                    "acknowledged messages/s at the highest rate that held with the "
-                                    "consumers keeping up", la("e2e-batch")),
-        "producer_perf_proxied_per_s": _ctx("ProducerPerformance via Toxiproxy", pp, "records/s",
-                                            "steady state, through the API's proxied bootstrap",
-                                            la("kafka")),
-        "producer_perf_direct_per_s": _ctx("ProducerPerformance direct", ppd, "records/s",
-                                           "steady state, through the brokers' direct listeners",
-                                           la("kafka")),
-        "proxy_cost": _ctx("Toxiproxy cost (direct ÷ proxied)", ratio_samples(ppd, pp), "x",
-                           "how much faster Kafka's producer is without the proxies", la("kafka")),
-        "kafka_e2e_p99_ms": _ctx("Kafka EndToEndLatency p99", kafka_p99, "ms",
-                                 "one record at a time, acks=all, via the API's proxies (whole ms)",
-                                 la("kafka")),
-        "single_e2e_p99_ms_at_50": _ctx("Per-message e2e p99 at 50%", e2e99, "ms",
-                                        "intended send to stored", la("levels-single")),
-        "single_ack_p99_ms_at_50": _ctx("Per-message ack p99 at 50%", [_p(m, "ack") for m in half], "ms",
-                                        "intended send to acknowledgement", la("levels-single")),
-        "batch_e2e_p99_ms_at_50": _ctx("Batch e2e p99 at 50%", e2e99_b, "ms",
-                                       "intended send to stored (includes waiting for the batch "
-                                       "to fill)", la("levels-batch")),
-        "batch_e2e_p99_vs_kafka": _ctx("Batch e2e p99 at 50% ÷ Kafka p99", ratio_samples(e2e99_b, kafka_p99),
-                                       "x", "as e2e_p99_vs_kafka, for the batch route",
-                                       la("levels-batch", "kafka")),
-        "sink_stored_per_s": _ctx("Consumers draining a backlog", sink, "docs/s",
-                                  f"{cfg.consumers} consumers, {cfg.sink_records} pre-filled records",
-                                  la("sink")),
-        "raw_insert_per_s": _ctx("Raw insert_many", raw, "docs/s",
-                                 f"{cfg.consumers} writers through the consumers' proxies", la("raw")),
-        "raw_insert_with_view_per_s": _ctx("Raw insert_many + read-view copy", raw_view, "docs/s",
-                                           "the two writes the consumer does per batch", la("raw")),
+        "floor_req_per_s": _ctx(
+            "HTTP floor, maximum sustainable (generator)",
+            floor_msr,
+            "req/s",
+            "the floor's maximum sustainable rate with the bench's generator",
+            la("floor"),
+        ),
+        "floor_saturation_req_per_s": _ctx(
+            "HTTP floor, saturated (generator)",
+            floor_sat,
+            "req/s",
+            "the generator's acknowledged/s when offered far more "
+            "than the floor serves (its probe)",
+            la("floor"),
+        ),
+        "wrk_req_per_s": _ctx(
+            "HTTP floor, wrk",
+            wrk,
+            "req/s",
+            f"wrk -t{cfg.wrk_threads} -c{cfg.wrk_connections}, closed loop, same endpoint and body",
+            la("floor"),
+        ),
+        "generator_vs_wrk": _ctx(
+            "Generator ÷ wrk (floor, saturated)",
+            [t["vs_wrk"] for t in d.generator_trials if t.get("chosen")],
+            "x",
+            f"the generator with wrk's {cfg.wrk_connections} connections against the "
+            f"floor; must be >= {cfg.min_generator_vs_wrk}: the generator is not the "
+            "bottleneck",
+            la("floor"),
+        ),
+        "single_ingest_max_per_s": _ctx(
+            "Per-message: maximum sustainable ingest",
+            single_msr,
+            "msg/s",
+            "acknowledged/s at the highest rate that held, consumers stopped",
+            la("ingest-single"),
+        ),
+        "batch_ingest_max_per_s": _ctx(
+            "Batch: maximum sustainable ingest",
+            batch_msr,
+            "msg/s",
+            "acknowledged messages/s at the highest rate that held, consumers stopped",
+            la("ingest-batch"),
+        ),
+        "single_e2e_max_per_s": _ctx(
+            "Per-message: maximum sustainable end to end",
+            [_ack(s) for s in d.single.e2e],
+            "msg/s",
+            "acknowledged/s at the highest rate that held with the consumers keeping up",
+            la("e2e-single"),
+        ),
+        "batch_e2e_max_per_s": _ctx(
+            "Batch: maximum sustainable end to end",
+            [_ack(s) for s in d.batch.e2e],
+            "msg/s",
+            "acknowledged messages/s at the highest rate that held with the consumers keeping up",
+            la("e2e-batch"),
+        ),
+        "producer_perf_proxied_per_s": _ctx(
+            "ProducerPerformance via Toxiproxy",
+            pp,
+            "records/s",
+            "steady state, through the API's proxied bootstrap",
+            la("kafka"),
+        ),
+        "producer_perf_direct_per_s": _ctx(
+            "ProducerPerformance direct",
+            ppd,
+            "records/s",
+            "steady state, through the brokers' direct listeners",
+            la("kafka"),
+        ),
+        "proxy_cost": _ctx(
+            "Toxiproxy cost (direct ÷ proxied)",
+            ratio_samples(ppd, pp),
+            "x",
+            "how much faster Kafka's producer is without the proxies",
+            la("kafka"),
+        ),
+        "kafka_e2e_p99_ms": _ctx(
+            "Kafka EndToEndLatency p99",
+            kafka_p99,
+            "ms",
+            "one record at a time, acks=all, via the API's proxies (whole ms)",
+            la("kafka"),
+        ),
+        "single_e2e_p99_ms_at_50": _ctx(
+            "Per-message e2e p99 at 50%",
+            e2e99,
+            "ms",
+            "intended send to stored",
+            la("levels-single"),
+        ),
+        "single_ack_p99_ms_at_50": _ctx(
+            "Per-message ack p99 at 50%",
+            [_p(m, "ack") for m in half],
+            "ms",
+            "intended send to acknowledgement",
+            la("levels-single"),
+        ),
+        "batch_e2e_p99_ms_at_50": _ctx(
+            "Batch e2e p99 at 50%",
+            e2e99_b,
+            "ms",
+            "intended send to stored (includes waiting for the batch to fill)",
+            la("levels-batch"),
+        ),
+        "batch_e2e_p99_vs_kafka": _ctx(
+            "Batch e2e p99 at 50% ÷ Kafka p99",
+            ratio_samples(e2e99_b, kafka_p99),
+            "x",
+            "as e2e_p99_vs_kafka, for the batch route",
+            la("levels-batch", "kafka"),
+        ),
+        "sink_stored_per_s": _ctx(
+            "Consumers draining a backlog",
+            sink,
+            "docs/s",
+            f"{cfg.consumers} consumers, {cfg.sink_records} pre-filled records",
+            la("sink"),
+        ),
+        "raw_insert_per_s": _ctx(
+            "Raw insert_many",
+            raw,
+            "docs/s",
+            f"{cfg.consumers} writers through the consumers' proxies",
+            la("raw"),
+        ),
+        "raw_insert_with_view_per_s": _ctx(
+            "Raw insert_many + read-view copy",
+            raw_view,
+            "docs/s",
+            "the two writes the consumer does per batch",
+            la("raw"),
+        ),
     }
     if d.checkers.get("total_s") is not None:
         context["checkers_1m_ops_s"] = _ctx(
-            f"Checkers + metrics on {d.checkers.get('ops')} ops", [d.checkers["total_s"]], "s",
-            "wall time of check_all + summary on a synthetic history (budget 10 s)", la("checkers"))
+            f"Checkers + metrics on {d.checkers.get('ops')} ops",
+            [d.checkers["total_s"]],
+            "s",
+            "wall time of check_all + summary on a synthetic history (budget 10 s)",
+            la("checkers"),
+        )
     promises = []
     for path, pdata in (("single", d.single), ("batch", d.batch)):
         for m in _all_measures(pdata):
@@ -296,19 +432,28 @@ def build_document(d: BenchData, finished_at: dt.datetime | None = None) -> dict
         "finished_at": finished_at.isoformat(),
         "elapsed_s": round((finished_at - d.started_at).total_seconds(), 1),
         "cluster_start_s": d.cluster_start_s,
-        "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "system": platform.system()},
+        "host": {
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "system": platform.system(),
+        },
         "versions": {"wiber_harness": __version__, "python": platform.python_version()},
         "config": cfg.to_dict(),
-        "load_average": {"start": [round(x, 2) for x in d.load_start], "end": [round(x, 2) for x in end],
-                         "min1": round(min(loads), 2) if loads else None,
-                         "mean1": round(sum(loads) / len(loads), 2) if loads else None,
-                         "max1": round(max(loads), 2) if loads else None},
+        "load_average": {
+            "start": [round(x, 2) for x in d.load_start],
+            "end": [round(x, 2) for x in end],
+            "min1": round(min(loads), 2) if loads else None,
+            "mean1": round(sum(loads) / len(loads), 2) if loads else None,
+            "max1": round(max(loads), 2) if loads else None,
+        },
         "figures": figures,
         "context": context,
         "references": {
             "record_size": d.record_size,
-            "producer_performance": {"proxied": [_dict(r) for r in d.pp_proxied],
-                                     "direct": [_dict(r) for r in d.pp_direct]},
+            "producer_performance": {
+                "proxied": [_dict(r) for r in d.pp_proxied],
+                "direct": [_dict(r) for r in d.pp_direct],
+            },
             "end_to_end_latency": [_dict(r) for r in d.e2el],
             "raw_insert": [_dict(r) for r in d.raw],
             "raw_insert_with_view": [_dict(r) for r in d.raw_view],
@@ -339,11 +484,19 @@ def _path_doc(p: PathData) -> dict[str, Any]:
     e2e = Series.of([s.ack_rate for s in p.e2e], "msg/s")
     return {
         "max_sustainable_rate": e2e.to_dict(),
-        "ingest": {"max": Series.of([s.ack_rate for s in p.ingest], "msg/s").to_dict(),
-                   "searches": [s.to_dict() for s in p.ingest]},
+        "ingest": {
+            "max": Series.of([s.ack_rate for s in p.ingest], "msg/s").to_dict(),
+            "searches": [s.to_dict() for s in p.ingest],
+        },
         "e2e": {"max": e2e.to_dict(), "searches": [s.to_dict() for s in p.e2e]},
-        "levels": [{"fraction": f, "rate": round(runs[0].rate, 1) if runs else None,
-                    "runs": [m.to_dict() for m in runs]} for f, runs in sorted(p.levels.items())],
+        "levels": [
+            {
+                "fraction": f,
+                "rate": round(runs[0].rate, 1) if runs else None,
+                "runs": [m.to_dict() for m in runs],
+            }
+            for f, runs in sorted(p.levels.items())
+        ],
     }
 
 
@@ -360,9 +513,13 @@ def load_document(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(p.read_text())
     except (OSError, ValueError) as e:
-        raise ReportError(f"{p}: cannot read it as JSON ({e}); run `wiber-harness bench` to write one") from e
+        raise ReportError(
+            f"{p}: cannot read it as JSON ({e}); run `wiber-harness bench` to write one"
+        ) from e
     if not isinstance(doc, dict) or doc.get("schema") != BENCH_SCHEMA:
-        raise ReportError(f"{p}: not a {BENCH_SCHEMA} document; run `wiber-harness bench` to write one")
+        raise ReportError(
+            f"{p}: not a {BENCH_SCHEMA} document; run `wiber-harness bench` to write one"
+        )
     return doc
 
 

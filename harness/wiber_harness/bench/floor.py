@@ -48,8 +48,10 @@ def floor_argv(host: str, port: int, system: SystemSpec = DEFAULT_SYSTEM) -> lis
     argv = system.render_argv(system.api_argv, {"host": host, "port": port})
     apps = [i for i, a in enumerate(argv) if a.endswith(":app")]
     if not apps:
-        raise HarnessError(f"the system's api argv names no ASGI app (…:app): {argv}; "
-                           "the HTTP floor needs a uvicorn command line to copy")
+        raise HarnessError(
+            f"the system's api argv names no ASGI app (…:app): {argv}; "
+            "the HTTP floor needs a uvicorn command line to copy"
+        )
     argv[apps[0]] = FLOOR_APP
     return argv
 
@@ -78,8 +80,13 @@ class FloorServer:
 
             self.port = free_port()
         self.directory.mkdir(parents=True, exist_ok=True)
-        spec = ProcessSpec("floor", "floor", floor_argv(self.host, self.port), self.directory / "floor.log",
-                           address=self.url)
+        spec = ProcessSpec(
+            "floor",
+            "floor",
+            floor_argv(self.host, self.port),
+            self.directory / "floor.log",
+            address=self.url,
+        )
         self.proc = ManagedProcess(spec, self.watchdog)
         self.proc.start()
         deadline = time.monotonic() + timeout
@@ -92,7 +99,9 @@ class FloorServer:
             if not self.proc.alive():
                 raise HarnessError(f"the HTTP floor server exited at start; see {spec.log}")
             if time.monotonic() > deadline:
-                raise HarnessError(f"the HTTP floor server was not ready within {timeout:.0f} s; see {spec.log}")
+                raise HarnessError(
+                    f"the HTTP floor server was not ready within {timeout:.0f} s; see {spec.log}"
+                )
             time.sleep(0.1)
 
     def close(self) -> None:
@@ -136,14 +145,18 @@ def parse_wrk(stdout: str, threads: int, connections: int, duration_s: float) ->
     """wrk's ``--latency`` report as a :class:`WrkResult` (req_per_s None when absent)."""
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", stdout, re.M)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", stdout)
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", stdout)
+    sock = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", stdout
+    )
     lat: dict[str, float] = {}
     for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", stdout, re.M):
         ms = _ms(v)
         if ms is not None:
             lat[f"p{p}"] = round(ms, 3)
     return WrkResult(
-        threads, connections, duration_s,
+        threads,
+        connections,
+        duration_s,
         float(rps.group(1)) if rps else None,
         int(non2xx.group(1)) if non2xx else 0,
         sum(int(x) for x in sock.groups()) if sock else 0,
@@ -155,41 +168,94 @@ def parse_wrk(stdout: str, threads: int, connections: int, duration_s: float) ->
 def wrk_script(payload_size: int = 64) -> str:
     """The Lua script: one POST with a Wiber body like the workload's, and its key header."""
     key = "bench-floor-g0-g0u12-12345"
-    body = orjson.dumps({"fromUser": "g0u12", "toUser": "g0u13",
-                         "content": content_for("g0u12", 12345, payload_size),
-                         "clientMessageId": key}).decode()
-    return ('wrk.method = "POST"\n'
-            f"wrk.body = {json.dumps(body)}\n"
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            f'wrk.headers["Idempotency-Key"] = "{key}"\n')
+    body = orjson.dumps(
+        {
+            "fromUser": "g0u12",
+            "toUser": "g0u13",
+            "content": content_for("g0u12", 12345, payload_size),
+            "clientMessageId": key,
+        }
+    ).decode()
+    return (
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(body)}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Idempotency-Key"] = "{key}"\n'
+    )
 
 
-def run_wrk(url: str, duration_s: float, workdir: Path, *, threads: int = 1, connections: int = 32,
-            payload_size: int = 64) -> WrkResult:
+def run_wrk(
+    url: str,
+    duration_s: float,
+    workdir: Path,
+    *,
+    threads: int = 1,
+    connections: int = 32,
+    payload_size: int = 64,
+) -> WrkResult:
     """Run wrk against ``url``/messages; a result with ``error`` set if wrk is missing or failed."""
     wrk = shutil.which("wrk")
     if wrk is None:
-        return WrkResult(threads, connections, duration_s, None, 0, 0, {}, f"wrk is not installed; {WRK_FIX}")
+        return WrkResult(
+            threads, connections, duration_s, None, 0, 0, {}, f"wrk is not installed; {WRK_FIX}"
+        )
     workdir.mkdir(parents=True, exist_ok=True)
     script = workdir / "post.lua"
     script.write_text(wrk_script(payload_size))
-    argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration_s))}s", "--latency",
-            "-s", str(script), url.rstrip("/") + "/messages"]
+    argv = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(duration_s))}s",
+        "--latency",
+        "-s",
+        str(script),
+        url.rstrip("/") + "/messages",
+    ]
     try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=duration_s + 60, check=False)
+        r = subprocess.run(
+            argv, capture_output=True, text=True, timeout=duration_s + 60, check=False
+        )
     except subprocess.TimeoutExpired:
-        return WrkResult(threads, connections, duration_s, None, 0, 0, {}, "wrk did not finish in time")
+        return WrkResult(
+            threads, connections, duration_s, None, 0, 0, {}, "wrk did not finish in time"
+        )
     with (workdir / "wrk.log").open("a") as log:
         log.write(f"$ {' '.join(argv)}\n{r.stdout}\n{r.stderr}\n")
     return parse_wrk(r.stdout, threads, connections, duration_s)
 
 
-def floor_load(url: str, rate: float, duration: float, *, processes: int, concurrency: int,
-               payload_size: int, batch: int = 0, run_id: str = "floor") -> LoadSpec:
+def floor_load(
+    url: str,
+    rate: float,
+    duration: float,
+    *,
+    processes: int,
+    concurrency: int,
+    payload_size: int,
+    batch: int = 0,
+    run_id: str = "floor",
+) -> LoadSpec:
     """The generator's load against the floor (same knobs as against the API)."""
-    return LoadSpec((url,), rate, duration, batch=batch, concurrency=concurrency,
-                    payload_size=payload_size, run_id=run_id, processes=processes)
+    return LoadSpec(
+        (url,),
+        rate,
+        duration,
+        batch=batch,
+        concurrency=concurrency,
+        payload_size=payload_size,
+        run_id=run_id,
+        processes=processes,
+    )
 
 
-__all__ = ["FLOOR_APP", "FloorServer", "WrkResult", "floor_argv", "floor_load", "parse_wrk", "run_wrk",
-           "wrk_script"]
+__all__ = [
+    "FLOOR_APP",
+    "FloorServer",
+    "WrkResult",
+    "floor_argv",
+    "floor_load",
+    "parse_wrk",
+    "run_wrk",
+    "wrk_script",
+]

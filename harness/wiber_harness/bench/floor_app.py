@@ -61,8 +61,11 @@ async def post_batch(
     body: BatchIn, idempotency_key: str | None = Header(None, alias="Idempotency-Key")
 ) -> Response:
     results = [
-        {"index": i, "status": 201,
-         **_answer(m, f"{idempotency_key}:{i}" if idempotency_key is not None else None)}
+        {
+            "index": i,
+            "status": 201,
+            **_answer(m, f"{idempotency_key}:{i}" if idempotency_key is not None else None),
+        }
         for i, m in enumerate(body.messages)
     ]
     return _json(201, {"results": results})

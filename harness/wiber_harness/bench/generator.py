@@ -119,8 +119,13 @@ class GeneratorPool:
     per load; use as a context manager, or :meth:`close` when done.
     """
 
-    def __init__(self, processes: int, workdir: Path, watchdog: Watchdog | None = None,
-                 start_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        processes: int,
+        workdir: Path,
+        watchdog: Watchdog | None = None,
+        start_timeout: float = 60.0,
+    ) -> None:
         if processes < 1:
             raise WorkloadError(f"generator: processes must be >= 1 (got {processes})")
         self.processes = processes
@@ -139,9 +144,15 @@ class GeneratorPool:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for w in range(self.processes):
             self._logs.append((self.workdir / f"stderr-g{w}.log").open("a"))
-            p = subprocess.Popen([sys.executable, "-m", "wiber_harness.bench.generator", "--serve"],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._logs[-1],
-                                 text=True, start_new_session=True, close_fds=True)
+            p = subprocess.Popen(
+                [sys.executable, "-m", "wiber_harness.bench.generator", "--serve"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._logs[-1],
+                text=True,
+                start_new_session=True,
+                close_fds=True,
+            )
             if self.watchdog is not None:
                 self.watchdog.register(p.pid)
             self._procs.append(p)
@@ -159,11 +170,15 @@ class GeneratorPool:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(timeout=left):
-                    raise WorkloadError(f"generator {w}: no '{word}' in time; see {self.workdir}/stderr-g{w}.log")
+                    raise WorkloadError(
+                        f"generator {w}: no '{word}' in time; see {self.workdir}/stderr-g{w}.log"
+                    )
                 line = p.stdout.readline()
                 if not line:
-                    raise WorkloadError(f"generator {w} exited (waiting for '{word}'); "
-                                        f"see {self.workdir}/stderr-g{w}.log")
+                    raise WorkloadError(
+                        f"generator {w} exited (waiting for '{word}'); "
+                        f"see {self.workdir}/stderr-g{w}.log"
+                    )
                 if line.strip() == word:
                     return
         finally:
@@ -174,12 +189,18 @@ class GeneratorPool:
         p.stdin.write(line + "\n")
         p.stdin.flush()
 
-    def run(self, spec: LoadSpec, api: ApiProfile | None = None,
-            on_start: Callable[[], None] | None = None) -> LoadRun:
+    def run(
+        self,
+        spec: LoadSpec,
+        api: ApiProfile | None = None,
+        on_start: Callable[[], None] | None = None,
+    ) -> LoadRun:
         """One load (see the module docstring); ``on_start`` is called once every worker was told to go."""
         if spec.processes != self.processes:
-            raise WorkloadError(f"generator: the pool has {self.processes} processes, the load wants "
-                                f"{spec.processes}")
+            raise WorkloadError(
+                f"generator: the pool has {self.processes} processes, the load wants "
+                f"{spec.processes}"
+            )
         if not self._procs:
             self.start()
         self._n += 1
@@ -188,9 +209,15 @@ class GeneratorPool:
         for w, p in enumerate(self._procs):
             hist = self.workdir / f"history-{self._n}-g{w}.jsonl"
             result = self.workdir / f"result-{self._n}-g{w}.json"
-            job = {"config": asdict(_worker_config(spec, w)), "urls": list(spec.urls), "t0_ns": clock.t0_ns,
-                   "wall0_ns": clock.wall0_ns, "history": str(hist), "result": str(result),
-                   "api": _profile_dict(api or ApiProfile())}
+            job = {
+                "config": asdict(_worker_config(spec, w)),
+                "urls": list(spec.urls),
+                "t0_ns": clock.t0_ns,
+                "wall0_ns": clock.wall0_ns,
+                "history": str(hist),
+                "result": str(result),
+                "api": _profile_dict(api or ApiProfile()),
+            }
             job_file = self.workdir / f"job-{self._n}-g{w}.json"
             job_file.write_text(json.dumps(job))
             self._send(p, f"job {job_file}")
@@ -248,8 +275,14 @@ class GeneratorPool:
         self.close()
 
 
-def run_load(spec: LoadSpec, workdir: Path, *, watchdog: Watchdog | None = None,
-             api: ApiProfile | None = None, on_start: Callable[[], None] | None = None) -> LoadRun:
+def run_load(
+    spec: LoadSpec,
+    workdir: Path,
+    *,
+    watchdog: Watchdog | None = None,
+    api: ApiProfile | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> LoadRun:
     """One load on a pool of its own (started and stopped here)."""
     with GeneratorPool(spec.processes, workdir, watchdog) as pool:
         return pool.run(spec, api, on_start)
@@ -271,7 +304,9 @@ async def _work(job: dict[str, Any], lines: IO[str]) -> dict[str, Any]:
     for k in ("ok_statuses", "not_sent_statuses"):
         api_d[k] = frozenset(api_d[k])
     clock = Clock(t0_ns=int(job["t0_ns"]), wall0_ns=int(job["wall0_ns"]))
-    with HistoryWriter(Path(job["history"]), {"bench": "generator", "wall0_ns": clock.wall0_ns}) as h:
+    with HistoryWriter(
+        Path(job["history"]), {"bench": "generator", "wall0_ns": clock.wall0_ns}
+    ) as h:
         wl = Workload(cfg, job["urls"], h, clock, api_profile=ApiProfile(**api_d))
         print("ready", flush=True)
         loop = asyncio.get_running_loop()

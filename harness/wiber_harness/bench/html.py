@@ -204,7 +204,9 @@ def _plots(doc: Mapping[str, Any]) -> dict[str, str]:
         try:
             out[key] = f'<figure><img src="{data_uri(fn(doc))}" alt="{alt}"></figure>'
         except Exception as e:  # one plot must not take the report down
-            out[key] = f'<p class="muted">{alt}: the plot could not be drawn ({type(e).__name__}: {e})</p>'
+            out[key] = (
+                f'<p class="muted">{alt}: the plot could not be drawn ({type(e).__name__}: {e})</p>'
+            )
     return out
 
 
@@ -227,9 +229,16 @@ def render_bench_html(doc: Mapping[str, Any]) -> str:
     pipeline = doc.get("pipeline") or {}
     paths = [(k, pipeline[k]) for k in ("single", "batch") if pipeline.get(k)]
     return env.from_string(TEMPLATE).render(
-        doc=doc, fmt=fmt, plot=plot, search_table=search_table, paths=paths, kind_title=KIND_TITLES,
-        config_json=json.dumps(doc.get("config", {}), indent=2), title=doc.get("title", "Wiber benchmark"),
-        version=__version__, generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        doc=doc,
+        fmt=fmt,
+        plot=plot,
+        search_table=search_table,
+        paths=paths,
+        kind_title=KIND_TITLES,
+        config_json=json.dumps(doc.get("config", {}), indent=2),
+        title=doc.get("title", "Wiber benchmark"),
+        version=__version__,
+        generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     )
 
 

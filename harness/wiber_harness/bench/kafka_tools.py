@@ -120,7 +120,9 @@ def parse_producer_performance(stdout: str) -> ProducerPerfResult:
     """The steady-state summary of ProducerPerformance's output, else its last summary."""
     found = list(_PP_LINE.finditer(stdout))
     if not found:
-        raise ToolError(f"ProducerPerformance printed no summary line; its output ended: {stdout[-400:]!r}")
+        raise ToolError(
+            f"ProducerPerformance printed no summary line; its output ended: {stdout[-400:]!r}"
+        )
     steady = [m for m in found if m.group("steady")]
     m = (steady or found)[-1]
     return ProducerPerfResult(
@@ -151,8 +153,16 @@ def parse_end_to_end_latency(stdout: str) -> EndToEndResult:
 
 
 def _java(java: Path, classpath: str, log4j: Path, main: str) -> list[str]:
-    return [str(java), TOOL_HEAP, "-XX:+UseG1GC", "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, main]
+    return [
+        str(java),
+        TOOL_HEAP,
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={log4j}",
+        "-cp",
+        classpath,
+        main,
+    ]
 
 
 def producer_performance_argv(
@@ -170,9 +180,18 @@ def producer_performance_argv(
     """ProducerPerformance at full speed with the given producer properties."""
     argv = [
         *_java(java, classpath, log4j, PRODUCER_PERFORMANCE),
-        "--bootstrap-server", bootstrap, "--topic", topic, "--num-records", str(records),
-        "--throughput", "-1", "--payload-file", str(payload_file),
-        "--reporting-interval", "1000",
+        "--bootstrap-server",
+        bootstrap,
+        "--topic",
+        topic,
+        "--num-records",
+        str(records),
+        "--throughput",
+        "-1",
+        "--payload-file",
+        str(payload_file),
+        "--reporting-interval",
+        "1000",
     ]
     if warmup_records > 0:
         argv += ["--warmup-records", str(warmup_records)]
@@ -195,8 +214,16 @@ def end_to_end_latency_argv(
     """EndToEndLatency (named flags, Kafka 4.x)."""
     return [
         *_java(java, classpath, log4j, END_TO_END_LATENCY),
-        "--bootstrap-server", bootstrap, "--topic", topic, "--num-records", str(records),
-        "--producer-acks", acks, "--record-size", str(record_size),
+        "--bootstrap-server",
+        bootstrap,
+        "--topic",
+        topic,
+        "--num-records",
+        str(records),
+        "--producer-acks",
+        acks,
+        "--record-size",
+        str(record_size),
     ]
 
 
@@ -204,18 +231,30 @@ def run_tool(argv: Sequence[str], log: Path, timeout: float) -> tuple[str, float
     """Run a tool; (stdout, seconds). Its stdout and stderr are also written to ``log``."""
     t0 = time.monotonic()
     try:
-        r = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
-                           stdin=subprocess.DEVNULL, check=False)
+        r = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         log.write_text(f"$ {' '.join(argv)}\n# timed out after {timeout:.0f} s\n{out}")
-        raise ToolError(f"{argv[-1] if argv else 'tool'}: no result within {timeout:.0f} s; see {log}") from None
+        raise ToolError(
+            f"{argv[-1] if argv else 'tool'}: no result within {timeout:.0f} s; see {log}"
+        ) from None
     took = time.monotonic() - t0
-    log.write_text(f"$ {' '.join(argv)}\n# exit {r.returncode} after {took:.1f} s\n"
-                   f"--- stdout\n{r.stdout}\n--- stderr\n{r.stderr}")
+    log.write_text(
+        f"$ {' '.join(argv)}\n# exit {r.returncode} after {took:.1f} s\n"
+        f"--- stdout\n{r.stdout}\n--- stderr\n{r.stderr}"
+    )
     if r.returncode != 0:
         tail = (r.stderr or r.stdout).strip().splitlines()[-3:]
-        raise ToolError(f"{_tool_name(argv)} exited {r.returncode}: {' | '.join(tail)[:400]}; see {log}")
+        raise ToolError(
+            f"{_tool_name(argv)} exited {r.returncode}: {' | '.join(tail)[:400]}; see {log}"
+        )
     return r.stdout, took
 
 
@@ -230,8 +269,11 @@ def wiber_record(i: int, payload_size: int, run_id: str = "kafka-ref", users: in
     """A Wiber record exactly as the API would produce it (conversation ``i % users``)."""
     a, b = f"u{2 * (i % users)}", f"u{2 * (i % users) + 1}"
     sender, to = (a, b) if i % 2 == 0 else (b, a)
-    return encode_record(Message.new(sender, to, content_for(sender, i + 1, payload_size),
-                                     f"{run_id}-{sender}-{i + 1}"))
+    return encode_record(
+        Message.new(
+            sender, to, content_for(sender, i + 1, payload_size), f"{run_id}-{sender}-{i + 1}"
+        )
+    )
 
 
 def write_payload_file(path: Path, n: int, payload_size: int) -> float:

@@ -160,13 +160,22 @@ def _backlog_growth(an: Analysis, start_ns: int, end_ns: int) -> float | None:
     edges = np.arange(start_ns + NS // 2, end_ns + 1, BIN_NS, dtype=np.float64)
     if len(edges) < 3:
         return None
-    backlog = np.searchsorted(acked, edges, side="right") - np.searchsorted(stored, edges, side="right")
+    backlog = np.searchsorted(acked, edges, side="right") - np.searchsorted(
+        stored, edges, side="right"
+    )
     slope = np.polyfit((edges - edges[0]) / NS, backlog.astype(np.float64), 1)[0]
     return float(slope)
 
 
-def measure_run(load: LoadRun, kind: Kind, tag: str, reads: FinalReads | None, bounds: Bounds,
-                drained: bool | None = None, drain_s: float | None = None) -> Measure:
+def measure_run(
+    load: LoadRun,
+    kind: Kind,
+    tag: str,
+    reads: FinalReads | None,
+    bounds: Bounds,
+    drained: bool | None = None,
+    drain_s: float | None = None,
+) -> Measure:
     """Metrics of one finished load (``reads``: the store's documents of this load, or None)."""
     spec = load.spec
     an = Analysis(load.ops, reads or FinalReads())
@@ -195,16 +204,31 @@ def measure_run(load: LoadRun, kind: Kind, tag: str, reads: FinalReads | None, b
         "client_errors": load.worker_sum("client_errors"),
     }
     m = Measure(
-        kind=kind, tag=tag, rate=spec.rate, duration=spec.duration, batch=spec.batch,
-        scheduled=scheduled, sent=int(c["sent"]), skipped=load.worker_sum("skipped"),
-        ok=int(c["acknowledged"]), failed=int(c["failed"]), indeterminate=int(c["indeterminate"]),
+        kind=kind,
+        tag=tag,
+        rate=spec.rate,
+        duration=spec.duration,
+        batch=spec.batch,
+        scheduled=scheduled,
+        sent=int(c["sent"]),
+        skipped=load.worker_sum("skipped"),
+        ok=int(c["acknowledged"]),
+        failed=int(c["failed"]),
+        indeterminate=int(c["indeterminate"]),
         send_rate=sum(float(w.get("achieved_rate", 0.0)) for w in load.workers),
         ack_rate=int(c["acknowledged"]) / span if span > 0 else 0.0,
-        ack=summ["ack_latency_ms"], e2e=e2e,
+        ack=summ["ack_latency_ms"],
+        e2e=e2e,
         ack_hist=summ["histograms"]["ack"],
         e2e_hist=summ["histograms"]["e2e"] if reads is not None else None,
-        backlog_growth=growth, drained=drained, drain_s=None if drain_s is None else round(drain_s, 3),
-        lost=lost, duplicated=dup, generator=gen, load_avg=os.getloadavg(), started_at=time.time(),
+        backlog_growth=growth,
+        drained=drained,
+        drain_s=None if drain_s is None else round(drain_s, 3),
+        lost=lost,
+        duplicated=dup,
+        generator=gen,
+        load_avg=os.getloadavg(),
+        started_at=time.time(),
     )
     m.judge(bounds)
     return m
@@ -224,9 +248,15 @@ class FloorTarget:
 
     def measure(self, rate: float, duration: float, tag: str) -> Measure:
         self._n += 1
-        spec = LoadSpec((self.url,), rate, duration, concurrency=self.concurrency,
-                        payload_size=self.payload_size, run_id=f"floor{self._n}-{tag}",
-                        processes=self.pool.processes)
+        spec = LoadSpec(
+            (self.url,),
+            rate,
+            duration,
+            concurrency=self.concurrency,
+            payload_size=self.payload_size,
+            run_id=f"floor{self._n}-{tag}",
+            processes=self.pool.processes,
+        )
         load = self.pool.run(spec)
         return measure_run(load, "floor", tag, None, self.bounds)
 
@@ -254,15 +284,26 @@ class PipelineTarget:
     def measure(self, rate: float, duration: float, tag: str) -> Measure:
         self._n += 1
         run_id = f"{self.kind}{self._n}-{tag}-{os.getpid()}-{int(time.time())}"
-        spec = LoadSpec(tuple(self.cluster.endpoints().apis), rate, duration, batch=self.batch,
-                        concurrency=self.concurrency, payload_size=self.payload_size,
-                        conversations=self.conversations, run_id=run_id, processes=self.pool.processes)
+        spec = LoadSpec(
+            tuple(self.cluster.endpoints().apis),
+            rate,
+            duration,
+            batch=self.batch,
+            concurrency=self.concurrency,
+            payload_size=self.payload_size,
+            conversations=self.conversations,
+            run_id=run_id,
+            processes=self.pool.processes,
+        )
         load = self.pool.run(spec, self.cluster.spec.api, self.on_start)
         if not self.read_back:
             return measure_run(load, self.kind, tag, None, self.bounds)
         drained, drain_s, _ = drain(self.cluster, load.ops, timeout=self.drain_timeout, settle=8.0)
-        records = [r for r in read_store(self.cluster, load.clock)
-                   if r.key is not None and r.key.startswith(run_id)]
+        records = [
+            r
+            for r in read_store(self.cluster, load.clock)
+            if r.key is not None and r.key.startswith(run_id)
+        ]
         reads = FinalReads(store=records, drained=drained, drain_s=drain_s)
         try:
             return measure_run(load, self.kind, tag, reads, self.bounds, drained, drain_s)

@@ -64,13 +64,22 @@ def ratios_plot(doc: Mapping[str, Any]) -> bytes:
         v = f.get("value")
         better = "higher" if f.get("direction") == "higher" else "lower"
         if v is not None:
-            ax.barh(y, v, height=0.5, color="#1f77b4" if better == "higher" else "#ff7f0e", alpha=0.35)
-            ax.text(v, y + 0.3, f" {v:.3g}" + (f" ± {f['spread']:.2g}" if f.get("spread") is not None else ""),
-                    va="bottom", fontsize=8)
+            ax.barh(
+                y, v, height=0.5, color="#1f77b4" if better == "higher" else "#ff7f0e", alpha=0.35
+            )
+            ax.text(
+                v,
+                y + 0.3,
+                f" {v:.3g}" + (f" ± {f['spread']:.2g}" if f.get("spread") is not None else ""),
+                va="bottom",
+                fontsize=8,
+            )
         ax.plot(f["samples"], [y] * len(f["samples"]), "o", color="#333333", ms=4)
     ax.set_yticks(range(len(figs)))
-    ax.set_yticklabels([f"{f.get('title', f['name'])}\n({f['direction']} is better)" for f in reversed(figs)],
-                       fontsize=8)
+    ax.set_yticklabels(
+        [f"{f.get('title', f['name'])}\n({f['direction']} is better)" for f in reversed(figs)],
+        fontsize=8,
+    )
     ax.axvline(1.0, color="#888888", lw=1, ls=":")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
@@ -79,7 +88,9 @@ def ratios_plot(doc: Mapping[str, Any]) -> bytes:
     return png(fig)
 
 
-def _level_points(levels: Sequence[Mapping[str, Any]], which: str, q: str) -> tuple[list[float], ...]:
+def _level_points(
+    levels: Sequence[Mapping[str, Any]], which: str, q: str
+) -> tuple[list[float], ...]:
     xs, ys, lo, hi = [], [], [], []
     for lv in levels:
         runs = lv.get("runs") or []
@@ -102,20 +113,44 @@ def _kafka_p99(doc: Mapping[str, Any]) -> float | None:
 
 def _shared_legend(fig: Figure, handles: list[Any], labels: list[str]) -> None:
     # under both panels: beside them it would steal the width the data needs
-    fig.legend(handles, labels, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 0.005), ncol=3,
-               frameon=False)
+    fig.legend(
+        handles,
+        labels,
+        fontsize=8,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.005),
+        ncol=3,
+        frameon=False,
+    )
 
 
 def _vline(ax: Axes, x: float, text: str, ls: str) -> None:
     ax.axvline(x, color="#555555", ls=ls, lw=1)
-    ax.text(x, 0.02, f" {text}", transform=ax.get_xaxis_transform(), rotation=90, va="bottom",
-            ha="right", fontsize=7.5, color="#555555")
+    ax.text(
+        x,
+        0.02,
+        f" {text}",
+        transform=ax.get_xaxis_transform(),
+        rotation=90,
+        va="bottom",
+        ha="right",
+        fontsize=7.5,
+        color="#555555",
+    )
 
 
 def _hline(ax: Axes, y: float, text: str) -> None:
     ax.axhline(y, color="#7f7f7f", ls=":", lw=1.2)
-    ax.text(0.01, y, f" {text}", transform=ax.get_yaxis_transform(), va="bottom", ha="left",
-            fontsize=7.5, color="#555555")
+    ax.text(
+        0.01,
+        y,
+        f" {text}",
+        transform=ax.get_yaxis_transform(),
+        va="bottom",
+        ha="left",
+        fontsize=7.5,
+        color="#555555",
+    )
 
 
 def latency_throughput_plot(doc: Mapping[str, Any]) -> bytes:
@@ -130,19 +165,46 @@ def latency_throughput_plot(doc: Mapping[str, Any]) -> bytes:
         for which, q, color, ls, label in SERIES:
             xs, ys, lo, hi = _level_points(levels, which, q)
             if xs:
-                ax.errorbar(xs, ys, yerr=[lo, hi], color=color, ls=ls, marker="o", ms=4, lw=1.4,
-                            capsize=3, label=label + " at 25/50/75% (median, min-max)")
+                ax.errorbar(
+                    xs,
+                    ys,
+                    yerr=[lo, hi],
+                    color=color,
+                    ls=ls,
+                    marker="o",
+                    ms=4,
+                    lw=1.4,
+                    capsize=3,
+                    label=label + " at 25/50/75% (median, min-max)",
+                )
                 drew = True
         for s in (p.get("e2e") or {}).get("searches") or []:
             for st in s.get("steps") or []:
                 v = (st.get("e2e") or {}).get("p99")
                 if isinstance(v, int | float) and v > 0:
-                    ax.plot([st.get("ack_rate")], [v], marker="o" if st.get("held") else "x",
-                            color="#1f77b4", mfc="none" if st.get("held") else None, ms=6, alpha=0.6,
-                            ls="none")
+                    ax.plot(
+                        [st.get("ack_rate")],
+                        [v],
+                        marker="o" if st.get("held") else "x",
+                        color="#1f77b4",
+                        mfc="none" if st.get("held") else None,
+                        ms=6,
+                        alpha=0.6,
+                        ls="none",
+                    )
                     drew = True
-        ax.plot([], [], "o", mfc="none", color="#1f77b4", ls="none", label="e2e search step, e2e p99: held")
-        ax.plot([], [], "x", color="#1f77b4", ls="none", label="e2e search step, e2e p99: did not hold")
+        ax.plot(
+            [],
+            [],
+            "o",
+            mfc="none",
+            color="#1f77b4",
+            ls="none",
+            label="e2e search step, e2e p99: held",
+        )
+        ax.plot(
+            [], [], "x", color="#1f77b4", ls="none", label="e2e search step, e2e p99: did not hold"
+        )
         if drew:
             log_y(ax)
         msr = ((p.get("e2e") or {}).get("max") or {}).get("value")
@@ -152,8 +214,16 @@ def latency_throughput_plot(doc: Mapping[str, Any]) -> bytes:
         if isinstance(ing, int | float) and isinstance(msr, int | float) and ing < 2.5 * msr:
             _vline(ax, ing, f"max ingest {ing:.0f}/s", "-.")
         elif isinstance(ing, int | float):
-            ax.text(0.99, 0.97, f"max ingest {ing:.0f}/s (off scale)", transform=ax.transAxes,
-                    ha="right", va="top", fontsize=7.5, color="#555555")
+            ax.text(
+                0.99,
+                0.97,
+                f"max ingest {ing:.0f}/s (off scale)",
+                transform=ax.transAxes,
+                ha="right",
+                va="top",
+                fontsize=7.5,
+                color="#555555",
+            )
         if kafka is not None:
             _hline(ax, kafka, f"Kafka EndToEndLatency p99 {kafka:g} ms")
         ax.set_xlim(left=0)
@@ -208,15 +278,28 @@ def percentile_plot(doc: Mapping[str, Any]) -> bytes:
         if drew:
             log_y(ax)
         percentile_axes(ax, top)
-        ax.set_title(f"{PATH_TITLES[kind]}\nlevels at {' / '.join(rates) or '-'} msg/s", fontsize=10)
-    handles = [Line2D([], [], color=LEVEL_COLORS[i % len(LEVEL_COLORS)], lw=2) for i in range(len(fractions))]
+        ax.set_title(
+            f"{PATH_TITLES[kind]}\nlevels at {' / '.join(rates) or '-'} msg/s", fontsize=10
+        )
+    handles = [
+        Line2D([], [], color=LEVEL_COLORS[i % len(LEVEL_COLORS)], lw=2)
+        for i in range(len(fractions))
+    ]
     labels = [f"{f:.0%} of the end-to-end maximum" for f in fractions]
-    handles += [Line2D([], [], color="#333333", ls="-"), Line2D([], [], color="#333333", ls="--"),
-                Line2D([], [], color="#7f7f7f", marker="s", ls="none")]
-    labels += ["e2e (intended send to stored)", "ack (intended send to answer)",
-               "Kafka EndToEndLatency p50/p99/p99.9"]
+    handles += [
+        Line2D([], [], color="#333333", ls="-"),
+        Line2D([], [], color="#333333", ls="--"),
+        Line2D([], [], color="#7f7f7f", marker="s", ls="none"),
+    ]
+    labels += [
+        "e2e (intended send to stored)",
+        "ack (intended send to answer)",
+        "Kafka EndToEndLatency p50/p99/p99.9",
+    ]
     _shared_legend(fig, handles, labels)
-    fig.suptitle("Latency by percentile at each load level (HDR histograms, repetitions merged)", y=0.985)
+    fig.suptitle(
+        "Latency by percentile at each load level (HDR histograms, repetitions merged)", y=0.985
+    )
     return png(fig)
 
 

@@ -87,9 +87,19 @@ def _short(func: str, path: str) -> str:
 
 
 # top frames that mean "waiting for I/O in the event loop", not work
-IDLE_LEAVES = frozenset({"Runner.run", "BaseEventLoop.run_forever", "BaseEventLoop._run_once",
-                         "EpollSelector.select", "PollSelector.select", "_PollLikeSelector.select",
-                         "DefaultSelector.select", "select", "poll"})
+IDLE_LEAVES = frozenset(
+    {
+        "Runner.run",
+        "BaseEventLoop.run_forever",
+        "BaseEventLoop._run_once",
+        "EpollSelector.select",
+        "PollSelector.select",
+        "_PollLikeSelector.select",
+        "DefaultSelector.select",
+        "select",
+        "poll",
+    }
+)
 
 
 def summarize_collapsed(text: str, top: int = 12) -> dict[str, Any]:
@@ -122,7 +132,11 @@ def summarize_collapsed(text: str, top: int = 12) -> dict[str, Any]:
             incl[name] += n
 
     def share(c: Counter[str], k: int, of: int) -> list[dict[str, Any]]:
-        return [{"frame": f, "pct": round(100.0 * n / of, 1)} for f, n in c.most_common(k)] if of else []
+        return (
+            [{"frame": f, "pct": round(100.0 * n / of, 1)} for f, n in c.most_common(k)]
+            if of
+            else []
+        )
 
     return {
         "samples": total,
@@ -130,7 +144,9 @@ def summarize_collapsed(text: str, top: int = 12) -> dict[str, Any]:
         "top_self": share(self_c, top, total),
         "top_self_busy": share(busy_c, top, total - idle),
         "top_inclusive": share(incl, top + 8, total),
-        "by_package": {p: round(100.0 * n / total, 1) for p, n in pkg.most_common()} if total else {},
+        "by_package": {p: round(100.0 * n / total, 1) for p, n in pkg.most_common()}
+        if total
+        else {},
     }
 
 
@@ -203,14 +219,31 @@ class Profiler:
             self.error = f"process {self.pid} is gone ({e})"
             return
         self._t0 = time.monotonic()
-        common = ["record", "--pid", str(self.pid), "--duration", str(max(1, round(self.duration_s))),
-                  "--rate", str(self.rate), "--nonblocking", "--function"]
+        common = [
+            "record",
+            "--pid",
+            str(self.pid),
+            "--duration",
+            str(max(1, round(self.duration_s))),
+            "--rate",
+            str(self.rate),
+            "--nonblocking",
+            "--function",
+        ]
         log = (self.out_dir / f"{self.name}.log").open("wb")
         try:
-            for fmt, out, extra in (("raw", self.raw, ["--full-filenames"]), ("flamegraph", self.svg, [])):
-                self._procs.append(subprocess.Popen([spy, *common, *extra, "--format", fmt, "--output", str(out)],
-                                                    stdout=log, stderr=subprocess.STDOUT,
-                                                    stdin=subprocess.DEVNULL))
+            for fmt, out, extra in (
+                ("raw", self.raw, ["--full-filenames"]),
+                ("flamegraph", self.svg, []),
+            ):
+                self._procs.append(
+                    subprocess.Popen(
+                        [spy, *common, *extra, "--format", fmt, "--output", str(out)],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                    )
+                )
         finally:
             log.close()
 
@@ -222,8 +255,13 @@ class Profiler:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        out: dict[str, Any] = {"name": self.name, "role": self.role, "pid": self.pid,
-                               "duration_s": self.duration_s, "rate_hz": self.rate}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "role": self.role,
+            "pid": self.pid,
+            "duration_s": self.duration_s,
+            "rate_hz": self.rate,
+        }
         util = None
         if self._cpu0 is not None:
             try:
@@ -242,5 +280,12 @@ class Profiler:
         return out
 
 
-__all__ = ["IDLE_LEAVES", "PY_SPY_FIX", "CpuMeter", "Profiler", "package_of", "py_spy_path",
-           "summarize_collapsed"]
+__all__ = [
+    "IDLE_LEAVES",
+    "PY_SPY_FIX",
+    "CpuMeter",
+    "Profiler",
+    "package_of",
+    "py_spy_path",
+    "summarize_collapsed",
+]

@@ -39,8 +39,27 @@ from typing import Any, Literal
 from wiber_harness.bench.measure import Measure, Target
 
 Criterion = Literal["ingest", "e2e"]
-LADDER: tuple[float, ...] = (0.05, 0.08, 0.12, 0.17, 0.25, 0.35, 0.5, 0.6, 0.7, 0.85, 1.0, 1.15, 1.3,
-                             1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
+LADDER: tuple[float, ...] = (
+    0.05,
+    0.08,
+    0.12,
+    0.17,
+    0.25,
+    0.35,
+    0.5,
+    0.6,
+    0.7,
+    0.85,
+    1.0,
+    1.15,
+    1.3,
+    1.5,
+    1.75,
+    2.0,
+    2.5,
+    3.0,
+    4.0,
+)
 EXTRA_UP_STEPS = 3
 EXTRA_DOWN_STEPS = 3
 
@@ -97,9 +116,18 @@ def probe(target: Target, rate: float, seconds: float, tag: str = "") -> Measure
     return target.measure(rate, seconds, f"{tag}probe")
 
 
-def find_max_rate(target: Target, *, estimate: float, step_s: float, criterion: Criterion = "ingest",
-                  start: float = 0.7, max_steps: int = 6, tag: str = "",
-                  say: Callable[[str], None] | None = None, probe: Measure | None = None) -> Search:
+def find_max_rate(
+    target: Target,
+    *,
+    estimate: float,
+    step_s: float,
+    criterion: Criterion = "ingest",
+    start: float = 0.7,
+    max_steps: int = 6,
+    tag: str = "",
+    say: Callable[[str], None] | None = None,
+    probe: Measure | None = None,
+) -> Search:
     """Step around ``estimate`` (see the module docstring); ``probe`` is recorded with the search."""
     say = say or (lambda s: None)
     estimate = max(estimate, 1.0)
@@ -110,12 +138,16 @@ def find_max_rate(target: Target, *, estimate: float, step_s: float, criterion: 
         search.steps.append(m)
         ok = held(m, criterion)
         verdict = "held" if ok else "did not hold: " + "; ".join(m.why)
-        say(f"{target.kind} ({criterion}): {m.rate:.0f}/s {verdict} (ack {m.ack_rate:.0f}/s, ack p99 "
-            f"{m.ack.get('p99')} ms" + (f", e2e p99 {m.e2e.get('p99')} ms" if m.e2e else "") + ")")
+        say(
+            f"{target.kind} ({criterion}): {m.rate:.0f}/s {verdict} (ack {m.ack_rate:.0f}/s, ack p99 "
+            f"{m.ack.get('p99')} ms" + (f", e2e p99 {m.e2e.get('p99')} ms" if m.e2e else "") + ")"
+        )
         return ok
 
     first = step(start)
-    ladder = [f for f in LADDER if f > start] if first else [f for f in reversed(LADDER) if f < start]
+    ladder = (
+        [f for f in LADDER if f > start] if first else [f for f in reversed(LADDER) if f < start]
+    )
     limit = max_steps + (EXTRA_UP_STEPS if first else EXTRA_DOWN_STEPS)
     for f in ladder:
         if len(search.steps) >= limit:

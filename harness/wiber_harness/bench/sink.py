@@ -69,8 +69,15 @@ def steady_rate(stamps_ns: list[int], lo: float = 0.1, hi: float = 0.9) -> float
     return (j - i) / span if span > 0 else None
 
 
-def measure_sink(cluster: Any, records: int, payload_size: int, run_id: str, *, timeout: float = 300.0,
-                 on_started: Callable[[], None] | None = None) -> SinkRun:
+def measure_sink(
+    cluster: Any,
+    records: int,
+    payload_size: int,
+    run_id: str,
+    *,
+    timeout: float = 300.0,
+    on_started: Callable[[], None] | None = None,
+) -> SinkRun:
     """Drain a pre-filled backlog with the consumers (see the module docstring)."""
     skip_group_to_end(cluster)
     reset_store(cluster)
@@ -90,8 +97,12 @@ def measure_sink(cluster: Any, records: int, payload_size: int, run_id: str, *, 
         time.sleep(0.5)
     drain_s = time.monotonic() - t0
     if stored < records:
-        raise ClusterError(f"sink: {stored} of {records} pre-filled records stored after {timeout:.0f} s")
-    return SinkRun(records, stored, prefill_s, ready_s, drain_s, steady_rate(stored_times(cluster)), lag)
+        raise ClusterError(
+            f"sink: {stored} of {records} pre-filled records stored after {timeout:.0f} s"
+        )
+    return SinkRun(
+        records, stored, prefill_s, ready_s, drain_s, steady_rate(stored_times(cluster)), lag
+    )
 
 
 __all__ = ["SinkRun", "measure_sink", "steady_rate"]

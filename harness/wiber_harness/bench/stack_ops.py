@@ -52,12 +52,19 @@ def wiber_settings(**overrides: Any) -> Settings:
     return load_settings(**overrides)
 
 
-def _store_for(cluster: Any, uri: str | None = None, collection: str | None = None,
-               **extra: Any) -> Store:
+def _store_for(
+    cluster: Any, uri: str | None = None, collection: str | None = None, **extra: Any
+) -> Store:
     spec = cluster.spec
-    return Store(wiber_settings(store_uri=uri or cluster.endpoints().store, store_db=spec.db,
-                                store_collection=collection or spec.collection, **extra),
-                 app_name="wiber-bench")
+    return Store(
+        wiber_settings(
+            store_uri=uri or cluster.endpoints().store,
+            store_db=spec.db,
+            store_collection=collection or spec.collection,
+            **extra,
+        ),
+        app_name="wiber-bench",
+    )
 
 
 def reset_store(cluster: Any) -> None:
@@ -73,7 +80,8 @@ def reset_store(cluster: Any) -> None:
 def stored_count(cluster: Any) -> int:
     spec = cluster.spec
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-        cluster.endpoints().store, serverSelectionTimeoutMS=5000)
+        cluster.endpoints().store, serverSelectionTimeoutMS=5000
+    )
     try:
         return int(client[spec.db][spec.collection].estimated_document_count())
     finally:
@@ -85,10 +93,14 @@ def stored_times(cluster: Any) -> list[int]:
     spec = cluster.spec
     f = spec.fields["stored_at_ns"]
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-        cluster.endpoints().store, serverSelectionTimeoutMS=5000, socketTimeoutMS=60000)
+        cluster.endpoints().store, serverSelectionTimeoutMS=5000, socketTimeoutMS=60000
+    )
     try:
-        return [int(d[f]) for d in client[spec.db][spec.collection].find({}, {f: 1, "_id": 0})
-                if isinstance(d.get(f), int)]
+        return [
+            int(d[f])
+            for d in client[spec.db][spec.collection].find({}, {f: 1, "_id": 0})
+            if isinstance(d.get(f), int)
+        ]
     finally:
         client.close()
 
@@ -119,7 +131,11 @@ def group_lag(cluster: Any) -> int | None:
         ends = end_offsets(cluster)
         admin = AdminClient(_kafka_conf(cluster))
         res = admin.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(spec.group, [TopicPartition(spec.topic, p) for p in ends])]
+            [
+                ConsumerGroupTopicPartitions(
+                    spec.group, [TopicPartition(spec.topic, p) for p in ends]
+                )
+            ]
         )[spec.group].result(timeout=10)
         committed = {tp.partition: tp.offset for tp in res.topic_partitions}
         return sum(max(0, end - max(committed.get(p, 0), 0)) for p, end in ends.items())
@@ -138,8 +154,9 @@ def skip_group_to_end(cluster: Any, timeout: float = 60.0) -> dict[int, int]:
     last = ""
     while True:
         ends = end_offsets(cluster)
-        req = ConsumerGroupTopicPartitions(spec.group, [TopicPartition(spec.topic, p, o)
-                                                        for p, o in ends.items()])
+        req = ConsumerGroupTopicPartitions(
+            spec.group, [TopicPartition(spec.topic, p, o) for p, o in ends.items()]
+        )
         try:
             admin.alter_consumer_group_offsets([req])[spec.group].result(timeout=15)
             return ends
@@ -156,8 +173,10 @@ def prefill(cluster: Any, n: int, payload_size: int, run_id: str, users: int = 1
 
     from wiber.producer import producer_config
 
-    conf = producer_config(wiber_settings(kafka_bootstrap=cluster.endpoints().kafka_direct),
-                           f"wiber-bench-prefill-{run_id}")
+    conf = producer_config(
+        wiber_settings(kafka_bootstrap=cluster.endpoints().kafka_direct),
+        f"wiber-bench-prefill-{run_id}",
+    )
     conf.pop("logger", None)
     conf["log_level"] = 0
     p = Producer(conf)
@@ -177,8 +196,12 @@ def prefill(cluster: Any, n: int, payload_size: int, run_id: str, users: int = 1
         msg = Message.new(sender, to, content_for(sender, i + 1, payload_size), f"{run_id}-{i}")
         while True:
             try:
-                p.produce(topic, value=encode_record(msg), key=conversation_id(a, b).encode(),
-                          on_delivery=on_delivery)
+                p.produce(
+                    topic,
+                    value=encode_record(msg),
+                    key=conversation_id(a, b).encode(),
+                    on_delivery=on_delivery,
+                )
                 break
             except BufferError:
                 p.poll(0.05)
@@ -186,8 +209,10 @@ def prefill(cluster: Any, n: int, payload_size: int, run_id: str, users: int = 1
             p.poll(0)
     left = p.flush(120)
     if left or errors:
-        raise ClusterError(f"prefill: {left} records unsent, {len(errors)} delivery errors "
-                           f"({errors[:1]}); the sink measurement needs all {n}")
+        raise ClusterError(
+            f"prefill: {left} records unsent, {len(errors)} delivery errors "
+            f"({errors[:1]}); the sink measurement needs all {n}"
+        )
     return time.monotonic() - t0
 
 
@@ -196,7 +221,9 @@ def consumer_names(cluster: Any) -> list[str]:
 
 
 def stop_consumers(cluster: Any) -> None:
-    threads = [threading.Thread(target=cluster.stop_node, args=(n,)) for n in consumer_names(cluster)]
+    threads = [
+        threading.Thread(target=cluster.stop_node, args=(n,)) for n in consumer_names(cluster)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -221,7 +248,9 @@ def proxied_store_uris(cluster: Any) -> list[str]:
     for n in consumer_names(cluster):
         p = proxies.get(f"{n}-store")
         if p is None:
-            raise ClusterError(f"no Toxiproxy proxy {n}-store; the bench needs the consumers' store hop")
+            raise ClusterError(
+                f"no Toxiproxy proxy {n}-store; the bench needs the consumers' store hop"
+            )
         out.append(f"mongodb://{p.listen}/")
     return out
 
@@ -242,13 +271,20 @@ class RawInsert:
         return self.docs / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"docs": self.docs, "writers": self.writers, "batch": self.batch,
-                "seconds": round(self.seconds, 4), "with_view": self.with_view, "failed": self.failed,
-                "docs_per_s": round(self.docs_per_s, 1)}
+        return {
+            "docs": self.docs,
+            "writers": self.writers,
+            "batch": self.batch,
+            "seconds": round(self.seconds, 4),
+            "with_view": self.with_view,
+            "failed": self.failed,
+            "docs_per_s": round(self.docs_per_s, 1),
+        }
 
 
-def raw_documents(n: int, payload_size: int, run_id: str, offset: int = 0,
-                  users: int = 100) -> list[dict[str, Any]]:
+def raw_documents(
+    n: int, payload_size: int, run_id: str, offset: int = 0, users: int = 100
+) -> list[dict[str, Any]]:
     """Documents exactly as the consumer builds them (``make_document``) for ``n`` messages."""
     now = time.time_ns()
     docs = []
@@ -259,9 +295,18 @@ def raw_documents(n: int, payload_size: int, run_id: str, offset: int = 0,
     return docs
 
 
-def raw_insert(cluster: Any, docs_total: int, batch: int, payload_size: int, run_id: str,
-               *, with_view: bool = False, uris: Sequence[str] | None = None,
-               users: int = 100, read_buckets: str | None = None) -> RawInsert:
+def raw_insert(
+    cluster: Any,
+    docs_total: int,
+    batch: int,
+    payload_size: int,
+    run_id: str,
+    *,
+    with_view: bool = False,
+    uris: Sequence[str] | None = None,
+    users: int = 100,
+    read_buckets: str | None = None,
+) -> RawInsert:
     """insert_many into a fresh scratch collection by one writer per URI, in parallel.
 
     ``read_buckets`` is the consumers' ``WIBER_STORE_READ_BUCKETS`` (None: Wiber's
@@ -277,8 +322,10 @@ def raw_insert(cluster: Any, docs_total: int, batch: int, payload_size: int, run
     finally:
         setup.close()
     per = docs_total // len(uris)
-    work = [raw_documents(per, payload_size, run_id, offset=w * per, users=users)
-            for w in range(len(uris))]
+    work = [
+        raw_documents(per, payload_size, run_id, offset=w * per, users=users)
+        for w in range(len(uris))
+    ]
     stores = [_store_for(cluster, uri=u, collection=coll, **extra) for u in uris]
     failed = [0] * len(uris)
     barrier = threading.Barrier(len(uris) + 1)
@@ -287,7 +334,7 @@ def raw_insert(cluster: Any, docs_total: int, batch: int, payload_size: int, run
         st, docs = stores[w], work[w]
         barrier.wait()
         for i in range(0, len(docs), batch):
-            chunk = docs[i:i + batch]
+            chunk = docs[i : i + batch]
             res = st.insert_batch(chunk)
             failed[w] += len(res.failed)
             if with_view:
@@ -311,7 +358,11 @@ def raw_insert(cluster: Any, docs_total: int, batch: int, payload_size: int, run
             st.close()
         drop = _store_for(cluster, collection=coll)
         try:
-            names = [n for n in drop.client[cluster.spec.db].list_collection_names() if n.startswith(coll)]
+            names = [
+                n
+                for n in drop.client[cluster.spec.db].list_collection_names()
+                if n.startswith(coll)
+            ]
             for n in names:
                 drop.client[cluster.spec.db].drop_collection(n)
         finally:

@@ -157,9 +157,15 @@ class _Bench:
         cfg = self.cfg
         self.work.mkdir(parents=True, exist_ok=True)
         self.watchdog = Watchdog()
-        self.cluster = LocalCluster(LocalClusterConfig(
-            run_dir=self.out / "cluster", partitions=cfg.partitions, consumers=cfg.consumers, apis=1,
-            settings=dict(cfg.settings)))
+        self.cluster = LocalCluster(
+            LocalClusterConfig(
+                run_dir=self.out / "cluster",
+                partitions=cfg.partitions,
+                consumers=cfg.consumers,
+                apis=1,
+                settings=dict(cfg.settings),
+            )
+        )
         try:
             with self.phase("start"):
                 self.say("starting the local stack")
@@ -226,8 +232,14 @@ class _Bench:
 
     def floor_round(self, url: str, rep: int) -> None:
         cfg, d = self.cfg, self.data
-        w = run_wrk(url, cfg.wrk_s, self.work / "floor", threads=cfg.wrk_threads,
-                    connections=cfg.wrk_connections, payload_size=cfg.payload_size)
+        w = run_wrk(
+            url,
+            cfg.wrk_s,
+            self.work / "floor",
+            threads=cfg.wrk_threads,
+            connections=cfg.wrk_connections,
+            payload_size=cfg.payload_size,
+        )
         d.wrk.append(w)
         if w.error:
             d.problems.append(f"wrk #{rep + 1}: {w.error}")
@@ -237,22 +249,38 @@ class _Bench:
         # beyond what the floor serves, not far beyond: skipping costs the generator CPU too
         rate = 1.5 * w.req_per_s if w.req_per_s else cfg.floor_probe_rate
         target = self.floor_target(url)
-        first = self.attempt(f"floor probe #{rep + 1}", probe, target, rate, cfg.probe_s, f"r{rep + 1}")
+        first = self.attempt(
+            f"floor probe #{rep + 1}", probe, target, rate, cfg.probe_s, f"r{rep + 1}"
+        )
         if first is None:
             return
-        s = self.attempt(f"floor search #{rep + 1}", find_max_rate, target, estimate=first.ack_rate,
-                         step_s=cfg.step_s, max_steps=cfg.max_steps, tag=f"r{rep + 1}", say=self.say,
-                         probe=first)
+        s = self.attempt(
+            f"floor search #{rep + 1}",
+            find_max_rate,
+            target,
+            estimate=first.ack_rate,
+            step_s=cfg.step_s,
+            max_steps=cfg.max_steps,
+            tag=f"r{rep + 1}",
+            say=self.say,
+            probe=first,
+        )
         if s is not None:
             d.floor.append(s)
             self.say(f"floor search #{rep + 1}: maximum sustainable {_max(s)} req/s")
         d.note_load("floor")
 
-    def floor_target(self, url: str, processes: int | None = None,
-                     concurrency: int | None = None) -> FloorTarget:
+    def floor_target(
+        self, url: str, processes: int | None = None, concurrency: int | None = None
+    ) -> FloorTarget:
         cfg = self.cfg
-        return FloorTarget(url, self.pool(processes or self.processes), cfg.bounds,
-                           concurrency=concurrency or cfg.concurrency, payload_size=cfg.payload_size)
+        return FloorTarget(
+            url,
+            self.pool(processes or self.processes),
+            cfg.bounds,
+            concurrency=concurrency or cfg.concurrency,
+            payload_size=cfg.payload_size,
+        )
 
     def generator_check(self, url: str, wrk_rps: float, rep: int) -> None:
         """The generator against the floor as wrk loads it: same connections, saturated.
@@ -268,17 +296,33 @@ class _Bench:
         best: tuple[int, float] | None = None
         trials = []
         for procs in counts:
-            m = self.attempt(f"generator check ({procs})", probe,
-                             self.floor_target(url, procs, cfg.wrk_connections), 1.2 * wrk_rps, cfg.probe_s,
-                             f"gen{procs}r{rep + 1}")
+            m = self.attempt(
+                f"generator check ({procs})",
+                probe,
+                self.floor_target(url, procs, cfg.wrk_connections),
+                1.2 * wrk_rps,
+                cfg.probe_s,
+                f"gen{procs}r{rep + 1}",
+            )
             if m is None:
                 continue
             share = m.ack_rate / wrk_rps
-            trials.append({"rep": rep + 1, "processes": procs, "connections": cfg.wrk_connections,
-                           "ack_rate": round(m.ack_rate, 1), "wrk_req_per_s": wrk_rps,
-                           "vs_wrk": round(share, 3), "cpu_s": m.generator.get("cpu_s"), "chosen": False})
-            self.say(f"generator, {procs} process(es), {cfg.wrk_connections} connections: "
-                     f"{m.ack_rate:.0f} req/s = {share:.2f} x wrk")
+            trials.append(
+                {
+                    "rep": rep + 1,
+                    "processes": procs,
+                    "connections": cfg.wrk_connections,
+                    "ack_rate": round(m.ack_rate, 1),
+                    "wrk_req_per_s": wrk_rps,
+                    "vs_wrk": round(share, 3),
+                    "cpu_s": m.generator.get("cpu_s"),
+                    "chosen": False,
+                }
+            )
+            self.say(
+                f"generator, {procs} process(es), {cfg.wrk_connections} connections: "
+                f"{m.ack_rate:.0f} req/s = {share:.2f} x wrk"
+            )
             if best is None or m.ack_rate > best[1]:
                 best = (procs, m.ack_rate)
             if share >= cfg.min_generator_vs_wrk:
@@ -290,15 +334,22 @@ class _Bench:
             if best[1] < cfg.min_generator_vs_wrk * wrk_rps and rep == 0:
                 self.data.problems.append(
                     f"the generator reached {best[1] / wrk_rps:.2f} x wrk with {best[0]} process(es), "
-                    f"below {cfg.min_generator_vs_wrk}: the floor's figure is partly the generator's")
+                    f"below {cfg.min_generator_vs_wrk}: the floor's figure is partly the generator's"
+                )
         self.data.generator_trials += trials
 
     def pipeline_target(self, kind: Path_, read_back: bool) -> PipelineTarget:
         cfg = self.cfg
-        return PipelineTarget(self.c, self.pool(self.processes), cfg.bounds,
-                              batch=cfg.batch_size if kind == "batch" else 0, concurrency=cfg.concurrency,
-                              payload_size=cfg.payload_size, conversations=cfg.conversations,
-                              read_back=read_back)
+        return PipelineTarget(
+            self.c,
+            self.pool(self.processes),
+            cfg.bounds,
+            batch=cfg.batch_size if kind == "batch" else 0,
+            concurrency=cfg.concurrency,
+            payload_size=cfg.payload_size,
+            conversations=cfg.conversations,
+            read_back=read_back,
+        )
 
     def path_data(self, kind: Path_) -> PathData:
         return self.data.single if kind == "single" else self.data.batch
@@ -316,70 +367,122 @@ class _Bench:
             # batching saves the HTTP cost per message, not the produce cost: a few times the
             # per-message maximum saturates it
             rate = 4.0 * self.estimates.get("single", floor)
-        first = self.attempt(f"{kind} ingest probe #{rep + 1}", probe, target, rate, cfg.probe_s,
-                             f"r{rep + 1}")
+        first = self.attempt(
+            f"{kind} ingest probe #{rep + 1}", probe, target, rate, cfg.probe_s, f"r{rep + 1}"
+        )
         if first is None:
             return
-        s = self.attempt(f"{kind} ingest search #{rep + 1}", find_max_rate, target, estimate=first.ack_rate,
-                         step_s=cfg.step_s, criterion="ingest", max_steps=cfg.max_steps,
-                         tag=f"r{rep + 1}", say=self.say, probe=first)
+        s = self.attempt(
+            f"{kind} ingest search #{rep + 1}",
+            find_max_rate,
+            target,
+            estimate=first.ack_rate,
+            step_s=cfg.step_s,
+            criterion="ingest",
+            max_steps=cfg.max_steps,
+            tag=f"r{rep + 1}",
+            say=self.say,
+            probe=first,
+        )
         if s is not None:
             self.path_data(kind).ingest.append(s)
             if s.ack_rate:
                 self.estimates[kind] = s.ack_rate
-            self.say(f"{kind} ingest search #{rep + 1}: maximum sustainable {_max(s)} msg/s "
-                     f"(load {_load()})")
+            self.say(
+                f"{kind} ingest search #{rep + 1}: maximum sustainable {_max(s)} msg/s "
+                f"(load {_load()})"
+            )
         self.data.note_load(f"ingest-{kind}")
 
-    def producer_performance(self, rep: int, tools: Path, log4j: Path, payload: Path,
-                             sizes: dict[str, int]) -> None:
+    def producer_performance(
+        self, rep: int, tools: Path, log4j: Path, payload: Path, sizes: dict[str, int]
+    ) -> None:
         cfg, d, c = self.cfg, self.data, self.c
         kafka = c.prov.kafka
         if rep == 0:
             # an unrecorded sizing run: a first, short run is mostly the JVM warming up, and
             # would make the first repetition a different measurement from the others
-            argv = kt.producer_performance_argv(kafka.java, kafka.classpath, log4j,
-                                                bootstrap=c.kafka_bootstrap("api"), topic=c.spec.topic,
-                                                records=cfg.pp_records, payload_file=payload,
-                                                warmup_records=int(cfg.pp_records * cfg.pp_warmup))
-            r0 = self.attempt("ProducerPerformance sizing run", _producer_performance, argv,
-                              tools / "pp-sizing.log")
+            argv = kt.producer_performance_argv(
+                kafka.java,
+                kafka.classpath,
+                log4j,
+                bootstrap=c.kafka_bootstrap("api"),
+                topic=c.spec.topic,
+                records=cfg.pp_records,
+                payload_file=payload,
+                warmup_records=int(cfg.pp_records * cfg.pp_warmup),
+            )
+            r0 = self.attempt(
+                "ProducerPerformance sizing run",
+                _producer_performance,
+                argv,
+                tools / "pp-sizing.log",
+            )
             if r0 is not None:
-                n = _clamp(r0.records_per_s * cfg.pp_seconds / (1 - cfg.pp_warmup), 10_000, 5_000_000)
+                n = _clamp(
+                    r0.records_per_s * cfg.pp_seconds / (1 - cfg.pp_warmup), 10_000, 5_000_000
+                )
                 sizes["proxied"] = sizes["direct"] = n
-                self.say(f"ProducerPerformance sizing run: {r0.records_per_s:.0f} records/s; "
-                         f"{n} records per run")
-        for label, boot, into in (("proxied", c.kafka_bootstrap("api"), d.pp_proxied),
-                                  ("direct", c.kafka_direct, d.pp_direct)):
+                self.say(
+                    f"ProducerPerformance sizing run: {r0.records_per_s:.0f} records/s; "
+                    f"{n} records per run"
+                )
+        for label, boot, into in (
+            ("proxied", c.kafka_bootstrap("api"), d.pp_proxied),
+            ("direct", c.kafka_direct, d.pp_direct),
+        ):
             n = sizes[label]
-            argv = kt.producer_performance_argv(kafka.java, kafka.classpath, log4j, bootstrap=boot,
-                                                topic=c.spec.topic, records=n, payload_file=payload,
-                                                warmup_records=int(n * cfg.pp_warmup))
-            r = self.attempt(f"ProducerPerformance {label} #{rep + 1}", _producer_performance, argv,
-                             tools / f"pp-{label}-{rep + 1}.log")
+            argv = kt.producer_performance_argv(
+                kafka.java,
+                kafka.classpath,
+                log4j,
+                bootstrap=boot,
+                topic=c.spec.topic,
+                records=n,
+                payload_file=payload,
+                warmup_records=int(n * cfg.pp_warmup),
+            )
+            r = self.attempt(
+                f"ProducerPerformance {label} #{rep + 1}",
+                _producer_performance,
+                argv,
+                tools / f"pp-{label}-{rep + 1}.log",
+            )
             into.append(r)
             d.note_load("kafka")
             if r is not None:
-                self.say(f"ProducerPerformance {label} #{rep + 1}: {r.records_per_s:.0f} records/s "
-                         f"(p99 {r.p99_ms:.0f} ms, {n} records, load {_load()})")
+                self.say(
+                    f"ProducerPerformance {label} #{rep + 1}: {r.records_per_s:.0f} records/s "
+                    f"(p99 {r.p99_ms:.0f} ms, {n} records, load {_load()})"
+                )
                 # the next round sends about pp_seconds of steady state, whatever the machine
-                sizes[label] = _clamp(r.records_per_s * cfg.pp_seconds / (1 - cfg.pp_warmup), 10_000,
-                                      5_000_000)
+                sizes[label] = _clamp(
+                    r.records_per_s * cfg.pp_seconds / (1 - cfg.pp_warmup), 10_000, 5_000_000
+                )
 
     def end_to_end_latency(self, rep: int, tools: Path, log4j: Path, sizes: dict[str, int]) -> None:
         cfg, d, c = self.cfg, self.data, self.c
         kafka = c.prov.kafka
         n = sizes["e2el"]
-        argv = kt.end_to_end_latency_argv(kafka.java, kafka.classpath, log4j,
-                                          bootstrap=c.kafka_bootstrap("api"), topic=c.spec.topic,
-                                          records=n, record_size=round(d.record_size or 300))
-        e = self.attempt(f"EndToEndLatency #{rep + 1}", _end_to_end_latency, argv,
-                         tools / f"e2el-{rep + 1}.log")
+        argv = kt.end_to_end_latency_argv(
+            kafka.java,
+            kafka.classpath,
+            log4j,
+            bootstrap=c.kafka_bootstrap("api"),
+            topic=c.spec.topic,
+            records=n,
+            record_size=round(d.record_size or 300),
+        )
+        e = self.attempt(
+            f"EndToEndLatency #{rep + 1}", _end_to_end_latency, argv, tools / f"e2el-{rep + 1}.log"
+        )
         d.e2el.append(e)
         d.note_load("kafka")
         if e is not None:
-            self.say(f"EndToEndLatency #{rep + 1}: p50 {e.p50_ms:g} ms, p99 {e.p99_ms:g} ms "
-                     f"({n} records, load {_load()})")
+            self.say(
+                f"EndToEndLatency #{rep + 1}: p50 {e.p50_ms:g} ms, p99 {e.p99_ms:g} ms "
+                f"({n} records, load {_load()})"
+            )
             sizes["e2el"] = _clamp(cfg.e2el_seconds * 1000.0 / max(e.avg_ms, 0.1), 200, 20_000)
 
     def raw_inserts(self, rep: int) -> None:
@@ -387,14 +490,28 @@ class _Bench:
         for with_view, into in ((False, d.raw), (True, d.raw_view)):
             label = "raw insert" + (" + view" if with_view else "")
             prev = median(r.docs_per_s for r in into if r is not None)
-            n = cfg.raw_docs if prev is None else _clamp(prev * cfg.raw_seconds, 2000, cfg.raw_docs * 10)
-            r = self.attempt(f"{label} #{rep + 1}", stack_ops.raw_insert, self.c, n, self.batch_size,
-                             cfg.payload_size, f"raw{rep}{int(with_view)}", with_view=with_view,
-                             read_buckets=cfg.settings.get("WIBER_STORE_READ_BUCKETS"))
+            n = (
+                cfg.raw_docs
+                if prev is None
+                else _clamp(prev * cfg.raw_seconds, 2000, cfg.raw_docs * 10)
+            )
+            r = self.attempt(
+                f"{label} #{rep + 1}",
+                stack_ops.raw_insert,
+                self.c,
+                n,
+                self.batch_size,
+                cfg.payload_size,
+                f"raw{rep}{int(with_view)}",
+                with_view=with_view,
+                read_buckets=cfg.settings.get("WIBER_STORE_READ_BUCKETS"),
+            )
             into.append(r)
             d.note_load("raw")
             if r is not None:
-                self.say(f"{label} #{rep + 1}: {r.docs_per_s:.0f} docs/s ({r.docs} docs, load {_load()})")
+                self.say(
+                    f"{label} #{rep + 1}: {r.docs_per_s:.0f} docs/s ({r.docs} docs, load {_load()})"
+                )
 
     # -- phases 3 and 4 ---------------------------------------------------------------------------
     def sink_records(self) -> int:
@@ -404,8 +521,11 @@ class _Bench:
         if rate is None:
             raw = median(r.docs_per_s for r in d.raw_view if r is not None)
             rate = raw * 0.5 if raw else None
-        return cfg.sink_records if rate is None else _clamp(rate * cfg.sink_seconds, 2000,
-                                                             cfg.sink_records * 10)
+        return (
+            cfg.sink_records
+            if rate is None
+            else _clamp(rate * cfg.sink_seconds, 2000, cfg.sink_records * 10)
+        )
 
     def sink(self) -> None:
         cfg, d, c = self.cfg, self.data, self.c
@@ -415,13 +535,21 @@ class _Bench:
             with self.phase("raw"):  # the sink's reference, right before it
                 self.raw_inserts(rep)
             n = self.sink_records()
-            r = self.attempt(f"sink #{rep + 1}", measure_sink, c, n, cfg.payload_size,
-                             f"sink{rep}-{int(time.time())}")
+            r = self.attempt(
+                f"sink #{rep + 1}",
+                measure_sink,
+                c,
+                n,
+                cfg.payload_size,
+                f"sink{rep}-{int(time.time())}",
+            )
             d.sink.append(r)
             d.note_load("sink")
             if r is not None:
-                self.say(f"sink #{rep + 1}: {r.stored_per_s or 0:.0f} stored/s "
-                         f"({r.records} records in {r.drain_s:.1f} s, load {_load()})")
+                self.say(
+                    f"sink #{rep + 1}: {r.stored_per_s or 0:.0f} stored/s "
+                    f"({r.records} records in {r.drain_s:.1f} s, load {_load()})"
+                )
         if not all(c.is_running(n2) for n2 in stack_ops.consumer_names(c)):
             stack_ops.skip_group_to_end(c)
             stack_ops.start_consumers(c)
@@ -436,17 +564,29 @@ class _Bench:
         sink = median(r.stored_per_s for r in d.sink if r is not None)
         caps = [x for x in (ingest, sink) if x]
         if not caps:
-            d.problems.append(f"{kind}: neither an ingest maximum nor a sink capacity; no end-to-end runs")
+            d.problems.append(
+                f"{kind}: neither an ingest maximum nor a sink capacity; no end-to-end runs"
+            )
             return
         for rep in range(cfg.e2e_searches):
             s: Search | None = self.attempt(
-                f"{kind} e2e search #{rep + 1}", find_max_rate, target, estimate=min(caps),
-                step_s=cfg.step_s, criterion="e2e", start=0.85, max_steps=cfg.max_steps,
-                tag=f"e{rep + 1}", say=self.say)
+                f"{kind} e2e search #{rep + 1}",
+                find_max_rate,
+                target,
+                estimate=min(caps),
+                step_s=cfg.step_s,
+                criterion="e2e",
+                start=0.85,
+                max_steps=cfg.max_steps,
+                tag=f"e{rep + 1}",
+                say=self.say,
+            )
             if s is not None:
                 pdata.e2e.append(s)
-                self.say(f"{kind} e2e search #{rep + 1}: maximum sustainable {_max(s)} msg/s "
-                         f"(load {_load()})")
+                self.say(
+                    f"{kind} e2e search #{rep + 1}: maximum sustainable {_max(s)} msg/s "
+                    f"(load {_load()})"
+                )
             d.note_load(f"e2e-{kind}")
         msr = median(s.rate for s in pdata.e2e)
         if not msr:
@@ -454,12 +594,19 @@ class _Bench:
             return
         for rep in range(cfg.repetitions):
             for f in cfg.levels:
-                m = self.attempt(f"{kind} level {f:g} #{rep + 1}", target.measure, f * msr, cfg.level_s,
-                                 f"L{f:g}r{rep + 1}")
+                m = self.attempt(
+                    f"{kind} level {f:g} #{rep + 1}",
+                    target.measure,
+                    f * msr,
+                    cfg.level_s,
+                    f"L{f:g}r{rep + 1}",
+                )
                 if m is not None:
                     pdata.levels.setdefault(f, []).append(m)
-                    self.say(f"{kind} {f:.0%} of {msr:.0f}/s #{rep + 1}: ack p99 {m.ack.get('p99')} ms, "
-                             f"e2e p99 {(m.e2e or {}).get('p99')} ms (load {_load()})")
+                    self.say(
+                        f"{kind} {f:.0%} of {msr:.0f}/s #{rep + 1}: ack p99 {m.ack.get('p99')} ms, "
+                        f"e2e p99 {(m.e2e or {}).get('p99')} ms (load {_load()})"
+                    )
                 d.note_load(f"levels-{kind}")
 
     # -- phase 5 --------------------------------------------------------------------------------
@@ -473,13 +620,18 @@ class _Bench:
             if not msr:
                 continue
             target = self.pipeline_target(kind, read_back=True)
-            profs = [Profiler(int(c.node(n).pid or 0), f"{kind}-{n}", pdir, cfg.profile_s, role=n)
-                     for n in ("api-1", "consumer-1")]
+            profs = [
+                Profiler(int(c.node(n).pid or 0), f"{kind}-{n}", pdir, cfg.profile_s, role=n)
+                for n in ("api-1", "consumer-1")
+            ]
             meter = CpuMeter(self.stack_pids())
             cores: dict[str, float | None] = {}
 
-            def attach(ps: list[Profiler] = profs, mt: CpuMeter = meter,
-                       out: dict[str, float | None] = cores) -> None:
+            def attach(
+                ps: list[Profiler] = profs,
+                mt: CpuMeter = meter,
+                out: dict[str, float | None] = cores,
+            ) -> None:
                 # a second in: the generator's workers are sending, the pipeline is at pace
                 threading.Timer(1.0, _start_all, args=(ps, mt, cfg.profile_s, out)).start()
 
@@ -491,8 +643,12 @@ class _Bench:
                 s["scenario"] = f"{kind} POST at its end-to-end maximum ({msr:.0f} msg/s)"
                 s["stack_cores"] = cores
                 if m is not None:
-                    s["load"] = {"ack_rate": round(m.ack_rate, 1), "held": m.held,
-                                 "ack_p99_ms": m.ack.get("p99"), "e2e_p99_ms": (m.e2e or {}).get("p99")}
+                    s["load"] = {
+                        "ack_rate": round(m.ack_rate, 1),
+                        "held": m.held,
+                        "ack_p99_ms": m.ack.get("p99"),
+                        "e2e_p99_ms": (m.e2e or {}).get("p99"),
+                    }
                 d.profiles.append(s)
         sink_rate = median(r.stored_per_s for r in d.sink if r is not None) or 2000.0
         records = max(cfg.sink_records, int(sink_rate * (cfg.profile_s + 4)))
@@ -501,14 +657,26 @@ class _Bench:
         sink_cores: dict[str, float | None] = {}
 
         def on_started() -> None:
-            p = Profiler(int(c.node("consumer-1").pid or 0), "sink-consumer-1", pdir, cfg.profile_s,
-                         role="consumer-1")
+            p = Profiler(
+                int(c.node("consumer-1").pid or 0),
+                "sink-consumer-1",
+                pdir,
+                cfg.profile_s,
+                role="consumer-1",
+            )
             holder.append(p)
             _start_all([p], CpuMeter(self.stack_pids()), cfg.profile_s, sink_cores)
 
         self.say(f"profiling the sink draining {records} records")
-        r = self.attempt("profile sink", measure_sink, c, records, cfg.payload_size,
-                         f"sinkprof-{int(time.time())}", on_started=on_started)
+        r = self.attempt(
+            "profile sink",
+            measure_sink,
+            c,
+            records,
+            cfg.payload_size,
+            f"sinkprof-{int(time.time())}",
+            on_started=on_started,
+        )
         for p in holder:
             s = p.finish()
             s["scenario"] = f"consumers draining a backlog of {records} records"
@@ -533,7 +701,9 @@ class _Bench:
         r = self.attempt("checkers", bench, self.cfg.checkers_ops)
         if r is not None:
             self.data.checkers = r
-            self.say(f"checkers + metrics: {r['total_s']} s wall, {r['total_cpu_s']} s CPU on {r['ops']} ops")
+            self.say(
+                f"checkers + metrics: {r['total_s']} s wall, {r['total_cpu_s']} s CPU on {r['ops']} ops"
+            )
 
 
 def _producer_performance(argv: list[str], log: Path) -> kt.ProducerPerfResult:
@@ -544,8 +714,9 @@ def _end_to_end_latency(argv: list[str], log: Path) -> kt.EndToEndResult:
     return kt.parse_end_to_end_latency(kt.run_tool(argv, log, 600)[0])
 
 
-def _start_all(profilers: list[Profiler], meter: CpuMeter, seconds: float,
-               out: dict[str, float | None]) -> None:
+def _start_all(
+    profilers: list[Profiler], meter: CpuMeter, seconds: float, out: dict[str, float | None]
+) -> None:
     """Start the profilers and the CPU meter; the meter's reading lands in ``out`` after ``seconds``."""
     for p in profilers:
         p.start()

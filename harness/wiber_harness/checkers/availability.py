@@ -80,10 +80,13 @@ def availability_from(an: Analysis) -> CheckResult:
         # a heal after the last send leaves nothing to recover with: that is
         # unobservable, not "never recovered"
         "windows_never_recovered": sum(
-            1 for r in rows
+            1
+            for r in rows
             if r["healed"] and r["first_ok_after_heal_s"] is None and r["sends_after_heal"]
         ),
-        "windows_heal_after_load": sum(1 for r in rows if r["healed"] and not r["sends_after_heal"]),
+        "windows_heal_after_load": sum(
+            1 for r in rows if r["healed"] and not r["sends_after_heal"]
+        ),
         "failed_injects": faults.failed_injects,
         "failed_heals": faults.failed_heals,
         "unmatched_heals": faults.unmatched_heals,

@@ -17,29 +17,79 @@ from wiber_harness.cli import cli
 
 
 @cli.command("explore")
-@click.option("--faults", default="kill,partition,pause,latency,duplicate", show_default=True,
-              help="Fault mix: families kill, stop, pause, restart, partition, latency, duplicate "
-                   "(or duplicate_retry, duplicate_replay, offset_rewind); FAMILY@TARGET pins a target.")
+@click.option(
+    "--faults",
+    default="kill,partition,pause,latency,duplicate",
+    show_default=True,
+    help="Fault mix: families kill, stop, pause, restart, partition, latency, duplicate "
+    "(or duplicate_retry, duplicate_replay, offset_rewind); FAMILY@TARGET pins a target.",
+)
 @click.option("--runs", type=int, default=10, show_default=True, help="Schedules to draw and run.")
-@click.option("--seed", type=int, default=None, help="Seed of the first schedule (run i uses seed+i); "
-                                                    "default: a random one, printed.")
-@click.option("--scenario", "base", type=click.Path(path_type=Path), default=Path("scenarios") / "baseline.yaml",
-              show_default=True, help="Base scenario: topology, workload and settings (its timeline is replaced).")
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed of the first schedule (run i uses seed+i); default: a random one, printed.",
+)
+@click.option(
+    "--scenario",
+    "base",
+    type=click.Path(path_type=Path),
+    default=Path("scenarios") / "baseline.yaml",
+    show_default=True,
+    help="Base scenario: topology, workload and settings (its timeline is replaced).",
+)
 @click.option("--quick", is_flag=True, help="Shorten the base scenario first (like run --quick).")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Output folder (default reports/explore/<UTC time>).")
-@click.option("--max-reruns", type=int, default=4, show_default=True, help="Runs the shrinker may spend.")
-@click.option("--max-faults", type=int, default=3, show_default=True, help="Faults per schedule, at most.")
-@click.option("--min-window", type=float, default=2.0, show_default=True,
-              help="Shortest fault window (s), drawn or shrunk to.")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
-              help="System setting for every schedule (stored in the scenario files).")
-@click.option("--system", "system_profile", type=click.Path(path_type=Path), default=None,
-              help="System profile (TOML) describing another pipeline implementation.")
-@click.option("--backend", type=click.Choice(["local", "compose"]), default="local", show_default=True)
-def explore_cmd(faults: str, runs: int, seed: int | None, base: Path, quick: bool, out: Path | None,
-                max_reruns: int, max_faults: int, min_window: float, sets: tuple[str, ...], system_profile: Path | None,
-                backend: str) -> int:
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output folder (default reports/explore/<UTC time>).",
+)
+@click.option(
+    "--max-reruns", type=int, default=4, show_default=True, help="Runs the shrinker may spend."
+)
+@click.option(
+    "--max-faults", type=int, default=3, show_default=True, help="Faults per schedule, at most."
+)
+@click.option(
+    "--min-window",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="Shortest fault window (s), drawn or shrunk to.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="System setting for every schedule (stored in the scenario files).",
+)
+@click.option(
+    "--system",
+    "system_profile",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="System profile (TOML) describing another pipeline implementation.",
+)
+@click.option(
+    "--backend", type=click.Choice(["local", "compose"]), default="local", show_default=True
+)
+def explore_cmd(
+    faults: str,
+    runs: int,
+    seed: int | None,
+    base: Path,
+    quick: bool,
+    out: Path | None,
+    max_reruns: int,
+    max_faults: int,
+    min_window: float,
+    sets: tuple[str, ...],
+    system_profile: Path | None,
+    backend: str,
+) -> int:
     """Run random fault schedules; shrink and store the first one that breaks a promise."""
     from wiber_harness.cli.run import _load_system, _progress, print_result
     from wiber_harness.cli.stack import _settings
@@ -53,10 +103,19 @@ def explore_cmd(faults: str, runs: int, seed: int | None, base: Path, quick: boo
     system = _load_system(system_profile)
     # the run folders go inside the explore folder, so it is named here
     out = out or Path("reports") / "explore" / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    cfg = ExploreConfig(base=base, faults=faults, runs=runs, seed=seed, quick=quick, out=out,
-                        max_reruns=max_reruns, max_faults=max_faults, min_window=min_window,
-                        settings=_settings(sets),
-                        system=system_profile)
+    cfg = ExploreConfig(
+        base=base,
+        faults=faults,
+        runs=runs,
+        seed=seed,
+        quick=quick,
+        out=out,
+        max_reruns=max_reruns,
+        max_faults=max_faults,
+        min_window=min_window,
+        settings=_settings(sets),
+        system=system_profile,
+    )
 
     def run(sc: Scenario) -> RunResult:
         opts = RunOptions(out_root=out / "runs", backend=backend, system=system, progress=_progress)
@@ -69,12 +128,16 @@ def explore_cmd(faults: str, runs: int, seed: int | None, base: Path, quick: boo
 
     report = explore(cfg, run, say)
     n_bad = sum(1 for o in report.outcomes if o.verdict is not True)
-    click.echo(f"{len(report.outcomes)} runs ({n_bad} not valid); summary: {report.out / 'explore.json'}")
+    click.echo(
+        f"{len(report.outcomes)} runs ({n_bad} not valid); summary: {report.out / 'explore.json'}"
+    )
     if report.found is not None and report.shrunk is not None and report.minimal is not None:
         k = report.found.kinds[0]
-        click.echo(f"violation {k[0]}/{k[1]} found by {report.found.scenario.name}: "
-                   f"{len(report.found.scenario.timeline)} -> {len(report.shrunk.faults)} faults after "
-                   f"{report.shrunk.reruns} re-runs")
+        click.echo(
+            f"violation {k[0]}/{k[1]} found by {report.found.scenario.name}: "
+            f"{len(report.found.scenario.timeline)} -> {len(report.shrunk.faults)} faults after "
+            f"{report.shrunk.reruns} re-runs"
+        )
         click.echo(f"minimal reproducer: {report.minimal}")
         again = f" --system {system_profile}" if system_profile else ""
         click.echo(f"replay: wiber-harness run {report.minimal}{again}")

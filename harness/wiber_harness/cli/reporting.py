@@ -20,19 +20,26 @@ from wiber_harness.cli import EXIT_UNKNOWN, cli
 
 @cli.command("report")
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
-              help="Report folder (index.html, pages/, summary.json, summary.md, junit.xml).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Report folder (index.html, pages/, summary.json, summary.md, junit.xml).",
+)
 @click.option("--title", default="Wiber suite", show_default=True, help="Title of the report.")
 def report_cmd(run_dirs: tuple[Path, ...], out: Path, title: str) -> int:
     """Write the HTML/Markdown/JSON/JUnit report of stored runs; exit with their verdict."""
     from wiber_harness.report import build_report
 
-    paths = build_report(list(run_dirs), out, title=title,
-                         progress=lambda line: click.echo(line, err=True))
+    paths = build_report(
+        list(run_dirs), out, title=title, progress=lambda line: click.echo(line, err=True)
+    )
     s = paths.summary
     c = s["counts"]
-    click.echo(f"{c['scenarios']} scenarios, {c['runs']} runs: {c['valid']} valid, "
-               f"{c['violation']} violation, {c['unknown']} unknown")
+    click.echo(
+        f"{c['scenarios']} scenarios, {c['runs']} runs: {c['valid']} valid, "
+        f"{c['violation']} violation, {c['unknown']} unknown"
+    )
     click.echo(f"summary: {paths.summary_md}  junit: {paths.junit}  json: {paths.summary_json}")
     click.echo(f"report: {paths.index}")
     return int(s["exit_code"])
@@ -41,22 +48,52 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path, title: str) -> int:
 @cli.command("compare")
 @click.argument("baseline", type=click.Path(path_type=Path))
 @click.argument("current", type=click.Path(path_type=Path))
-@click.option("--threshold", "threshold_pct", type=click.FloatRange(min=0), default=None, metavar="PCT",
-              help="Allowed worsening in % of the baseline for every figure "
-                   "(default per figure: throughput 30, latencies and times 50).")
-@click.option("--mad-k", type=click.FloatRange(min=0), default=None,
-              help="Noise bound in baseline MADs when the baseline has repeats (default 4).")
-@click.option("--markdown", "markdown", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Append the comparison as Markdown to this file (e.g. $GITHUB_STEP_SUMMARY).")
-@click.option("--json", "json_out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write the comparison as JSON to this file.")
-def compare_cmd(baseline: Path, current: Path, threshold_pct: float | None, mad_k: float | None,
-                markdown: Path | None, json_out: Path | None) -> int:
+@click.option(
+    "--threshold",
+    "threshold_pct",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="PCT",
+    help="Allowed worsening in % of the baseline for every figure "
+    "(default per figure: throughput 30, latencies and times 50).",
+)
+@click.option(
+    "--mad-k",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Noise bound in baseline MADs when the baseline has repeats (default 4).",
+)
+@click.option(
+    "--markdown",
+    "markdown",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Append the comparison as Markdown to this file (e.g. $GITHUB_STEP_SUMMARY).",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the comparison as JSON to this file.",
+)
+def compare_cmd(
+    baseline: Path,
+    current: Path,
+    threshold_pct: float | None,
+    mad_k: float | None,
+    markdown: Path | None,
+    json_out: Path | None,
+) -> int:
     """Gate CURRENT against BASELINE (summary.json, bench.json, report or suite folders)."""
     from wiber_harness.report.compare import DEFAULT_MAD_K, compare
 
-    result = compare(baseline, current, threshold_pct=threshold_pct,
-                     mad_k=DEFAULT_MAD_K if mad_k is None else mad_k)
+    result = compare(
+        baseline,
+        current,
+        threshold_pct=threshold_pct,
+        mad_k=DEFAULT_MAD_K if mad_k is None else mad_k,
+    )
     if result.exit_code == EXIT_UNKNOWN and not result.deltas:
         # nothing was compared: the input is wrong; say so like any other bad input
         for problem in result.problems:

@@ -10,7 +10,11 @@ import click
 from wiber_harness.cli import EXIT_UNKNOWN, cli
 from wiber_harness.cluster.system_spec import SystemSpec
 
-VERDICT_STYLE = {True: ("VALID", "green"), False: ("VIOLATION", "red"), "unknown": ("UNKNOWN", "yellow")}
+VERDICT_STYLE = {
+    True: ("VALID", "green"),
+    False: ("VIOLATION", "red"),
+    "unknown": ("UNKNOWN", "yellow"),
+}
 
 
 def _progress(line: str) -> None:
@@ -45,15 +49,37 @@ def print_result(r: object) -> None:
 @click.option("--rate", type=float, default=None, help="Override the workload rate (messages/s).")
 @click.option("--duration", type=float, default=None, help="Override the workload duration (s).")
 @click.option("--quick", is_flag=True, help="Run each scenario in its shortened form.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("reports") / "runs", show_default=True)
-@click.option("--backend", type=click.Choice(["local", "compose"]), default="local", show_default=True)
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Extra system setting (env).")
-@click.option("--repeat", type=int, default=1, show_default=True, help="Run each scenario N times (seed+i).")
-@click.option("--system", "system_profile", type=click.Path(path_type=Path), default=None,
-              help="System profile (TOML) describing another pipeline implementation.")
-def run_cmd(scenarios: tuple[Path, ...], seed: int | None, rate: float | None, duration: float | None,
-            quick: bool, out: Path, backend: str, sets: tuple[str, ...], repeat: int,
-            system_profile: Path | None) -> int:
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("reports") / "runs", show_default=True
+)
+@click.option(
+    "--backend", type=click.Choice(["local", "compose"]), default="local", show_default=True
+)
+@click.option(
+    "--set", "sets", multiple=True, metavar="NAME=VALUE", help="Extra system setting (env)."
+)
+@click.option(
+    "--repeat", type=int, default=1, show_default=True, help="Run each scenario N times (seed+i)."
+)
+@click.option(
+    "--system",
+    "system_profile",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="System profile (TOML) describing another pipeline implementation.",
+)
+def run_cmd(
+    scenarios: tuple[Path, ...],
+    seed: int | None,
+    rate: float | None,
+    duration: float | None,
+    quick: bool,
+    out: Path,
+    backend: str,
+    sets: tuple[str, ...],
+    repeat: int,
+    system_profile: Path | None,
+) -> int:
     """Run scenario files on a fresh stack; exit 0 valid, 1 violation, 2 unknown."""
     from wiber_harness.checkers.base import merge_validity
     from wiber_harness.cli.stack import _settings
@@ -65,16 +91,31 @@ def run_cmd(scenarios: tuple[Path, ...], seed: int | None, rate: float | None, d
     verdicts = []
     for sc in loaded:
         for i in range(max(1, repeat)):
-            s = None if seed is None and repeat == 1 else (seed if seed is not None else sc.workload.seed) + i
-            opts = RunOptions(out_root=out, seed=s, rate=rate, duration=duration, quick=quick, backend=backend,
-                              settings=_settings(sets), progress=_progress, system=system)
+            s = (
+                None
+                if seed is None and repeat == 1
+                else (seed if seed is not None else sc.workload.seed) + i
+            )
+            opts = RunOptions(
+                out_root=out,
+                seed=s,
+                rate=rate,
+                duration=duration,
+                quick=quick,
+                backend=backend,
+                settings=_settings(sets),
+                progress=_progress,
+                system=system,
+            )
             r = run_scenario(sc, opts)
             print_result(r)
             verdicts.append(r.verdict)
     if repeat > 1 or len(verdicts) > 1:
         bad = sum(1 for v in verdicts if v is not True)
-        click.echo(f"{len(verdicts)} runs: {len(verdicts) - bad} valid, {bad} not valid "
-                   f"(rate {bad / len(verdicts):.2%})")
+        click.echo(
+            f"{len(verdicts)} runs: {len(verdicts) - bad} valid, {bad} not valid "
+            f"(rate {bad / len(verdicts):.2%})"
+        )
     return EXIT[merge_validity(verdicts)]
 
 
@@ -105,7 +146,9 @@ def check_cmd(run_dirs: tuple[Path, ...]) -> int:
 
 
 @cli.command("scenarios")
-@click.argument("directory", required=False, type=click.Path(path_type=Path), default=Path("scenarios"))
+@click.argument(
+    "directory", required=False, type=click.Path(path_type=Path), default=Path("scenarios")
+)
 def scenarios_cmd(directory: Path) -> int:
     """List the scenario files of a folder (and their unsafe/ subfolder)."""
     from wiber_harness.scenario import list_scenarios, load_scenario

@@ -37,10 +37,22 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
         raise click.BadParameter(str(e)) from e
 
 
-def _config(stack_dir: Path, consumers: int, apis: int, partitions: int, sets: tuple[str, ...],
-            no_system: bool) -> LocalClusterConfig:
-    return LocalClusterConfig(run_dir=stack_dir, consumers=consumers, apis=apis, partitions=partitions,
-                              settings=_settings(sets), system=None if no_system else DEFAULT_SYSTEM)
+def _config(
+    stack_dir: Path,
+    consumers: int,
+    apis: int,
+    partitions: int,
+    sets: tuple[str, ...],
+    no_system: bool,
+) -> LocalClusterConfig:
+    return LocalClusterConfig(
+        run_dir=stack_dir,
+        consumers=consumers,
+        apis=apis,
+        partitions=partitions,
+        settings=_settings(sets),
+        system=None if no_system else DEFAULT_SYSTEM,
+    )
 
 
 @cli.command()
@@ -63,26 +75,55 @@ def doctor(fix: bool) -> int:
 
 
 def _stack_options(f: Any) -> Any:
-    for opt in reversed([
-        click.option("--dir", "stack_dir", type=click.Path(path_type=Path), default=DEFAULT_STACK_DIR,
-                     show_default=True, help="Stack folder (logs, data, cluster.json)."),
-        click.option("--consumers", default=2, show_default=True),
-        click.option("--apis", default=1, show_default=True),
-        click.option("--partitions", default=6, show_default=True),
-        click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="System setting (env) override."),
-        click.option("--no-system", is_flag=True, help="Start only Kafka, the store and Toxiproxy."),
-    ]):
+    for opt in reversed(
+        [
+            click.option(
+                "--dir",
+                "stack_dir",
+                type=click.Path(path_type=Path),
+                default=DEFAULT_STACK_DIR,
+                show_default=True,
+                help="Stack folder (logs, data, cluster.json).",
+            ),
+            click.option("--consumers", default=2, show_default=True),
+            click.option("--apis", default=1, show_default=True),
+            click.option("--partitions", default=6, show_default=True),
+            click.option(
+                "--set",
+                "sets",
+                multiple=True,
+                metavar="NAME=VALUE",
+                help="System setting (env) override.",
+            ),
+            click.option(
+                "--no-system", is_flag=True, help="Start only Kafka, the store and Toxiproxy."
+            ),
+        ]
+    ):
         f = opt(f)
     return f
 
 
 @cli.command()
 @_stack_options
-@click.option("--detach", is_flag=True, help="Return when ready; the stack keeps running until 'down'.")
-@click.option("--backend", type=click.Choice(["local", "compose"]), default="local", show_default=True)
+@click.option(
+    "--detach", is_flag=True, help="Return when ready; the stack keeps running until 'down'."
+)
+@click.option(
+    "--backend", type=click.Choice(["local", "compose"]), default="local", show_default=True
+)
 @click.option("--serve", is_flag=True, hidden=True)
-def up(stack_dir: Path, consumers: int, apis: int, partitions: int, sets: tuple[str, ...], no_system: bool,
-       detach: bool, backend: str, serve: bool) -> int:
+def up(
+    stack_dir: Path,
+    consumers: int,
+    apis: int,
+    partitions: int,
+    sets: tuple[str, ...],
+    no_system: bool,
+    detach: bool,
+    backend: str,
+    serve: bool,
+) -> int:
     """Start the whole stack (3 Kafka nodes, store, Toxiproxy, API, consumers)."""
     stack_dir = stack_dir.resolve()
     if detach:
@@ -174,8 +215,13 @@ def _live(cluster: LocalCluster, stack_dir: Path, stop: dict[str, bool]) -> None
         for col in ("node", "role", "pid", "address", "healthy"):
             t.add_column(col)
         for n in cluster.status():
-            t.add_row(n.name, n.role, str(n.pid or "-"), n.address,
-                      "[green]yes[/]" if n.healthy else "[red]no[/]")
+            t.add_row(
+                n.name,
+                n.role,
+                str(n.pid or "-"),
+                n.address,
+                "[green]yes[/]" if n.healthy else "[red]no[/]",
+            )
         ep = cluster.endpoints()
         t.caption = f"api {ep.api}  kafka {ep.kafka}  store {ep.store}  toxiproxy {ep.toxiproxy}"
         return t
@@ -212,7 +258,9 @@ def _supervisor_alive(st: dict[str, Any] | None) -> bool:
 
 def _refuse_if_running(stack_dir: Path) -> None:
     if _supervisor_alive(_read_state(stack_dir)):
-        raise ClusterError(f"a stack is already running in {stack_dir}; run 'wiber-harness down --dir {stack_dir}' first")
+        raise ClusterError(
+            f"a stack is already running in {stack_dir}; run 'wiber-harness down --dir {stack_dir}' first"
+        )
 
 
 def _clean_stack_dir(stack_dir: Path) -> None:
@@ -221,24 +269,51 @@ def _clean_stack_dir(stack_dir: Path) -> None:
     shutil.rmtree(stack_dir, ignore_errors=True)
 
 
-def _up_detached(stack_dir: Path, consumers: int, apis: int, partitions: int, sets: tuple[str, ...],
-                 no_system: bool, backend: str = "local") -> int:
+def _up_detached(
+    stack_dir: Path,
+    consumers: int,
+    apis: int,
+    partitions: int,
+    sets: tuple[str, ...],
+    no_system: bool,
+    backend: str = "local",
+) -> int:
     _refuse_if_running(stack_dir)
     if stack_dir.exists():
         _clean_stack_dir(stack_dir)
     stack_dir.mkdir(parents=True, exist_ok=True)
     log = stack_dir / "supervisor.log"
-    argv = [sys.executable, "-m", "wiber_harness.cli", "up", "--serve", "--dir", str(stack_dir),
-            "--consumers", str(consumers), "--apis", str(apis), "--partitions", str(partitions),
-            "--backend", backend]
+    argv = [
+        sys.executable,
+        "-m",
+        "wiber_harness.cli",
+        "up",
+        "--serve",
+        "--dir",
+        str(stack_dir),
+        "--consumers",
+        str(consumers),
+        "--apis",
+        str(apis),
+        "--partitions",
+        str(partitions),
+        "--backend",
+        backend,
+    ]
     for s in sets:
         argv += ["--set", s]
     if no_system:
         argv.append("--no-system")
     t0 = time.monotonic()
     with log.open("ab") as fh:
-        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(
+            argv,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
     click.echo(f"starting the stack in {stack_dir} (supervisor pid {proc.pid}) ...", err=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
@@ -246,20 +321,33 @@ def _up_detached(stack_dir: Path, consumers: int, apis: int, partitions: int, se
         if st and st.get("ready") and st.get("supervisor_pid") == proc.pid:
             if st.get("akhq"):
                 click.echo(st["akhq"], err=True)
-            click.echo(f"ready in {time.monotonic() - t0:.1f} s; 'wiber-harness status' shows it, "
-                       f"'wiber-harness down' stops it", err=True)
+            click.echo(
+                f"ready in {time.monotonic() - t0:.1f} s; 'wiber-harness status' shows it, "
+                f"'wiber-harness down' stops it",
+                err=True,
+            )
             return 0
         if proc.poll() is not None:
-            tail = [line.removeprefix("wiber-harness: ")  # the error adds its own prefix
-                    for line in log.read_text(errors="replace").strip().splitlines()[-3:]]
-            raise ClusterError(f"the stack did not start: {' '.join(tail) or 'no output'} (see {log})")
+            tail = [
+                line.removeprefix("wiber-harness: ")  # the error adds its own prefix
+                for line in log.read_text(errors="replace").strip().splitlines()[-3:]
+            ]
+            raise ClusterError(
+                f"the stack did not start: {' '.join(tail) or 'no output'} (see {log})"
+            )
         time.sleep(0.5)
     proc.terminate()
     raise ClusterError(f"the stack was not ready within 240 s; see {log} and {stack_dir}/nodes/*/")
 
 
 @cli.command()
-@click.option("--dir", "stack_dir", type=click.Path(path_type=Path), default=DEFAULT_STACK_DIR, show_default=True)
+@click.option(
+    "--dir",
+    "stack_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_STACK_DIR,
+    show_default=True,
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: nodes and endpoints.")
 def status(stack_dir: Path, as_json: bool) -> int:
     """Show the running stack's nodes and endpoints."""
@@ -271,22 +359,35 @@ def status(stack_dir: Path, as_json: bool) -> int:
         else:
             click.echo(f"no stack is running in {stack_dir.resolve()}")
         return 1
-    out = {"running": True, "backend": st.get("backend"), "nodes": st.get("nodes", []),
-           "endpoints": st.get("endpoints", {}), "run_dir": st.get("run_dir"),
-           "supervisor_pid": st.get("supervisor_pid")}
+    out = {
+        "running": True,
+        "backend": st.get("backend"),
+        "nodes": st.get("nodes", []),
+        "endpoints": st.get("endpoints", {}),
+        "run_dir": st.get("run_dir"),
+        "supervisor_pid": st.get("supervisor_pid"),
+    }
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return 0
     for n in out["nodes"]:
-        click.echo(f"{n['name']:<12} {n['role']:<10} pid {n['pid'] or '-':<8} {n['address']:<28} "
-                   f"{'healthy' if n['healthy'] else 'UNHEALTHY'}")
+        click.echo(
+            f"{n['name']:<12} {n['role']:<10} pid {n['pid'] or '-':<8} {n['address']:<28} "
+            f"{'healthy' if n['healthy'] else 'UNHEALTHY'}"
+        )
     for k, v in out["endpoints"].items():
         click.echo(f"{k:<13} {v}")
     return 0
 
 
 @cli.command()
-@click.option("--dir", "stack_dir", type=click.Path(path_type=Path), default=DEFAULT_STACK_DIR, show_default=True)
+@click.option(
+    "--dir",
+    "stack_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_STACK_DIR,
+    show_default=True,
+)
 @click.option("--timeout", default=90.0, show_default=True)
 def down(stack_dir: Path, timeout: float) -> int:
     """Stop the stack started by 'up --detach'; waits until no process of it is left."""
@@ -307,7 +408,9 @@ def down(stack_dir: Path, timeout: float) -> int:
         os.kill(pid, signal.SIGKILL)  # the watchdog then kills the nodes
     left = _wait_gone(node_pids, 15)
     if left:
-        raise ClusterError(f"processes {left} of the stack are still running after 'down'; kill them by hand")
+        raise ClusterError(
+            f"processes {left} of the stack are still running after 'down'; kill them by hand"
+        )
     click.echo(f"stopped ({len(node_pids)} node processes)")
     return 0
 
@@ -316,7 +419,11 @@ def _wait_gone(pids: list[int], timeout: float) -> list[int]:
     deadline = time.monotonic() + timeout
     alive = pids
     while time.monotonic() < deadline:
-        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        alive = [
+            p
+            for p in pids
+            if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+        ]
         if not alive:
             return []
         time.sleep(0.3)

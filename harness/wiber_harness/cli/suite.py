@@ -34,23 +34,47 @@ def suite_paths(directory: Path, quick: bool) -> list[Path]:
         paths = [directory / f"{n}.yaml" for n in QUICK_SUITE]
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
-            raise InvalidScenario(f"the quick suite needs {', '.join(missing)}; restore them or run the full suite")
+            raise InvalidScenario(
+                f"the quick suite needs {', '.join(missing)}; restore them or run the full suite"
+            )
         return paths
     return list_scenarios(directory)
 
 
 @cli.command("suite")
-@click.option("--backend", type=click.Choice(["local", "compose"]), default="local", show_default=True)
+@click.option(
+    "--backend", type=click.Choice(["local", "compose"]), default="local", show_default=True
+)
 @click.option("--quick", is_flag=True, help=f"Only {', '.join(QUICK_SUITE)}, each shortened.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Suite folder (default reports/suites/<UTC time>).")
-@click.option("--scenarios", "directory", type=click.Path(path_type=Path), default=Path("scenarios"),
-              show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Suite folder (default reports/suites/<UTC time>).",
+)
+@click.option(
+    "--scenarios",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path("scenarios"),
+    show_default=True,
+)
 @click.option("--seed", type=int, default=None)
-@click.option("--system", "system_profile", type=click.Path(path_type=Path), default=None,
-              help="System profile (TOML) describing another pipeline implementation.")
-def suite_cmd(backend: str, quick: bool, out: Path | None, directory: Path, seed: int | None,
-              system_profile: Path | None) -> int:
+@click.option(
+    "--system",
+    "system_profile",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="System profile (TOML) describing another pipeline implementation.",
+)
+def suite_cmd(
+    backend: str,
+    quick: bool,
+    out: Path | None,
+    directory: Path,
+    seed: int | None,
+    system_profile: Path | None,
+) -> int:
     """Run the standard scenario suite and write the report."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -67,39 +91,73 @@ def suite_cmd(backend: str, quick: bool, out: Path | None, directory: Path, seed
     runs_root = folder / "runs"
     console = Console(stderr=True)
     results: list[RunResult] = []
-    with Progress(TextColumn("{task.description:<34}"), BarColumn(), TextColumn("{task.fields[status]}"),
-                  TimeElapsedColumn(), console=console) as prog:
+    with Progress(
+        TextColumn("{task.description:<34}"),
+        BarColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as prog:
         tasks = {sc.name: prog.add_task(sc.name, total=1.0, status="waiting") for sc in scenarios}
         for sc in scenarios:
             task = tasks[sc.name]
 
             def tick(el: float, dur: float, p: dict[str, int], task: TaskID = task) -> None:
-                prog.update(task, completed=min(el / dur, 1.0) * 0.9,
-                            status=f"ok {p.get('ok', 0)} fail {p.get('fail', 0)} info {p.get('info', 0)}")
+                prog.update(
+                    task,
+                    completed=min(el / dur, 1.0) * 0.9,
+                    status=f"ok {p.get('ok', 0)} fail {p.get('fail', 0)} info {p.get('info', 0)}",
+                )
 
             def say(line: str, task: TaskID = task) -> None:
-                if line.split(": ", 1)[-1].startswith(("starting", "stack ready", "draining", "stopping")):
+                if line.split(": ", 1)[-1].startswith(
+                    ("starting", "stack ready", "draining", "stopping")
+                ):
                     prog.update(task, status=line.split(": ", 1)[-1][:40])
 
-            opts = RunOptions(out_root=runs_root, quick=quick, backend=backend, seed=seed, progress=say, tick=tick,
-                              system=system)
+            opts = RunOptions(
+                out_root=runs_root,
+                quick=quick,
+                backend=backend,
+                seed=seed,
+                progress=say,
+                tick=tick,
+                system=system,
+            )
             r = run_scenario(sc, opts)
             results.append(r)
-            word = {True: "[green]VALID[/]", False: "[red]VIOLATION[/]", "unknown": "[yellow]UNKNOWN[/]"}[r.verdict]
+            word = {
+                True: "[green]VALID[/]",
+                False: "[red]VIOLATION[/]",
+                "unknown": "[yellow]UNKNOWN[/]",
+            }[r.verdict]
             prog.update(task, completed=1.0, status=word)
     table = Table(title=f"suite ({'quick' if quick else 'full'}, {backend})")
     for col in ("scenario", "verdict", "acked/s", "ack p99 ms", "lost", "dup", "reasons"):
         table.add_column(col)
     for r in results:
         th = r.metrics.get("thresholds", {})
-        word = {True: "[green]VALID[/]", False: "[red]VIOLATION[/]", "unknown": "[yellow]UNKNOWN[/]"}[r.verdict]
-        table.add_row(r.scenario, word, _fmt(th.get("throughput")), _fmt(th.get("ack_p99_ms")),
-                      _fmt(th.get("lost")), _fmt(th.get("duplicated")), "; ".join(r.reasons)[:80])
+        word = {
+            True: "[green]VALID[/]",
+            False: "[red]VIOLATION[/]",
+            "unknown": "[yellow]UNKNOWN[/]",
+        }[r.verdict]
+        table.add_row(
+            r.scenario,
+            word,
+            _fmt(th.get("throughput")),
+            _fmt(th.get("ack_p99_ms")),
+            _fmt(th.get("lost")),
+            _fmt(th.get("duplicated")),
+            "; ".join(r.reasons)[:80],
+        )
     Console().print(table)
     try:
         from wiber_harness.report import build_report
     except ImportError:
-        click.echo("the report module is not available; run folders are in " + str(runs_root), err=True)
+        click.echo(
+            "the report module is not available; run folders are in " + str(runs_root), err=True
+        )
     else:
         paths = build_report([r.run_dir for r in results], folder)
         click.echo(f"report: {paths.index}")

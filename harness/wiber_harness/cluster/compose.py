@@ -196,8 +196,13 @@ class ContainerNode:
     def state(self) -> dict[str, Any]:
         st = self.status()
         s = self.container.attrs.get("State", {}) if st != "gone" else {}
-        return {"status": st, "pid": s.get("Pid") or None, "exit_code": s.get("ExitCode"),
-                "oom_killed": s.get("OOMKilled"), "health": (s.get("Health") or {}).get("Status")}
+        return {
+            "status": st,
+            "pid": s.get("Pid") or None,
+            "exit_code": s.get("ExitCode"),
+            "oom_killed": s.get("OOMKilled"),
+            "health": (s.get("Health") or {}).get("Status"),
+        }
 
     def wait_status(self, wanted: tuple[str, ...], timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -239,23 +244,48 @@ class ComposeCluster:
         self._guard: ComposeGuard | None = None
         self._isolated: dict[str, list[tuple[str, list[str]]]] = {}
         self._brought_up = False
-        self.akhq_note: str | None = None  # where AKHQ answers, or why it was left out (when asked for)
+        self.akhq_note: str | None = (
+            None  # where AKHQ answers, or why it was left out (when asked for)
+        )
 
     @classmethod
-    def for_scenario(cls, scenario: Scenario, run_dir: Path, *, settings: Mapping[str, str] | None = None,
-                     system: SystemSpec | None = DEFAULT_SYSTEM, **overrides: Any) -> ComposeCluster:
+    def for_scenario(
+        cls,
+        scenario: Scenario,
+        run_dir: Path,
+        *,
+        settings: Mapping[str, str] | None = None,
+        system: SystemSpec | None = DEFAULT_SYSTEM,
+        **overrides: Any,
+    ) -> ComposeCluster:
         """The cluster a scenario's topology asks for, in ``run_dir/cluster`` (what the runner calls)."""
         topo = scenario.topology
-        return cls(ComposeClusterConfig(run_dir=Path(run_dir) / "cluster", partitions=topo.partitions,
-                                        consumers=topo.consumers, apis=topo.apis,
-                                        settings=dict(settings or {}), system=system, **overrides))
+        return cls(
+            ComposeClusterConfig(
+                run_dir=Path(run_dir) / "cluster",
+                partitions=topo.partitions,
+                consumers=topo.consumers,
+                apis=topo.apis,
+                settings=dict(settings or {}),
+                system=system,
+                **overrides,
+            )
+        )
 
     @classmethod
     def from_stack_config(cls, cfg: Any) -> ComposeCluster:
         """The compose twin of a ``LocalClusterConfig`` (what ``wiber-harness up --backend compose`` uses)."""
-        return cls(ComposeClusterConfig(run_dir=Path(cfg.run_dir), partitions=cfg.partitions,
-                                        consumers=cfg.consumers, apis=cfg.apis, settings=dict(cfg.settings),
-                                        system=cfg.system, akhq=True))
+        return cls(
+            ComposeClusterConfig(
+                run_dir=Path(cfg.run_dir),
+                partitions=cfg.partitions,
+                consumers=cfg.consumers,
+                apis=cfg.apis,
+                settings=dict(cfg.settings),
+                system=cfg.system,
+                akhq=True,
+            )
+        )
 
     # ------------------------------------------------------------------ plan
     def _plan(self) -> None:
@@ -264,9 +294,12 @@ class ComposeCluster:
         consumers = cfg.consumers if self.system is not None else 0
         free = iter(_free_ports(BROKERS + 2 + apis + consumers))
         self._ports = PublishedPorts(
-            kafka_direct=tuple(next(free) for _ in range(BROKERS)), store=next(free),
-            toxiproxy=next(free), apis=tuple(next(free) for _ in range(apis)),
-            consumer_metrics=tuple(next(free) for _ in range(consumers)))
+            kafka_direct=tuple(next(free) for _ in range(BROKERS)),
+            store=next(free),
+            toxiproxy=next(free),
+            apis=tuple(next(free) for _ in range(apis)),
+            consumer_metrics=tuple(next(free) for _ in range(consumers)),
+        )
         self._roles = {f"kafka-{i}": "kafka" for i in range(1, BROKERS + 1)}
         self._roles.update({"store": "store", "toxiproxy": "toxiproxy"})
         self._roles.update({f"api-{i}": "api" for i in range(1, apis + 1)})
@@ -284,7 +317,8 @@ class ComposeCluster:
         if forced in ("0", "false", "no"):
             return False
         return not self._has_image(image(OFFICIAL_IMAGES["kafka"])) and self._has_image(
-            image(OFFLINE_IMAGES["kafka"]))
+            image(OFFLINE_IMAGES["kafka"])
+        )
 
     def _has_image(self, name: str) -> bool:
         try:
@@ -304,12 +338,16 @@ class ComposeCluster:
                 self._check_app_source(image(APP_IMAGE))
             return
         if self.offline:
-            raise ClusterError(f"images {', '.join(missing)} are not built; run 'bash "
-                               f"{self.compose_dir / BUILD_SCRIPT}' (it skips what exists)")
+            raise ClusterError(
+                f"images {', '.join(missing)} are not built; run 'bash "
+                f"{self.compose_dir / BUILD_SCRIPT}' (it skips what exists)"
+            )
         if image(APP_IMAGE) in missing:
-            raise ClusterError(f"the app image {image(APP_IMAGE)} is not built; run 'docker compose -f "
-                               f"{self.compose_dir / 'docker-compose.yml'} build', or on a machine without "
-                               f"a registry 'bash {self.compose_dir / BUILD_SCRIPT}'")
+            raise ClusterError(
+                f"the app image {image(APP_IMAGE)} is not built; run 'docker compose -f "
+                f"{self.compose_dir / 'docker-compose.yml'} build', or on a machine without "
+                f"a registry 'bash {self.compose_dir / BUILD_SCRIPT}'"
+            )
         # official images that are missing are pulled by 'up'
 
     def _check_app_source(self, name: str) -> None:
@@ -326,21 +364,37 @@ class ComposeCluster:
         verdict = app_image_verdict(labels.get(DIGEST_LABEL), source_digest(src))
         fix = f"rebuild it: bash {self.compose_dir / BUILD_SCRIPT}"
         if verdict == "unknown":
-            log.warning("the app image %s has no %s label, so it may run other code than %s; %s",
-                        name, DIGEST_LABEL, src, fix)
+            log.warning(
+                "the app image %s has no %s label, so it may run other code than %s; %s",
+                name,
+                DIGEST_LABEL,
+                src,
+                fix,
+            )
         elif verdict == "stale":
-            raise ClusterError(f"the app image {name} was built from other source than {src} "
-                               f"(its {DIGEST_LABEL} label differs), so scenarios would test old code; {fix}")
+            raise ClusterError(
+                f"the app image {name} was built from other source than {src} "
+                f"(its {DIGEST_LABEL} label differs), so scenarios would test old code; {fix}"
+            )
 
     # ----------------------------------------------------------------- files
     def _system_values(self, name: str, role: str) -> dict[str, object]:
         spec = self.spec
         index = int(name.rsplit("-", 1)[1])
         return {
-            "python": "python", "host": "0.0.0.0", "port": API_PORT, "topic": spec.topic,
-            "dlq_topic": spec.dlq_topic, "group": spec.group, "db": spec.db, "collection": spec.collection,
-            "node_dir": NODE_DIR, "failpoints_file": f"{NODE_DIR}/failpoints",
-            "delivery_log": f"{NODE_DIR}/delivery.jsonl", "consumer_id": name, "metrics_port": METRICS_PORT,
+            "python": "python",
+            "host": "0.0.0.0",
+            "port": API_PORT,
+            "topic": spec.topic,
+            "dlq_topic": spec.dlq_topic,
+            "group": spec.group,
+            "db": spec.db,
+            "collection": spec.collection,
+            "node_dir": NODE_DIR,
+            "failpoints_file": f"{NODE_DIR}/failpoints",
+            "delivery_log": f"{NODE_DIR}/delivery.jsonl",
+            "consumer_id": name,
+            "metrics_port": METRICS_PORT,
             "kafka_bootstrap": proxied_bootstrap(role, BROKERS),
             "store_uri": proxied_store_uri(None if role == "api" else index),
         }
@@ -356,7 +410,9 @@ class ComposeCluster:
             role = self._roles[name]
             values = self._system_values(name, role)
             envs[name] = {**spec.render_env(values), **self.settings}
-            commands[name] = spec.render_argv(spec.api_argv if role == "api" else spec.consumer_argv, values)
+            commands[name] = spec.render_argv(
+                spec.api_argv if role == "api" else spec.consumer_argv, values
+            )
             d = self._node_dir(name)
             d.chmod(0o777)  # the container's non-root user writes its delivery log here
             fp = d / "failpoints"
@@ -365,11 +421,21 @@ class ComposeCluster:
             dirs[name] = d
         # The official store's healthcheck initiates its replica set: that one keeps its pace.
         quiet = [n for n in INFRA if n != "store" or self.offline]
-        doc = harness_override(base, apis=len(self.node_names("api")), consumers=len(self.node_names("consumer")),
-                               ports=self._ports, node_dirs=dirs, env=envs, commands=commands, quiet=quiet)
+        doc = harness_override(
+            base,
+            apis=len(self.node_names("api")),
+            consumers=len(self.node_names("consumer")),
+            ports=self._ports,
+            node_dirs=dirs,
+            env=envs,
+            commands=commands,
+            quiet=quiet,
+        )
         path = self.run_dir / "compose.harness.yml"
-        path.write_text("# written by the harness for this run (ComposeCluster)\n"
-                        + yaml.safe_dump(doc, sort_keys=False))
+        path.write_text(
+            "# written by the harness for this run (ComposeCluster)\n"
+            + yaml.safe_dump(doc, sort_keys=False)
+        )
         return path
 
     def _compose_argv(self, *args: str) -> list[str]:
@@ -384,10 +450,19 @@ class ComposeCluster:
         with log.open("ab") as fh:
             fh.write(f"\n$ {' '.join(argv)}\n".encode())
             try:
-                r = subprocess.run(argv, cwd=self.compose_dir, env=self._env, stdout=fh,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout)
+                r = subprocess.run(
+                    argv,
+                    cwd=self.compose_dir,
+                    env=self._env,
+                    stdout=fh,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    timeout=timeout,
+                )
             except subprocess.TimeoutExpired:
-                raise ClusterError(f"compose {args[0]} did not finish in {timeout:.0f} s; see {log}") from None
+                raise ClusterError(
+                    f"compose {args[0]} did not finish in {timeout:.0f} s; see {log}"
+                ) from None
         if r.returncode != 0:
             tail = " ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
             raise ClusterError(f"compose {args[0]} failed (exit {r.returncode}): {tail}; see {log}")
@@ -406,14 +481,20 @@ class ComposeCluster:
             self._override = self._write_override()
             assert self._ports is not None
             self._env = {**os.environ, **self._ports.env(), "KAFKA_CLUSTER_ID": new_cluster_id()}
-            self._guard = ComposeGuard(self._compose_argv("down", "-v", "--remove-orphans", "-t", "5"),
-                                       str(self.compose_dir), self._env)
+            self._guard = ComposeGuard(
+                self._compose_argv("down", "-v", "--remove-orphans", "-t", "5"),
+                str(self.compose_dir),
+                self._env,
+            )
             self._brought_up = True
             akhq = self.config.akhq and not self.offline
             if self.config.akhq:
-                self.akhq_note = (f"AKHQ on http://{HOST}:{os.environ.get('AKHQ_PORT', '8080')}" if akhq else
-                                  "AKHQ left out: the offline images have no AKHQ (it needs "
-                                  f"{image(OFFICIAL_IMAGES['akhq'])} from a registry)")
+                self.akhq_note = (
+                    f"AKHQ on http://{HOST}:{os.environ.get('AKHQ_PORT', '8080')}"
+                    if akhq
+                    else "AKHQ left out: the offline images have no AKHQ (it needs "
+                    f"{image(OFFICIAL_IMAGES['akhq'])} from a registry)"
+                )
             infra = [*INFRA, *(["akhq"] if akhq else [])]
             self._compose_run("up", "-d", "--no-build", *infra)
             self._bind(INFRA)
@@ -437,10 +518,19 @@ class ComposeCluster:
 
     def _bind(self, names: tuple[str, ...] | list[str]) -> None:
         for name in names:
-            found = self._docker.containers.list(all=True, filters={"label": [
-                f"com.docker.compose.project={self.project}", f"com.docker.compose.service={name}"]})
+            found = self._docker.containers.list(
+                all=True,
+                filters={
+                    "label": [
+                        f"com.docker.compose.project={self.project}",
+                        f"com.docker.compose.service={name}",
+                    ]
+                },
+            )
             if not found:
-                raise ClusterError(f"{name}: compose created no container; see {self.run_dir / 'compose.log'}")
+                raise ClusterError(
+                    f"{name}: compose created no container; see {self.run_dir / 'compose.log'}"
+                )
             self._nodes[name] = ContainerNode(name, self._roles[name], found[0])
 
     def _create_extra_proxies(self) -> None:
@@ -476,8 +566,11 @@ class ComposeCluster:
 
         c: pymongo.MongoClient[dict[str, Any]]
         try:
-            with contextlib.closing(pymongo.MongoClient(self.store_uri, serverSelectionTimeoutMS=800,
-                                                        connectTimeoutMS=800)) as c:
+            with contextlib.closing(
+                pymongo.MongoClient(
+                    self.store_uri, serverSelectionTimeoutMS=800, connectTimeoutMS=800
+                )
+            ) as c:
                 return bool(c.admin.command("hello").get("isWritablePrimary"))
         except Exception:
             return False
@@ -495,12 +588,16 @@ class ComposeCluster:
             for key in pending:
                 node = self._nodes.get(key)
                 if node is not None and node.status() in ("exited", "dead", "gone"):
-                    raise ClusterError(f"{key}: its container stopped during start-up ({node.state()}); "
-                                       f"last log lines: {self._log_tail(key)}")
+                    raise ClusterError(
+                        f"{key}: its container stopped during start-up ({node.state()}); "
+                        f"last log lines: {self._log_tail(key)}"
+                    )
             if time.monotonic() > deadline:
-                raise ClusterError(f"{', '.join(sorted(pending))}: not ready after {timeout:.0f} s; "
-                                   f"'docker logs' of the container, or {self.run_dir}/nodes/*/ after close, "
-                                   "say why; the machine may be overloaded")
+                raise ClusterError(
+                    f"{', '.join(sorted(pending))}: not ready after {timeout:.0f} s; "
+                    f"'docker logs' of the container, or {self.run_dir}/nodes/*/ after close, "
+                    "say why; the machine may be overloaded"
+                )
             time.sleep(0.25)
 
     def _log_tail(self, name: str, lines: int = 5) -> str:
@@ -558,9 +655,14 @@ class ComposeCluster:
     def endpoints(self) -> Endpoints:
         assert self._ports is not None
         apis = tuple(f"http://{HOST}:{p}" for p in self._ports.apis)
-        return Endpoints(api=apis[0] if apis else "", apis=apis, kafka=proxied_bootstrap("api", BROKERS),
-                         kafka_direct=self.kafka_direct, store=self.store_uri,
-                         toxiproxy=f"http://{HOST}:{self._ports.toxiproxy}")
+        return Endpoints(
+            api=apis[0] if apis else "",
+            apis=apis,
+            kafka=proxied_bootstrap("api", BROKERS),
+            kafka_direct=self.kafka_direct,
+            store=self.store_uri,
+            toxiproxy=f"http://{HOST}:{self._ports.toxiproxy}",
+        )
 
     def node_names(self, role: str) -> list[str]:
         return [n for n, r in self._roles.items() if r == role]
@@ -572,7 +674,9 @@ class ComposeCluster:
         try:
             return self._nodes[name]
         except KeyError:
-            raise FaultError(f"no node named {name!r}; nodes are {', '.join(self._nodes)}") from None
+            raise FaultError(
+                f"no node named {name!r}; nodes are {', '.join(self._nodes)}"
+            ) from None
 
     def is_running(self, name: str) -> bool:
         return self.node(name).running()
@@ -587,8 +691,11 @@ class ComposeCluster:
         if role == "toxiproxy":
             return f"{HOST}:{self._ports.toxiproxy}"
         i = int(name.rsplit("-", 1)[1])
-        return (f"http://{HOST}:{self._ports.apis[i - 1]}" if role == "api"
-                else f"{HOST}:{self._ports.consumer_metrics[i - 1]}")
+        return (
+            f"http://{HOST}:{self._ports.apis[i - 1]}"
+            if role == "api"
+            else f"{HOST}:{self._ports.consumer_metrics[i - 1]}"
+        )
 
     def status(self) -> list[NodeStatus]:
         out = []
@@ -613,8 +720,16 @@ class ComposeCluster:
             if not node.running() or name in self._isolated:
                 continue
             r = node.container.exec_run(
-                ["/opt/kafka/bin/kafka-metadata-quorum.sh", "--bootstrap-server", "localhost:9092",
-                 "describe", "--status"], environment={"KAFKA_HEAP_OPTS": "-Xmx128m"}, demux=False)
+                [
+                    "/opt/kafka/bin/kafka-metadata-quorum.sh",
+                    "--bootstrap-server",
+                    "localhost:9092",
+                    "describe",
+                    "--status",
+                ],
+                environment={"KAFKA_HEAP_OPTS": "-Xmx128m"},
+                demux=False,
+            )
             out = (r.output or b"").decode(errors="replace")
             for line in out.splitlines():
                 if line.strip().startswith("LeaderId:"):
@@ -627,49 +742,93 @@ class ComposeCluster:
         node = self.node(name)
         before = node.state()
         if before["status"] not in ("running", "paused"):
-            return {"action": "kill", "effective": False, "state": before, "reason": f"{name} is {before['status']}"}
+            return {
+                "action": "kill",
+                "effective": False,
+                "state": before,
+                "reason": f"{name} is {before['status']}",
+            }
         node.container.kill(signal="SIGKILL")
         if before["status"] == "paused":  # a frozen process dies only once thawed
             with contextlib.suppress(Exception):
                 node.container.unpause()
         st = node.wait_status(("exited", "dead"), 15)
-        return {"action": "kill", "signal": "SIGKILL", "pid": before["pid"], "state": node.state(),
-                "effective": st in ("exited", "dead")}
+        return {
+            "action": "kill",
+            "signal": "SIGKILL",
+            "pid": before["pid"],
+            "state": node.state(),
+            "effective": st in ("exited", "dead"),
+        }
 
     def stop_node(self, name: str, grace: float = 15.0) -> dict[str, Any]:
         node = self.node(name)
         before = node.state()
         if before["status"] not in ("running", "paused"):
-            return {"action": "stop", "effective": False, "state": before, "reason": f"{name} is {before['status']}"}
+            return {
+                "action": "stop",
+                "effective": False,
+                "state": before,
+                "reason": f"{name} is {before['status']}",
+            }
         if before["status"] == "paused":
             node.container.unpause()  # a frozen process cannot handle SIGTERM
         node.container.stop(timeout=int(grace))
         st = node.wait_status(("exited", "dead"), 10)
-        return {"action": "stop", "signal": "SIGTERM", "grace_s": grace, "pid": before["pid"],
-                "state": node.state(), "effective": st in ("exited", "dead")}
+        return {
+            "action": "stop",
+            "signal": "SIGTERM",
+            "grace_s": grace,
+            "pid": before["pid"],
+            "state": node.state(),
+            "effective": st in ("exited", "dead"),
+        }
 
     def pause(self, name: str) -> dict[str, Any]:
         node = self.node(name)
         if node.status() != "running":
-            return {"action": "pause", "effective": False, "state": node.state(),
-                    "reason": f"{name} is {node.status()}"}
+            return {
+                "action": "pause",
+                "effective": False,
+                "state": node.state(),
+                "reason": f"{name} is {node.status()}",
+            }
         node.container.pause()
         st = node.wait_status(("paused",), 10)
-        return {"action": "pause", "pid": node.pid, "state": node.state(), "effective": st == "paused"}
+        return {
+            "action": "pause",
+            "pid": node.pid,
+            "state": node.state(),
+            "effective": st == "paused",
+        }
 
     def resume(self, name: str) -> dict[str, Any]:
         node = self.node(name)
         if node.status() != "paused":
-            return {"action": "resume", "effective": False, "state": node.state(),
-                    "reason": f"{name} is {node.status()}, not paused"}
+            return {
+                "action": "resume",
+                "effective": False,
+                "state": node.state(),
+                "reason": f"{name} is {node.status()}, not paused",
+            }
         node.container.unpause()
         st = node.wait_status(("running",), 10)
-        return {"action": "resume", "pid": node.pid, "state": node.state(), "effective": st == "running"}
+        return {
+            "action": "resume",
+            "pid": node.pid,
+            "state": node.state(),
+            "effective": st == "running",
+        }
 
     def start_node(self, name: str, wait: bool = True, timeout: float = 90) -> dict[str, Any]:
         node = self.node(name)
         if node.alive():
-            return {"action": "start", "effective": False, "reason": "already running", "pid": node.pid}
+            return {
+                "action": "start",
+                "effective": False,
+                "reason": "already running",
+                "pid": node.pid,
+            }
         node.container.start()
         ev: dict[str, Any] = {"action": "start", "pid": node.pid}
         if wait:
@@ -681,33 +840,52 @@ class ComposeCluster:
     def restart(self, name: str, wait: bool = True) -> dict[str, Any]:
         stop = self.stop_node(name)
         start = self.start_node(name, wait=wait)
-        return {"action": "restart", "stop": stop, "start": start, "effective": bool(start.get("effective"))}
+        return {
+            "action": "restart",
+            "stop": stop,
+            "start": start,
+            "effective": bool(start.get("effective")),
+        }
 
     def set_link_enabled(self, link: str, enabled: bool) -> dict[str, Any]:
         if link not in self._links:
             raise FaultError(f"no link named {link!r}; links are {', '.join(self._links)}")
         st = self.toxiproxy.set_enabled(link, enabled)
-        return {"action": "link-enabled" if enabled else "link-disabled", "link": link, "enabled": st.enabled,
-                "effective": st.enabled == enabled}
+        return {
+            "action": "link-enabled" if enabled else "link-disabled",
+            "link": link,
+            "enabled": st.enabled,
+            "effective": st.enabled == enabled,
+        }
 
     def isolate(self, name: str) -> dict[str, Any]:
         """Disconnect the node's container from every network: a real partition from every peer."""
         node = self.node(name)
         if name in self._isolated:
-            return {"action": "isolate", "effective": False, "reason": f"{name} is already isolated"}
+            return {
+                "action": "isolate",
+                "effective": False,
+                "reason": f"{name} is already isolated",
+            }
         node.status()
         nets = node.container.attrs["NetworkSettings"]["Networks"] or {}
         saved = []
         for net_name, info in nets.items():
-            aliases = [a for a in (info.get("Aliases") or []) if not node.container.id.startswith(a)]
+            aliases = [
+                a for a in (info.get("Aliases") or []) if not node.container.id.startswith(a)
+            ]
             self._docker.networks.get(net_name).disconnect(node.container)
             saved.append((net_name, aliases))
         self._isolated[name] = saved
         node.status()
         left = list(node.container.attrs["NetworkSettings"]["Networks"] or {})
-        return {"action": "isolate", "networks": [n for n, _ in saved], "connected_after": left,
-                "scope": "every peer: brokers, Toxiproxy, the harness (network disconnect)",
-                "effective": bool(saved) and not left}
+        return {
+            "action": "isolate",
+            "networks": [n for n, _ in saved],
+            "connected_after": left,
+            "scope": "every peer: brokers, Toxiproxy, the harness (network disconnect)",
+            "effective": bool(saved) and not left,
+        }
 
     def rejoin(self, name: str) -> dict[str, Any]:
         node = self.node(name)
@@ -716,22 +894,34 @@ class ComposeCluster:
             self._docker.networks.get(net_name).connect(node.container, aliases=aliases or [name])
         node.status()
         now = list(node.container.attrs["NetworkSettings"]["Networks"] or {})
-        return {"action": "rejoin", "networks": now,
-                "effective": bool(saved) and all(n in now for n, _ in saved)}
+        return {
+            "action": "rejoin",
+            "networks": now,
+            "effective": bool(saved) and all(n in now for n, _ in saved),
+        }
 
     def set_failpoints(self, name: str, spec: str) -> dict[str, Any]:
         """Arm or disarm failpoints of a system node (its bind-mounted failpoints file)."""
         node = self.node(name)
         if node.role not in ("api", "consumer"):
-            raise FaultError(f"{name} is a {node.role} node; failpoints exist only in API and consumer nodes")
+            raise FaultError(
+                f"{name} is a {node.role} node; failpoints exist only in API and consumer nodes"
+            )
         f = self._node_dir(name) / "failpoints"
         f.write_text(spec + "\n")
-        return {"action": "failpoints", "node": name, "spec": spec, "file": str(f),
-                "effective": f.read_text().strip() == spec}
+        return {
+            "action": "failpoints",
+            "node": name,
+            "spec": spec,
+            "file": str(f),
+            "effective": f.read_text().strip() == spec,
+        }
 
     def delivery_logs(self) -> list[dict[str, Any]]:
         """Every line of every consumer's delivery log (JSON lines; a torn last line is skipped)."""
-        return read_delivery_logs((n, self._node_dir(n) / "delivery.jsonl") for n in self.node_names("consumer"))
+        return read_delivery_logs(
+            (n, self._node_dir(n) / "delivery.jsonl") for n in self.node_names("consumer")
+        )
 
     def _node_dir(self, name: str) -> Path:
         d = self.run_dir / "nodes" / name
@@ -740,11 +930,19 @@ class ComposeCluster:
 
     # ---------------------------------------------------------------- state
     def state(self) -> dict[str, Any]:
-        return {"backend": self.backend, "run_dir": str(self.run_dir), "pid": os.getpid(),
-                "project": self.project, "offline": self.offline,
-                "compose": {"command": self._compose, "files": [str(f) for f in self._files]},
-                "start_seconds": self.start_seconds, "nodes": [s.to_dict() for s in self.status()],
-                "endpoints": self.endpoints().to_dict(), "links": self.links(), "akhq": self.akhq_note}
+        return {
+            "backend": self.backend,
+            "run_dir": str(self.run_dir),
+            "pid": os.getpid(),
+            "project": self.project,
+            "offline": self.offline,
+            "compose": {"command": self._compose, "files": [str(f) for f in self._files]},
+            "start_seconds": self.start_seconds,
+            "nodes": [s.to_dict() for s in self.status()],
+            "endpoints": self.endpoints().to_dict(),
+            "links": self.links(),
+            "akhq": self.akhq_note,
+        }
 
     def write_state(self) -> None:
         (self.run_dir / STATE_FILE).write_text(json.dumps(self.state(), indent=2))

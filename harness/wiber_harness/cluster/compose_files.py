@@ -106,8 +106,12 @@ def compose_command(env: Mapping[str, str] | None = None) -> list[str]:
         return shlex.split(forced)
     for docker in docker_clients():
         try:
-            r = subprocess.run([docker, "compose", "version"], capture_output=True, timeout=20,
-                               stdin=subprocess.DEVNULL)
+            r = subprocess.run(
+                [docker, "compose", "version"],
+                capture_output=True,
+                timeout=20,
+                stdin=subprocess.DEVNULL,
+            )
         except (OSError, subprocess.TimeoutExpired):
             continue
         if r.returncode == 0:

@@ -76,8 +76,15 @@ def main() -> None:
     if done:
         return
     with contextlib.suppress(Exception):
-        subprocess.run(cmd["argv"], cwd=cmd["cwd"], env=cmd["env"], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        subprocess.run(
+            cmd["argv"],
+            cwd=cmd["cwd"],
+            env=cmd["env"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=300,
+        )
 
 
 if __name__ == "__main__":

@@ -458,8 +458,11 @@ class LocalCluster:
         return self._admin_client
 
     def _client_conf(self, bootstrap: str) -> dict[str, Any]:
-        return {"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000,
-                "logger": _quiet_logger(self.run_dir / "harness-kafka-client.log")}
+        return {
+            "bootstrap.servers": bootstrap,
+            "socket.timeout.ms": 2000,
+            "logger": _quiet_logger(self.run_dir / "harness-kafka-client.log"),
+        }
 
     def _kafka_node_serving(self, node_id: int) -> bool:
         """The node's current process finished start-up and the cluster lists it.
@@ -596,8 +599,11 @@ class LocalCluster:
             if node.spec.role == "kafka":
                 # cheap: listening, and the cluster's metadata lists it
                 node_id = int(name.split("-")[1])
-                healthy = (node.running() and _port_open(self._brokers[node_id - 1].direct)
-                           and self._in_metadata(node_id))
+                healthy = (
+                    node.running()
+                    and _port_open(self._brokers[node_id - 1].direct)
+                    and self._in_metadata(node_id)
+                )
             else:
                 healthy = node.running() and _safe(self._ready_check(name))
             out.append(NodeStatus(name, node.spec.role, node.pid, node.spec.address, healthy))
@@ -622,7 +628,12 @@ class LocalCluster:
         """
         texts = []
         for b in self._brokers:
-            f = self._node_dir(f"kafka-{b.node_id}") / "data" / "__cluster_metadata-0" / "quorum-state"
+            f = (
+                self._node_dir(f"kafka-{b.node_id}")
+                / "data"
+                / "__cluster_metadata-0"
+                / "quorum-state"
+            )
             with contextlib.suppress(OSError):
                 texts.append(f.read_text())
         leader = controller_from_quorum_states(texts)
@@ -737,10 +748,18 @@ class LocalCluster:
         """Arm or disarm failpoints of a system node at run time (its failpoints file)."""
         node = self.node(name)
         if node.spec.role not in ("api", "consumer"):
-            raise FaultError(f"{name} is a {node.spec.role} node; failpoints exist only in API and consumer nodes")
+            raise FaultError(
+                f"{name} is a {node.spec.role} node; failpoints exist only in API and consumer nodes"
+            )
         f = self._node_dir(name) / "failpoints"
         f.write_text(spec + "\n")
-        return {"action": "failpoints", "node": name, "spec": spec, "file": str(f), "effective": f.read_text().strip() == spec}
+        return {
+            "action": "failpoints",
+            "node": name,
+            "spec": spec,
+            "file": str(f),
+            "effective": f.read_text().strip() == spec,
+        }
 
     def wait_all_ready(self, timeout: float = 120) -> float:
         """Wait until every node is running and ready (the end phase, after the heals)."""
@@ -761,7 +780,9 @@ class LocalCluster:
 
     def delivery_logs(self) -> list[dict[str, Any]]:
         """Every line of every consumer's delivery log (JSON lines; a torn last line is skipped)."""
-        return read_delivery_logs((n, self._node_dir(n) / "delivery.jsonl") for n in self.node_names("consumer"))
+        return read_delivery_logs(
+            (n, self._node_dir(n) / "delivery.jsonl") for n in self.node_names("consumer")
+        )
 
     @property
     def spec(self) -> SystemSpec:

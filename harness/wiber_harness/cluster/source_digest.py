@@ -31,7 +31,9 @@ def _kept(rel: Path) -> bool:
 def source_digest(root: Path) -> str:
     """sha256 over the sorted (relative path, sha256 of bytes) of every kept file under root."""
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such directory; pass the pipeline's package (system/wiber)")
+        raise FileNotFoundError(
+            f"{root}: no such directory; pass the pipeline's package (system/wiber)"
+        )
     h = hashlib.sha256()
     files = sorted((p.relative_to(root), p) for p in root.rglob("*") if p.is_file())
     for rel, p in files:

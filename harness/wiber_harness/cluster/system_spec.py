@@ -81,7 +81,7 @@ class SystemSpec:
     fields: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
     # GET route of one conversation, in write order, paged with {limit}/{after}
     read_path: str = "/messages/{user1}/{user2}"
-    read_items: str = "messages"   # response field holding the page's documents
+    read_items: str = "messages"  # response field holding the page's documents
     read_cursor: str = "nextCursor"  # response field holding the next cursor (null at the end)
     read_limit: int = 500
     api_ready_path: str = "/health/readiness"
@@ -102,6 +102,7 @@ class SystemSpec:
 
 DEFAULT_SYSTEM = SystemSpec()
 
+
 def parse_settings(pairs: Iterable[str], option: str) -> dict[str, str]:
     """``NAME=VALUE`` pairs (system settings given on a command line) as a dict.
 
@@ -112,7 +113,9 @@ def parse_settings(pairs: Iterable[str], option: str) -> dict[str, str]:
     for p in pairs:
         name, eq, value = p.partition("=")
         if not eq or not name.strip():
-            raise ValueError(f"{option} {p!r}: expected NAME=VALUE, e.g. {option} WIBER_PRODUCER_ACKS=1")
+            raise ValueError(
+                f"{option} {p!r}: expected NAME=VALUE, e.g. {option} WIBER_PRODUCER_ACKS=1"
+            )
         out[name.strip()] = value
     return out
 

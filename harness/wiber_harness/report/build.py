@@ -61,8 +61,13 @@ def _view(run: RunData, page: str) -> dict[str, Any]:
         return run_view(run, page, with_plots=False)
 
 
-def build_report(run_dirs: Sequence[Path], out_dir: Path, *, title: str = "Wiber suite",
-                 progress: Callable[[str], None] | None = None) -> ReportPaths:
+def build_report(
+    run_dirs: Sequence[Path],
+    out_dir: Path,
+    *,
+    title: str = "Wiber suite",
+    progress: Callable[[str], None] | None = None,
+) -> ReportPaths:
     """Write the report of ``run_dirs`` (run or suite folders) into ``out_dir``."""
     say = progress or (lambda s: None)
     runs = load_runs([Path(d) for d in run_dirs])
@@ -72,7 +77,9 @@ def build_report(run_dirs: Sequence[Path], out_dir: Path, *, title: str = "Wiber
 
     summary = build_summary(runs, title=title)
     for entry, run in zip(summary["runs"], runs, strict=True):
-        entry["path"] = _rel(run.path, out_dir)  # a report folder stays valid when moved with its runs
+        entry["path"] = _rel(
+            run.path, out_dir
+        )  # a report folder stays valid when moved with its runs
 
     views = []
     pages: dict[str, Path] = {}
@@ -81,14 +88,22 @@ def build_report(run_dirs: Sequence[Path], out_dir: Path, *, title: str = "Wiber
         page = pages_dir / page_name(run.run_id)
         view = _view(run, f"{RUN_PAGES}/{page.name}")
         view["path"] = _rel(run.path, out_dir)
-        page.write_text(render_run_page({**view, "path": _rel(run.path, pages_dir)}, title, "../index.html"))
+        page.write_text(
+            render_run_page({**view, "path": _rel(run.path, pages_dir)}, title, "../index.html")
+        )
         pages[run.run_id] = page
         views.append(view)
         run.release()
 
-    paths = ReportPaths(out_dir=out_dir, index=out_dir / "index.html",
-                        summary_json=out_dir / SUMMARY_FILE, summary_md=out_dir / "summary.md",
-                        junit=out_dir / "junit.xml", run_pages=pages, summary=summary)
+    paths = ReportPaths(
+        out_dir=out_dir,
+        index=out_dir / "index.html",
+        summary_json=out_dir / SUMMARY_FILE,
+        summary_md=out_dir / "summary.md",
+        junit=out_dir / "junit.xml",
+        run_pages=pages,
+        summary=summary,
+    )
     write_summary(summary, paths.summary_json)
     paths.summary_md.write_text(render_markdown(summary))
     write_junit(runs, paths.junit, title)

@@ -150,26 +150,43 @@ class FigureDelta:
 
     @property
     def change_pct(self) -> float | None:
-        return (self.current - self.baseline) / abs(self.baseline) * 100.0 if self.baseline else None
+        return (
+            (self.current - self.baseline) / abs(self.baseline) * 100.0 if self.baseline else None
+        )
 
     def sentence(self) -> str:
         f = self.figure
         u = f" {f.unit}" if f.unit else ""
         pct = f" ({self.change_pct:+.1f}%)" if self.change_pct is not None else ""
-        spread = (f"; baseline spread (MAD) {self.spread:.4g}{u}" if self.spread is not None else "")
-        runs = f"medians of {self.n_baseline} vs {self.n_current} runs" \
-            if max(self.n_baseline, self.n_current) > 1 else "single runs"
+        spread = f"; baseline spread (MAD) {self.spread:.4g}{u}" if self.spread is not None else ""
+        runs = (
+            f"medians of {self.n_baseline} vs {self.n_current} runs"
+            if max(self.n_baseline, self.n_current) > 1
+            else "single runs"
+        )
         verb = "regressed" if self.regressed else "within noise"
-        return (f"{self.group}: {f.name} {verb}: {self.current:.4g}{u} against baseline "
-                f"{self.baseline:.4g}{u}{pct}, {f.direction} is better; allowed worsening "
-                f"{self.bound:.4g}{u} ({self.bound_from}){spread}; {runs}")
+        return (
+            f"{self.group}: {f.name} {verb}: {self.current:.4g}{u} against baseline "
+            f"{self.baseline:.4g}{u}{pct}, {f.direction} is better; allowed worsening "
+            f"{self.bound:.4g}{u} ({self.bound_from}){spread}; {runs}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"group": self.group, "figure": self.figure.name, "direction": self.figure.direction,
-                "unit": self.figure.unit, "baseline": self.baseline, "current": self.current,
-                "change_pct": self.change_pct, "n_baseline": self.n_baseline,
-                "n_current": self.n_current, "spread": self.spread, "bound": self.bound,
-                "bound_from": self.bound_from, "regressed": self.regressed}
+        return {
+            "group": self.group,
+            "figure": self.figure.name,
+            "direction": self.figure.direction,
+            "unit": self.figure.unit,
+            "baseline": self.baseline,
+            "current": self.current,
+            "change_pct": self.change_pct,
+            "n_baseline": self.n_baseline,
+            "n_current": self.n_current,
+            "spread": self.spread,
+            "bound": self.bound,
+            "bound_from": self.bound_from,
+            "regressed": self.regressed,
+        }
 
 
 @dataclass(frozen=True)
@@ -200,9 +217,11 @@ class CompareResult:
     def lines(self) -> list[str]:
         """Human-readable lines: the verdict first, then why."""
         word = {0: "OK", 1: "FAILED", 2: "CANNOT COMPARE"}[self.exit_code]
-        out = [f"compare {word}: {self.current} against baseline {self.baseline} "
-               f"({len(self.deltas)} figures compared, {len(self.regressions)} regressed, "
-               f"{len(self.broken)} broken promises)"]
+        out = [
+            f"compare {word}: {self.current} against baseline {self.baseline} "
+            f"({len(self.deltas)} figures compared, {len(self.regressions)} regressed, "
+            f"{len(self.broken)} broken promises)"
+        ]
         out += [f"  broken promise: {b}" for b in self.broken]
         out += [f"  regression: {d.sentence()}" for d in self.regressions]
         out += [f"  cannot compare: {p}" for p in self.problems]
@@ -212,12 +231,16 @@ class CompareResult:
     def markdown(self) -> str:
         icon = {0: "✅", 1: "❌", 2: "⚠️"}[self.exit_code]
         word = {0: "no regression", 1: "failed", 2: "cannot compare"}[self.exit_code]
-        rows = ["| group | figure | baseline | current | change | allowed worsening | verdict |",
-                "|---|---|--:|--:|--:|--:|---|"]
+        rows = [
+            "| group | figure | baseline | current | change | allowed worsening | verdict |",
+            "|---|---|--:|--:|--:|--:|---|",
+        ]
         for d in self.deltas:
             pct = f"{d.change_pct:+.1f}%" if d.change_pct is not None else "-"
-            rows.append(f"| {d.group} | {d.figure.name} | {d.baseline:.4g} | {d.current:.4g} | {pct} | "
-                        f"{d.bound:.4g} ({d.bound_from}) | {'❌ regressed' if d.regressed else 'ok'} |")
+            rows.append(
+                f"| {d.group} | {d.figure.name} | {d.baseline:.4g} | {d.current:.4g} | {pct} | "
+                f"{d.bound:.4g} ({d.bound_from}) | {'❌ regressed' if d.regressed else 'ok'} |"
+            )
         items = [f"- ❌ broken promise: {b}" for b in self.broken]
         items += [f"- ❌ {d.sentence()}" for d in self.regressions]
         items += [f"- ⚠️ cannot compare: {p}" for p in self.problems]
@@ -229,9 +252,16 @@ class CompareResult:
         return "\n".join(body) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": "wiber-compare/1", "exit_code": self.exit_code, "baseline": self.baseline,
-                "current": self.current, "broken": self.broken, "problems": self.problems,
-                "notes": self.notes, "figures": [d.to_dict() for d in self.deltas]}
+        return {
+            "schema": "wiber-compare/1",
+            "exit_code": self.exit_code,
+            "baseline": self.baseline,
+            "current": self.current,
+            "broken": self.broken,
+            "problems": self.problems,
+            "notes": self.notes,
+            "figures": [d.to_dict() for d in self.deltas],
+        }
 
 
 # -- loading -------------------------------------------------------------------
@@ -247,7 +277,9 @@ def load_side(source: SideInput) -> Side:
         return _from_path(Path(source))
     dirs = [Path(p) for p in source]
     if not dirs:
-        raise ReportError("no run folders given; pass a summary.json, a report folder or run folders")
+        raise ReportError(
+            "no run folders given; pass a summary.json, a report folder or run folders"
+        )
     if len(dirs) == 1:
         return _from_path(dirs[0])
     return _from_doc(build_summary(load_runs(dirs)), f"{len(dirs)} run folders ({dirs[0]} ...)")
@@ -262,10 +294,14 @@ def _from_path(path: Path) -> Side:
                 return _from_doc(_read_json(path / name), str(path / name))
         if is_run_dir(path) or _has_runs(path):
             return _from_doc(build_summary(load_runs([path])), str(path))
-        raise ReportError(f"{path}: holds no {SUMMARY_FILE}, {BENCH_FILE} or run folders; pass a report "
-                          "folder, a suite folder or the JSON file itself")
-    raise ReportError(f"{path}: no such file or folder; check the path, or write it with "
-                      "`wiber-harness report RUN_DIR... --out DIR`")
+        raise ReportError(
+            f"{path}: holds no {SUMMARY_FILE}, {BENCH_FILE} or run folders; pass a report "
+            "folder, a suite folder or the JSON file itself"
+        )
+    raise ReportError(
+        f"{path}: no such file or folder; check the path, or write it with "
+        "`wiber-harness report RUN_DIR... --out DIR`"
+    )
 
 
 def _has_runs(path: Path) -> bool:
@@ -279,8 +315,10 @@ def _read_json(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        raise ReportError(f"{path}: cannot read it as JSON ({e}); write it again with "
-                          "`wiber-harness report` (or the benchmark suite)") from e
+        raise ReportError(
+            f"{path}: cannot read it as JSON ({e}); write it again with "
+            "`wiber-harness report` (or the benchmark suite)"
+        ) from e
     if not isinstance(doc, dict):
         raise ReportError(f"{path}: not a JSON object; expected {SUMMARY_SCHEMA} or {BENCH_SCHEMA}")
     if doc.get("schema") == SUMMARY_SCHEMA:
@@ -294,8 +332,10 @@ def _from_doc(doc: dict[str, Any], source: str) -> Side:
         return _summary_side(doc, source)
     if schema == BENCH_SCHEMA:
         return _bench_side(doc, source)
-    raise ReportError(f"{source}: schema {schema!r} is neither {SUMMARY_SCHEMA!r} nor {BENCH_SCHEMA!r}; "
-                      "compare two summary.json or two bench.json files written by this harness")
+    raise ReportError(
+        f"{source}: schema {schema!r} is neither {SUMMARY_SCHEMA!r} nor {BENCH_SCHEMA!r}; "
+        "compare two summary.json or two bench.json files written by this harness"
+    )
 
 
 def _num(v: Any) -> float | None:
@@ -327,8 +367,10 @@ def _summary_side(doc: dict[str, Any], source: str) -> Side:
         if verdict is False:
             broken.append(f"{sc}: verdict violation ({reasons})")
         elif verdict is not True:
-            undecided.append(f"{sc}: verdict unknown, the harness could not decide ({reasons}); "
-                             "look at its run in the report and run it again")
+            undecided.append(
+                f"{sc}: verdict unknown, the harness could not decide ({reasons}); "
+                "look at its run in the report and run it again"
+            )
         if s.get("expect_violation"):
             continue  # an unsafe-setting scenario is meant to lose or duplicate
         for r in [r for r in runs if r.get("scenario") == sc] or [s]:
@@ -337,10 +379,19 @@ def _summary_side(doc: dict[str, Any], source: str) -> Side:
                 n = _num(m.get(count))
                 if n:
                     where = f" in run {r['id']}" if "id" in r else ""
-                    broken.append(f"{sc}: {count} = {n:g}{where} (acknowledged messages must be stored "
-                                  "exactly once)")
-    return Side(source, "summary", sorted(scenarios), samples,
-                {f.name: f for f in DEFAULT_FIGURES}, broken=broken, undecided=undecided)
+                    broken.append(
+                        f"{sc}: {count} = {n:g}{where} (acknowledged messages must be stored "
+                        "exactly once)"
+                    )
+    return Side(
+        source,
+        "summary",
+        sorted(scenarios),
+        samples,
+        {f.name: f for f in DEFAULT_FIGURES},
+        broken=broken,
+        undecided=undecided,
+    )
 
 
 def _bench_side(doc: dict[str, Any], source: str) -> Side:
@@ -350,17 +401,28 @@ def _bench_side(doc: dict[str, Any], source: str) -> Side:
     groups: set[str] = set()
     items = doc.get("figures")
     if not isinstance(items, list):
-        raise ReportError(f"{source}: a {BENCH_SCHEMA} document needs 'figures' (a list); "
-                          "write it again with the benchmark suite")
+        raise ReportError(
+            f"{source}: a {BENCH_SCHEMA} document needs 'figures' (a list); "
+            "write it again with the benchmark suite"
+        )
     for i, f in enumerate(items):
-        name, direction = (f.get("name"), f.get("direction")) if isinstance(f, dict) else (None, None)
+        name, direction = (
+            (f.get("name"), f.get("direction")) if isinstance(f, dict) else (None, None)
+        )
         if not isinstance(name, str) or direction not in ("higher", "lower"):
-            raise ReportError(f"{source}: figures[{i}] needs a 'name' and a 'direction' of "
-                              "'higher' or 'lower'; fix the benchmark suite's output")
+            raise ReportError(
+                f"{source}: figures[{i}] needs a 'name' and a 'direction' of "
+                "'higher' or 'lower'; fix the benchmark suite's output"
+            )
         group = str(f.get("group") or "bench")
         groups.add(group)
-        figures[name] = Figure(name, direction, float(f.get("threshold_pct", DEFAULT_THRESHOLD_PCT)),
-                               float(f.get("floor", 0.0)), str(f.get("unit", "")))
+        figures[name] = Figure(
+            name,
+            direction,
+            float(f.get("threshold_pct", DEFAULT_THRESHOLD_PCT)),
+            float(f.get("floor", 0.0)),
+            str(f.get("unit", "")),
+        )
         vals = [v for v in (_num(x) for x in f.get("samples") or []) if v is not None]
         if vals:
             samples[(group, name)] = vals
@@ -380,23 +442,39 @@ def _mad(values: Sequence[float]) -> float:
     return statistics.median(abs(v - m) for v in values)
 
 
-def compare_figure(group: str, fig: Figure, base: Sequence[float], cur: Sequence[float], *,
-                   mad_k: float, spread: float | None = None) -> FigureDelta:
+def compare_figure(
+    group: str,
+    fig: Figure,
+    base: Sequence[float],
+    cur: Sequence[float],
+    *,
+    mad_k: float,
+    spread: float | None = None,
+) -> FigureDelta:
     """One figure: medians, the noise bound, and whether it got worse beyond it."""
     b, c = statistics.median(base), statistics.median(cur)
     if spread is None and len(base) >= 2:
         spread = _mad(base)
-    parts = {f"{fig.threshold_pct:g}% of baseline": fig.threshold_pct / 100.0 * abs(b),
-             f"{mad_k:g}x MAD": mad_k * spread if spread is not None else 0.0,
-             "floor": fig.floor}
+    parts = {
+        f"{fig.threshold_pct:g}% of baseline": fig.threshold_pct / 100.0 * abs(b),
+        f"{mad_k:g}x MAD": mad_k * spread if spread is not None else 0.0,
+        "floor": fig.floor,
+    }
     bound_from, bound = max(parts.items(), key=lambda kv: kv[1])
     worse = (b - c) if fig.direction == "higher" else (c - b)
-    return FigureDelta(group, fig, b, c, len(base), len(cur), spread, bound, bound_from,
-                       regressed=worse > bound)
+    return FigureDelta(
+        group, fig, b, c, len(base), len(cur), spread, bound, bound_from, regressed=worse > bound
+    )
 
 
-def compare(baseline: SideInput, current: SideInput, *, threshold_pct: float | None = None,
-            mad_k: float = DEFAULT_MAD_K, figures: Sequence[Figure] | None = None) -> CompareResult:
+def compare(
+    baseline: SideInput,
+    current: SideInput,
+    *,
+    threshold_pct: float | None = None,
+    mad_k: float = DEFAULT_MAD_K,
+    figures: Sequence[Figure] | None = None,
+) -> CompareResult:
     """Gate CURRENT against BASELINE (see the module docstring for every rule)."""
     labels = [_label(baseline), _label(current)]
     sides: list[Side] = []
@@ -407,17 +485,26 @@ def compare(baseline: SideInput, current: SideInput, *, threshold_pct: float | N
             return CompareResult(labels[0], labels[1], problems=[f"{which}: {e}"])
     base, cur = sides
     if base.kind != cur.kind:
-        return CompareResult(base.source, cur.source, problems=[
-            f"{base.source} is a {base.kind} and {cur.source} a {cur.kind}; compare two of one kind"])
+        return CompareResult(
+            base.source,
+            cur.source,
+            problems=[
+                f"{base.source} is a {base.kind} and {cur.source} a {cur.kind}; compare two of one kind"
+            ],
+        )
     problems = list(cur.undecided)
     notes: list[str] = []
     missing = [g for g in base.groups if g not in cur.groups]
     if missing:
-        problems.append(f"{cur.source} lacks {', '.join(missing)}, which the baseline {base.source} has; "
-                        "run the same suite, or refresh the baseline (reports/baselines/README.md)")
+        problems.append(
+            f"{cur.source} lacks {', '.join(missing)}, which the baseline {base.source} has; "
+            "run the same suite, or refresh the baseline (reports/baselines/README.md)"
+        )
     new = [g for g in cur.groups if g not in base.groups]
     if new:
-        notes.append(f"no baseline for {', '.join(new)}: their promises are gated, their figures are not")
+        notes.append(
+            f"no baseline for {', '.join(new)}: their promises are gated, their figures are not"
+        )
     specs = {f.name: f for f in figures} if figures is not None else {**base.figures, **cur.figures}
     deltas: list[FigureDelta] = []
     for group in [g for g in cur.groups if g in base.groups]:
@@ -427,13 +514,24 @@ def compare(baseline: SideInput, current: SideInput, *, threshold_pct: float | N
             b, c = base.samples.get((group, name)), cur.samples.get((group, name))
             if not b or not c:
                 if b or c:
-                    notes.append(f"{group}: {name} not measured in "
-                                 f"{'current' if b else 'baseline'}; not compared")
+                    notes.append(
+                        f"{group}: {name} not measured in "
+                        f"{'current' if b else 'baseline'}; not compared"
+                    )
                 continue
-            deltas.append(compare_figure(group, fig, b, c, mad_k=mad_k,
-                                         spread=base.spreads.get((group, name))))
-    return CompareResult(base.source, cur.source, broken=list(cur.broken), deltas=deltas,
-                         problems=problems, notes=notes)
+            deltas.append(
+                compare_figure(
+                    group, fig, b, c, mad_k=mad_k, spread=base.spreads.get((group, name))
+                )
+            )
+    return CompareResult(
+        base.source,
+        cur.source,
+        broken=list(cur.broken),
+        deltas=deltas,
+        problems=problems,
+        notes=notes,
+    )
 
 
 def _label(src: SideInput) -> str:

@@ -57,8 +57,9 @@ def timeline_frame(run: RunData) -> pd.DataFrame | None:
     last = n - 1
     t, lat = e2e_latencies(an)
     stored_at = t + lat
-    e2e = pd.DataFrame({"second": np.clip((stored_at // NS).astype(np.int64), 0, max(last, 0)),
-                        "ms": lat / 1e6})
+    e2e = pd.DataFrame(
+        {"second": np.clip((stored_at // NS).astype(np.int64), 0, max(last, 0)), "ms": lat / 1e6}
+    )
     g = e2e.groupby("second")["ms"]
     frame["e2e_p50_ms"] = g.quantile(0.5).reindex(frame.index)
     frame["e2e_p99_ms"] = g.quantile(0.99).reindex(frame.index)
@@ -73,8 +74,9 @@ def _backlog(ack: np.ndarray, stored: np.ndarray, n: int) -> np.ndarray:
     done = acked & ~np.isnan(stored)
     leaves = np.sort(np.maximum(ack[done], stored[done]))
     ends = (np.arange(n, dtype=np.float64) + 1.0) * NS
-    return (np.searchsorted(joins, ends, side="right")
-            - np.searchsorted(leaves, ends, side="right")).astype(np.int64)
+    return (
+        np.searchsorted(joins, ends, side="right") - np.searchsorted(leaves, ends, side="right")
+    ).astype(np.int64)
 
 
 def percentile_curve(h: HdrHistogram) -> pd.DataFrame:
@@ -88,11 +90,13 @@ def percentile_curve(h: HdrHistogram) -> pd.DataFrame:
     tails = tails[tails <= max(count, 10.0)]
     pcts = [float(100.0 * (1.0 - 1.0 / x)) for x in tails]
     values = h.get_percentile_to_value_dict(pcts)
-    curve = pd.DataFrame({
-        "percentile": pcts,
-        "tail": tails,
-        "latency_ms": [values[p] / 1000.0 for p in pcts],
-    })
+    curve = pd.DataFrame(
+        {
+            "percentile": pcts,
+            "tail": tails,
+            "latency_ms": [values[p] / 1000.0 for p in pcts],
+        }
+    )
     curve.attrs["count"] = count
     return curve
 

@@ -68,26 +68,42 @@ def run_plots(run: RunData) -> list[dict[str, str]]:
     wins = frames.windows(run)
     name = run.scenario
     shaded = " Fault windows (inject completion to heal completion) are shaded." if wins else ""
-    out.append({"uri": plots.data_uri(plots.throughput_plot(frame, wins, name)),
-                "alt": f"{name}: throughput per second",
-                "caption": "Sends per second by invoke time; acknowledged, failed and indeterminate "
-                           "by completion time; stored by the store's write time." + shaded})
-    out.append({"uri": plots.data_uri(plots.latency_plot(frame, wins, name)),
-                "alt": f"{name}: latency per second",
-                "caption": "Ack latency (intended send time to acknowledgement) by completion second; "
-                           "e2e latency (intended send time to stored) by store second." + shaded})
+    out.append(
+        {
+            "uri": plots.data_uri(plots.throughput_plot(frame, wins, name)),
+            "alt": f"{name}: throughput per second",
+            "caption": "Sends per second by invoke time; acknowledged, failed and indeterminate "
+            "by completion time; stored by the store's write time." + shaded,
+        }
+    )
+    out.append(
+        {
+            "uri": plots.data_uri(plots.latency_plot(frame, wins, name)),
+            "alt": f"{name}: latency per second",
+            "caption": "Ack latency (intended send time to acknowledgement) by completion second; "
+            "e2e latency (intended send time to stored) by store second." + shaded,
+        }
+    )
     curves = frames.latency_curves(run)
     if curves:
-        out.append({"uri": plots.data_uri(plots.percentile_plot(curves, name)),
-                    "alt": f"{name}: latency by percentile",
-                    "caption": "Whole-run latency distribution from the HDR histograms "
-                               "(x: percentile on a log scale of 1/(1-p))."})
-    out.append({"uri": plots.data_uri(plots.backlog_plot(frame, wins, name)),
-                "alt": f"{name}: backlog of acknowledged messages not yet stored",
-                "caption": "Approximate consumer lag: messages acknowledged but not yet stored at the "
-                           "end of each second, from the history and the final reads (not the consumer "
-                           "group's offset lag). A level that never returns to 0 is messages never "
-                           "stored." + shaded})
+        out.append(
+            {
+                "uri": plots.data_uri(plots.percentile_plot(curves, name)),
+                "alt": f"{name}: latency by percentile",
+                "caption": "Whole-run latency distribution from the HDR histograms "
+                "(x: percentile on a log scale of 1/(1-p)).",
+            }
+        )
+    out.append(
+        {
+            "uri": plots.data_uri(plots.backlog_plot(frame, wins, name)),
+            "alt": f"{name}: backlog of acknowledged messages not yet stored",
+            "caption": "Approximate consumer lag: messages acknowledged but not yet stored at the "
+            "end of each second, from the history and the final reads (not the consumer "
+            "group's offset lag). A level that never returns to 0 is messages never "
+            "stored." + shaded,
+        }
+    )
     return out
 
 
@@ -98,7 +114,9 @@ def run_view(run: RunData, page: str | None, *, with_plots: bool = True) -> dict
     header = run.history[0] if with_plots and run.history is not None else {}
     started = None
     if isinstance(header.get("wall0_ns"), int):
-        started = dt.datetime.fromtimestamp(header["wall0_ns"] / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        started = dt.datetime.fromtimestamp(header["wall0_ns"] / 1e9, dt.UTC).strftime(
+            "%Y-%m-%d %H:%M:%S UTC"
+        )
     plot_list = run_plots(run) if with_plots else []
     return {
         "id": run.run_id,
@@ -124,24 +142,44 @@ def run_view(run: RunData, page: str | None, *, with_plots: bool = True) -> dict
 
 
 def _common(title: str) -> dict[str, Any]:
-    return {"title": title, "version": __version__,
-            "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
+    return {
+        "title": title,
+        "version": __version__,
+        "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
 
 
 def render_index(views: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], title: str) -> str:
-    return environment().get_template("index.html.j2").render(
-        **_common(title),
-        runs=views,
-        verdict=verdict_word(summary.get("verdict")),
-        counts=summary.get("counts") or {},
-        figure_labels=[f"{label}" + (f" ({unit})" if unit and unit != "%" else "")
-                       for _, label, unit, _ in FIGURES],
+    return (
+        environment()
+        .get_template("index.html.j2")
+        .render(
+            **_common(title),
+            runs=views,
+            verdict=verdict_word(summary.get("verdict")),
+            counts=summary.get("counts") or {},
+            figure_labels=[
+                f"{label}" + (f" ({unit})" if unit and unit != "%" else "")
+                for _, label, unit, _ in FIGURES
+            ],
+        )
     )
 
 
 def render_run_page(view: Mapping[str, Any], title: str, index: str) -> str:
-    return environment().get_template("run.html.j2").render(
-        **_common(title), run={**view, "page": None}, index=index)
+    return (
+        environment()
+        .get_template("run.html.j2")
+        .render(**_common(title), run={**view, "page": None}, index=index)
+    )
 
 
-__all__ = ["anchor", "environment", "page_name", "render_index", "render_run_page", "run_plots", "run_view"]
+__all__ = [
+    "anchor",
+    "environment",
+    "page_name",
+    "render_index",
+    "render_run_page",
+    "run_plots",
+    "run_view",
+]

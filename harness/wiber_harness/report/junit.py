@@ -38,8 +38,9 @@ def _failure_for(run: RunData, reason: str, prefix: str) -> ET.Element:
     checks = run.checks
     checker = next((c for c in checks if reason.startswith(f"{c} ")), None)
     metric = reason.split(" ", 1)[0]
-    el = ET.Element("failure", {"message": prefix + reason,
-                                "type": "violation" if checker else "threshold"})
+    el = ET.Element(
+        "failure", {"message": prefix + reason, "type": "violation" if checker else "threshold"}
+    )
     if checker is not None:
         el.text = checker_summary({"name": checker, **checks[checker]})
     else:
@@ -50,8 +51,10 @@ def _failure_for(run: RunData, reason: str, prefix: str) -> ET.Element:
 
 def _figures(run: RunData) -> str:
     th = run.thresholds
-    figs = ", ".join(f"{label}={fmt(th.get(key), digits, unit)}{' ' + unit if unit not in ('', '%') else ''}"
-                     for key, label, unit, digits in FIGURES)
+    figs = ", ".join(
+        f"{label}={fmt(th.get(key), digits, unit)}{' ' + unit if unit not in ('', '%') else ''}"
+        for key, label, unit, digits in FIGURES
+    )
     return f"{run.run_id}: {run.path}\n  {figs}"
 
 
@@ -65,17 +68,33 @@ def testcase(scenario: str, runs: Sequence[RunData]) -> ET.Element:
             if r.verdict is not False:
                 continue
             prefix = f"{r.run_id}: " if many else ""
-            reasons = [str(x) for x in r.result.get("reasons") or []] or ["the run's verdict is a violation"]
+            reasons = [str(x) for x in r.result.get("reasons") or []] or [
+                "the run's verdict is a violation"
+            ]
             for reason in reasons:
                 case.append(_failure_for(r, reason, prefix))
     elif verdict == "unknown":
-        why = [f"{r.run_id}: {x}" if many else str(x)
-               for r in runs if r.verdict == "unknown" for x in (r.result.get("reasons") or [])]
-        err = ET.SubElement(case, "error", {"type": "unknown",
-                                            "message": "the harness could not decide: "
-                                                       + ("; ".join(why) or "no reason recorded")})
-        err.text = "\n".join(checker_summary({"name": n, **c})
-                             for r in runs for n, c in r.checks.items() if c.get("valid") == "unknown")
+        why = [
+            f"{r.run_id}: {x}" if many else str(x)
+            for r in runs
+            if r.verdict == "unknown"
+            for x in (r.result.get("reasons") or [])
+        ]
+        err = ET.SubElement(
+            case,
+            "error",
+            {
+                "type": "unknown",
+                "message": "the harness could not decide: "
+                + ("; ".join(why) or "no reason recorded"),
+            },
+        )
+        err.text = "\n".join(
+            checker_summary({"name": n, **c})
+            for r in runs
+            for n, c in r.checks.items()
+            if c.get("valid") == "unknown"
+        )
     out = ET.SubElement(case, "system-out")
     out.text = "\n".join(_figures(r) for r in runs)
     return case
@@ -89,8 +108,14 @@ def junit_tree(runs: Sequence[RunData], title: str) -> ET.ElementTree:
     failures = sum(1 for c in cases if c.find("failure") is not None)
     errors = sum(1 for c in cases if c.find("error") is not None)
     time = sum(float(c.get("time", "0")) for c in cases)
-    attrs: Mapping[str, Any] = {"name": title, "tests": len(cases), "failures": failures,
-                                "errors": errors, "skipped": 0, "time": f"{time:.3f}"}
+    attrs: Mapping[str, Any] = {
+        "name": title,
+        "tests": len(cases),
+        "failures": failures,
+        "errors": errors,
+        "skipped": 0,
+        "time": f"{time:.3f}",
+    }
     root = ET.Element("testsuites", {k: str(v) for k, v in attrs.items()})
     suite = ET.SubElement(root, "testsuite", {k: str(v) for k, v in attrs.items()})
     suite.extend(cases)

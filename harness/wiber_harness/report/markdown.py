@@ -53,15 +53,19 @@ def render_markdown(summary: Mapping[str, Any], *, report_hint: str | None = Non
         m = s.get("metrics") or {}
         figs = " | ".join(fmt(m.get(k), d, u) for k, _, u, d in COLUMNS)
         expects = "must break" if s.get("expect_violation") else "promises hold"
-        lines.append(f"| {_cell(name)} | {_icon(s.get('verdict'))} {verdict_word(s.get('verdict'))} | "
-                     f"{expects} | {s.get('runs', 0)} | {figs} |")
+        lines.append(
+            f"| {_cell(name)} | {_icon(s.get('verdict'))} {verdict_word(s.get('verdict'))} | "
+            f"{expects} | {s.get('runs', 0)} | {figs} |"
+        )
     bad = [(n, s) for n, s in scenarios.items() if s.get("verdict") is not True]
     if bad:
         lines += ["", "### Not valid", ""]
         for name, s in bad:
             reasons = s.get("reasons") or ["no reason recorded"]
             for r in reasons:
-                lines.append(f"- **{_cell(name)}** ({verdict_word(s.get('verdict'))}): {_cell(str(r))}")
+                lines.append(
+                    f"- **{_cell(name)}** ({verdict_word(s.get('verdict'))}): {_cell(str(r))}"
+                )
     if report_hint:
         lines += ["", report_hint]
     return "\n".join(lines) + "\n"

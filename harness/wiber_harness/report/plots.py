@@ -95,12 +95,21 @@ def shade_faults(ax: Axes, windows: Sequence[Mapping[str, Any]]) -> bool:
         start, end = w.get("start_s"), w.get("end_s")
         if start is None or end is None:
             continue
-        ax.axvspan(float(start), max(float(end), float(start) + 0.05), color=FAULT_COLOR,
-                   alpha=0.12, lw=0)
-        ax.text(float(start), 0.97 - 0.09 * (i % 4), " " + fault_label(w),
-                transform=ax.get_xaxis_transform(), ha="left", va="top", fontsize=8,
-                color=FAULT_COLOR, clip_on=True,
-                bbox={"facecolor": "white", "alpha": 0.75, "lw": 0, "pad": 1.0})
+        ax.axvspan(
+            float(start), max(float(end), float(start) + 0.05), color=FAULT_COLOR, alpha=0.12, lw=0
+        )
+        ax.text(
+            float(start),
+            0.97 - 0.09 * (i % 4),
+            " " + fault_label(w),
+            transform=ax.get_xaxis_transform(),
+            ha="left",
+            va="top",
+            fontsize=8,
+            color=FAULT_COLOR,
+            clip_on=True,
+            bbox={"facecolor": "white", "alpha": 0.75, "lw": 0, "pad": 1.0},
+        )
         drawn = True
     return drawn
 
@@ -111,8 +120,15 @@ def _legend(ax: Axes, faults: bool, **kw: Any) -> None:
         handles.append(Patch(color=FAULT_COLOR, alpha=0.12, label="fault window"))
         labels.append("fault window")
     # outside the axes, on the right: a legend inside would hide the data it explains
-    ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-              borderaxespad=0.0, **kw)
+    ax.legend(
+        handles,
+        labels,
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+        **kw,
+    )
 
 
 def _xlim(ax: Axes, frame: pd.DataFrame) -> None:
@@ -131,8 +147,16 @@ def throughput_plot(frame: pd.DataFrame, windows: Sequence[Mapping[str, Any]], t
             continue  # an empty series only crowds the legend
         # sent is drawn wide and pale under the rest: in steady state it equals acknowledged
         wide = col == "sent"
-        ax.step(x, y, where="post", color=color, lw=4.0 if wide else 1.3, alpha=0.45 if wide else 1.0,
-                label=f"{col} ({int(y[:-1].sum())} total)", zorder=1 if wide else 2)
+        ax.step(
+            x,
+            y,
+            where="post",
+            color=color,
+            lw=4.0 if wide else 1.3,
+            alpha=0.45 if wide else 1.0,
+            label=f"{col} ({int(y[:-1].sum())} total)",
+            zorder=1 if wide else 2,
+        )
     faults = shade_faults(ax, windows)
     _xlim(ax, frame)
     ax.set_ylim(bottom=0, top=max(float(frame[list(SERIES_COLORS)].to_numpy().max()), 1.0) * 1.3)
@@ -152,8 +176,15 @@ def latency_plot(frame: pd.DataFrame, windows: Sequence[Mapping[str, Any]], titl
         y = frame[col].to_numpy(dtype=np.float64)
         if np.isnan(y).all():
             continue
-        ax.plot(x, y, color=color, ls=ls, lw=1.3, marker="." if len(x) < 40 else None,
-                label=LATENCY_LABELS[col])
+        ax.plot(
+            x,
+            y,
+            color=color,
+            ls=ls,
+            lw=1.3,
+            marker="." if len(x) < 40 else None,
+            label=LATENCY_LABELS[col],
+        )
         drew = True
     if drew:
         log_y(ax)
@@ -196,14 +227,18 @@ def percentile_axes(ax: Axes, top: float) -> None:
 
 def percentile_plot(curves: Mapping[str, pd.DataFrame], title: str) -> bytes:
     fig, ax = _figure()
-    names = {"ack": ("ack (send to ack)", "#2ca02c"),
-             "e2e": ("e2e (send to stored)", "#1f77b4")}
+    names = {"ack": ("ack (send to ack)", "#2ca02c"), "e2e": ("e2e (send to stored)", "#1f77b4")}
     top = 10.0
     for name, curve in curves.items():
         label, color = names.get(name, (name, None))
         n = curve.attrs.get("count")
-        ax.plot(curve["tail"], curve["latency_ms"], color=color, lw=1.6,
-                label=f"{label}, n={n}" if n is not None else label)
+        ax.plot(
+            curve["tail"],
+            curve["latency_ms"],
+            color=color,
+            lw=1.6,
+            label=f"{label}, n={n}" if n is not None else label,
+        )
         top = max(top, float(curve["tail"].max()))
     ax.set_xscale("log")
     if curves:
@@ -227,9 +262,16 @@ def backlog_plot(frame: pd.DataFrame, windows: Sequence[Mapping[str, Any]], titl
     ax.set_title(f"{title}: consumer lag (approximate, from history + final reads)")
     if len(y) and y[-1] > 0:
         # keys acknowledged and never stored stay in the backlog: the lost messages
-        ax.annotate(f"{int(y[-1])} never stored (lost?)", xy=(float(x[-1]), float(y[-1])),
-                    xytext=(-8, 12), textcoords="offset points", ha="right", fontsize=8,
-                    color="#9467bd", arrowprops={"arrowstyle": "->", "color": "#9467bd"})
+        ax.annotate(
+            f"{int(y[-1])} never stored (lost?)",
+            xy=(float(x[-1]), float(y[-1])),
+            xytext=(-8, 12),
+            textcoords="offset points",
+            ha="right",
+            fontsize=8,
+            color="#9467bd",
+            arrowprops={"arrowstyle": "->", "color": "#9467bd"},
+        )
     _legend(ax, faults)
     return png(fig)
 

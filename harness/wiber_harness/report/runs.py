@@ -56,11 +56,15 @@ def find_run_dirs(paths: Iterable[Path]) -> list[Path]:
     seen: set[Path] = set()
     for p in map(Path, paths):
         if not p.is_dir():
-            raise ReportError(f"{p}: no such folder; pass run folders or a suite folder holding them")
+            raise ReportError(
+                f"{p}: no such folder; pass run folders or a suite folder holding them"
+            )
         found = [p] if is_run_dir(p) else sorted(_below(p))
         if not found:
-            raise ReportError(f"{p}: no run folders in it (none holds {RESULT_FILE} or {HISTORY_FILE}); "
-                              "pass the folder a run or suite wrote")
+            raise ReportError(
+                f"{p}: no run folders in it (none holds {RESULT_FILE} or {HISTORY_FILE}); "
+                "pass the folder a run or suite wrote"
+            )
         for d in found:
             r = d.resolve()
             if r not in seen:
@@ -130,7 +134,9 @@ class RunData:
     def reads(self) -> FinalReads | None:
         path = self.path / READS_FILE
         if not path.is_file():
-            self.problems.append(f"no {READS_FILE}: stored counts and e2e latency are not available")
+            self.problems.append(
+                f"no {READS_FILE}: stored counts and e2e latency are not available"
+            )
             return None
         try:
             return FinalReads.load(path)
@@ -158,17 +164,37 @@ def load_run(path: Path, run_id: str | None = None) -> RunData:
     rid = run_id or path.name
     res_path = path / RESULT_FILE
     if not res_path.is_file():
-        return RunData(path, rid, _stand_in(path, f"no {RESULT_FILE}: the run was never judged; "
-                                                   f"re-judge it with `wiber-harness check {path}`"))
+        return RunData(
+            path,
+            rid,
+            _stand_in(
+                path,
+                f"no {RESULT_FILE}: the run was never judged; "
+                f"re-judge it with `wiber-harness check {path}`",
+            ),
+        )
     try:
         doc = json.loads(res_path.read_text())
     except (OSError, ValueError) as e:
-        return RunData(path, rid, _stand_in(path, f"{res_path} is unreadable ({e}); "
-                                                   f"re-judge it with `wiber-harness check {path}`"))
+        return RunData(
+            path,
+            rid,
+            _stand_in(
+                path,
+                f"{res_path} is unreadable ({e}); re-judge it with `wiber-harness check {path}`",
+            ),
+        )
     if not isinstance(doc, dict) or doc.get("schema") != RESULT_SCHEMA:
         schema = doc.get("schema") if isinstance(doc, dict) else None
-        return RunData(path, rid, _stand_in(path, f"{res_path} has schema {schema!r}, not "
-                                                   f"{RESULT_SCHEMA!r}; re-judge it with this harness"))
+        return RunData(
+            path,
+            rid,
+            _stand_in(
+                path,
+                f"{res_path} has schema {schema!r}, not "
+                f"{RESULT_SCHEMA!r}; re-judge it with this harness",
+            ),
+        )
     return RunData(path, rid, doc)
 
 
@@ -177,8 +203,17 @@ def _stand_in(path: Path, reason: str) -> dict[str, Any]:
     with contextlib.suppress(HarnessError, OSError):
         if (path / HISTORY_FILE).is_file():
             scenario = str(read_history(path / HISTORY_FILE)[0].get("scenario") or scenario)
-    return {"schema": RESULT_SCHEMA, "scenario": scenario, "description": "", "verdict": "unknown",
-            "exit_code": 2, "reasons": [reason], "expect": {}, "checks": {}, "metrics": {}}
+    return {
+        "schema": RESULT_SCHEMA,
+        "scenario": scenario,
+        "description": "",
+        "verdict": "unknown",
+        "exit_code": 2,
+        "reasons": [reason],
+        "expect": {},
+        "checks": {},
+        "metrics": {},
+    }
 
 
 def load_runs(run_dirs: Sequence[Path]) -> list[RunData]:

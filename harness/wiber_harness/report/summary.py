@@ -110,8 +110,11 @@ def run_entry(run: RunData) -> dict[str, Any]:
         "seed": r.get("seed"),
         "backend": r.get("backend"),
         "checks": {
-            name: {"valid": c.get("valid", "unknown"), "counts": dict(c.get("counts") or {}),
-                   "error": c.get("error")}
+            name: {
+                "valid": c.get("valid", "unknown"),
+                "counts": dict(c.get("counts") or {}),
+                "error": c.get("error"),
+            }
             for name, c in run.checks.items()
         },
         "counts": {k: counts.get(k) for k in COUNT_NAMES},
@@ -203,18 +206,24 @@ def load_summary(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError as e:
-        raise ReportError(f"{path}: no such file; run `wiber-harness report RUN_DIR... --out DIR` "
-                          "to write one") from e
+        raise ReportError(
+            f"{path}: no such file; run `wiber-harness report RUN_DIR... --out DIR` to write one"
+        ) from e
     except (OSError, ValueError) as e:
-        raise ReportError(f"{path}: cannot read it as JSON ({e}); write it again with "
-                          "`wiber-harness report`") from e
+        raise ReportError(
+            f"{path}: cannot read it as JSON ({e}); write it again with `wiber-harness report`"
+        ) from e
     schema = doc.get("schema") if isinstance(doc, dict) else None
     if schema != SUMMARY_SCHEMA:
-        raise ReportError(f"{path}: schema {schema!r} is not {SUMMARY_SCHEMA!r}; write it again "
-                          "with this harness's `wiber-harness report`")
+        raise ReportError(
+            f"{path}: schema {schema!r} is not {SUMMARY_SCHEMA!r}; write it again "
+            "with this harness's `wiber-harness report`"
+        )
     if not isinstance(doc.get("runs"), list) or not isinstance(doc.get("scenarios"), dict):
-        raise ReportError(f"{path}: a {SUMMARY_SCHEMA} document needs 'runs' (a list) and "
-                          "'scenarios' (an object); write it again with `wiber-harness report`")
+        raise ReportError(
+            f"{path}: a {SUMMARY_SCHEMA} document needs 'runs' (a list) and "
+            "'scenarios' (an object); write it again with `wiber-harness report`"
+        )
     return dict(doc)
 
 

@@ -34,7 +34,16 @@ FIGURES: tuple[tuple[str, str, str, int], ...] = (
 )
 # checker counts worth a table cell; the rest go under "all counts"
 HEADLINE_COUNTS: dict[str, tuple[str, ...]] = {
-    "delivery": ("acknowledged", "stored", "lost", "unreadable", "duplicated", "unexpected", "aborted", "recovered"),
+    "delivery": (
+        "acknowledged",
+        "stored",
+        "lost",
+        "unreadable",
+        "duplicated",
+        "unexpected",
+        "aborted",
+        "recovered",
+    ),
     "ordering": ("conversations_checked", "realtime_violations", "sender_order"),
     "convergence": ("converged", "not_stored", "recovery_s", "backlog_s"),
     "availability": ("windows", "max_error_rate", "longest_gap_s", "max_first_ok_after_heal_s"),
@@ -63,9 +72,15 @@ def fmt(value: Any, digits: int = 1, unit: str = "") -> str:
 
 
 def figure_cells(metrics: Mapping[str, Any]) -> list[dict[str, str]]:
-    return [{"name": key, "label": label, "unit": unit if unit != "%" else "",
-             "value": fmt(metrics.get(key), digits, unit)}
-            for key, label, unit, digits in FIGURES]
+    return [
+        {
+            "name": key,
+            "label": label,
+            "unit": unit if unit != "%" else "",
+            "value": fmt(metrics.get(key), digits, unit),
+        }
+        for key, label, unit, digits in FIGURES
+    ]
 
 
 def expectation(expect: Mapping[str, Any]) -> str:
@@ -89,16 +104,20 @@ def checker_rows(checks: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]
     for name, c in checks.items():
         counts = dict(c.get("counts") or {})
         headline = HEADLINE_COUNTS.get(name)
-        examples = {k: json.dumps(v, indent=1, default=str) for k, v in (c.get("examples") or {}).items()}
-        rows.append({
-            "name": name,
-            "verdict": verdict_word(c.get("valid")),
-            "headline": count_text(counts, headline) if headline else count_text(counts),
-            "all_counts": count_text(counts),
-            "examples": examples,
-            "error": c.get("error"),
-            "note": (c.get("details") or {}).get("note"),
-        })
+        examples = {
+            k: json.dumps(v, indent=1, default=str) for k, v in (c.get("examples") or {}).items()
+        }
+        rows.append(
+            {
+                "name": name,
+                "verdict": verdict_word(c.get("valid")),
+                "headline": count_text(counts, headline) if headline else count_text(counts),
+                "all_counts": count_text(counts),
+                "examples": examples,
+                "error": c.get("error"),
+                "note": (c.get("details") or {}).get("note"),
+            }
+        )
     return rows
 
 
@@ -116,15 +135,18 @@ def checker_summary(check: Mapping[str, Any]) -> str:
 
 
 def window_rows(windows: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [{
-        "fault": str(w.get("fault", "")),
-        "kind": str(w.get("kind") or ""),
-        "target": str(w.get("target") or ""),
-        "start": fmt(w.get("start_s"), 2),
-        "end": fmt(w.get("end_s"), 2),
-        "duration": fmt(w.get("duration_s"), 2),
-        "healed": "yes" if w.get("healed") else "no",
-    } for w in windows]
+    return [
+        {
+            "fault": str(w.get("fault", "")),
+            "kind": str(w.get("kind") or ""),
+            "target": str(w.get("target") or ""),
+            "start": fmt(w.get("start_s"), 2),
+            "end": fmt(w.get("end_s"), 2),
+            "duration": fmt(w.get("duration_s"), 2),
+            "healed": "yes" if w.get("healed") else "no",
+        }
+        for w in windows
+    ]
 
 
 __all__ = [

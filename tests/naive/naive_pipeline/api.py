@@ -53,10 +53,17 @@ async def _poll_forever() -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    state.producer = Producer({"bootstrap.servers": os.environ["NAIVE_BOOTSTRAP"], "acks": "all",
-                               "linger.ms": 5, "log_level": 3})
+    state.producer = Producer(
+        {
+            "bootstrap.servers": os.environ["NAIVE_BOOTSTRAP"],
+            "acks": "all",
+            "linger.ms": 5,
+            "log_level": 3,
+        }
+    )
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-        os.environ["NAIVE_MONGO"], serverSelectionTimeoutMS=3000)
+        os.environ["NAIVE_MONGO"], serverSelectionTimeoutMS=3000
+    )
     state.coll = client[os.environ["NAIVE_DB"]][os.environ["NAIVE_COLL"]]
     poller = asyncio.create_task(_poll_forever())
     yield
@@ -81,8 +88,14 @@ async def send(body: dict[str, Any]) -> JSONResponse:
     except KeyError as e:
         return JSONResponse({"error": f"missing {e}"}, status_code=422)
     conv = conversation(sender, recipient)
-    doc = {"msgId": uuid.uuid4().hex, "conv": conv, "sender": sender, "recipient": recipient,
-           "text": text, "cid": body.get("id")}
+    doc = {
+        "msgId": uuid.uuid4().hex,
+        "conv": conv,
+        "sender": sender,
+        "recipient": recipient,
+        "text": text,
+        "cid": body.get("id"),
+    }
     done: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
 
     def delivered(err: Any, msg: Any) -> None:
@@ -90,14 +103,20 @@ async def send(body: dict[str, Any]) -> JSONResponse:
             done.set_result(None if err is None else str(err))
 
     try:
-        state.producer.produce(os.environ["NAIVE_TOPIC"], json.dumps(doc).encode(), conv.encode(),
-                               on_delivery=delivered)
+        state.producer.produce(
+            os.environ["NAIVE_TOPIC"],
+            json.dumps(doc).encode(),
+            conv.encode(),
+            on_delivery=delivered,
+        )
     except (BufferError, KafkaException) as e:
         return JSONResponse({"error": str(e)}, status_code=503)
     try:
         err = await asyncio.wait_for(done, TIMEOUT_S)
     except TimeoutError:
-        return JSONResponse({"error": "no acknowledgement in time", "msgId": doc["msgId"]}, status_code=504)
+        return JSONResponse(
+            {"error": "no acknowledgement in time", "msgId": doc["msgId"]}, status_code=504
+        )
     if err is not None:
         return JSONResponse({"error": err, "msgId": doc["msgId"]}, status_code=504)
     return JSONResponse({"msgId": doc["msgId"], "conv": conv}, status_code=201)
@@ -105,8 +124,12 @@ async def send(body: dict[str, Any]) -> JSONResponse:
 
 @app.get("/v1/conv/{a}/{b}")
 def read(a: str, b: str, limit: int = 100, after: int = 0) -> dict[str, Any]:
-    docs = list(state.coll.find({"conv": conversation(a, b)}, {"_id": 0})
-                .sort([("p", 1), ("o", 1)]).skip(after).limit(limit + 1))
+    docs = list(
+        state.coll.find({"conv": conversation(a, b)}, {"_id": 0})
+        .sort([("p", 1), ("o", 1)])
+        .skip(after)
+        .limit(limit + 1)
+    )
     more = len(docs) > limit
     return {"items": docs[:limit], "next": str(after + limit) if more else None}
 

@@ -38,12 +38,24 @@ def main() -> None:
         stop = True
 
     signal.signal(signal.SIGTERM, on_term)
-    consumer = Consumer({"bootstrap.servers": env["NAIVE_BOOTSTRAP"], "group.id": env["NAIVE_GROUP"],
-                         "client.id": name, "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                         "session.timeout.ms": 10000, "log_level": 3})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": env["NAIVE_BOOTSTRAP"],
+            "group.id": env["NAIVE_GROUP"],
+            "client.id": name,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 10000,
+            "log_level": 3,
+        }
+    )
     consumer.subscribe([env["NAIVE_TOPIC"]])
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-        env["NAIVE_MONGO"], serverSelectionTimeoutMS=2000, connectTimeoutMS=2000, socketTimeoutMS=5000)
+        env["NAIVE_MONGO"],
+        serverSelectionTimeoutMS=2000,
+        connectTimeoutMS=2000,
+        socketTimeoutMS=5000,
+    )
     coll = client[env["NAIVE_DB"]][env["NAIVE_COLL"]]
     log_path = env.get("NAIVE_DELIVERY_LOG")
     log = open(log_path, "ab") if log_path else None  # noqa: SIM115 (open for the process's life)
@@ -64,9 +76,22 @@ def main() -> None:
             outcome = "failed"
         if log is not None:
             now = time.time_ns()
-            log.write(b"".join(json.dumps({"consumer": name, "partition": d["p"], "offset": d["o"],
-                                           "messageId": d["msgId"], "time": now,
-                                           "outcome": outcome}).encode() + b"\n" for d in docs))
+            log.write(
+                b"".join(
+                    json.dumps(
+                        {
+                            "consumer": name,
+                            "partition": d["p"],
+                            "offset": d["o"],
+                            "messageId": d["msgId"],
+                            "time": now,
+                            "outcome": outcome,
+                        }
+                    ).encode()
+                    + b"\n"
+                    for d in docs
+                )
+            )
             log.flush()
     consumer.close()
     client.close()
