@@ -80,9 +80,9 @@ import yaml
 from hypothesis import strategies as st
 
 from wiber_harness.errors import InvalidScenario
-from wiber_harness.faults_catalog import CatalogError, check_target, fault_kind
+from wiber_harness.faults.catalog import CatalogError, check_target, fault_kind
 from wiber_harness.scenario import DEFAULT_VALID, Scenario, parse_scenario
-from wiber_harness.targets import (
+from wiber_harness.scenario.targets import (
     NodeTarget,
     TargetResolutionError,
     TargetSyntaxError,

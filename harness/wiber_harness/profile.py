@@ -100,7 +100,7 @@ from typing import Any
 
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.errors import InvalidScenario
-from wiber_harness.workload_plan import ApiProfile
+from wiber_harness.workload.plan import ApiProfile
 
 TEMPLATE_FIELDS: tuple[str, ...] = (
     "python",

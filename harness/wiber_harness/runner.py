@@ -38,11 +38,11 @@ from wiber_harness.checkers.analysis import Analysis
 from wiber_harness.checkers.base import Validity, merge_validity
 from wiber_harness.clock import Clock
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
+from wiber_harness.end_phase import drain, final_reads
 from wiber_harness.errors import CheckerError, HarnessError
-from wiber_harness.finalreads import drain, final_reads
+from wiber_harness.faults.nemesis import Nemesis, fault_evidence
 from wiber_harness.history import NEMESIS, HistoryWriter, Op, read_history
 from wiber_harness.metrics import summary, threshold_metrics
-from wiber_harness.nemesis import Nemesis, fault_evidence
 from wiber_harness.reads import FinalReads
 from wiber_harness.scenario import Scenario, load_scenario
 

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from wiber_harness.bench_checkers import bench
+from wiber_harness.bench.checkers_timing import bench
 
 
 @pytest.mark.slow

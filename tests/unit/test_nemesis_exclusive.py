@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from wiber_harness.clock import Clock
+from wiber_harness.faults.nemesis import Nemesis
 from wiber_harness.history import HistoryWriter
-from wiber_harness.nemesis import Nemesis
 from wiber_harness.scenario import FaultStep
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from wiber_harness.errors import InvalidScenario
-from wiber_harness.faults_catalog import (
+from wiber_harness.faults.catalog import (
     CATALOG,
     DEFAULT_TARGETS,
     FAILPOINTS,
@@ -32,7 +32,7 @@ from wiber_harness.scenario import (
     parse_scenario,
     parse_threshold,
 )
-from wiber_harness.targets import parse
+from wiber_harness.scenario.targets import parse
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from wiber_harness.targets import (
+from wiber_harness.scenario.targets import (
     All,
     AnyOne,
     ClusterView,

@@ -37,7 +37,7 @@ from wiber_harness.cluster.process import ManagedProcess, ProcessSpec
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.cluster.watchdog import Watchdog
 from wiber_harness.errors import HarnessError
-from wiber_harness.workload_plan import content_for
+from wiber_harness.workload.plan import content_for
 
 FLOOR_APP = "wiber_harness.bench.floor_app:app"
 WRK_FIX = "install it with 'apt-get install -y wrk'"
@@ -76,7 +76,7 @@ class FloorServer:
 
     def start(self, timeout: float = 60.0) -> None:
         if not self.port:
-            from wiber_harness.bench_workload import free_port
+            from wiber_harness.bench.generator_selftest import free_port
 
             self.port = free_port()
         self.directory.mkdir(parents=True, exist_ok=True)

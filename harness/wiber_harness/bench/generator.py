@@ -53,7 +53,7 @@ from wiber_harness.clock import Clock
 from wiber_harness.cluster.watchdog import Watchdog
 from wiber_harness.errors import WorkloadError
 from wiber_harness.history import HistoryWriter, Op, read_history
-from wiber_harness.workload_plan import ApiProfile, WorkloadConfig
+from wiber_harness.workload.plan import ApiProfile, WorkloadConfig
 
 START_DELAY_S = 0.3
 

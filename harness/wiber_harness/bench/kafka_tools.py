@@ -40,7 +40,7 @@ from typing import Any
 
 from wiber.model import Message, encode_record
 from wiber_harness.errors import HarnessError
-from wiber_harness.workload_plan import content_for
+from wiber_harness.workload.plan import content_for
 
 PRODUCER_PERFORMANCE = "org.apache.kafka.tools.ProducerPerformance"
 END_TO_END_LATENCY = "org.apache.kafka.tools.EndToEndLatency"

@@ -5,7 +5,7 @@ A *target* is where load goes and how it is read back:
 * :class:`FloorTarget`: the HTTP floor; acknowledgement latency only;
 * :class:`PipelineTarget`: the API(s) of the running stack, per-message
   (``batch=0``) or batched; after the load it waits for the pipeline to
-  drain (:func:`wiber_harness.finalreads.drain`: everything acknowledged
+  drain (:func:`wiber_harness.end_phase.drain`: everything acknowledged
   stored, group lag 0), reads the store (only this load's documents, by
   their idempotency-key prefix), and resets the store for the next load
   (:func:`~wiber_harness.bench.stack_ops.reset_store`).
@@ -56,7 +56,7 @@ from wiber_harness.bench.generator import GeneratorPool, LoadRun, LoadSpec
 from wiber_harness.bench.stack_ops import reset_store
 from wiber_harness.checkers.analysis import OK, Analysis
 from wiber_harness.checkers.delivery import delivery_from
-from wiber_harness.finalreads import drain, read_store
+from wiber_harness.end_phase import drain, read_store
 from wiber_harness.metrics import summary
 from wiber_harness.reads import FinalReads
 

@@ -42,7 +42,7 @@ from wiber.model import Message, conversation_id
 from wiber.settings import Settings, load_settings
 from wiber.store import Store, make_document
 from wiber_harness.errors import ClusterError
-from wiber_harness.workload_plan import content_for
+from wiber_harness.workload.plan import content_for
 
 RAW_COLLECTION = "bench_raw_insert"
 

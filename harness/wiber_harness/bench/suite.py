@@ -694,7 +694,7 @@ class _Bench:
         return pids
 
     def checkers(self) -> None:
-        from wiber_harness.bench_checkers import bench
+        from wiber_harness.bench.checkers_timing import bench
 
         self.say(f"timing the checkers on {self.cfg.checkers_ops} synthetic ops")
         self.data.note_load("checkers")

@@ -169,7 +169,7 @@ def scenarios_cmd(directory: Path) -> int:
 @cli.command("faults")
 def faults_cmd() -> int:
     """List the fault kinds, their targets and parameters."""
-    from wiber_harness.faults_catalog import CATALOG
+    from wiber_harness.faults.catalog import CATALOG
 
     for k in CATALOG.values():
         click.echo(f"{k.signature():<60} [{k.category}] {k.description}")

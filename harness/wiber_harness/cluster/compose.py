@@ -86,7 +86,7 @@ from wiber_harness.cluster.compose_files import (
     store_proxy_port,
 )
 from wiber_harness.cluster.compose_guard import ComposeGuard
-from wiber_harness.cluster.compose_kafka import KafkaObserver
+from wiber_harness.cluster.kafka_observer import KafkaObserver
 from wiber_harness.cluster.source_digest import LABEL as DIGEST_LABEL
 from wiber_harness.cluster.source_digest import app_image_verdict, source_digest
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec

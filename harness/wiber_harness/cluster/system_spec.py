@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wiber_harness.workload_plan import ApiProfile
+from wiber_harness.workload.plan import ApiProfile
 
 DEFAULT_API_ARGV = (
     "{python}",

@@ -1,8 +1,8 @@
 """Measure the workload generator against a trivial endpoint, and wrk against the same.
 
-    python -m wiber_harness.workload --selftest [--rate 2000] [--duration 10] [--wrk]
-    python -m wiber_harness.workload --selftest-url URL --rate R --duration D
-    python -m wiber_harness.workload --serve [--server aiohttp|fastapi] [--port P]
+    python -m wiber_harness.bench.generator_selftest --selftest [--rate 2000] [--duration 10] [--wrk]
+    python -m wiber_harness.bench.generator_selftest --selftest-url URL --rate R --duration D
+    python -m wiber_harness.bench.generator_selftest --serve [--server aiohttp|fastapi] [--port P]
 
 ``--serve`` runs the trivial endpoint: ``POST /messages`` (and
 ``/messages/batch``) answers 201 with a Wiber-shaped body (``messageId``
@@ -49,8 +49,9 @@ import orjson
 from pydantic import BaseModel
 
 from wiber.model import conversation_id, derive_message_id
+from wiber_harness.clock import Clock
 from wiber_harness.history import HistoryWriter, pairs
-from wiber_harness.workload import Clock, Workload, WorkloadConfig
+from wiber_harness.workload import Workload, WorkloadConfig
 
 NS = 1_000_000_000
 
@@ -141,7 +142,7 @@ def trivial_server(server: str = "aiohttp", timeout: float = 20.0) -> Iterator[s
     cmd = [
         sys.executable,
         "-m",
-        "wiber_harness.bench_workload",
+        "wiber_harness.bench.generator_selftest",
         "--serve",
         "--server",
         server,
@@ -319,7 +320,7 @@ def measure_wrk(
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m wiber_harness.workload",
+        prog="python -m wiber_harness.bench.generator_selftest",
         description="Measure the open-loop generator (and wrk) against a trivial endpoint.",
     )
     mode = ap.add_mutually_exclusive_group(required=True)

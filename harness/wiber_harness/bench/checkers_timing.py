@@ -1,6 +1,6 @@
 """Time the checkers and metrics on a large synthetic history.
 
-    python -m wiber_harness.bench_checkers [--ops 1000000] [--seed 1]
+    python -m wiber_harness.bench.checkers_timing [--ops 1000000] [--seed 1]
 
 Builds a clean run (open-loop sends at 10k/s over many conversations, with
 failures, indeterminate attempts and their retries, fault windows, a store,

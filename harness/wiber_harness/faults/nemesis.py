@@ -35,7 +35,7 @@ from wiber_harness.clock import Clock
 from wiber_harness.errors import FaultError
 from wiber_harness.history import NEMESIS, HistoryWriter, Op
 from wiber_harness.scenario import FaultStep
-from wiber_harness.targets import resolve
+from wiber_harness.scenario.targets import resolve
 
 TOXIC_KINDS = {
     "latency": lambda p: {"latency": int(p["latency_ms"]), "jitter": int(p["jitter_ms"])},
@@ -221,11 +221,11 @@ class Nemesis:
             evs = {n: c.set_failpoints(n, spec) for n in resolved}
             return _all(evs)
         if kind == "duplicate_replay":
-            from wiber_harness.duplicates import replay_records
+            from wiber_harness.faults.duplicates import replay_records
 
             return replay_records(c, int(p.get("count", 100)), self.rng)
         if kind == "offset_rewind":
-            from wiber_harness.duplicates import rewind_offsets
+            from wiber_harness.faults.duplicates import rewind_offsets
 
             return rewind_offsets(c, resolved, by=p.get("by"), to=p.get("to"))
         raise FaultError(f"the nemesis does not know how to inject {kind!r}")

@@ -27,8 +27,8 @@ Schema (``*`` = required; unknown keys are errors, with a "did you mean")::
       batch: 0                   # 0: POST /messages; N: POST /messages/batch of N
     timeline:                    # faults, in any order
       - at*: 10                  # seconds since the workload started, < duration
-        fault*: kill             # a kind of wiber_harness.faults_catalog
-        target: kafka.leader(partition=0)   # grammar: wiber_harness.targets;
+        fault*: kill             # a kind of wiber_harness.faults.catalog
+        target: kafka.leader(partition=0)   # grammar: wiber_harness.scenario.targets;
                                  # optional for duplicate_*, offset_rewind, rolling_restart
         for: 10                  # heal N s after inject, or
         heal_at: 20              # heal at this time; neither: heal in the end phase
@@ -92,7 +92,7 @@ from pydantic_core import PydanticCustomError
 
 from wiber_harness.checkers.base import Validity
 from wiber_harness.errors import InvalidScenario
-from wiber_harness.faults_catalog import (
+from wiber_harness.faults.catalog import (
     DEFAULT_TARGETS,
     CatalogError,
     FaultKind,
@@ -100,7 +100,7 @@ from wiber_harness.faults_catalog import (
     check_target,
     fault_kind,
 )
-from wiber_harness.targets import (
+from wiber_harness.scenario.targets import (
     GroupTarget,
     Leader,
     LinksOf,

@@ -8,7 +8,7 @@
 
 What is sent and what answers mean (plan, schedule offsets, keys, content,
 conversation ids, status classification, :class:`ApiProfile`) is specified
-in :mod:`wiber_harness.workload_plan`; this module sends it. Its promises
+in :mod:`wiber_harness.workload.plan`; this module sends it. Its promises
 (what the runner, the checkers and the metrics rely on):
 
 * **Open loop.** A send is launched at its intended time (``start`` of
@@ -75,8 +75,8 @@ Spread: requests go round-robin over ``api_urls`` through one
 connections plus room for resends, so a request never queues for a
 connection and skipping is the only back-pressure). aiohttp, not httpx:
 httpx's pool collapses under thousands of waiting tasks in open loop
-(ENVIRONMENT.md). Measure with ``python -m wiber_harness.workload
---selftest-url URL`` (see :mod:`wiber_harness.bench_workload`).
+(ENVIRONMENT.md). Measure with ``python -m wiber_harness.bench.generator_selftest
+--selftest-url URL`` (see :mod:`wiber_harness.bench.generator_selftest`).
 """
 
 from __future__ import annotations
@@ -84,7 +84,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import sys
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -98,7 +97,7 @@ from wiber.model import conversation_id
 from wiber_harness.clock import Clock
 from wiber_harness.errors import WorkloadError
 from wiber_harness.history import HistoryWriter, Op, OpType
-from wiber_harness.workload_plan import (
+from wiber_harness.workload.plan import (
     NS,
     ApiProfile,
     Planned,
@@ -698,20 +697,8 @@ class Workload:
             }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m wiber_harness.workload --selftest-url URL --rate R --duration D``."""
-    from wiber_harness.bench_workload import main as bench_main
-
-    return bench_main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 __all__ = [
     "ApiProfile",
-    "Clock",
     "Planned",
     "Workload",
     "WorkloadConfig",
@@ -719,6 +706,5 @@ __all__ = [
     "classify_status",
     "content_for",
     "conversation_pairs",
-    "main",
     "plan",
 ]

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from wiber_harness.targets import All, NodeTarget, Target, TargetKind
+from wiber_harness.scenario.targets import All, NodeTarget, Target, TargetKind
 
 Category = Literal["process", "link", "duplicate", "failpoint"]
 ParamType = Literal["int", "float", "str", "choice"]
