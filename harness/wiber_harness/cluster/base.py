@@ -26,7 +26,11 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from wiber_harness.cluster.system_spec import SystemSpec
+    from wiber_harness.cluster.toxiproxy import ToxiproxyClient
 
 Role = Literal["kafka", "store", "toxiproxy", "api", "consumer"]
 
@@ -79,40 +83,88 @@ class Endpoints:
         }
 
 
+class Node(Protocol):
+    """One node as the nemesis sees it: a local process group or a container."""
+
+    @property
+    def pid(self) -> int | None:
+        """The node's main process id (on the host), None when it has none."""
+
+    def alive(self) -> bool:
+        """The node's process exists (running, stopped or paused)."""
+
+    def running(self) -> bool:
+        """The node's process exists and is not stopped or paused."""
+
+    def returncode(self) -> int | None:
+        """The exit status once the process has ended, else None."""
+
+
 @runtime_checkable
 class Cluster(Protocol):
-    """Lifecycle and fault verbs of a running topology."""
+    """Lifecycle, queries and fault verbs of a running topology.
+
+    Every caller (runner, nemesis, end phase, bench, CLI) types its cluster
+    as this protocol; both backends satisfy it (a unit test checks that
+    with mypy-visible assignments), so drift between them is a type error.
+    Verbs return an evidence dict whose ``effective`` says whether the
+    action took effect (see the module docstring).
+    """
 
     backend: str
     run_dir: Path
 
+    # ---------------------------------------------------------- lifecycle
     def start(self) -> None:
         """Start every node and return when all are ready (or raise ClusterError)."""
 
     def close(self) -> None:
         """Stop every node; leaves no process behind. Idempotent."""
 
+    def wait_ready(self, name: str, timeout: float = 60) -> float:
+        """Wait until one node is ready; seconds waited (ClusterError on timeout)."""
+
+    def wait_all_ready(self, timeout: float = 120) -> float:
+        """Wait until every node is running and ready and the topic healthy; seconds waited."""
+
+    def wait_topic_healthy(self, timeout: float = 90) -> float:
+        """Wait until every partition of the topic has a leader and a full ISR; seconds waited."""
+
+    # ------------------------------------------------------------ queries
+    @property
+    def spec(self) -> SystemSpec:
+        """The system under test (topic, group, field names, commands)."""
+
+    @property
+    def toxiproxy(self) -> ToxiproxyClient:
+        """The client of the Toxiproxy that carries every link."""
+
+    @property
+    def kafka_direct(self) -> str:
+        """The harness's own bootstrap (direct listeners, never proxied)."""
+
+    @property
+    def store_uri(self) -> str:
+        """A direct (never proxied) MongoDB URI of the store."""
+
     def status(self) -> list[NodeStatus]: ...
+
+    def state(self) -> dict[str, Any]:
+        """What ``status --json`` and ``cluster.json`` hold."""
+
+    def write_state(self) -> None:
+        """Write :meth:`state` to ``run_dir/cluster.json``."""
 
     def endpoints(self) -> Endpoints: ...
 
     def node_names(self, role: str) -> list[str]:
         """Names of the nodes of one role, in order."""
 
+    def node(self, name: str) -> Node:
+        """The node called ``name`` (FaultError naming the nodes when there is none)."""
+
     def links(self) -> list[str]:
         """Names of every Toxiproxy proxy."""
-
-    def kill(self, name: str) -> dict[str, Any]: ...
-
-    def stop_node(self, name: str) -> dict[str, Any]: ...
-
-    def pause(self, name: str) -> dict[str, Any]: ...
-
-    def resume(self, name: str) -> dict[str, Any]: ...
-
-    def start_node(self, name: str) -> dict[str, Any]: ...
-
-    def restart(self, name: str) -> dict[str, Any]: ...
 
     def is_running(self, name: str) -> bool:
         """True if the node's process exists and is not stopped/paused."""
@@ -123,10 +175,33 @@ class Cluster(Protocol):
     def kafka_controller(self) -> str:
         """Node name of the active KRaft controller."""
 
+    def delivery_logs(self) -> list[dict[str, Any]]:
+        """Every line of every consumer's delivery log (see :func:`read_delivery_logs`)."""
+
+    # -------------------------------------------------------------- verbs
+    def kill(self, name: str) -> dict[str, Any]: ...
+
+    def stop_node(self, name: str) -> dict[str, Any]: ...
+
+    def pause(self, name: str) -> dict[str, Any]: ...
+
+    def resume(self, name: str) -> dict[str, Any]: ...
+
+    def start_node(self, name: str, wait: bool = True, timeout: float = 90) -> dict[str, Any]:
+        """Start a stopped node again with its data intact; ``wait`` for its readiness."""
+
+    def restart(self, name: str, wait: bool = True) -> dict[str, Any]: ...
+
+    def set_link_enabled(self, link: str, enabled: bool) -> dict[str, Any]:
+        """Enable or disable one Toxiproxy proxy (disabled: a partition of that hop)."""
+
     def isolate(self, name: str) -> dict[str, Any]:
         """Cut a node off from every peer (backend-specific real partition)."""
 
     def rejoin(self, name: str) -> dict[str, Any]: ...
+
+    def set_failpoints(self, name: str, spec: str) -> dict[str, Any]:
+        """Arm or disarm failpoints of a system node (``name=action[@hit|%p]``)."""
 
 
 def read_delivery_logs(logs: Iterable[tuple[str, Path]]) -> list[dict[str, Any]]:
@@ -153,6 +228,7 @@ def read_delivery_logs(logs: Iterable[tuple[str, Path]]) -> list[dict[str, Any]]
 __all__ = [
     "Cluster",
     "Endpoints",
+    "Node",
     "NodeStatus",
     "Role",
     "read_delivery_logs",
