@@ -46,7 +46,8 @@ from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic  # the class admin re-exports without __all__
 
 from wiber import failpoints
 from wiber.deliverylog import DeliveryLog
