@@ -17,7 +17,9 @@ Modules (each docstring is its spec):
 * ``wiber.api``: the FastAPI app (``python -m uvicorn wiber.api:app``), a
   package: ``runtime`` (lifespan, the parts' protocols), the routers
   ``messages`` and ``ops``, ``bodies``, ``produce``, ``errors``, ``middleware``;
-* ``wiber.consumer``: Kafka -> store, commit after store (``python -m wiber.consumer``);
+* ``wiber.consumer``: Kafka -> store, commit after store (``python -m wiber.consumer``),
+  a package: ``loop`` (polling, commits, rebalances), ``batch`` (records ->
+  documents), ``writes`` (store and DLQ writes, retried);
 * ``wiber.store``: the collection, its indexes, classified inserts, read view;
 * ``wiber.deliverylog``: the consumer's JSON-lines delivery log;
 * ``wiber.failpoints``: named fault-injection points;
