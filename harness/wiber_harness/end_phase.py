@@ -19,11 +19,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
+import orjson
 import pymongo
 
 from wiber_harness.clock import Clock
 from wiber_harness.history import Op
-from wiber_harness.reads import DeliveryEvent, FinalReads, StoredRecord
+from wiber_harness.reads import DeadLetter, DeliveryEvent, FinalReads, StoredRecord
 
 
 def acknowledged_ids(ops: Sequence[Op]) -> set[str]:
@@ -208,6 +209,72 @@ def read_delivery(cluster: Any, clock: Clock) -> list[DeliveryEvent]:
     return out
 
 
+def read_dead_letters(cluster: Any, timeout: float = 30.0) -> list[DeadLetter] | None:
+    """Every record of the dead-letter topic (none when the topic does not exist).
+
+    The reason is the ``dlq_reason_header`` of the system spec's ``extra``
+    (Wiber: ``wiber.error``); the messageId the record value's JSON field of
+    the stored message-id name. None when the topic could not be read.
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    spec = cluster.spec
+    header = str(spec.extra.get("dlq_reason_header", "wiber.error"))
+    mid_field = spec.fields["message_id"]
+    c = Consumer(
+        {
+            "bootstrap.servers": cluster.endpoints().kafka_direct,
+            "group.id": f"wiber-harness-dlq-{uuid.uuid4().hex[:6]}",
+            "enable.auto.commit": False,
+            "log_level": 0,
+        }
+    )
+    out: list[DeadLetter] = []
+    try:
+        md = c.list_topics(spec.dlq_topic, timeout=10).topics.get(spec.dlq_topic)
+        if md is None or md.error is not None or not md.partitions:
+            return []  # never created: nothing was dead-lettered
+        todo: dict[int, int] = {}
+        assign = []
+        for p in sorted(md.partitions):
+            lo, hi = c.get_watermark_offsets(TopicPartition(spec.dlq_topic, p), timeout=10)
+            if hi > lo:
+                todo[p] = hi
+                assign.append(TopicPartition(spec.dlq_topic, p, lo))
+        if not assign:
+            return []
+        c.assign(assign)
+        deadline = time.monotonic() + timeout
+        while todo and time.monotonic() < deadline:
+            for m in c.consume(500, timeout=1.0):
+                part, off = m.partition(), m.offset()
+                if m.error() is not None or part is None or off is None:
+                    continue
+                out.append(_dead_letter(m, part, off, header, mid_field))
+                if off + 1 >= todo.get(part, 0):
+                    todo.pop(part, None)
+        return out if not todo else None
+    except Exception:
+        return None
+    finally:
+        c.close()
+
+
+def _dead_letter(m: Any, part: int, off: int, header: str, mid_field: str) -> DeadLetter:
+    reason = None
+    for k, v in m.headers() or []:
+        if k == header and v is not None:
+            reason = v.decode("utf-8", "replace")
+    mid = None
+    try:
+        doc = orjson.loads(m.value() or b"")
+        if isinstance(doc, dict) and isinstance(doc.get(mid_field), str):
+            mid = doc[mid_field]
+    except orjson.JSONDecodeError:
+        pass
+    return DeadLetter(partition=part, offset=off, message_id=mid, reason=reason)
+
+
 def end_offsets(cluster: Any) -> dict[int, int]:
     from confluent_kafka import Consumer, TopicPartition
 
@@ -244,6 +311,7 @@ def final_reads(
         api=api,
         api_errors=api_errors,
         delivery=read_delivery(cluster, clock),
+        dead_letters=read_dead_letters(cluster),
         end_offsets=end_offsets(cluster),
         drained=drained,
         drain_s=round(drain_s, 3),

@@ -45,6 +45,7 @@ from wiber_harness.history import NEMESIS, HistoryWriter, Op, read_history
 from wiber_harness.metrics import summary, threshold_metrics
 from wiber_harness.reads import FinalReads
 from wiber_harness.scenario import Scenario, load_scenario
+from wiber_harness.wellformed import Malformed, validate_ops
 
 RESULT_SCHEMA = "wiber-result/1"
 EXIT = {True: 0, False: 1, "unknown": 2}
@@ -258,6 +259,12 @@ def judge_run(
 ) -> RunResult:
     """Checkers + fault evidence + metrics + expectations -> verdict; writes result.json."""
     reasons: list[str] = []
+    try:
+        validate_ops(ops)
+    except Malformed as e:
+        raise CheckerError(
+            f"{run_dir}: the history is malformed ({e}); this is a harness bug, please report it"
+        ) from None
     try:
         an = Analysis(ops, reads)
         checks = check_all(ops, reads, analysis=an)
