@@ -69,8 +69,9 @@ from wiber_harness.bench.profiling import CpuMeter, Profiler
 from wiber_harness.bench.search import Search, find_max_rate, probe
 from wiber_harness.bench.sink import measure_sink
 from wiber_harness.bench.stats import median
-from wiber_harness.cluster.local import LocalCluster, LocalClusterConfig
-from wiber_harness.cluster.watchdog import Watchdog
+from wiber_harness.cluster.base import ClusterConfig
+from wiber_harness.cluster.guards import Watchdog
+from wiber_harness.cluster.local import LocalCluster
 
 Say = Callable[[str], None]
 T = TypeVar("T")
@@ -158,7 +159,7 @@ class _Bench:
         self.work.mkdir(parents=True, exist_ok=True)
         self.watchdog = Watchdog()
         self.cluster = LocalCluster(
-            LocalClusterConfig(
+            ClusterConfig(
                 run_dir=self.out / "cluster",
                 partitions=cfg.partitions,
                 consumers=cfg.consumers,
