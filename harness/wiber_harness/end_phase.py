@@ -94,7 +94,7 @@ def drain(
     settle: float = 8.0,
     on_progress: Callable[[str], None] | None = None,
 ) -> tuple[bool, float, dict[str, Any]]:
-    """Wait until everything acknowledged is stored and lag is 0 (or nothing moves for ``settle`` s).
+    """Wait until everything acknowledged is stored and lag is 0, or nothing moves for ``settle`` s.
 
     Returns (drained, seconds waited, details).
     """

@@ -56,7 +56,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="extra system setting (env) for every scenario run, e.g. WIBER_CONSUMER_COMMIT_MODE=auto",
+        help=(
+            "extra system setting (env) for every scenario run, "
+            "e.g. WIBER_CONSUMER_COMMIT_MODE=auto"
+        ),
     )
 
 

@@ -232,8 +232,9 @@ async def _ticker(
             tick(el, float(scenario.workload.duration), p)
         faults = ", ".join(sorted(nemesis.current)) or "none"
         say(
-            f"{scenario.name}: {el:5.1f}/{scenario.workload.duration:g} s  sent {p.get('sent', 0)}  "
-            f"ok {p.get('ok', 0)} ({rate:.0f}/s)  fail {p.get('fail', 0)}  info {p.get('info', 0)}  "
+            f"{scenario.name}: {el:5.1f}/{scenario.workload.duration:g} s  "
+            f"sent {p.get('sent', 0)}  ok {p.get('ok', 0)} ({rate:.0f}/s)  "
+            f"fail {p.get('fail', 0)}  info {p.get('info', 0)}  "
             f"in-flight {p.get('inflight', 0)}  faults: {faults}"
         )
 

@@ -255,7 +255,8 @@ def _supervisor_alive(st: dict[str, Any] | None) -> bool:
 def _refuse_if_running(stack_dir: Path) -> None:
     if _supervisor_alive(_read_state(stack_dir)):
         raise ClusterError(
-            f"a stack is already running in {stack_dir}; run 'wiber-harness down --dir {stack_dir}' first"
+            f"a stack is already running in {stack_dir}; "
+            f"run 'wiber-harness down --dir {stack_dir}' first"
         )
 
 

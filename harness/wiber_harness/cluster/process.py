@@ -116,7 +116,8 @@ class ManagedProcess:
         self._log = self.spec.log.open("ab")
         self.start_offset = self._log.tell()
         self._log.write(
-            f"\n===== wiber-harness: start #{self.starts + 1} at {time.strftime('%H:%M:%S')} =====\n".encode()
+            f"\n===== wiber-harness: start #{self.starts + 1} "
+            f"at {time.strftime('%H:%M:%S')} =====\n".encode()
         )
         self._log.flush()
         env = {**os.environ, **self.spec.env}
@@ -133,7 +134,8 @@ class ManagedProcess:
             )
         except OSError as e:
             raise ClusterError(
-                f"{self.name}: cannot execute {self.spec.argv[0]} ({e.strerror}); run 'wiber-harness doctor'"
+                f"{self.name}: cannot execute {self.spec.argv[0]} ({e.strerror}); "
+                "run 'wiber-harness doctor'"
             ) from e
         self._watchdog.register(self._proc.pid)
         self.paused = False
