@@ -22,6 +22,7 @@ import httpx
 import pymongo
 
 from wiber_harness.clock import Clock
+from wiber_harness.cluster.base import Cluster
 from wiber_harness.history import Op
 from wiber_harness.reads import DeliveryEvent, FinalReads, StoredRecord
 
@@ -43,7 +44,7 @@ def conversations(ops: Sequence[Op]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _collection(cluster: Any) -> Any:
+def _collection(cluster: Cluster) -> Any:
     spec = cluster.spec
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
         cluster.endpoints().store, serverSelectionTimeoutMS=5000, socketTimeoutMS=30000
@@ -55,13 +56,13 @@ def _stored_ids(coll: Any, field: str) -> list[str]:
     return [str(d.get(field)) for d in coll.find({}, {field: 1, "_id": 0})]
 
 
-def _lag(cluster: Any) -> int | None:
+def _lag(cluster: Cluster) -> int | None:
     """Records the group has not committed yet, summed over partitions (None: unknown)."""
     from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
     from confluent_kafka.admin import AdminClient
 
     spec = cluster.spec
-    conf = {"bootstrap.servers": cluster.endpoints().kafka_direct, "log_level": 0}
+    conf: dict[str, Any] = {"bootstrap.servers": cluster.endpoints().kafka_direct, "log_level": 0}
     try:
         admin = AdminClient(conf)
         parts = sorted(admin.list_topics(spec.topic, timeout=5).topics[spec.topic].partitions)
@@ -72,7 +73,7 @@ def _lag(cluster: Any) -> int | None:
                 )
             ]
         )[spec.group].result(timeout=10)
-        committed = {tp.partition: tp.offset for tp in res.topic_partitions}
+        committed: dict[int, int] = {tp.partition: tp.offset for tp in res.topic_partitions}
         probe = Consumer({**conf, "group.id": f"wiber-harness-lag-{uuid.uuid4().hex[:6]}"})
         try:
             ends = {
@@ -87,13 +88,13 @@ def _lag(cluster: Any) -> int | None:
 
 
 def drain(
-    cluster: Any,
+    cluster: Cluster,
     ops: Sequence[Op],
     timeout: float = 120.0,
     settle: float = 8.0,
     on_progress: Callable[[str], None] | None = None,
 ) -> tuple[bool, float, dict[str, Any]]:
-    """Wait until everything acknowledged is stored and lag is 0 (or nothing moves for ``settle`` s).
+    """Wait until everything acknowledged is stored and lag is 0, or nothing moves for ``settle`` s.
 
     Returns (drained, seconds waited, details).
     """
@@ -131,7 +132,7 @@ def drain(
     return missing == 0, time.monotonic() - t0, {"missing": missing, "lag": lag}
 
 
-def read_store(cluster: Any, clock: Clock) -> list[StoredRecord]:
+def read_store(cluster: Cluster, clock: Clock) -> list[StoredRecord]:
     f = cluster.spec.fields
     client, coll = _collection(cluster)
     out = []
@@ -157,7 +158,7 @@ def read_store(cluster: Any, clock: Clock) -> list[StoredRecord]:
 
 
 def read_api(
-    cluster: Any, convs: dict[str, tuple[str, str]]
+    cluster: Cluster, convs: dict[str, tuple[str, str]]
 ) -> tuple[dict[str, list[str]], dict[str, str]]:
     """Every conversation through the API's GET, all pages, in the order returned."""
     spec = cluster.spec
@@ -188,7 +189,7 @@ def read_api(
     return reads, errors
 
 
-def read_delivery(cluster: Any, clock: Clock) -> list[DeliveryEvent]:
+def read_delivery(cluster: Cluster, clock: Clock) -> list[DeliveryEvent]:
     out = []
     for d in cluster.delivery_logs():
         try:
@@ -208,7 +209,7 @@ def read_delivery(cluster: Any, clock: Clock) -> list[DeliveryEvent]:
     return out
 
 
-def end_offsets(cluster: Any) -> dict[int, int]:
+def end_offsets(cluster: Cluster) -> dict[int, int]:
     from confluent_kafka import Consumer, TopicPartition
 
     spec = cluster.spec
@@ -229,7 +230,7 @@ def end_offsets(cluster: Any) -> dict[int, int]:
 
 
 def final_reads(
-    cluster: Any,
+    cluster: Cluster,
     ops: Sequence[Op],
     clock: Clock,
     *,
