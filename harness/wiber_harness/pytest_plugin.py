@@ -18,9 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from wiber_harness.cluster.base import Cluster
 
 MARKERS = (
     "integration: needs the real local stack (Kafka, store, Toxiproxy)",
@@ -53,7 +56,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="extra system setting (env) for every scenario run, e.g. WIBER_CONSUMER_COMMIT_MODE=auto",
+        help=(
+            "extra system setting (env) for every scenario run, "
+            "e.g. WIBER_CONSUMER_COMMIT_MODE=auto"
+        ),
     )
 
 
@@ -171,11 +177,12 @@ def run_scenario(request: pytest.FixtureRequest) -> Callable[..., Any]:
 
 
 @pytest.fixture(scope="session")
-def wiber_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def wiber_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A running local stack with the Wiber pipeline, shared by the session."""
-    from wiber_harness.cluster.local import LocalCluster, LocalClusterConfig
+    from wiber_harness.cluster.base import ClusterConfig
+    from wiber_harness.cluster.factory import make_cluster
 
-    c = LocalCluster(LocalClusterConfig(run_dir=tmp_path_factory.mktemp("wiber-stack")))
+    c = make_cluster("local", ClusterConfig(run_dir=tmp_path_factory.mktemp("wiber-stack")))
     c.start()
     try:
         yield c

@@ -37,6 +37,8 @@ from wiber_harness.checkers import CheckResult, check_all
 from wiber_harness.checkers.analysis import Analysis
 from wiber_harness.checkers.base import Validity, merge_validity
 from wiber_harness.clock import Clock
+from wiber_harness.cluster.base import Cluster, ClusterConfig
+from wiber_harness.cluster.factory import make_cluster
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.end_phase import drain, final_reads
 from wiber_harness.errors import CheckerError, HarnessError
@@ -93,28 +95,15 @@ def prepare(scenario: Scenario, opts: RunOptions) -> Scenario:
     return scenario
 
 
-def make_cluster(scenario: Scenario, run_dir: Path, opts: RunOptions) -> Any:
-    topo = scenario.topology
-    settings = {**topo.env(), **opts.settings}
-    if opts.backend == "local":
-        from wiber_harness.cluster.local import LocalCluster, LocalClusterConfig
-
-        return LocalCluster(
-            LocalClusterConfig(
-                run_dir=run_dir / "cluster",
-                partitions=topo.partitions,
-                consumers=topo.consumers,
-                apis=topo.apis,
-                settings=settings,
-                system=opts.system,
-                disposable=True,
-            )
-        )
-    if opts.backend == "compose":
-        from wiber_harness.cluster.compose import ComposeCluster
-
-        return ComposeCluster.for_scenario(scenario, run_dir, settings=settings, system=opts.system)
-    raise HarnessError(f"unknown backend {opts.backend!r}; use local or compose")
+def scenario_cluster(scenario: Scenario, run_dir: Path, opts: RunOptions) -> Cluster:
+    """The fresh, throw-away cluster of one run, as the scenario's topology asks."""
+    config = ClusterConfig.for_scenario(
+        scenario,
+        run_dir,
+        settings={**scenario.topology.env(), **opts.settings},
+        system=opts.system,
+    )
+    return make_cluster(opts.backend, config)
 
 
 def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResult:
@@ -126,7 +115,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
     run_dir.mkdir(parents=True, exist_ok=False)
     (run_dir / "scenario.yaml").write_text(scenario.to_yaml())
     _link_latest(opts.out_root, run_dir)
-    cluster = make_cluster(scenario, run_dir, opts)
+    cluster = scenario_cluster(scenario, run_dir, opts)
     t0 = time.monotonic()
     say(f"{scenario.name}: starting the {opts.backend} stack")
     try:
@@ -180,7 +169,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
 
 async def _drive(
     scenario: Scenario,
-    cluster: Any,
+    cluster: Cluster,
     history: HistoryWriter,
     clock: Clock,
     opts: RunOptions,
@@ -244,8 +233,9 @@ async def _ticker(
             tick(el, float(scenario.workload.duration), p)
         faults = ", ".join(sorted(nemesis.current)) or "none"
         say(
-            f"{scenario.name}: {el:5.1f}/{scenario.workload.duration:g} s  sent {p.get('sent', 0)}  "
-            f"ok {p.get('ok', 0)} ({rate:.0f}/s)  fail {p.get('fail', 0)}  info {p.get('info', 0)}  "
+            f"{scenario.name}: {el:5.1f}/{scenario.workload.duration:g} s  "
+            f"sent {p.get('sent', 0)}  ok {p.get('ok', 0)} ({rate:.0f}/s)  "
+            f"fail {p.get('fail', 0)}  info {p.get('info', 0)}  "
             f"in-flight {p.get('inflight', 0)}  faults: {faults}"
         )
 

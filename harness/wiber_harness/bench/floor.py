@@ -6,7 +6,7 @@
   :mod:`wiber_harness.bench.floor_app`, so the floor runs under exactly the
   uvicorn settings (loop, HTTP parser, one worker) of the API.
 * :class:`FloorServer`: that process, in its own process group under the
-  bench's :class:`~wiber_harness.cluster.watchdog.Watchdog`, ready when
+  bench's :class:`~wiber_harness.cluster.guards.Watchdog`, ready when
   ``GET /health/readiness`` answers 200; ``close()`` stops it.
 * :func:`run_wrk`: ``wrk -tT -cC -dDs --latency -s post.lua URL/messages``
   with a Lua script that POSTs one Wiber-shaped JSON body (the workload's
@@ -33,9 +33,9 @@ import httpx
 import orjson
 
 from wiber_harness.bench.generator import LoadSpec
+from wiber_harness.cluster.guards import Watchdog
 from wiber_harness.cluster.process import ManagedProcess, ProcessSpec
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
-from wiber_harness.cluster.watchdog import Watchdog
 from wiber_harness.errors import HarnessError
 from wiber_harness.workload.plan import content_for
 

@@ -69,8 +69,9 @@ from wiber_harness.bench.profiling import CpuMeter, Profiler
 from wiber_harness.bench.search import Search, find_max_rate, probe
 from wiber_harness.bench.sink import measure_sink
 from wiber_harness.bench.stats import median
-from wiber_harness.cluster.local import LocalCluster, LocalClusterConfig
-from wiber_harness.cluster.watchdog import Watchdog
+from wiber_harness.cluster.base import ClusterConfig
+from wiber_harness.cluster.guards import Watchdog
+from wiber_harness.cluster.local import LocalCluster
 
 Say = Callable[[str], None]
 T = TypeVar("T")
@@ -158,7 +159,7 @@ class _Bench:
         self.work.mkdir(parents=True, exist_ok=True)
         self.watchdog = Watchdog()
         self.cluster = LocalCluster(
-            LocalClusterConfig(
+            ClusterConfig(
                 run_dir=self.out / "cluster",
                 partitions=cfg.partitions,
                 consumers=cfg.consumers,
@@ -333,8 +334,9 @@ class _Bench:
                 t["chosen"] = t["processes"] == best[0]
             if best[1] < cfg.min_generator_vs_wrk * wrk_rps and rep == 0:
                 self.data.problems.append(
-                    f"the generator reached {best[1] / wrk_rps:.2f} x wrk with {best[0]} process(es), "
-                    f"below {cfg.min_generator_vs_wrk}: the floor's figure is partly the generator's"
+                    f"the generator reached {best[1] / wrk_rps:.2f} x wrk with {best[0]} "
+                    f"process(es), below {cfg.min_generator_vs_wrk}: the floor's figure is "
+                    "partly the generator's"
                 )
         self.data.generator_trials += trials
 
@@ -702,7 +704,8 @@ class _Bench:
         if r is not None:
             self.data.checkers = r
             self.say(
-                f"checkers + metrics: {r['total_s']} s wall, {r['total_cpu_s']} s CPU on {r['ops']} ops"
+                f"checkers + metrics: {r['total_s']} s wall, {r['total_cpu_s']} s CPU "
+                f"on {r['ops']} ops"
             )
 
 
@@ -717,7 +720,10 @@ def _end_to_end_latency(argv: list[str], log: Path) -> kt.EndToEndResult:
 def _start_all(
     profilers: list[Profiler], meter: CpuMeter, seconds: float, out: dict[str, float | None]
 ) -> None:
-    """Start the profilers and the CPU meter; the meter's reading lands in ``out`` after ``seconds``."""
+    """Start the profilers and the CPU meter.
+
+    The meter's reading lands in ``out`` after ``seconds``.
+    """
     for p in profilers:
         p.start()
     meter.start()

@@ -23,7 +23,8 @@ import click
 import psutil
 
 from wiber_harness.cli import EXIT_UNKNOWN, cli
-from wiber_harness.cluster.local import STATE_FILE, LocalCluster, LocalClusterConfig
+from wiber_harness.cluster.base import STATE_FILE, Cluster, ClusterConfig
+from wiber_harness.cluster.factory import BACKENDS, make_cluster
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, parse_settings
 from wiber_harness.errors import ClusterError
 
@@ -44,14 +45,15 @@ def _config(
     partitions: int,
     sets: tuple[str, ...],
     no_system: bool,
-) -> LocalClusterConfig:
-    return LocalClusterConfig(
+) -> ClusterConfig:
+    return ClusterConfig(
         run_dir=stack_dir,
         consumers=consumers,
         apis=apis,
         partitions=partitions,
         settings=_settings(sets),
         system=None if no_system else DEFAULT_SYSTEM,
+        akhq=True,  # compose: also start AKHQ (the local backend has none)
     )
 
 
@@ -109,9 +111,7 @@ def _stack_options(f: Any) -> Any:
 @click.option(
     "--detach", is_flag=True, help="Return when ready; the stack keeps running until 'down'."
 )
-@click.option(
-    "--backend", type=click.Choice(["local", "compose"]), default="local", show_default=True
-)
+@click.option("--backend", type=click.Choice(list(BACKENDS)), default="local", show_default=True)
 @click.option("--serve", is_flag=True, hidden=True)
 def up(
     stack_dir: Path,
@@ -132,12 +132,7 @@ def up(
     cfg = _config(stack_dir, consumers, apis, partitions, sets, no_system)
     if stack_dir.exists() and not serve:
         _clean_stack_dir(stack_dir)
-    if backend == "compose":
-        from wiber_harness.cluster.compose import ComposeCluster
-
-        cluster: Any = ComposeCluster.from_stack_config(cfg)
-    else:
-        cluster = LocalCluster(cfg)
+    cluster = make_cluster(backend, cfg)
     stop = {"flag": False}
 
     def on_term(signum: int, frame: object) -> None:
@@ -164,8 +159,9 @@ def up(
                 if not stop["flag"]:
                     _refresh(cluster, stack_dir)
             return 0
-        if getattr(cluster, "akhq_note", None):
-            click.echo(cluster.akhq_note)
+        note = getattr(cluster, "akhq_note", None)  # compose only
+        if note:
+            click.echo(note)
         click.echo(f"ready in {time.monotonic() - t0:.1f} s; Ctrl-C stops it")
         _live(cluster, stack_dir, stop)
         return 0
@@ -178,7 +174,7 @@ def up(
         _mark_down(stack_dir)
 
 
-def _refresh(cluster: LocalCluster, stack_dir: Path) -> None:
+def _refresh(cluster: Cluster, stack_dir: Path) -> None:
     try:
         st = cluster.state()
         st["supervisor_pid"] = os.getpid()
@@ -190,7 +186,7 @@ def _refresh(cluster: LocalCluster, stack_dir: Path) -> None:
         pass
 
 
-def _mark_ready(stack_dir: Path, cluster: LocalCluster) -> None:
+def _mark_ready(stack_dir: Path, cluster: Cluster) -> None:
     _refresh(cluster, stack_dir)
 
 
@@ -206,7 +202,7 @@ def _mark_down(stack_dir: Path) -> None:
         f.write_text(json.dumps(st, indent=2))
 
 
-def _live(cluster: LocalCluster, stack_dir: Path, stop: dict[str, bool]) -> None:
+def _live(cluster: Cluster, stack_dir: Path, stop: dict[str, bool]) -> None:
     from rich.live import Live
     from rich.table import Table
 
@@ -259,7 +255,8 @@ def _supervisor_alive(st: dict[str, Any] | None) -> bool:
 def _refuse_if_running(stack_dir: Path) -> None:
     if _supervisor_alive(_read_state(stack_dir)):
         raise ClusterError(
-            f"a stack is already running in {stack_dir}; run 'wiber-harness down --dir {stack_dir}' first"
+            f"a stack is already running in {stack_dir}; "
+            f"run 'wiber-harness down --dir {stack_dir}' first"
         )
 
 
