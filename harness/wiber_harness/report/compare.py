@@ -489,7 +489,8 @@ def compare(
             base.source,
             cur.source,
             problems=[
-                f"{base.source} is a {base.kind} and {cur.source} a {cur.kind}; compare two of one kind"
+                f"{base.source} is a {base.kind} and {cur.source} a {cur.kind}; "
+                "compare two of one kind"
             ],
         )
     problems = list(cur.undecided)

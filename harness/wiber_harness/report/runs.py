@@ -153,7 +153,8 @@ class RunData:
         return Analysis(h[1], self.reads or FinalReads())
 
     def release(self) -> None:
-        """Forget the loaded history, reads and analysis (a suite's runs need not all fit in memory)."""
+        """Forget the loaded history, reads and analysis (a suite's runs need not all fit in
+        memory)."""
         for name in ("history", "reads", "analysis"):
             self.__dict__.pop(name, None)
 
