@@ -22,19 +22,14 @@ from typing import Any
 import click
 import psutil
 
-from wiber_harness.cli import EXIT_UNKNOWN, cli
+from wiber_harness.cli import cli
+from wiber_harness.cli._common import backend_option, parse_sets, sets_option
 from wiber_harness.cluster.local import STATE_FILE, LocalCluster, LocalClusterConfig
-from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, parse_settings
+from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
 from wiber_harness.errors import ClusterError
+from wiber_harness.verdict import EXIT_UNKNOWN
 
 DEFAULT_STACK_DIR = Path("reports") / "stack"
-
-
-def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
-    try:
-        return parse_settings(pairs, "--set")
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from e
 
 
 def _config(
@@ -50,7 +45,7 @@ def _config(
         consumers=consumers,
         apis=apis,
         partitions=partitions,
-        settings=_settings(sets),
+        settings=parse_sets(sets),
         system=None if no_system else DEFAULT_SYSTEM,
     )
 
@@ -88,13 +83,7 @@ def _stack_options(f: Any) -> Any:
             click.option("--consumers", default=2, show_default=True),
             click.option("--apis", default=1, show_default=True),
             click.option("--partitions", default=6, show_default=True),
-            click.option(
-                "--set",
-                "sets",
-                multiple=True,
-                metavar="NAME=VALUE",
-                help="System setting (env) override.",
-            ),
+            sets_option("System setting (env) override."),
             click.option(
                 "--no-system", is_flag=True, help="Start only Kafka, the store and Toxiproxy."
             ),
@@ -109,9 +98,7 @@ def _stack_options(f: Any) -> Any:
 @click.option(
     "--detach", is_flag=True, help="Return when ready; the stack keeps running until 'down'."
 )
-@click.option(
-    "--backend", type=click.Choice(["local", "compose"]), default="local", show_default=True
-)
+@backend_option
 @click.option("--serve", is_flag=True, hidden=True)
 def up(
     stack_dir: Path,
@@ -259,7 +246,8 @@ def _supervisor_alive(st: dict[str, Any] | None) -> bool:
 def _refuse_if_running(stack_dir: Path) -> None:
     if _supervisor_alive(_read_state(stack_dir)):
         raise ClusterError(
-            f"a stack is already running in {stack_dir}; run 'wiber-harness down --dir {stack_dir}' first"
+            f"a stack is already running in {stack_dir}; "
+            f"run 'wiber-harness down --dir {stack_dir}' first"
         )
 
 
