@@ -16,20 +16,23 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import psutil
 
 from wiber_harness.cli import cli
 from wiber_harness.cli._common import backend_option, parse_sets, sets_option
+from wiber_harness.cluster.base import Cluster
 from wiber_harness.cluster.local import STATE_FILE, LocalCluster, LocalClusterConfig
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
 from wiber_harness.errors import ClusterError
 from wiber_harness.verdict import EXIT_UNKNOWN
 
 DEFAULT_STACK_DIR = Path("reports") / "stack"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _config(
@@ -69,17 +72,22 @@ def doctor(fix: bool) -> int:
     return EXIT_UNKNOWN if bad else 0
 
 
-def _stack_options(f: Any) -> Any:
+def _dir_option(help: str | None = None) -> Callable[[F], F]:
+    """``--dir STACK_DIR`` (default reports/stack)."""
+    return click.option(
+        "--dir",
+        "stack_dir",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_STACK_DIR,
+        show_default=True,
+        help=help,
+    )
+
+
+def _stack_options(f: F) -> F:
     for opt in reversed(
         [
-            click.option(
-                "--dir",
-                "stack_dir",
-                type=click.Path(path_type=Path),
-                default=DEFAULT_STACK_DIR,
-                show_default=True,
-                help="Stack folder (logs, data, cluster.json).",
-            ),
+            _dir_option("Stack folder (logs, data, cluster.json)."),
             click.option("--consumers", default=2, show_default=True),
             click.option("--apis", default=1, show_default=True),
             click.option("--partitions", default=6, show_default=True),
@@ -122,7 +130,7 @@ def up(
     if backend == "compose":
         from wiber_harness.cluster.compose import ComposeCluster
 
-        cluster: Any = ComposeCluster.from_stack_config(cfg)
+        cluster: Cluster = ComposeCluster.from_stack_config(cfg)
     else:
         cluster = LocalCluster(cfg)
     stop = {"flag": False}
@@ -151,8 +159,9 @@ def up(
                 if not stop["flag"]:
                     _refresh(cluster, stack_dir)
             return 0
-        if getattr(cluster, "akhq_note", None):
-            click.echo(cluster.akhq_note)
+        note = getattr(cluster, "akhq_note", None)
+        if note:
+            click.echo(note)
         click.echo(f"ready in {time.monotonic() - t0:.1f} s; Ctrl-C stops it")
         _live(cluster, stack_dir, stop)
         return 0
@@ -165,7 +174,7 @@ def up(
         _mark_down(stack_dir)
 
 
-def _refresh(cluster: LocalCluster, stack_dir: Path) -> None:
+def _refresh(cluster: Cluster, stack_dir: Path) -> None:
     try:
         st = cluster.state()
         st["supervisor_pid"] = os.getpid()
@@ -177,7 +186,7 @@ def _refresh(cluster: LocalCluster, stack_dir: Path) -> None:
         pass
 
 
-def _mark_ready(stack_dir: Path, cluster: LocalCluster) -> None:
+def _mark_ready(stack_dir: Path, cluster: Cluster) -> None:
     _refresh(cluster, stack_dir)
 
 
@@ -193,7 +202,7 @@ def _mark_down(stack_dir: Path) -> None:
         f.write_text(json.dumps(st, indent=2))
 
 
-def _live(cluster: LocalCluster, stack_dir: Path, stop: dict[str, bool]) -> None:
+def _live(cluster: Cluster, stack_dir: Path, stop: dict[str, bool]) -> None:
     from rich.live import Live
     from rich.table import Table
 
@@ -329,13 +338,7 @@ def _up_detached(
 
 
 @cli.command()
-@click.option(
-    "--dir",
-    "stack_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_STACK_DIR,
-    show_default=True,
-)
+@_dir_option()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: nodes and endpoints.")
 def status(stack_dir: Path, as_json: bool) -> int:
     """Show the running stack's nodes and endpoints."""
@@ -369,13 +372,7 @@ def status(stack_dir: Path, as_json: bool) -> int:
 
 
 @cli.command()
-@click.option(
-    "--dir",
-    "stack_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_STACK_DIR,
-    show_default=True,
-)
+@_dir_option()
 @click.option("--timeout", default=90.0, show_default=True)
 def down(stack_dir: Path, timeout: float) -> int:
     """Stop the stack started by 'up --detach'; waits until no process of it is left."""
