@@ -16,7 +16,7 @@ on the same cluster in the same run. The modules' docstrings are the specs:
 * :mod:`~wiber_harness.bench.measure`, :mod:`~wiber_harness.bench.search`:
   one measured load and when it *held*; the max-rate search;
 * :mod:`~wiber_harness.bench.kafka_tools`, :mod:`~wiber_harness.bench.floor`,
-  :mod:`~wiber_harness.bench.floor_app`, :mod:`~wiber_harness.bench.stack_ops`,
+  :mod:`~wiber_harness.bench.endpoint`, :mod:`~wiber_harness.bench.stack_ops`,
   :mod:`~wiber_harness.bench.sink`: the references and the sink;
 * :mod:`~wiber_harness.bench.profiling`: py-spy profiles and their summary;
 * :mod:`~wiber_harness.bench.document`: the ``bench.json`` schema, figure by

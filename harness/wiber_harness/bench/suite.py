@@ -7,7 +7,7 @@ most of that). Phases, in order:
 
 1. **Start** one :class:`~wiber_harness.cluster.local.LocalCluster` (3
    brokers, the store, Toxiproxy, the API, the consumers) for the whole
-   bench, and the HTTP floor (:mod:`wiber_harness.bench.floor_app` under the
+   bench, and the HTTP floor (:mod:`wiber_harness.bench.endpoint` under the
    API's uvicorn command line) beside it.
 2. **Ingest and references**, consumers stopped (nothing but the measured
    client writes the topic or the store), ``repetitions`` rounds, each
