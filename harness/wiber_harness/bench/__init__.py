@@ -11,6 +11,10 @@ else's load, every gated figure is a *ratio* against a reference measured
 on the same cluster in the same run. The modules' docstrings are the specs:
 
 * :mod:`~wiber_harness.bench.suite`: the phases and their order;
+  :mod:`~wiber_harness.bench.context`: a run's state and the helpers every
+  phase uses; :mod:`~wiber_harness.bench.phase_ingest`,
+  :mod:`~wiber_harness.bench.phase_pipeline`,
+  :mod:`~wiber_harness.bench.phase_profiles`: the phases;
 * :mod:`~wiber_harness.bench.config`: every knob (quick and full presets);
 * :mod:`~wiber_harness.bench.generator`: open-loop load from N processes;
 * :mod:`~wiber_harness.bench.measure`, :mod:`~wiber_harness.bench.search`:
