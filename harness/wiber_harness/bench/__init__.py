@@ -24,8 +24,9 @@ on the same cluster in the same run. The modules' docstrings are the specs:
   :mod:`~wiber_harness.bench.sink`: the references and the sink;
 * :mod:`~wiber_harness.bench.profiling`: py-spy profiles and their summary;
 * :mod:`~wiber_harness.bench.document`: the ``bench.json`` schema, figure by
-  figure; :mod:`~wiber_harness.bench.html`, :mod:`~wiber_harness.bench.plots`:
-  the report;
+  figure (computed by :mod:`~wiber_harness.bench.figures`);
+  :mod:`~wiber_harness.bench.html`, :mod:`~wiber_harness.bench.plots`: the
+  report;
 * :mod:`~wiber_harness.bench.stats`: value (median) and spread (MAD).
 """
 
