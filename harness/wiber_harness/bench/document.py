@@ -74,8 +74,8 @@ from wiber_harness.bench.search import Search
 from wiber_harness.bench.sink import SinkRun
 from wiber_harness.bench.stack_ops import RawInsert
 from wiber_harness.bench.stats import Series
-from wiber_harness.report.compare import BENCH_FILE, BENCH_SCHEMA
 from wiber_harness.report.runs import ReportError
+from wiber_harness.report.sides import BENCH_FILE, BENCH_SCHEMA
 
 
 @dataclass
