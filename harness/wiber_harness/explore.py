@@ -90,6 +90,7 @@ from wiber_harness.scenario.targets import (
     parse,
     resolve,
 )
+from wiber_harness.verdict import quiet_word
 
 T = TypeVar("T")
 
@@ -459,7 +460,7 @@ class Explorer:
         kinds = violation_kinds(r.checks) if r.verdict is False else ()
         o = Outcome(sc, path, r.verdict, kinds, getattr(r, "run_dir", None), time.monotonic() - t0)
         self.outcomes.append(o)
-        word = {True: "valid", False: "VIOLATION", "unknown": "unknown"}[r.verdict]
+        word = quiet_word(r.verdict)
         extra = f" ({', '.join(f'{c}/{a}' for c, a in kinds)})" if kinds else ""
         self.say(f"{sc.name}: {word}{extra} in {o.seconds:.0f} s: {sc.description}")
         return o
