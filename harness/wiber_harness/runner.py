@@ -47,10 +47,11 @@ from wiber_harness.history import NEMESIS, HistoryWriter, Op, read_history
 from wiber_harness.metrics import summary, threshold_metrics
 from wiber_harness.reads import FinalReads
 from wiber_harness.scenario import Scenario, load_scenario
+from wiber_harness.verdict import EXIT_CODES as EXIT
+from wiber_harness.verdict import word as _word
 from wiber_harness.wellformed import Malformed, validate_ops
 
 RESULT_SCHEMA = "wiber-result/1"
-EXIT = {True: 0, False: 1, "unknown": 2}
 
 
 @dataclass
@@ -362,10 +363,6 @@ def _link_latest(root: Path, run_dir: Path) -> None:
         if link.is_symlink() or link.exists():
             link.unlink()
         link.symlink_to(run_dir.name)
-
-
-def _word(v: Validity) -> str:
-    return {True: "VALID", False: "VIOLATION", "unknown": "UNKNOWN"}[v]
 
 
 __all__ = ["RESULT_SCHEMA", "RunOptions", "RunResult", "check_run", "judge_run", "run_scenario"]

@@ -195,10 +195,8 @@ class GeneratorPool:
         api: ApiProfile | None = None,
         on_start: Callable[[], None] | None = None,
     ) -> LoadRun:
-        """One load (see the module docstring).
-
-        ``on_start`` is called once every worker was told to go.
-        """
+        """One load (see the module docstring); ``on_start`` is called once every worker was
+        told to go."""
         if spec.processes != self.processes:
             raise WorkloadError(
                 f"generator: the pool has {self.processes} processes, the load wants "
@@ -330,9 +328,8 @@ async def _work(job: dict[str, Any], lines: IO[str]) -> dict[str, Any]:
 
 
 def worker_main(argv: Sequence[str] | None = None) -> int:
-    """``python -m wiber_harness.bench.generator --serve``: jobs from stdin.
-
-    See :class:`GeneratorPool`.
+    """``python -m wiber_harness.bench.generator --serve``: jobs from stdin (see
+    :class:`GeneratorPool`).
 
     Protocol, one line each: the worker prints ``up``; then per load it reads
     ``job FILE``, prints ``ready``, reads ``go START_NS``, runs, writes the

@@ -1,10 +1,10 @@
 """What the bench does to the stack besides sending HTTP load.
 
-Every function takes the running :class:`~wiber_harness.cluster.base.Cluster`
-(the bench starts a local one) and touches only the system's own topic,
-group, database and collection (names from the system spec), over direct
-connections unless it says
-otherwise:
+Every function takes the running stack (any
+:class:`~wiber_harness.cluster.base.Cluster`: its ``spec``, ``endpoints()``,
+``toxiproxy``, node verbs) and touches only the system's own topic, group,
+database and collection (names from the system spec), over direct
+connections unless it says otherwise:
 
 * :func:`reset_store`: drop the messages collection and create it again
   with exactly the indexes the consumer creates (``wiber.store.Store.

@@ -16,26 +16,23 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import psutil
 
-from wiber_harness.cli import EXIT_UNKNOWN, cli
+from wiber_harness.cli import cli
+from wiber_harness.cli._common import backend_option, parse_sets, sets_option
 from wiber_harness.cluster.base import STATE_FILE, Cluster, ClusterConfig
-from wiber_harness.cluster.factory import BACKENDS, make_cluster
-from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, parse_settings
+from wiber_harness.cluster.factory import make_cluster
+from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
 from wiber_harness.errors import ClusterError
+from wiber_harness.verdict import EXIT_UNKNOWN
 
 DEFAULT_STACK_DIR = Path("reports") / "stack"
-
-
-def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
-    try:
-        return parse_settings(pairs, "--set")
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from e
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _config(
@@ -51,7 +48,7 @@ def _config(
         consumers=consumers,
         apis=apis,
         partitions=partitions,
-        settings=_settings(sets),
+        settings=parse_sets(sets),
         system=None if no_system else DEFAULT_SYSTEM,
         akhq=True,  # compose: also start AKHQ (the local backend has none)
     )
@@ -76,27 +73,26 @@ def doctor(fix: bool) -> int:
     return EXIT_UNKNOWN if bad else 0
 
 
-def _stack_options(f: Any) -> Any:
+def _dir_option(help: str | None = None) -> Callable[[F], F]:
+    """``--dir STACK_DIR`` (default reports/stack)."""
+    return click.option(
+        "--dir",
+        "stack_dir",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_STACK_DIR,
+        show_default=True,
+        help=help,
+    )
+
+
+def _stack_options(f: F) -> F:
     for opt in reversed(
         [
-            click.option(
-                "--dir",
-                "stack_dir",
-                type=click.Path(path_type=Path),
-                default=DEFAULT_STACK_DIR,
-                show_default=True,
-                help="Stack folder (logs, data, cluster.json).",
-            ),
+            _dir_option("Stack folder (logs, data, cluster.json)."),
             click.option("--consumers", default=2, show_default=True),
             click.option("--apis", default=1, show_default=True),
             click.option("--partitions", default=6, show_default=True),
-            click.option(
-                "--set",
-                "sets",
-                multiple=True,
-                metavar="NAME=VALUE",
-                help="System setting (env) override.",
-            ),
+            sets_option("System setting (env) override."),
             click.option(
                 "--no-system", is_flag=True, help="Start only Kafka, the store and Toxiproxy."
             ),
@@ -111,7 +107,7 @@ def _stack_options(f: Any) -> Any:
 @click.option(
     "--detach", is_flag=True, help="Return when ready; the stack keeps running until 'down'."
 )
-@click.option("--backend", type=click.Choice(list(BACKENDS)), default="local", show_default=True)
+@backend_option
 @click.option("--serve", is_flag=True, hidden=True)
 def up(
     stack_dir: Path,
@@ -338,13 +334,7 @@ def _up_detached(
 
 
 @cli.command()
-@click.option(
-    "--dir",
-    "stack_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_STACK_DIR,
-    show_default=True,
-)
+@_dir_option()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: nodes and endpoints.")
 def status(stack_dir: Path, as_json: bool) -> int:
     """Show the running stack's nodes and endpoints."""
@@ -378,13 +368,7 @@ def status(stack_dir: Path, as_json: bool) -> int:
 
 
 @cli.command()
-@click.option(
-    "--dir",
-    "stack_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_STACK_DIR,
-    show_default=True,
-)
+@_dir_option()
 @click.option("--timeout", default=90.0, show_default=True)
 def down(stack_dir: Path, timeout: float) -> int:
     """Stop the stack started by 'up --detach'; waits until no process of it is left."""
