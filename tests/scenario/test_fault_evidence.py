@@ -21,8 +21,9 @@ import pytest
 from tests.unit.histories import H
 from wiber_harness.faults.nemesis import fault_evidence
 from wiber_harness.history import NEMESIS, Op
-from wiber_harness.runner import EXIT, judge_run
+from wiber_harness.runner import judge_run
 from wiber_harness.scenario import Scenario, parse_scenario
+from wiber_harness.verdict import EXIT_CODES as EXIT
 
 BASE = """
 name: evidence
@@ -138,7 +139,8 @@ def test_an_unsafe_scenario_without_evidence_is_not_a_pass(tmp_path: Path) -> No
     r = judge_run(
         sc, history(heal_effective=False).ops, history(heal_effective=False).reads(), tmp_path
     )
-    assert r.verdict in (False, "unknown") and r.verdict is not True
+    assert r.verdict is not True
+    assert r.verdict in (False, "unknown")
 
 
 # --- the real stack: faults that miss -----------------------------------------------------
