@@ -76,8 +76,9 @@ Spread: requests go round-robin over ``api_urls`` through one
 ``aiohttp.ClientSession`` (keep-alive; its connector holds ``concurrency``
 connections plus room for resends, so a request never queues for a
 connection and skipping is the only back-pressure). aiohttp, not httpx:
-httpx's pool collapses under thousands of waiting tasks in open loop
-(ENVIRONMENT.md). Measure with ``python -m wiber_harness.bench.generator_selftest
+httpx's pool collapses under thousands of waiting tasks in open loop (the
+measurement is in ``docs/architecture.md``, "Decisions worth knowing").
+Measure with ``python -m wiber_harness.bench.generator_selftest
 --selftest-url URL`` (see :mod:`wiber_harness.bench.generator_selftest`).
 """
 
