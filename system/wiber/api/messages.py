@@ -20,11 +20,13 @@ from wiber.api.bodies import (
     MessageIn,
     body_doc,
     check_header_key,
-    parse_body,
+    parse_batch,
     parse_cursor,
+    parse_message,
     validate_item,
 )
 from wiber.api.errors import ApiError, Detail, invalid, json_response
+from wiber.api.middleware import take_body
 from wiber.api.produce import RETRY_AFTER_S, produce
 from wiber.api.runtime import Runtime, runtime_of
 from wiber.model import Message, check_user, conversation_id
@@ -38,9 +40,9 @@ router = APIRouter()
 # CPU-bound on a busy 2-core machine. Errors keep the same 400/422 shape.
 @router.post("/messages", status_code=201, openapi_extra=body_doc(MessageIn))
 async def post_message(request: Request) -> Response:
-    body = parse_body(MessageIn, await request.body())
-    idempotency_key = request.headers.get("idempotency-key")
     rt = runtime_of(request)
+    body = parse_message(await take_body(request), rt.limits)
+    idempotency_key = request.headers.get("idempotency-key")
     deadline = time.monotonic() + rt.settings.request_timeout_s
     check_header_key(idempotency_key, rt.settings)
     key, problems = validate_item(body, idempotency_key, rt.settings, "body.")
@@ -53,9 +55,9 @@ async def post_message(request: Request) -> Response:
 
 @router.post("/messages/batch", status_code=201, openapi_extra=body_doc(BatchIn))
 async def post_batch(request: Request) -> Response:
-    body = parse_body(BatchIn, await request.body())
-    idempotency_key = request.headers.get("idempotency-key")
     rt = runtime_of(request)
+    body = parse_batch(await take_body(request), rt.limits, rt.settings.max_batch)
+    idempotency_key = request.headers.get("idempotency-key")
     deadline = time.monotonic() + rt.settings.request_timeout_s
     msgs = _batch_messages(body, idempotency_key, rt.settings)
     # Tasks start in item order and each reaches produce() before its first
@@ -68,15 +70,10 @@ async def post_batch(request: Request) -> Response:
 
 
 def _batch_messages(body: BatchIn, idempotency_key: str | None, s: Settings) -> list[Message]:
-    """The batch's messages, each with its key; the 422 if any item (or the batch) is bad."""
-    n = len(body.messages)
-    if n == 0 or n > s.max_batch:
-        raise ApiError(
-            422,
-            "invalid_request",
-            f"messages must hold 1 to {s.max_batch} items (got {n})",
-            [{"field": "body.messages", "message": f"1 to {s.max_batch} items, got {n}"}],
-        )
+    """The batch's messages, each with its key; the 422 if any item is bad.
+
+    ``parse_batch`` already refused a batch of the wrong length.
+    """
     check_header_key(idempotency_key, s)
     msgs: list[Message] = []
     problems: list[Detail] = []
