@@ -70,8 +70,9 @@ Modules: ``runtime`` (the parts' protocols, the Runtime, the lifespan),
 ``messages`` and ``ops`` (the routers), ``bodies`` (request models and
 rules), ``limits`` (per-route body caps, the body budget), ``shape`` (the
 bounded structure count before parsing), ``produce`` (outcome -> status),
-``errors`` (the error shape and handlers), ``middleware`` (request
-metrics, reading and capping bodies).
+``errors`` (the error shape and handlers), ``answers`` (the answers'
+shapes, for OpenAPI), ``middleware`` (request metrics, reading and
+capping bodies).
 """
 
 from __future__ import annotations
@@ -133,6 +134,8 @@ def _declare_routes(app: FastAPI, router: APIRouter) -> None:
             status_code=route.status_code,
             openapi_extra=route.openapi_extra,
             include_in_schema=route.include_in_schema,
+            responses=route.responses,
+            response_class=route.response_class,
             name=route.name,
         )
 

@@ -18,14 +18,47 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 from pydantic_core import from_json
 
 from wiber.api.errors import ApiError, Detail, from_errors
 from wiber.api.limits import ROUTE_SLACK, VALUES_PER_MESSAGE, RouteLimits
 from wiber.api.shape import check_shape
-from wiber.model import check_content, check_key, check_user
+from wiber.model import USER_PATTERN, USER_RULE, check_content, check_key, check_user
 from wiber.settings import Settings
+
+_CURSOR_PATTERN = r"([0-9]{1,10}):(-1|[0-9]{1,19})"
+
+# The rules as the OpenAPI document states them, with the default limits
+# (documentation only: validate_item and the routes enforce the settings').
+_DEFAULT = {name: f.default for name, f in Settings.model_fields.items()}
+USER_DOC: dict[str, Any] = {
+    "pattern": f"^{USER_PATTERN.pattern}$",
+    "minLength": 1,
+    "maxLength": _DEFAULT["max_user_len"],
+    "description": f"{USER_RULE}; at most WIBER_MAX_USER_LEN characters",
+}
+KEY_DOC: dict[str, Any] = {
+    "minLength": 1,
+    "maxLength": _DEFAULT["max_key_len"],
+    "description": "printable text; at most WIBER_MAX_KEY_LEN characters",
+}
+CONTENT_DOC: dict[str, Any] = {
+    "minLength": 1,
+    "maxLength": _DEFAULT["max_content_bytes"] // 4,  # 4 UTF-8 bytes a character at most
+    "description": "at most WIBER_MAX_CONTENT_BYTES bytes of UTF-8",
+}
+
+
+LIMIT_DOC: dict[str, Any] = {
+    "minimum": 1,
+    "maximum": _DEFAULT["read_max_limit"],
+    "description": f"at most WIBER_READ_MAX_LIMIT; {_DEFAULT['read_default_limit']} if absent",
+}
+CURSOR_DOC: dict[str, Any] = {
+    "pattern": f"^{_CURSOR_PATTERN}$",
+    "description": "nextCursor of the previous page: partition:offset",
+}
 
 
 class MessageIn(BaseModel):
@@ -33,16 +66,18 @@ class MessageIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    fromUser: StrictStr
-    toUser: StrictStr
-    content: StrictStr
-    clientMessageId: StrictStr | None = None
+    fromUser: StrictStr = Field(json_schema_extra=USER_DOC)
+    toUser: StrictStr = Field(json_schema_extra=USER_DOC)
+    content: StrictStr = Field(json_schema_extra=CONTENT_DOC)
+    clientMessageId: StrictStr | None = Field(None, json_schema_extra=KEY_DOC)
 
 
 class BatchIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    messages: list[MessageIn]
+    messages: list[MessageIn] = Field(
+        json_schema_extra={"minItems": 1, "maxItems": _DEFAULT["max_batch"]}
+    )
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -153,7 +188,7 @@ def check_header_key(header_key: str | None, s: Settings) -> None:
 # ASCII digits only: str.isdigit() and int() also take "\u00b2" (superscript
 # two; int fails: a 500) and "\u0661" (Arabic-Indic one, read as 1), and
 # int() takes "-5" and "1_0".
-_CURSOR = re.compile(r"([0-9]{1,10}):(-1|[0-9]{1,19})")
+_CURSOR = re.compile(_CURSOR_PATTERN)
 
 
 def parse_cursor(raw: str) -> tuple[int, int] | None:
@@ -169,25 +204,42 @@ def parse_cursor(raw: str) -> tuple[int, int] | None:
 
 
 def body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI for a route that reads its body itself."""
+    """OpenAPI for a route that reads its body itself (the model's schema, refs inlined)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
+            "content": {"application/json": {"schema": _inline(schema, defs)}},
         },
         "parameters": [
             {
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string"},
+                "schema": {"type": "string", **KEY_DOC},
                 "description": "Retry key: the same sender and key give the same messageId.",
             }
         ],
     }
 
 
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """``node`` with each ``{"$ref": "#/$defs/X"}`` replaced by ``defs[X]`` (no cycles here)."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
 __all__ = [
+    "CURSOR_DOC",
+    "LIMIT_DOC",
+    "USER_DOC",
     "BatchIn",
     "MessageIn",
     "body_doc",

@@ -12,10 +12,14 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from wiber.api.answers import RESPONSES
 from wiber.api.bodies import (
+    CURSOR_DOC,
+    LIMIT_DOC,
+    USER_DOC,
     BatchIn,
     MessageIn,
     body_doc,
@@ -38,7 +42,12 @@ router = APIRouter()
 # The POST routes parse their bodies themselves: FastAPI's dependency
 # solving cost about a third of the CPU of a request, and the API is
 # CPU-bound on a busy 2-core machine. Errors keep the same 400/422 shape.
-@router.post("/messages", status_code=201, openapi_extra=body_doc(MessageIn))
+@router.post(
+    "/messages",
+    status_code=201,
+    openapi_extra=body_doc(MessageIn),
+    responses=RESPONSES["post_message"],
+)
 async def post_message(request: Request) -> Response:
     rt = runtime_of(request)
     body = parse_message(await take_body(request), rt.limits)
@@ -53,7 +62,12 @@ async def post_message(request: Request) -> Response:
     return json_response(status, out, {"Retry-After": RETRY_AFTER_S} if status == 503 else None)
 
 
-@router.post("/messages/batch", status_code=201, openapi_extra=body_doc(BatchIn))
+@router.post(
+    "/messages/batch",
+    status_code=201,
+    openapi_extra=body_doc(BatchIn),
+    responses=RESPONSES["post_batch"],
+)
 async def post_batch(request: Request) -> Response:
     rt = runtime_of(request)
     body = parse_batch(await take_body(request), rt.limits, rt.settings.max_batch)
@@ -90,13 +104,13 @@ def _batch_messages(body: BatchIn, idempotency_key: str | None, s: Settings) -> 
     return msgs
 
 
-@router.get("/messages/{user1}/{user2}")
+@router.get("/messages/{user1}/{user2}", responses=RESPONSES["get_conversation"])
 async def get_conversation(
     request: Request,
-    user1: str,
-    user2: str,
-    limit: int | None = Query(None),
-    after: str | None = Query(None),
+    user1: str = Path(json_schema_extra=USER_DOC),
+    user2: str = Path(json_schema_extra=USER_DOC),
+    limit: int | None = Query(None, json_schema_extra=LIMIT_DOC),
+    after: str | None = Query(None, json_schema_extra=CURSOR_DOC),
 ) -> Response:
     rt = runtime_of(request)
     lim, pos = _read_args(rt.settings, user1, user2, limit, after)

@@ -24,10 +24,11 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from wiber import failpoints
+from wiber.api.answers import RESPONSES
 from wiber.api.errors import ApiError, json_response
 from wiber.api.middleware import take_body
 from wiber.api.produce import RETRY_AFTER_S
@@ -43,12 +44,12 @@ _last_logged: dict[str, str | None] = {}
 router = APIRouter()
 
 
-@router.get("/health/liveness")
+@router.get("/health/liveness", responses=RESPONSES["liveness"])
 async def liveness() -> Response:
     return json_response(200, {"status": "ok"})
 
 
-@router.get("/health/readiness")
+@router.get("/health/readiness", responses=RESPONSES["readiness"])
 async def readiness(request: Request) -> Response:
     rt = runtime_of(request)
     t = READINESS_TIMEOUT_S
@@ -99,7 +100,7 @@ def _log_change(part: str, detail: str | None) -> None:
             log.warning("readiness: %s down: %s", part, detail)
 
 
-@router.get("/metrics")
+@router.get("/metrics", responses=RESPONSES["metrics"], response_class=PlainTextResponse)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -127,7 +128,7 @@ def _require_docs(rt: Runtime) -> None:
         raise ApiError(404, "not_found", "API docs are off (WIBER_API_DOCS=true)")
 
 
-@router.put("/debug/failpoints")
+@router.put("/debug/failpoints", responses=RESPONSES["put_failpoints"])
 async def put_failpoints(request: Request) -> Response:
     _require_debug(runtime_of(request))
     raw = bytes(await take_body(request)).decode("utf-8", errors="replace")
@@ -147,7 +148,7 @@ async def put_failpoints(request: Request) -> Response:
     return json_response(200, failpoints.status())
 
 
-@router.get("/debug/failpoints")
+@router.get("/debug/failpoints", responses=RESPONSES["get_failpoints"])
 async def get_failpoints(request: Request) -> Response:
     _require_debug(runtime_of(request))
     return json_response(200, failpoints.status())
