@@ -15,17 +15,16 @@ Promises:
   Values: ``VALUES_PER_MESSAGE`` per message (a valid one has 9).
 * ``BodyBudget``: the request-body bytes held at once, over all requests,
   never exceed its total. A request reserves its ``Content-Length`` (or
-  its route's cap when it sends none) before its body is read, keeps the
-  reservation until its answer is sent, and waits (first fit, in arrival
-  order) while it does not fit; ``BudgetTimeout`` after ``timeout_s``.
+  its route's cap when it sends none) before its body is read (``take``),
+  keeps the reservation until its answer is sent (``release``), and waits
+  (first fit, in arrival order) while it does not fit; ``BudgetTimeout``
+  after ``timeout_s``. A reservation larger than the total is cut to it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from wiber.settings import Settings
@@ -86,20 +85,20 @@ class BodyBudget:
         self.used = 0
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
 
-    @asynccontextmanager
-    async def hold(self, n: int, timeout_s: float) -> AsyncIterator[None]:
-        """Reserve ``n`` bytes (at most ``total``) for the ``async with`` block."""
+    def take_now(self, n: int) -> int | None:
+        """Reserve ``n`` bytes (at most ``total``) if they fit now: the amount held, or None."""
         n = min(max(n, 0), self.total)
-        await self._acquire(n, timeout_s)
-        try:
-            yield
-        finally:
-            self._release(n)
-
-    async def _acquire(self, n: int, timeout_s: float) -> None:
         if self.used + n <= self.total:
             self.used += n
-            return
+            return n
+        return None
+
+    async def take(self, n: int, timeout_s: float) -> int:
+        """Reserve ``n`` bytes (at most ``total``), waiting up to ``timeout_s``: the amount held."""
+        held = self.take_now(n)
+        if held is not None:
+            return held
+        n = min(max(n, 0), self.total)
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (n, fut)
         self._waiting.append(entry)
@@ -108,15 +107,17 @@ class BodyBudget:
                 await fut
         except BaseException as e:
             if fut.done() and not fut.cancelled():
-                self._release(n)  # granted, but this request leaves anyway
+                self.release(n)  # granted, but this request leaves anyway
             else:
                 self._waiting.remove(entry)
                 self._wake()
             if isinstance(e, TimeoutError):
                 raise BudgetTimeout() from None
             raise
+        return n
 
-    def _release(self, n: int) -> None:
+    def release(self, n: int) -> None:
+        """Give back what ``take``/``take_now`` returned."""
         self.used -= n
         self._wake()
 

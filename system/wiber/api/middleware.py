@@ -4,7 +4,8 @@ Promises:
 
 * Every answered HTTP request is counted once in
   ``wiber_api_requests_total{route,method,status}`` (``route`` is the route
-  template, ``unmatched`` when none matched, as for the 413 and 503 below).
+  template, ``unmatched`` when none matched, as for the 413 and 503 below;
+  status 499 when the client left before its body was read).
 * Each route's body is capped (``wiber.api.limits.RouteLimits``): 413 by
   its ``Content-Length`` before anything is read, or as soon as the bytes
   read pass the cap, so no more than the cap is ever buffered.
@@ -60,7 +61,8 @@ class RequestMetricsMiddleware:
             if not started:
                 await _answer(scope, receive, send_wrapper, _too_large(e.cap))
         except ClientDisconnect:
-            pass  # nobody to answer; counted with the status it has
+            if not started:
+                status = 499  # nobody to answer: counted as "client closed", not as a 500
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
@@ -77,22 +79,27 @@ class RequestMetricsMiddleware:
         if rt is None or route not in READS_BODY:
             await self.app(scope, _limited(receive, cap), send)
             return
+        budget = rt.budget
+        want = cap if length is None else length
+        held = budget.take_now(want)  # the usual case: it fits, no waiting
+        if held is None:
+            try:
+                held = await budget.take(want, rt.settings.request_timeout_s)
+            except BudgetTimeout:
+                busy = ApiError(
+                    503,
+                    "busy",
+                    "too many large request bodies at once; nothing was done, retry later",
+                    headers={"Retry-After": BUSY_RETRY_AFTER_S},
+                )
+                await _answer(scope, receive, send, busy)
+                return
         try:
-            async with rt.budget.hold(
-                cap if length is None else length, rt.settings.request_timeout_s
-            ):
-                scope[BODY_KEY] = await _read_body(receive, cap, length)
-                await self.app(scope, _after_body(receive), send)
-        except BudgetTimeout:
-            busy = ApiError(
-                503,
-                "busy",
-                "too many large request bodies at once; nothing was done, retry later",
-                headers={"Retry-After": BUSY_RETRY_AFTER_S},
-            )
-            await _answer(scope, receive, send, busy)
+            scope[BODY_KEY] = await _read_body(receive, cap, length)
+            await self.app(scope, _after_body(receive), send)
         finally:
             scope.pop(BODY_KEY, None)
+            budget.release(held)
 
 
 async def take_body(request: Request) -> bytes | bytearray:
