@@ -42,6 +42,7 @@ from wiber_harness.reads import (
     delivery_columns,
     store_columns,
 )
+from wiber_harness.words import kind
 
 MAX_ABS_NS = 7 * 86_400 * 1_000_000_000  # run-relative times: a week either way
 _STORE_FIELDS = ("message_id", "key", "conversation", "sender", "partition", "offset", "stored_at")
@@ -314,26 +315,8 @@ def _floats(values: list[int | None]) -> np.ndarray:
 # --- the strict path ---------------------------------------------------------------
 
 
-def _kind(x: object) -> str:
-    if x is None:
-        return "null"
-    if isinstance(x, bool):
-        return "boolean"
-    if isinstance(x, int):
-        return "integer"
-    if isinstance(x, float):
-        return "number"
-    if isinstance(x, str):
-        return "string"
-    if isinstance(x, list):
-        return "list"
-    if isinstance(x, dict):
-        return "object"
-    return type(x).__name__
-
-
 def _bad(where: str, x: object, want: str) -> MalformedReads:
-    return MalformedReads(f"{where} is {_kind(x)} {x!r:.40}, not {want}")
+    return MalformedReads(f"{where} is {kind(x, article=False)} {x!r:.40}, not {want}")
 
 
 def _obj(x: object, where: str) -> dict[str, Any]:
@@ -385,7 +368,9 @@ def decode_strict(d: object) -> FinalReads:
     """
     if not isinstance(d, dict) or d.get("schema") not in (SCHEMA, SCHEMA_V1):
         found = d.get("schema") if isinstance(d, dict) else None
-        what = f"schema {found!r:.60}" if isinstance(d, dict) else f"a JSON {_kind(d)}"
+        what = (
+            f"schema {found!r:.60}" if isinstance(d, dict) else f"a JSON {kind(d, article=False)}"
+        )
         raise MalformedReads(
             f"the file holds {what}, not an object of schema {SCHEMA!r} or {SCHEMA_V1!r}; "
             "this harness cannot read it"
