@@ -39,12 +39,11 @@ from typing import IO, Any, Literal
 import orjson
 
 from wiber_harness.errors import CheckerError
+from wiber_harness.wellformed import NEMESIS, OP_TYPES, Malformed, Pairing, check_op
 
 SCHEMA = "wiber-history/1"
 
 OpType = Literal["invoke", "ok", "fail", "info"]
-OP_TYPES: frozenset[str] = frozenset({"invoke", "ok", "fail", "info"})
-NEMESIS = "nemesis"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,18 +72,12 @@ class Op:
         )
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Op:
-        t = d.get("type")
-        if t not in OP_TYPES:
-            raise ValueError(f"op type {t!r} is not one of {sorted(OP_TYPES)}")
-        return cls(
-            id=int(d["id"]),
-            type=t,
-            f=str(d["f"]),
-            process=str(d["process"]),
-            time=int(d["time"]),
-            value=dict(d.get("value") or {}),
-        )
+    def from_dict(cls, d: object) -> Op:
+        """An op from its decoded JSON; raises ValueError (a :class:`Malformed`) naming
+        the broken rule of :mod:`wiber_harness.wellformed`."""
+        value = check_op(d)
+        assert isinstance(d, dict)
+        return cls(d["id"], d["type"], d["f"], d["process"], d["time"], value)
 
 
 class HistoryWriter:
@@ -133,10 +126,12 @@ class HistoryWriter:
 
 
 def read_history(path: Path) -> tuple[dict[str, Any], list[Op]]:
-    """Read a history file: (header, ops). A torn last line is dropped.
+    """Read a history file: (header, ops), every op checked (:mod:`wiber_harness.wellformed`).
 
-    Raises :class:`CheckerError` naming the file and line for anything else
-    that is not a valid op, or a header of another schema.
+    A torn last line (the file does not end with a newline and its last line
+    does not parse) is dropped: a run killed mid-write. Blank lines are
+    skipped. Anything else that breaks a rule raises :class:`CheckerError`
+    with ``FILE:LINE: what is wrong; how to fix it``.
     """
     try:
         raw = path.read_bytes()
@@ -145,29 +140,39 @@ def read_history(path: Path) -> tuple[dict[str, Any], list[Op]]:
             f"{path}: cannot read the history ({e.strerror}); re-run the scenario"
         ) from e
     lines = raw.split(b"\n")
-    if not lines or not lines[0].strip():
+    torn_possible = not raw.endswith(b"\n")
+    if not lines[0].strip():
         raise CheckerError(f"{path}: the history is empty (no header line); re-run the scenario")
     try:
         header = orjson.loads(lines[0])
     except orjson.JSONDecodeError as e:
-        raise CheckerError(f"{path}:1: the header is not JSON ({e})") from e
+        raise CheckerError(f"{path}:1: the header is not JSON ({e}); re-run the scenario") from e
     if not isinstance(header, dict) or header.get("schema") != SCHEMA:
+        found = header.get("schema") if isinstance(header, dict) else None
         raise CheckerError(
-            f"{path}:1: schema {header.get('schema') if isinstance(header, dict) else None!r} "
-            f"is not {SCHEMA!r}; this harness cannot read that history"
+            f"{path}:1: the header's schema is {found!r:.60}, not {SCHEMA!r}; this harness "
+            "cannot read that history"
         )
     ops: list[Op] = []
-    body = lines[1:]
-    for n, line in enumerate(body, start=2):
+    pairing = Pairing()
+    last = len(lines)  # 1-based number of the last line
+    for n, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         try:
-            ops.append(Op.from_dict(orjson.loads(line)))
-        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as e:
-            last = all(not rest.strip() for rest in body[n - 1 :])
-            if last:
+            d = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            if torn_possible and n == last:
                 break  # torn final line of a crashed run
-            raise CheckerError(f"{path}:{n}: not a valid op ({e})") from e
+            raise CheckerError(
+                f"{path}:{n}: the line is not JSON ({e}); re-run the scenario (or restore the file)"
+            ) from None
+        try:
+            op = Op.from_dict(d)
+            pairing.add(op, f"line {n}")
+        except Malformed as e:
+            raise CheckerError(f"{path}:{n}: {e}") from None
+        ops.append(op)
     return header, ops
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -474,12 +475,36 @@ def _count_in(p: Phase, t: F64) -> int:
     return int(p.contains(t).sum())
 
 
+# The figures threshold_metrics() returns, by name, with what each measures:
+# the names a scenario's expect.thresholds may use (wiber_harness.scenario.METRICS).
+THRESHOLD_METRICS: Mapping[str, str] = MappingProxyType(
+    {
+        "recovery_s": "seconds from a fault's heal until acknowledgements flow again",
+        "error_rate": "fraction of sends that failed or were indeterminate",
+        "max_gap_s": "longest stretch without an acknowledged send",
+        "convergence_s": "time for everything acknowledged to become readable",
+        "throughput": "acknowledged messages per second",
+        "ack_p50_ms": "median acknowledgement latency",
+        "ack_p99_ms": "99th percentile acknowledgement latency",
+        "ack_max_ms": "worst acknowledgement latency",
+        "e2e_p50_ms": "median send-to-readable latency",
+        "e2e_p99_ms": "99th percentile send-to-readable latency",
+        "e2e_max_ms": "worst send-to-readable latency",
+        "lost": "acknowledged messages never stored",
+        "duplicated": "messages stored more than once",
+        "unexpected": "stored messages that were never sent",
+        "recovered": "indeterminate sends that were stored",
+        "ordering_violations": "conversation reads out of write order",
+    }
+)
+
+
 def threshold_metrics(
     results: Mapping[str, CheckResult], summary: Mapping[str, Any]
 ) -> dict[str, float | None]:
     """The figures a scenario's ``expect.thresholds`` can name, from one run.
 
-    Keys are those of :data:`wiber_harness.scenario.METRICS`; None when the
+    Keys are those of :data:`THRESHOLD_METRICS`; None when the
     figure is unknown (its checker crashed or was not run, or nothing was
     measured):
 
@@ -549,6 +574,7 @@ __all__ = [
     "PERCENTILES",
     "PHASES",
     "SIGNIFICANT_DIGITS",
+    "THRESHOLD_METRICS",
     "Phase",
     "Recorded",
     "ack_latencies",

@@ -14,8 +14,12 @@ Modules (each docstring is its spec):
 * ``wiber.settings``: every ``WIBER_*`` knob, unsafe values, validation;
 * ``wiber.model``: conversation ids, message ids, request rules, record codec;
 * ``wiber.producer``: asyncio bridge over confluent-kafka delivery reports;
-* ``wiber.api``: the FastAPI app (``python -m uvicorn wiber.api:app``);
-* ``wiber.consumer``: Kafka -> store, commit after store (``python -m wiber.consumer``);
+* ``wiber.api``: the FastAPI app (``python -m uvicorn wiber.api:app``), a
+  package: ``runtime`` (lifespan, the parts' protocols), the routers
+  ``messages`` and ``ops``, ``bodies``, ``produce``, ``errors``, ``middleware``;
+* ``wiber.consumer``: Kafka -> store, commit after store (``python -m wiber.consumer``),
+  a package: ``loop`` (polling, commits, rebalances), ``batch`` (records ->
+  documents), ``writes`` (store and DLQ writes, retried);
 * ``wiber.store``: the collection, its indexes, classified inserts, read view;
 * ``wiber.deliverylog``: the consumer's JSON-lines delivery log;
 * ``wiber.failpoints``: named fault-injection points;

@@ -98,44 +98,55 @@ def parse_spec(spec: str) -> dict[str, Rule]:
     rules: dict[str, Rule] = {}
     for raw in spec.replace("\n", ";").split(";"):
         entry = raw.split("#", 1)[0].strip()
-        if not entry:
-            continue
-        name, sep, act = entry.partition("=")
-        name, act = name.strip(), act.strip()
-        if not sep or not name or not act:
-            raise FailpointSpecError(f"failpoint entry {entry!r} is not name=action")
-        nth: int | None = None
-        prob: float | None = None
-        if "@" in act:
-            act, n = act.split("@", 1)
-            try:
-                nth = int(n)
-            except ValueError:
-                raise FailpointSpecError(f"failpoint {name}: @{n} is not a whole number") from None
-            if nth < 1:
-                raise FailpointSpecError(f"failpoint {name}: @N needs N >= 1")
-        elif "%" in act:
-            act, p = act.split("%", 1)
-            try:
-                prob = float(p)
-            except ValueError:
-                raise FailpointSpecError(f"failpoint {name}: %{p} is not a number") from None
-            if not 0.0 <= prob <= 1.0:
-                raise FailpointSpecError(f"failpoint {name}: %P needs 0 <= P <= 1")
-        delay_ms = 0
-        if act.startswith("delay:"):
-            try:
-                delay_ms = int(act.split(":", 1)[1])
-            except ValueError:
-                raise FailpointSpecError(f"failpoint {name}: {act!r} needs delay:MS") from None
-            act = "delay"
-        if act not in ACTIONS:
-            raise FailpointSpecError(
-                f"failpoint {name}: unknown action {act!r} (use one of crash, hang, raise, "
-                "delay:MS, off)"
-            )
-        rules[name] = Rule(name, act, delay_ms, nth, prob)
+        if entry:
+            rule = _parse_entry(entry)
+            rules[rule.name] = rule
     return rules
+
+
+def _parse_entry(entry: str) -> Rule:
+    """One ``name=action[@N|%P]`` entry (comments and blanks already gone)."""
+    name, sep, act = entry.partition("=")
+    name, act = name.strip(), act.strip()
+    if not sep or not name or not act:
+        raise FailpointSpecError(f"failpoint entry {entry!r} is not name=action")
+    act, nth, prob = _parse_when(name, act)
+    delay_ms = 0
+    if act.startswith("delay:"):
+        try:
+            delay_ms = int(act.split(":", 1)[1])
+        except ValueError:
+            raise FailpointSpecError(f"failpoint {name}: {act!r} needs delay:MS") from None
+        act = "delay"
+    if act not in ACTIONS:
+        raise FailpointSpecError(
+            f"failpoint {name}: unknown action {act!r} (use one of crash, hang, raise, "
+            "delay:MS, off)"
+        )
+    return Rule(name, act, delay_ms, nth, prob)
+
+
+def _parse_when(name: str, act: str) -> tuple[str, int | None, float | None]:
+    """Split ``act@N`` / ``act%P`` into the action, the nth hit and the probability."""
+    if "@" in act:
+        act, n = act.split("@", 1)
+        try:
+            nth = int(n)
+        except ValueError:
+            raise FailpointSpecError(f"failpoint {name}: @{n} is not a whole number") from None
+        if nth < 1:
+            raise FailpointSpecError(f"failpoint {name}: @N needs N >= 1")
+        return act, nth, None
+    if "%" in act:
+        act, p = act.split("%", 1)
+        try:
+            prob = float(p)
+        except ValueError:
+            raise FailpointSpecError(f"failpoint {name}: %{p} is not a number") from None
+        if not 0.0 <= prob <= 1.0:
+            raise FailpointSpecError(f"failpoint {name}: %P needs 0 <= P <= 1")
+        return act, None, prob
+    return act, None, None
 
 
 class Registry:

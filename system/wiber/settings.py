@@ -13,7 +13,7 @@ Promises:
 * Unsafe values (each breaks one of the pipeline's promises) are allowed,
   because the harness runs them on purpose to prove its checkers catch the
   breakage; ``unsafe_warnings()`` lists them and both processes log each as
-  ``UNSAFE setting ...`` at start.
+  ``UNSAFE setting ...`` at start. :data:`UNSAFE_VALUES` names them as data.
 * The producer's delivery timeout is bounded below the request timeout, so
   an API request never outlives the Kafka write it waits for.
 """
@@ -22,13 +22,56 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "WIBER_"
+
+# The settings a test harness may change per run to exercise the pipeline
+# (field names, in field order). The others are deployment plumbing
+# (addresses, ports, names, read buckets, logs, failpoints) that whoever
+# starts the processes sets.
+TUNABLE: tuple[str, ...] = (
+    "producer_acks",
+    "producer_idempotence",
+    "producer_linger_ms",
+    "producer_batch_messages",
+    "producer_compression",
+    "producer_delivery_timeout_ms",
+    "producer_queue_max_messages",
+    "request_timeout_s",
+    "consumer_batch_size",
+    "consumer_batch_timeout_ms",
+    "consumer_commit_mode",
+    "consumer_on_store_error",
+    "consumer_session_timeout_ms",
+    "consumer_max_poll_interval_ms",
+    "consumer_retry_max_backoff_ms",
+    "store_unique_index",
+    "store_timeout_ms",
+    "partition_key",
+    "max_batch",
+    "max_content_bytes",
+)
+
+# The values that break one of the pipeline's promises on purpose, by field,
+# written as in the environment (lower case): exactly the values for which
+# Settings.unsafe_warnings() warns.
+UNSAFE_VALUES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "producer_acks": ("1", "0"),
+        "producer_idempotence": ("false",),
+        "consumer_commit_mode": ("auto",),
+        "consumer_on_store_error": ("skip",),
+        "store_unique_index": ("false",),
+        "partition_key": ("direction",),
+    }
+)
 
 
 class SettingsError(ValueError):
@@ -272,4 +315,12 @@ def describe_validation_error(e: ValidationError) -> str:
     return "invalid Wiber settings: " + "; ".join(parts)
 
 
-__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "describe_validation_error", "load_settings"]
+__all__ = [
+    "ENV_PREFIX",
+    "TUNABLE",
+    "UNSAFE_VALUES",
+    "Settings",
+    "SettingsError",
+    "describe_validation_error",
+    "load_settings",
+]

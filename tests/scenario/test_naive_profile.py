@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from wiber_harness.profile import load_profile
 from wiber_harness.pytest_plugin import summarize
 from wiber_harness.scenario import parse_scenario
+from wiber_harness.scenario.profile import load_profile
 
 pytestmark = [pytest.mark.integration, pytest.mark.scenario]
 

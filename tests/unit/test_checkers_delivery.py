@@ -89,6 +89,7 @@ def test_fail_then_info_is_indeterminate_so_storing_it_is_recovered() -> None:
     a = h.send(outcome="fail")
     h.retry(a, outcome="info")
     h.store(a)
+    h.store(h.send())  # one acknowledged, stored message: the run tested something
     r = check_delivery(h.ops, h.reads())
     assert r.valid is True
     assert anomalies(r.counts) == {"recovered": 1}
@@ -100,6 +101,7 @@ def test_indeterminate_or_pending_yet_stored_is_recovered_not_a_failure() -> Non
     b = h.send(outcome="pending")
     h.store(a)
     h.store(b)
+    h.store(h.send())  # one acknowledged, stored message: the run tested something
     r = check_delivery(h.ops, h.reads())
     assert r.valid is True
     assert r.counts["indeterminate"] == 2
@@ -174,7 +176,9 @@ def test_not_drained_is_noted_and_the_verdict_stands() -> None:
     r = check_delivery(h.ops, h.reads(drained=False))
     assert r.valid is False
     assert r.details["drained"] is False and "drained" in r.details["note"]
-    ok = check_delivery([], H().reads(drained=False))
+    h2 = H()
+    h2.store(h2.send())
+    ok = check_delivery(h2.ops, h2.reads(drained=False))
     assert ok.valid is True and ok.details["drained"] is False
 
 
@@ -198,10 +202,20 @@ def test_a_send_without_key_makes_the_checkers_unknown() -> None:
     assert results["redelivery"].valid is True  # needs no send ops
 
 
-def test_empty_run_is_valid() -> None:
+def test_empty_run_is_unknown_because_it_tested_nothing() -> None:
     r = check_delivery([], H().reads())
-    assert r.valid is True
+    assert r.valid == "unknown"
     assert r.counts["attempted"] == 0
+    assert "tested nothing" in r.details["vacuous"]
+
+
+def test_a_run_where_every_send_failed_and_nothing_is_stored_is_unknown() -> None:
+    h = H()
+    for _ in range(3):
+        h.send(outcome="fail")
+    r = check_delivery(h.ops, h.reads())
+    assert r.valid == "unknown"
+    assert r.counts["failed"] == 3 and r.counts["acknowledged"] == 0
 
 
 def test_stored_but_missing_from_a_successful_api_read_is_unreadable() -> None:

@@ -162,7 +162,18 @@ def test_a_violation_elsewhere_beats_unknown() -> None:
 def test_a_conversation_without_acknowledged_sends_needs_no_read() -> None:
     h = H()
     h.send(outcome="fail")
-    assert check_ordering(h.ops, h.reads(api_errors={AB: "down"})).valid is True
+    c = h.send("carol", "dave")
+    h.store(c)
+    reads = h.reads(api_errors={AB: "down"})
+    assert check_ordering(h.ops, reads).valid is True
+
+
+def test_a_run_that_read_no_conversation_tested_no_order() -> None:
+    h = H()
+    h.send(outcome="fail")
+    r = check_ordering(h.ops, h.reads(api_errors={AB: "down"}))
+    assert r.valid == "unknown"
+    assert r.counts["conversations_checked"] == 0 and "vacuous" in r.details
 
 
 def test_duplicate_entries_in_a_read_use_the_first_place() -> None:

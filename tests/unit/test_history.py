@@ -9,11 +9,12 @@ from wiber_harness.history import Op, read_history, write_history
 
 def test_evidence_with_int_keys_is_written_and_read_back(tmp_path: Path) -> None:
     # offset_rewind evidence maps partitions (ints) to offsets
+    inv = Op(1, "invoke", "inject", "nemesis", 4, {"fault": "f", "kind": "offset_rewind"})
     op = Op(1, "ok", "inject", "nemesis", 5, {"evidence": {"before": {0: 5, 1: 7}}})
-    write_history(tmp_path / "h.jsonl", [op], {"scenario": "x"})
+    write_history(tmp_path / "h.jsonl", [inv, op], {"scenario": "x"})
     header, ops = read_history(tmp_path / "h.jsonl")
     assert header["scenario"] == "x"
-    assert ops[0].value["evidence"]["before"] == {"0": 5, "1": 7}
+    assert ops[1].value["evidence"]["before"] == {"0": 5, "1": 7}
 
 
 def test_a_torn_last_line_is_dropped(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
 from wiber_harness.errors import InvalidScenario
-from wiber_harness.profile import load_profile, profile_from_dict, profile_to_toml
+from wiber_harness.scenario.profile import load_profile, profile_from_dict, profile_to_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wiber.settings import Settings, SettingsError, load_settings
+from wiber.settings import TUNABLE, UNSAFE_VALUES, Settings, SettingsError, load_settings
 
 ENV_NAMES = [
     "WIBER_KAFKA_BOOTSTRAP",
@@ -118,6 +118,21 @@ def test_each_unsafe_value_warns(
     monkeypatch.setenv(env, value)
     w = load_settings().unsafe_warnings()
     assert len(w) == 1 and w[0].startswith("UNSAFE setting ") and needle in w[0]
+
+
+def test_unsafe_values_are_exactly_the_ones_that_warn(monkeypatch: pytest.MonkeyPatch) -> None:
+    # UNSAFE_VALUES is the data the harness reads; unsafe_warnings() the code that logs
+    assert set(UNSAFE_VALUES) <= set(TUNABLE) <= set(Settings.model_fields)
+    for field, values in UNSAFE_VALUES.items():
+        for value in values:
+            env = "WIBER_" + field.upper()
+            monkeypatch.setenv(env, value)
+            if field == "producer_acks":
+                monkeypatch.setenv("WIBER_PRODUCER_IDEMPOTENCE", "false")
+            w = load_settings().unsafe_warnings()
+            assert any(x.startswith(f"UNSAFE setting {env}={value}:") for x in w), (env, value)
+    # with every unsafe value set at once there is one warning per field, none more
+    assert len(load_settings().unsafe_warnings()) == len(UNSAFE_VALUES)
 
 
 def test_delivery_timeout_must_be_below_request_timeout(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,16 +18,27 @@ Terms used by every checker:
   attempt completed ``fail`` (the API promised it did not happen);
   *indeterminate* otherwise (some ``info`` or pending attempt, no ``ok``).
   Its *ack time* is the earliest ``ok`` completion; its *invoke time* the
-  earliest invoke; its conversation, sender, seq and intended time are those
-  of its first attempt in history order;
+  earliest invoke among its attempts that did not complete ``fail`` (a
+  ``fail`` promises the attempt did not happen, so its interval does not
+  count), or, when every attempt failed, the earliest invoke of all; its
+  conversation, sender, seq and intended time are those of its first
+  attempt in history order;
 * **attribution**: a stored record belongs to the key named by its ``key``
   field when that key was sent; otherwise to the key whose completion
   returned the record's ``messageId`` (``ok`` completions take precedence);
   otherwise to no key (it is *unexpected*). Each record belongs to at most
   one key, so a messageId returned for two keys cannot make both look stored;
+* **read item**: one messageId of a successful conversation read. Its key
+  is the attribution of the first attributed store record with that
+  messageId, else the messageId's owner (the key whose completion returned
+  it), else none; its *identity* is its key, or its messageId when it has
+  none;
 * **position**: a key's position in its conversation's API read is the
-  first place where a messageId of that key appears (a messageId of one of
-  its attributed records, or one the API returned for it).
+  smallest index of a read item of that key in the read of the key's own
+  conversation (items read in another conversation give no position).
+
+``docs/verdicts.md`` states the same terms as the specification that the
+slow reference checker in ``tests/reference`` implements too.
 
 Times stay nanoseconds since run start (float64, NaN when unknown; exact
 for runs shorter than 100 days).
@@ -88,6 +99,10 @@ class Sends:
     a_intended: F64  # the invoke's time when the op carries no intended time
     a_retry: B
     a_mid: list[str | None]
+    a_part: I64  # partition the ok answer named; meaningful where a_has_pos
+    a_off: I64
+    a_has_pos: B  # the completion carried integer partition and offset
+    a_invalid: B  # the invoke says the request is invalid on purpose
     # per key
     k_conversation: list[str | None]
     k_conv: I64  # index into conversations, -1 for None
@@ -95,10 +110,11 @@ class Sends:
     k_sndr: I64  # index into senders, -1 for None
     k_seq: list[Any]
     k_intended: F64
-    k_invoke: F64  # earliest invoke
+    k_invoke: F64  # earliest invoke of an attempt that did not fail (of all, if all failed)
     k_ack: F64  # earliest ok completion, NaN if never acknowledged
     k_status: I8
     k_attempts: I64
+    k_live: I64  # attempts that did not complete fail
     k_mid: list[str | None]  # first messageId an ok completion returned
     k_extra_mids: dict[int, set[str]]  # further, different ok messageIds
     conversations: list[str]
@@ -127,6 +143,14 @@ def mid_owner(sends: Sends) -> dict[str, int]:
     owner = {m: a_key[i] for i in reversed(other) if (m := a_mid[i]) is not None}
     owner.update({m: a_key[i] for i in reversed(ok) if (m := a_mid[i]) is not None})
     return owner
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _int_or(x: object, default: int) -> int:
+    return x if isinstance(x, int) and not isinstance(x, bool) else default
 
 
 def _index(values: list[Any]) -> tuple[list[Any], dict[Any, int], I64]:
@@ -191,8 +215,27 @@ def build_sends(ops: Sequence[Op]) -> tuple[Sends, list[Op]]:
     k_ack = np.full(nk, np.inf)
     np.minimum.at(k_ack, ak[ok], dn[ok])
     k_ack[np.isinf(k_ack)] = np.nan
+    live = out != FAIL
     k_inv = np.full(nk, np.inf)
-    np.minimum.at(k_inv, ak, inv)
+    np.minimum.at(k_inv, ak[live], inv[live])
+    k_any = np.full(nk, np.inf)
+    np.minimum.at(k_any, ak, inv)
+    k_inv = np.where(np.isinf(k_inv), k_any, k_inv)
+    a_part = np.asarray(
+        [_int_or(c.value.get("partition"), -1) if c is not None else -1 for c in comps],
+        dtype=np.int64,
+    )
+    a_off = np.asarray(
+        [_int_or(c.value.get("offset"), -1) if c is not None else -1 for c in comps],
+        dtype=np.int64,
+    )
+    a_has_pos = np.asarray(
+        [
+            c is not None and _is_int(c.value.get("partition")) and _is_int(c.value.get("offset"))
+            for c in comps
+        ],
+        dtype=np.bool_,
+    )
     conversations, conv_index, k_conv = _index(k_conversation)
     senders, _, k_sndr = _index(k_sender)
     sends = Sends(
@@ -205,8 +248,12 @@ def build_sends(ops: Sequence[Op]) -> tuple[Sends, list[Op]]:
         a_done=dn,
         a_outcome=out,
         a_intended=a_int,
-        a_retry=np.asarray(["retry_of" in v for v in values], dtype=np.bool_),
+        a_retry=np.asarray([v.get("retry_of") is not None for v in values], dtype=np.bool_),
         a_mid=a_mid,
+        a_part=a_part,
+        a_off=a_off,
+        a_has_pos=a_has_pos,
+        a_invalid=np.asarray([v.get("invalid") is True for v in values], dtype=np.bool_),
         k_conversation=k_conversation,
         k_conv=k_conv,
         k_sender=k_sender,
@@ -217,6 +264,7 @@ def build_sends(ops: Sequence[Op]) -> tuple[Sends, list[Op]]:
         k_ack=k_ack,
         k_status=status.astype(np.int8),
         k_attempts=attempts,
+        k_live=np.bincount(ak[live], minlength=nk).astype(np.int64),
         k_mid=k_mid,
         k_extra_mids=k_extra,
         conversations=conversations,
@@ -284,12 +332,16 @@ def build_store(
 
 @dataclass(frozen=True, slots=True)
 class Positions:
-    """Where each key reads in its conversation's API read."""
+    """Read items attributed to keys, and where each key reads in its conversation."""
 
     k_pos: F64  # global position (read offset of the conversation + index), NaN if absent
     read_offset: dict[str, int]  # conversation -> offset of its read in the global numbering
     checked: frozenset[str]  # conversations whose read succeeded
-    duplicate_reads: int  # messageIds listed more than once within one conversation's read
+    duplicate_reads: int  # per read: items minus distinct identities
+    i_key: I64  # per read item (global numbering): its key, -1 when it has none
+    i_conv: list[str]  # per read item: the conversation that was read
+    i_mid: list[str]  # per read item: the messageId
+    i_foreign: B  # the item's key belongs to another conversation
 
 
 def build_positions(
@@ -304,10 +356,10 @@ def build_positions(
     # reversed so that the first record of a messageId wins
     stored_mid_key = {recs[i].message_id: int(store.r_key[i]) for i in attributed[::-1].tolist()}
     flat: list[str] = []
+    item_conv: list[str] = []
     conv_of_read: list[int] = []
     lengths: list[int] = []
     offsets: dict[str, int] = {}
-    dup = 0
     checked: set[str] = set()
     for conv, mids in reads.api.items():
         if conv in reads.api_errors:
@@ -315,9 +367,9 @@ def build_positions(
         checked.add(conv)
         offsets[conv] = len(flat)
         flat.extend(mids)
+        item_conv.extend([conv] * len(mids))
         conv_of_read.append(sends.conv_index.get(conv, -2))
         lengths.append(len(mids))
-        dup += len(mids) - len(set(mids))
     sget = stored_mid_key.get
     ka = np.asarray([sget(m, -1) for m in flat], dtype=np.int64)
     unstored = np.flatnonzero(ka < 0).tolist()
@@ -326,14 +378,29 @@ def build_positions(
         for i in unstored:
             ka[i] = oget(flat[i], -1)
     rconv = np.repeat(np.asarray(conv_of_read, dtype=np.int64), lengths)
+    read_no = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     gpos = np.arange(len(flat), dtype=np.float64)
-    keep = ka >= 0
-    keep[keep] = sends.k_conv[ka[keep]] == rconv[keep]  # read in the key's own conversation
+    keyed = ka >= 0
+    own = keyed.copy()
+    own[keyed] = sends.k_conv[ka[keyed]] == rconv[keyed]  # read in the key's own conversation
     k_pos = np.full(nk, np.inf)
-    np.minimum.at(k_pos, ka[keep], gpos[keep])
+    np.minimum.at(k_pos, ka[own], gpos[own])
     k_pos[np.isinf(k_pos)] = np.nan
+    # identities per read: (read, key) for keyed items, (read, messageId) for the others
+    distinct = len(
+        {(r, k) for r, k in zip(read_no[keyed].tolist(), ka[keyed].tolist(), strict=True)}
+    )
+    loose = np.flatnonzero(~keyed).tolist()
+    distinct += len({(int(read_no[i]), flat[i]) for i in loose})
     return Positions(
-        k_pos=k_pos, read_offset=offsets, checked=frozenset(checked), duplicate_reads=dup
+        k_pos=k_pos,
+        read_offset=offsets,
+        checked=frozenset(checked),
+        duplicate_reads=len(flat) - distinct,
+        i_key=ka,
+        i_conv=item_conv,
+        i_mid=flat,
+        i_foreign=keyed & ~own,
     )
 
 
@@ -466,6 +533,11 @@ class Analysis:
     @property
     def sends(self) -> Sends:
         return self._sends_and_nemesis[0]
+
+    @property
+    def nemesis(self) -> list[Op]:
+        """The nemesis ops (injects and heals, invokes and completions), in history order."""
+        return self._sends_and_nemesis[1]
 
     @cached_property
     def mid_owner(self) -> dict[str, int]:

@@ -1,7 +1,8 @@
-"""Delivery: every acknowledged message stored exactly once, nothing else.
+"""Delivery: every acknowledged message stored exactly once, read where it belongs, nothing else.
 
-Keys, attribution and key statuses are defined in
-:mod:`wiber_harness.checkers.analysis`. Counts (``CheckResult.counts``):
+Keys, attempts, attribution, read items and their identities are defined in
+:mod:`wiber_harness.checkers.analysis` (and, as the specification, in
+``docs/verdicts.md`` section 3). Counts (``CheckResult.counts``):
 
 * ``attempts``: send invokes; ``resends``: those carrying ``retry_of``;
 * ``attempted``: distinct keys; ``acknowledged`` / ``failed`` /
@@ -29,13 +30,36 @@ Keys, attribution and key statuses are defined in
   path lost it, which breaks "each conversation reads back";
 * ``id_mismatch``: stored acknowledged keys none of whose records carries a
   messageId the API returned for it (informational: the API handed the
-  client an id the store does not know).
+  client an id the store does not know);
+* ``unexpected_reads``: read items with no key: the API returned a message
+  that was never written (Jepsen's *unexpected* read);
+* ``foreign_reads``: read items whose key belongs to another conversation:
+  the read of one conversation returned another's message;
+* ``duplicate_reads``: per successful read, its items minus its distinct
+  identities: the same message read twice;
+* ``misplaced``: attributed records whose stored conversation is not null
+  and differs from their key's conversation;
+* ``position_checked``: acknowledged keys with exactly one attempt that did
+  not complete ``fail``, that attempt ``ok`` with an integer ``partition``
+  and ``offset`` in its answer, and an attributed record with a known
+  partition and offset; ``position_mismatch``: those none of whose
+  attributed records is at the answered position (the API acknowledged a
+  position where the message is not: it answered before the record was
+  durable, or the write landed elsewhere). Keys with several attempts that
+  may have written are not checked: a retry's produce writes a second
+  record at another position, and which one the store kept is not fixed;
+* ``dead_lettered``: records in the dead-letter topic (``reads.dead_letters``)
+  when no send was invalid on purpose (``invalid: true``): transient errors
+  must be retried, not dead-lettered. Each example carries its reason.
 
 ``valid`` is False when ``lost``, ``unreadable``, ``unexpected``,
-``aborted``, ``duplicated`` or ``duplicated_ids`` is positive, else True. When the final
-reads were taken before the pipeline drained (``reads.drained`` False) the
-verdict stands but ``details["drained"]`` says so: lost messages may have
-been in flight.
+``aborted``, ``duplicated``, ``duplicated_ids``, ``unexpected_reads``,
+``foreign_reads``, ``duplicate_reads``, ``misplaced``, ``position_mismatch``
+or ``dead_lettered`` is positive; else ``"unknown"`` when nothing was
+acknowledged (the run tested nothing); else True. When the final reads were
+taken before the pipeline drained (``reads.drained`` False) the verdict
+stands but ``details["drained"]`` says so: lost messages may have been in
+flight.
 """
 
 from __future__ import annotations
@@ -46,12 +70,34 @@ from typing import Any
 
 import numpy as np
 
-from wiber_harness.checkers.analysis import ACKED, FAILED, INDETERMINATE, Analysis, seconds
-from wiber_harness.checkers.base import MAX_EXAMPLES, CheckResult
+from wiber_harness.checkers.analysis import (
+    ACKED,
+    FAIL,
+    FAILED,
+    INDETERMINATE,
+    OK,
+    Analysis,
+    seconds,
+)
+from wiber_harness.checkers.base import MAX_EXAMPLES, CheckResult, Validity
 from wiber_harness.history import Op
-from wiber_harness.reads import FinalReads
+from wiber_harness.reads import DeadLetter, FinalReads
 
 NAME = "delivery"
+VIOLATIONS: tuple[str, ...] = (
+    "lost",
+    "unreadable",
+    "unexpected",
+    "aborted",
+    "duplicated",
+    "duplicated_ids",
+    "unexpected_reads",
+    "foreign_reads",
+    "duplicate_reads",
+    "misplaced",
+    "position_mismatch",
+    "dead_lettered",
+)
 
 
 def check_delivery(ops: Sequence[Op], reads: FinalReads) -> CheckResult:
@@ -92,6 +138,13 @@ def delivery_from(an: Analysis) -> CheckResult:
         n - 1 for n in dup_unattributed.values()
     )
 
+    pos = an.positions
+    unexpected_reads = np.flatnonzero(pos.i_key < 0)
+    foreign_reads = np.flatnonzero(pos.i_foreign)
+    misplaced = _misplaced(an)
+    checked_pos, mismatched = _positions(an)
+    dead = _dead_letters(an)
+
     counts: dict[str, int | float] = {
         "attempts": len(s.a_key),
         "resends": int(s.a_retry.sum()),
@@ -111,6 +164,13 @@ def delivery_from(an: Analysis) -> CheckResult:
         "duplicate_copies": copies,
         "recovered": len(recovered),
         "id_mismatch": len(mismatch),
+        "unexpected_reads": len(unexpected_reads),
+        "foreign_reads": len(foreign_reads),
+        "duplicate_reads": pos.duplicate_reads,
+        "misplaced": len(misplaced),
+        "position_checked": checked_pos,
+        "position_mismatch": len(mismatched),
+        "dead_lettered": len(dead),
     }
 
     def key_ex(ki: int, **extra: Any) -> dict[str, Any]:
@@ -148,20 +208,108 @@ def delivery_from(an: Analysis) -> CheckResult:
     if mismatch:
         examples["id_mismatch"] = [key_ex(k) for k in mismatch[:MAX_EXAMPLES]]
 
-    bad = ("lost", "unreadable", "unexpected", "aborted", "duplicated", "duplicated_ids")
+    def item_ex(i: int) -> dict[str, Any]:
+        k = int(pos.i_key[i])
+        ex: dict[str, Any] = {"read_conversation": pos.i_conv[i], "message_id": pos.i_mid[i]}
+        if k >= 0:
+            ex |= {"key": s.keys[k], "conversation": s.k_conversation[k]}
+        return ex
+
+    if len(unexpected_reads):
+        examples["unexpected_reads"] = [
+            item_ex(i) for i in unexpected_reads[:MAX_EXAMPLES].tolist()
+        ]
+    if len(foreign_reads):
+        examples["foreign_reads"] = [item_ex(i) for i in foreign_reads[:MAX_EXAMPLES].tolist()]
+    if misplaced:
+        examples["misplaced"] = [
+            {
+                **key_ex(int(st.r_key[i])),
+                "stored_id": recs[i].message_id,
+                "stored_conversation": recs[i].conversation,
+            }
+            for i in misplaced[:MAX_EXAMPLES]
+        ]
+    if mismatched:
+        examples["position_mismatch"] = [
+            key_ex(k, answered=answered, stored=stored)
+            for k, answered, stored in mismatched[:MAX_EXAMPLES]
+        ]
+    if dead:
+        examples["dead_lettered"] = [
+            {
+                "partition": d.partition,
+                "offset": d.offset,
+                "message_id": d.message_id,
+                "reason": d.reason,
+            }
+            for d in dead[:MAX_EXAMPLES]
+        ]
+
     details: dict[str, Any] = {"drained": reads.drained}
     if not reads.drained:
         details["note"] = (
             "final reads were taken before the pipeline drained; "
             "lost messages may still have been in flight"
         )
+    if reads.dead_letters is None:
+        details["dead_letters"] = "the dead-letter topic was not read"
+    valid: Validity = not any(counts[b] for b in VIOLATIONS)
+    if valid and not counts["acknowledged"]:
+        valid = "unknown"
+        details["vacuous"] = "no send was acknowledged, so the run tested nothing"
     return CheckResult(
         name=NAME,
-        valid=not any(counts[b] for b in bad),
+        valid=valid,
         counts=counts,
         examples=examples,
         details=details,
     )
+
+
+def _misplaced(an: Analysis) -> list[int]:
+    """Records attributed to a key whose stored conversation is another one."""
+    s, st, recs = an.sends, an.store, an.reads.store
+    out = []
+    for i in np.flatnonzero(st.r_key >= 0).tolist():
+        c = recs[i].conversation
+        if c is not None and c != s.k_conversation[int(st.r_key[i])]:
+            out.append(i)
+    return out
+
+
+def _positions(an: Analysis) -> tuple[int, list[tuple[int, list[int], list[list[int]]]]]:
+    """(keys checked, [(key, answered [p, o], stored [[p, o], ...])] that mismatch)."""
+    s, st, recs = an.sends, an.store, an.reads.store
+    live = s.a_outcome != FAIL
+    # keys with exactly one attempt that did not fail, and that attempt ok with a position
+    single = s.k_live == 1
+    cand_attempts = np.flatnonzero(live & single[s.a_key] & (s.a_outcome == OK) & s.a_has_pos)
+    if not len(cand_attempts):
+        return 0, []
+    answered = {
+        int(s.a_key[a]): (int(s.a_part[a]), int(s.a_off[a])) for a in cand_attempts.tolist()
+    }
+    stored: dict[int, list[tuple[int, int]]] = {}
+    for i in np.flatnonzero(st.r_key >= 0).tolist():
+        k = int(st.r_key[i])
+        r = recs[i]
+        if k in answered and r.partition is not None and r.offset is not None:
+            stored.setdefault(k, []).append((r.partition, r.offset))
+    bad = [
+        (k, list(answered[k]), [list(x) for x in stored[k]])
+        for k in sorted(stored)
+        if answered[k] not in stored[k]
+    ]
+    return len(stored), bad
+
+
+def _dead_letters(an: Analysis) -> list[DeadLetter]:
+    """Dead letters, unless the workload sent invalid requests on purpose."""
+    dead = an.reads.dead_letters or []
+    if bool(an.sends.a_invalid.any()):
+        return []
+    return list(dead)
 
 
 def _unreadable(an: Analysis, acked_stored: np.ndarray) -> list[int]:
@@ -186,4 +334,4 @@ def _unreadable(an: Analysis, acked_stored: np.ndarray) -> list[int]:
     return sorted(seen - readable)
 
 
-__all__ = ["NAME", "check_delivery", "delivery_from"]
+__all__ = ["NAME", "VIOLATIONS", "check_delivery", "delivery_from"]

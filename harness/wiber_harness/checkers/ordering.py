@@ -2,9 +2,13 @@
 
 The rule (per conversation, on the API's final read): if message A was
 acknowledged before message B was invoked, A must read before B. A's time
-is its key's earliest ``ok`` completion; B's its key's earliest invoke (a
-resend of a key is the same message, so the earliest invoke is the first
-moment B could have been written). A must be acknowledged; B may be any
+is its key's earliest ``ok`` completion; B's its key's *invoke time*: the
+earliest invoke among its attempts that did not complete ``fail`` (a resend
+of a key is the same message, so that is the first moment B could have been
+written; a ``fail`` promises its attempt did not happen, so a failed first
+attempt does not move B earlier; a key whose every attempt failed uses its
+earliest invoke, and if it was stored anyway delivery reports it
+*aborted*). A must be acknowledged; B may be any
 key that appears in the read (a stored indeterminate message still cannot
 have been written before it was sent). Both must be in the read: messages
 missing from it are the delivery checker's business, not ordering's.
@@ -24,11 +28,15 @@ Counts (``CheckResult.counts``):
   acknowledged before the later was sent. The workload numbers a sender's
   messages in send order, so these are ``seq`` inversions the real-time
   rule makes binding; ``sender_order_messages`` as above;
-* ``duplicate_reads``: messageIds listed more than once in one
-  conversation's read (informational; a key reads at its first place).
+* ``duplicate_reads``: the delivery checker's count of the same name (per
+  read, its items minus its distinct messages; informational here: a key
+  reads at its first place).
 
 ``valid``: False if ``realtime_violations`` > 0; else ``"unknown"`` if any
-conversation with acknowledged sends could not be read; else True.
+conversation with acknowledged sends could not be read, or if no
+conversation was checked at all (nothing acknowledged, or nothing read:
+order was not tested); else True. ``docs/verdicts.md`` section 4 states the
+same rules as the specification.
 
 Counting is O(n log n): events (A at its ack time, B at its invoke time)
 sorted by (conversation, time) with B first on ties (the rule is strict);
@@ -131,7 +139,10 @@ def ordering_from(an: Analysis) -> CheckResult:
         details["unknown_conversations"] = unknown[:MAX_EXAMPLES]
         errors = an.reads.api_errors
         details["api_errors"] = {c: errors[c] for c in unknown[:MAX_EXAMPLES] if c in errors}
-    valid: Validity = False if rt.pairs else ("unknown" if unknown else True)
+    checked = len(acked_convs) - len(unknown)
+    valid: Validity = False if rt.pairs else ("unknown" if unknown or not checked else True)
+    if not rt.pairs and not checked:
+        details["vacuous"] = "no conversation with an acknowledged send was read"
     return CheckResult(
         name=NAME,
         valid=valid,

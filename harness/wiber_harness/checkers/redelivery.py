@@ -19,7 +19,23 @@ Counts (``CheckResult.counts``):
 ``details["per_consumer"][name]`` has ``events``, ``redelivered`` (this
 consumer's events whose record was handled more than once by anyone, or
 ended ``duplicate``), ``duplicate_outcomes``, ``dlq``, ``failed``.
-``valid`` is always True.
+
+One rule gates (``docs/verdicts.md`` section 5). A *crash window* is an
+effective ``failpoint`` fault (its inject completed ``ok``) with params
+``name: consumer.after_store_before_commit`` and ``action: crash`` whose
+heal completion's evidence shows a crash
+(``value.evidence.nodes.<node>.crashed`` is true for some node). Each must
+be followed by a *redelivery*: a delivery event whose ``time`` is null or
+at or after the inject's invoke time, and whose record has two or more
+events in all the logs, or whose outcome is ``duplicate``. A consumer that
+crashed after storing a batch and before committing it must see that batch
+again; if nothing was redelivered, it committed before it wrote.
+``crash_windows`` counts crash windows, ``missing_redelivery`` those with
+no redelivery (examples name the fault).
+
+``valid``: False when ``missing_redelivery`` > 0; ``"unknown"`` when there
+were crash windows but no delivery log was read (nothing to judge by); else
+True.
 """
 
 from __future__ import annotations
@@ -31,11 +47,12 @@ from typing import Any
 import numpy as np
 
 from wiber_harness.checkers.analysis import Analysis
-from wiber_harness.checkers.base import CheckResult
+from wiber_harness.checkers.base import MAX_EXAMPLES, CheckResult, Validity
 from wiber_harness.history import Op
 from wiber_harness.reads import FinalReads
 
 NAME = "redelivery"
+CRASH_POINT = "consumer.after_store_before_commit"
 
 
 def check_redelivery(ops: Sequence[Op], reads: FinalReads) -> CheckResult:
@@ -92,7 +109,73 @@ def redelivery_from(an: Analysis) -> CheckResult:
     details: dict[str, Any] = {"per_consumer": per_consumer}
     if not events:
         details["note"] = "no delivery log was read"
-    return CheckResult(name=NAME, valid=True, counts=counts, details=details)
+    windows = crash_windows(an.nemesis)
+    ev_time = np.asarray([np.nan if e.time is None else e.time for e in events], dtype=np.float64)
+    again = dup_rec[rec] | dup_out if n else np.zeros(0, dtype=np.bool_)
+    missing = [
+        (fault, t)
+        for fault, t in windows
+        if not bool((again & (np.isnan(ev_time) | (ev_time >= t))).any())
+    ]
+    counts["crash_windows"] = len(windows)
+    counts["missing_redelivery"] = len(missing) if events else 0
+    valid: Validity = True
+    examples: dict[str, list[Any]] = {}
+    if windows and not events:
+        valid = "unknown"
+        details["crash_windows"] = (
+            "a consumer crashed between its store write and its commit, but no delivery log "
+            "was read, so whether it redelivered is unknown"
+        )
+    elif missing:
+        valid = False
+        examples["missing_redelivery"] = [
+            {
+                "fault": fault,
+                "armed_at_s": round(t / 1e9, 6),
+                "why": "the consumer crashed after its store write and before its commit, "
+                "yet no record was delivered again: the offsets were committed before the write",
+            }
+            for fault, t in missing[:MAX_EXAMPLES]
+        ]
+    return CheckResult(name=NAME, valid=valid, counts=counts, examples=examples, details=details)
 
 
-__all__ = ["NAME", "check_redelivery", "redelivery_from"]
+def crash_windows(nemesis: Sequence[Op]) -> list[tuple[str, int]]:
+    """(fault id, inject invoke time) of every crash between store write and commit."""
+    invokes: dict[int, Op] = {}
+    done: dict[int, Op] = {}
+    for op in nemesis:
+        if op.f in ("inject", "heal"):
+            (invokes if op.type == "invoke" else done)[op.id] = op
+    injected: dict[str, int] = {}
+    crashed: set[str] = set()
+    for op_id, inv in invokes.items():
+        c = done.get(op_id)
+        v = inv.value
+        if c is None or v.get("kind") != "failpoint":
+            continue
+        fault = str(v.get("fault"))
+        if inv.f == "inject":
+            params = v.get("params")
+            if (
+                c.type == "ok"
+                and isinstance(params, dict)
+                and params.get("name") == CRASH_POINT
+                and params.get("action") == "crash"
+            ):
+                injected.setdefault(fault, inv.time)
+        elif _crash_seen(c.value):
+            crashed.add(fault)
+    return sorted(((f, t) for f, t in injected.items() if f in crashed), key=lambda x: x[1])
+
+
+def _crash_seen(value: dict[str, Any]) -> bool:
+    ev = value.get("evidence")
+    nodes = ev.get("nodes") if isinstance(ev, dict) else None
+    if not isinstance(nodes, dict):
+        return False
+    return any(isinstance(x, dict) and x.get("crashed") is True for x in nodes.values())
+
+
+__all__ = ["CRASH_POINT", "NAME", "check_redelivery", "crash_windows", "redelivery_from"]

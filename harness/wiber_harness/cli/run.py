@@ -124,7 +124,7 @@ def _load_system(path: Path | None) -> SystemSpec:
 
     if path is None:
         return DEFAULT_SYSTEM
-    from wiber_harness.profile import load_profile  # type: ignore[import-not-found,unused-ignore]
+    from wiber_harness.scenario.profile import load_profile
 
     spec: SystemSpec = load_profile(path)
     return spec

@@ -1,4 +1,7 @@
 """Target specs: what a fault hits, parsed to a typed AST and resolved to names.
+Over 500 lines because the grammar is one definition: a new target form
+needs its AST node, its parse and its resolution together, and the AST's
+text (``str(target)``) must stay the parser's input.
 
 A scenario names its targets abstractly (``kafka.leader(partition=0)``,
 ``consumer.any``, ``link(api, kafka.1)``) because the concrete node is only
@@ -394,7 +397,10 @@ class _Parser:
                 raise self.fail(
                     f"which {role}? write {role}.1, {role}.any or {role}.all"
                     if role != "kafka"
-                    else "which broker? write kafka.1, kafka.leader(partition=0), kafka.random or kafka.all"
+                    else (
+                        "which broker? write kafka.1, kafka.leader(partition=0), kafka.random "
+                        "or kafka.all"
+                    )
                 )
             t = NodeTarget(role, sel)
         if not self.at_end():
@@ -419,7 +425,8 @@ class _Parser:
         (crole, csel), (srole, ssel) = clients[0], servers[0]
         if ssel is None:
             raise self.fail(
-                "which broker? write link(..., kafka.1), link(..., kafka.leader(partition=0)) or link(..., kafka.all)"
+                "which broker? write link(..., kafka.1), "
+                "link(..., kafka.leader(partition=0)) or link(..., kafka.all)"
             )
         if csel is None:
             csel = All()
@@ -428,7 +435,8 @@ class _Parser:
         client: ClientRole = "api" if crole == "api" else "consumer"
         if srole == "kafka" and not isinstance(csel, All):
             raise self.fail(
-                f"all {crole}s share their links to Kafka; write link({crole}, {_sel_text(srole, ssel)})"
+                f"all {crole}s share their links to Kafka; "
+                f"write link({crole}, {_sel_text(srole, ssel)})"
             )
         if crole == "api" and not isinstance(csel, All):
             raise self.fail("all APIs share their store link; write link(api, store)")
@@ -524,7 +532,8 @@ def _nodes(t: NodeTarget, view: ClusterView, rng: random.Random) -> list[str]:
             if n > len(names):
                 raise TargetResolutionError(
                     f"'{t}' does not exist: there {'is' if len(names) == 1 else 'are'} only "
-                    f"{len(names)} {t.role} node{'s' if len(names) != 1 else ''}; use {t.role}.1..{t.role}.{len(names)}"
+                    f"{len(names)} {t.role} node{'s' if len(names) != 1 else ''}; "
+                    f"use {t.role}.1..{t.role}.{len(names)}"
                 )
             return [names[n - 1]]
         case Leader(p, topic):

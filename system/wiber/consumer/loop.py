@@ -1,79 +1,47 @@
-"""The Wiber consumer: Kafka topic -> store, at least once, never committing ahead of the store.
+"""The consumer loop: poll a batch, store it, commit it; serve rebalances meanwhile.
 
-Run: ``python -m wiber.consumer`` (settings from ``WIBER_*``; exit 0 after
-SIGTERM/SIGINT, 2 on bad settings, 137 on a failpoint crash).
-
-Promises (with the safe defaults):
-
-* Offsets are committed synchronously, per partition, only up to records
-  whose batch was durably stored (``insert_many(ordered=False)``; duplicate
-  key errors count as success) and whose invalid records reached the DLQ.
-  A crash at any instant therefore loses nothing: at worst the batch is
-  delivered again and stored as duplicates (``duplicate`` outcome).
-* On any other store error the batch is retried with capped exponential
-  backoff, forever; nothing is committed or skipped meanwhile. During the
-  retries all assigned partitions are paused and the consumer keeps
-  polling, so it stays in the group (no ``max.poll.interval.ms`` expiry)
-  and serves rebalances.
-* On partition revocation, offsets stored-but-uncommitted for those
-  partitions are committed first; records of a revoked partition still
-  waiting for the store are dropped (the new owner reads them again from
-  the committed offset). Lost partitions (session expired) are dropped
-  without a commit.
-* Within one batch, records carrying the same ``messageId`` are written
-  once (the first in log order); later ones are ``duplicate``.
-* Invalid records (not JSON, missing fields ...) go to the DLQ topic with
-  headers ``wiber.error``, ``wiber.original.topic``,
-  ``wiber.original.partition``, ``wiber.original.offset`` and
-  ``wiber.consumer``; then they are committed past.
-* SIGTERM: finish the current batch (store, commit), commit, leave the
-  group, exit 0. If the store is down at that moment the batch is
-  abandoned uncommitted (it will be redelivered).
-
-Unsafe modes (logged as ``UNSAFE setting ...``): ``commit_mode=auto``
-lets librdkafka commit what ``consume()`` returned, stored or not;
-``on_store_error=skip`` commits past a failed write (``failed`` outcome).
+Promise: ``WiberConsumer`` keeps the promises of ``wiber.consumer`` (its
+docstring): it commits a partition's offset only past records that were
+stored (or sent to the DLQ) by ``wiber.consumer.writes``, commits
+what was stored before a partition is revoked, and pauses its partitions
+while a write is retried so that it keeps polling and stays in its group.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import signal
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic  # the class admin re-exports without __all__
 
 from wiber import failpoints
+from wiber.consumer.batch import TP, Record, build_batch, tp_of
+from wiber.consumer.writes import BatchStore, dlq_config, send_dlq, store_batch
 from wiber.deliverylog import DeliveryLog
-from wiber.logs import setup_logging
 from wiber.metrics import (
     CONSUMER_BATCH,
     CONSUMER_COMMITS,
-    CONSUMER_DLQ,
     CONSUMER_LAG,
     CONSUMER_REBALANCES,
     CONSUMER_RECORDS,
     CONSUMER_REDELIVERIES,
-    CONSUMER_RETRIES,
-    CONSUMER_STORE_SECONDS,
 )
-from wiber.model import InvalidRecord, parse_record
-from wiber.settings import Settings, SettingsError, load_settings
-from wiber.store import InsertOutcome, Store, make_document, stamp_stored
+from wiber.settings import Settings
+from wiber.store import Store
 
 log = logging.getLogger("wiber.consumer")
 
-TP = tuple[str, int]
 LAG_INTERVAL_S = 2.0
 COMMIT_RETRY_INTERVAL_S = 1.0
 
 
 def consumer_config(s: Settings) -> dict[str, Any]:
+    """librdkafka settings of the consumer (explicit offset commits in the safe mode)."""
     auto = s.consumer_commit_mode == "auto"
     return {
         "bootstrap.servers": s.kafka_bootstrap,
@@ -94,36 +62,22 @@ def consumer_config(s: Settings) -> dict[str, Any]:
     }
 
 
-def _tp(m: Any) -> TP:
-    return (m.topic(), m.partition())
-
-
-def _message_id_of(value: bytes | None) -> str | None:
-    """Best effort: the messageId an invalid record carries, for the delivery log."""
-    try:
-        import orjson
-
-        d = orjson.loads(value or b"")
-        v = d.get("messageId") if isinstance(d, dict) else None
-        return v if isinstance(v, str) else None
-    except Exception:
-        return None
-
-
 class WiberConsumer:
     """One consumer process's loop; factories are injectable for tests."""
 
     def __init__(
         self,
         settings: Settings,
-        store: Any = None,
+        store: BatchStore | None = None,
         consumer_factory: Callable[[dict[str, Any]], Any] = Consumer,
         producer_factory: Callable[[dict[str, Any]], Any] = Producer,
     ) -> None:
         self.s = settings
         self.auto = settings.consumer_commit_mode == "auto"
         self.unique = settings.store_unique_index
-        self.store = store if store is not None else Store(settings, app_name=settings.consumer_id)
+        self.store: BatchStore = (
+            store if store is not None else Store(settings, app_name=settings.consumer_id)
+        )
         self.dlog = DeliveryLog(settings.delivery_log, settings.consumer_id)
         self._consumer_factory = consumer_factory
         self._producer_factory = producer_factory
@@ -133,7 +87,7 @@ class WiberConsumer:
         self._uncommitted: dict[TP, int] = {}
         self._revoked: set[TP] = set()
         self._paused = False
-        self._carry: list[Any] = []
+        self._carry: list[Record] = []
         self._next_lag = 0.0
         self._next_commit_retry = 0.0
         self._lag_labels: set[str] = set()
@@ -143,6 +97,11 @@ class WiberConsumer:
         if not self._stopping:
             log.info("stop requested: finishing the current batch")
         self._stopping = True
+
+    @property
+    def revoked(self) -> set[TP]:
+        """Partitions revoked since the current batch began."""
+        return self._revoked
 
     # --- lifecycle ---------------------------------------------------------------
     def run(self) -> int:
@@ -180,7 +139,7 @@ class WiberConsumer:
         failpoints.hit("consumer.after_poll")
         self._handle_batch(msgs)
 
-    def _poll(self, want: int, timeout: float) -> list[Any]:
+    def _poll(self, want: int, timeout: float) -> list[Record]:
         """Up to ``want`` records: what is already fetched, else the first to
         arrive within ``timeout`` plus whatever came with it.
 
@@ -253,200 +212,39 @@ class WiberConsumer:
             log.warning("could not check topics: %s", e)
 
     # --- one batch -----------------------------------------------------------------
-    def _handle_batch(self, msgs: list[Any]) -> None:
+    def _handle_batch(self, msgs: list[Record]) -> None:
         self._revoked = set()
         CONSUMER_BATCH.observe(len(msgs))
-        docs: list[dict[str, Any]] = []
-        doc_msgs: list[Any] = []
-        first: dict[str, int] = {}  # messageId -> index in docs
-        repeats: list[tuple[Any, int]] = []
-        invalid: list[tuple[Any, str]] = []
-        now = time.time_ns()
-        for m in msgs:
-            try:
-                msg = parse_record(m.value())
-            except InvalidRecord as e:
-                invalid.append((m, str(e)))
-                continue
-            if self.unique and msg.messageId in first:
-                repeats.append((m, first[msg.messageId]))
-                continue
-            first[msg.messageId] = len(docs)
-            docs.append(
-                make_document(
-                    msg, m.partition(), m.offset(), id_is_message_id=self.unique, now_ns=now
-                )
-            )
-            doc_msgs.append(m)
-        outcome: dict[int, str] = {}
-        if not self._store(docs, doc_msgs, outcome):
+        batch = build_batch(msgs, unique=self.unique, now_ns=time.time_ns())
+        if not store_batch(self, self.store, self.s.consumer_on_store_error, batch):
             return
-        if invalid and not self._send_dlq(invalid):
+        if batch.invalid and not self._send_dlq(batch.invalid):
             return
         revoked = self._revoked
-        for i, m in enumerate(doc_msgs):
-            if _tp(m) not in revoked and i in outcome:
-                self._record(m, docs[i]["messageId"], outcome[i])
-        for m, i in repeats:
-            if _tp(m) not in revoked and i in outcome:
-                o = "failed" if outcome[i] == "failed" else "duplicate"
-                self._record(m, docs[i]["messageId"], o)
-        for m, _ in invalid:
-            if _tp(m) not in revoked:
-                self._record(m, _message_id_of(m.value()), "dlq")
+        for m, message_id, outcome in batch.outcomes(revoked):
+            self._record(m, message_id, outcome)
         self.dlog.flush()
         failpoints.hit("consumer.after_store_before_commit")
         if not self.auto:
             for m in msgs:
-                tp = _tp(m)
+                tp = tp_of(m)
                 if tp not in revoked:
                     self._uncommitted[tp] = max(self._uncommitted.get(tp, 0), m.offset() + 1)
             self._commit()
         failpoints.hit("consumer.after_commit")
 
-    def _record(self, m: Any, message_id: str | None, outcome: str) -> None:
+    def _record(self, m: Record, message_id: str | None, outcome: str) -> None:
         CONSUMER_RECORDS.labels(outcome).inc()
         if outcome == "duplicate":
             CONSUMER_REDELIVERIES.inc()
         self.dlog.add(m.partition(), m.offset(), message_id, outcome)
 
-    def _store(
-        self, docs: list[dict[str, Any]], doc_msgs: list[Any], outcome: dict[int, str]
-    ) -> bool:
-        """Store every doc, then its read-view copy (outcome per index); False if abandoned.
-
-        The outcome (stored | duplicate) is the messages collection's answer;
-        the read-view write (a no-op without buckets) is retried the same way
-        and also done for duplicates, which repairs a crash between the two.
-        """
-        pending = list(range(len(docs)))  # not yet in the messages collection
-        view: list[int] = []  # in the messages collection, not yet in the read view
-        attempt = 0
-        while True:
-            keep = self._revoked
-            pending = [i for i in pending if _tp(doc_msgs[i]) not in keep]
-            view = [i for i in view if _tp(doc_msgs[i]) not in keep]
-            if not pending and not view:
-                self._resume()
-                return True
-            failed, reason = self._attempt(docs, pending, view, outcome)
-            if not failed:
-                pending, view = [], []
-                continue
-            pending = [i for i in failed if i not in outcome]
-            view = [i for i in failed if i in outcome]
-            if self.s.consumer_on_store_error == "skip":
-                log.error(
-                    "UNSAFE skip: committing past %d unstored records: %s", len(pending), reason
-                )
-                for i in pending:
-                    outcome[i] = "failed"
-                self._resume()
-                return True
-            attempt += 1
-            CONSUMER_RETRIES.inc()
-            log.warning(
-                "store write failed for %d records (attempt %d), retrying: %s",
-                len(failed),
-                attempt,
-                reason,
-            )
-            if not self._wait_between_attempts(attempt):
-                log.warning("stopping: abandoning an unstored batch (it will be redelivered)")
-                return False
-
-    def _attempt(
-        self,
-        docs: list[dict[str, Any]],
-        pending: list[int],
-        view: list[int],
-        outcome: dict[int, str],
-    ) -> tuple[list[int], str]:
-        """One try at both writes; the indexes still to do and why (empty: done)."""
-        try:
-            failpoints.hit("consumer.before_store")
-        except failpoints.FailpointError as e:
-            return pending + view, str(e)
-        now = time.time_ns()
-        for i in pending:
-            stamp_stored(docs[i], now)
-        t0 = time.perf_counter()
-        res = self.store.insert_batch([docs[i] for i in pending]) if pending else InsertOutcome()
-        for j in res.inserted:
-            outcome[pending[j]] = "stored"
-        for j in res.duplicates:
-            outcome[pending[j]] = "duplicate"
-        reason = next(iter(res.failed.values()), "")
-        failed = [pending[j] for j in sorted(res.failed)]
-        todo = view + [pending[j] for j in res.inserted + res.duplicates]
-        vres = self.store.insert_view([docs[i] for i in todo]) if todo else InsertOutcome()
-        CONSUMER_STORE_SECONDS.observe(time.perf_counter() - t0)
-        failed += [todo[j] for j in sorted(vres.failed)]
-        reason = reason or next(iter(vres.failed.values()), "")
-        return failed, reason
-
-    def _send_dlq(self, invalid: list[tuple[Any, str]]) -> bool:
+    def _send_dlq(self, invalid: list[tuple[Record, str]]) -> bool:
         if self._dlq is None:
-            self._dlq = self._producer_factory(
-                {
-                    "bootstrap.servers": self.s.kafka_bootstrap,
-                    "client.id": f"{self.s.consumer_id}-dlq",
-                    "enable.idempotence": True,
-                    "acks": "all",
-                    "linger.ms": 0,
-                    "logger": logging.getLogger("wiber.kafka.dlq"),
-                }
-            )
-        attempt = 0
-        while True:
-            todo = [(m, why) for m, why in invalid if _tp(m) not in self._revoked]
-            errors: list[str] = []
+            self._dlq = self._producer_factory(dlq_config(self.s))
+        return send_dlq(self, self._dlq, invalid, self.s)
 
-            def on_delivery(err: Any, _msg: Any, errors: list[str] = errors) -> None:
-                if err is not None:
-                    errors.append(err.str())
-
-            for m, why in todo:
-                headers = [
-                    ("wiber.error", why.encode()),
-                    ("wiber.original.topic", m.topic().encode()),
-                    ("wiber.original.partition", str(m.partition()).encode()),
-                    ("wiber.original.offset", str(m.offset()).encode()),
-                    ("wiber.consumer", self.s.consumer_id.encode()),
-                ]
-                try:
-                    self._dlq.produce(
-                        self.s.dlq_topic,
-                        key=m.key(),
-                        value=m.value(),
-                        headers=headers,
-                        on_delivery=on_delivery,
-                    )
-                except (BufferError, KafkaException) as e:
-                    errors.append(str(e))
-            left = self._dlq.flush(10)
-            if not errors and not left:
-                CONSUMER_DLQ.inc(len(todo))
-                if todo:
-                    m, why = todo[0]
-                    log.warning(
-                        "%d invalid records sent to %s; first %s/%d@%d: %s",
-                        len(todo),
-                        self.s.dlq_topic,
-                        m.topic(),
-                        m.partition(),
-                        m.offset(),
-                        why,
-                    )
-                return True
-            attempt += 1
-            log.warning(
-                "DLQ write failed (attempt %d): %s", attempt, errors[:1] or f"{left} unsent"
-            )
-            if not self._wait_between_attempts(attempt):
-                return False
-
-    def _wait_between_attempts(self, attempt: int) -> bool:
+    def wait_between_attempts(self, attempt: int) -> bool:
         """Back off while paused and polling (keeps the group alive); False when stopping."""
         if not self._paused:
             assignment = self.consumer.assignment()
@@ -465,7 +263,7 @@ class WiberConsumer:
                 self._carry.append(m)  # from a partition assigned meanwhile; next batch
         return False
 
-    def _resume(self) -> None:
+    def resume(self) -> None:
         if self._paused:
             assignment = self.consumer.assignment()
             if assignment:
@@ -537,10 +335,10 @@ class WiberConsumer:
                 CONSUMER_LAG.remove(label)
                 self._lag_labels.discard(label)
         self._revoked |= tps
-        self._carry = [m for m in self._carry if _tp(m) not in tps]
+        self._carry = [m for m in self._carry if tp_of(m) not in tps]
 
     # --- observability ------------------------------------------------------------------
-    def _is_error(self, m: Any) -> bool:
+    def _is_error(self, m: Record) -> bool:
         err = m.error()
         if err is None:
             return False
@@ -567,36 +365,4 @@ class WiberConsumer:
             log.debug("lag update failed: %s", e)
 
 
-def main() -> None:
-    try:
-        s = load_settings()
-    except SettingsError as e:
-        print(f"wiber.consumer: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
-    setup_logging(s.log_format, s.log_level, "consumer")
-    for w in s.unsafe_warnings():
-        log.warning(w)
-    try:
-        failpoints.configure(s.failpoints, s.failpoints_file)
-    except failpoints.FailpointSpecError as e:
-        print(f"wiber.consumer: WIBER_FAILPOINTS: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
-    if s.metrics_port:
-        from prometheus_client import start_http_server
-
-        try:
-            start_http_server(s.metrics_port, addr=s.metrics_host)
-        except OSError as e:
-            print(f"wiber.consumer: WIBER_METRICS_PORT={s.metrics_port}: {e}", file=sys.stderr)
-            raise SystemExit(2) from None
-    app = WiberConsumer(s)
-    signal.signal(signal.SIGTERM, app.request_stop)
-    signal.signal(signal.SIGINT, app.request_stop)
-    raise SystemExit(app.run())
-
-
-if __name__ == "__main__":
-    main()
-
-
-__all__ = ["WiberConsumer", "consumer_config", "main"]
+__all__ = ["WiberConsumer", "consumer_config"]

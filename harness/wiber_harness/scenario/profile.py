@@ -263,7 +263,8 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
             }:
                 p.add(
                     where,
-                    f"'{value}' must hold both {{user1}} and {{user2}}, like '/messages/{{user1}}/{{user2}}'",
+                    f"'{value}' must hold both {{user1}} and {{user2}}, "
+                    "like '/messages/{user1}/{user2}'",
                 )
         return value
     if k == "ready":
@@ -280,7 +281,8 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             p.add(
                 where,
-                f"must be a whole number from {lo} to {hi}, not {value!r}; for example {key.default}",
+                f"must be a whole number from {lo} to {hi}, not {value!r}; "
+                f"for example {key.default}",
             )
             return key.default
         return value
@@ -290,7 +292,8 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
         ):
             p.add(
                 where,
-                f"must be a list of HTTP statuses like {sorted(key.default)}, not {value!r}; fix the list",
+                f"must be a list of HTTP statuses like {sorted(key.default)}, not {value!r}; "
+                "fix the list",
             )
             return key.default
         return frozenset(value)
@@ -318,7 +321,8 @@ def profile_from_dict(
         if key not in TOP_KEYS:
             p.add(
                 key,
-                f"unknown key '{key}'; {_suggest(key, list(TOP_KEYS))}allowed are {', '.join(TOP_KEYS)}",
+                f"unknown key '{key}'; {_suggest(key, list(TOP_KEYS))}"
+                f"allowed are {', '.join(TOP_KEYS)}",
             )
     for req in REQUIRED:
         table, _, leaf = req.rpartition(".")
@@ -334,7 +338,8 @@ def profile_from_dict(
     if "name" in data and (not isinstance(name, str) or not _NAME.fullmatch(name)):
         p.add(
             "name",
-            f"{name!r} is not allowed; use lower-case letters, digits, '.', '_' and '-', like 'wiber'",
+            f"{name!r} is not allowed; "
+            "use lower-case letters, digits, '.', '_' and '-', like 'wiber'",
         )
         name = DEFAULT_SYSTEM.name
     values: dict[str, dict[str, Any]] = {}

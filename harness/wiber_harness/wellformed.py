@@ -1,0 +1,270 @@
+"""Well-formed histories: the rules a history must meet before anything judges it.
+
+The rules are those of ``docs/verdicts.md`` section 1 (Jepsen's history
+validation, adapted). An op is an object with ``id`` (integer >= 0),
+``type`` (invoke, ok, fail, info), ``f`` (non-empty string), ``process``
+(string), ``time`` (integer ns since the run start, 0 <= time <=
+:data:`MAX_TIME_NS`) and ``value`` (an object; absent means ``{}``). Then:
+
+* an invoke's id is not used by an earlier invoke;
+* a completion follows an invoke of the same id, repeats its ``f`` and
+  ``process``, is not earlier in time, and is that invoke's only completion;
+* an invoke without a completion is pending, which is allowed;
+* a ``send`` invoke carries ``key`` (a non-empty string) and may carry
+  ``conversation``, ``from``, ``to``, ``sender``, ``retry_of`` (strings),
+  ``seq`` (an integer), ``intended`` (a number within the bounds of
+  ``time``) and ``invalid`` (true or false); a ``send`` completion may carry
+  ``messageId`` and ``error`` (strings), ``status``, ``partition`` and
+  ``offset`` (integers); null counts as absent for each of these optional
+  fields;
+* a nemesis invoke carries ``fault`` and ``kind`` (strings).
+
+:func:`check_op` checks one op on its own, :class:`Pairing` the rules
+between ops; both raise :class:`Malformed` with a sentence that says what is
+wrong and how to fix it, and the caller adds where (file and line, or the
+op's index). A malformed history is never reinterpreted: the run is
+"unknown".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+OP_TYPES: frozenset[str] = frozenset({"invoke", "ok", "fail", "info"})
+NEMESIS = "nemesis"
+
+MAX_TIME_NS = 7 * 86_400 * 1_000_000_000  # a week: no run is longer; epoch ns are far above
+
+_FIX = "the harness writes histories itself, so re-run the scenario (or restore the file)"
+_OPTIONAL_STR_SEND = ("conversation", "from", "to", "sender", "retry_of")
+_OPTIONAL_INT_DONE = ("status", "partition", "offset")
+
+
+class Malformed(ValueError):
+    """One op, or a relation between ops, breaks a rule. The message has the fix."""
+
+
+def _kind(x: object) -> str:
+    if x is None:
+        return "null"
+    if isinstance(x, bool):
+        return "a boolean"
+    if isinstance(x, int):
+        return "an integer"
+    if isinstance(x, float):
+        return "a number"
+    if isinstance(x, str):
+        return "a string"
+    if isinstance(x, list):
+        return "a list"
+    if isinstance(x, dict):
+        return "an object"
+    return type(x).__name__
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _time(x: object, what: str) -> int:
+    if not _is_int(x):
+        raise Malformed(f"{what} is {_kind(x)}, not an integer of ns since the run start; {_FIX}")
+    assert isinstance(x, int)
+    if not 0 <= x <= MAX_TIME_NS:
+        raise Malformed(
+            f"{what} {x} is outside 0..{MAX_TIME_NS} (ns since the run start, at most a week); "
+            f"{_FIX}"
+        )
+    return x
+
+
+class OpLike(Protocol):
+    """What the pairing rules read of an op (``wiber_harness.history.Op`` has it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def f(self) -> str: ...
+    @property
+    def process(self) -> str: ...
+    @property
+    def time(self) -> int: ...
+    @property
+    def value(self) -> dict[str, Any]: ...
+
+
+def check_op(d: object) -> dict[str, Any]:
+    """Check one op's decoded JSON on its own; return its value (``{}`` when absent).
+
+    Raises :class:`Malformed`.
+    """
+    if not isinstance(d, dict):
+        raise Malformed(
+            f"the line holds {_kind(d)}, not an op object with id, type, f, process, time "
+            f"and value; {_FIX}"
+        )
+    op_id = d.get("id")
+    if not _is_int(op_id) or op_id < 0:  # type: ignore[operator]
+        raise Malformed(f"field id is {_kind(op_id)} {op_id!r:.40}, not an integer >= 0; {_FIX}")
+    t = d.get("type")
+    if t not in OP_TYPES:
+        raise Malformed(f"field type is {t!r:.40}, not one of invoke, ok, fail, info; {_FIX}")
+    f = d.get("f")
+    if not isinstance(f, str) or not f:
+        raise Malformed(f"field f is {_kind(f)}, not a non-empty string; {_FIX}")
+    process = d.get("process")
+    if not isinstance(process, str):
+        raise Malformed(f"field process is {_kind(process)}, not a string; {_FIX}")
+    _time(d.get("time"), "field time")
+    value = d.get("value")
+    if value is None:
+        value = {}
+    elif not isinstance(value, dict):
+        raise Malformed(f"field value is {_kind(value)}, not an object; {_FIX}")
+    if f == "send":
+        (_send_invoke if t == "invoke" else _send_completion)(value)
+    elif process == NEMESIS and t == "invoke":
+        for name in ("fault", "kind"):
+            if not isinstance(value.get(name), str):
+                raise Malformed(
+                    f"a nemesis invoke needs value.{name} as a string, not "
+                    f"{_kind(value.get(name))}; {_FIX}"
+                )
+    return value
+
+
+def _send_invoke(v: dict[str, object]) -> None:
+    key = v.get("key")
+    if not isinstance(key, str) or not key:
+        raise Malformed(
+            f"a send invoke needs value.key (the idempotency key) as a non-empty string, not "
+            f"{_kind(key)}; {_FIX}"
+        )
+    for name in _OPTIONAL_STR_SEND:
+        x = v.get(name)
+        if x is not None and not isinstance(x, str):
+            raise Malformed(f"value.{name} of a send invoke is {_kind(x)}, not a string; {_FIX}")
+    seq = v.get("seq")
+    if seq is not None and not _is_int(seq):
+        raise Malformed(f"value.seq of a send invoke is {_kind(seq)}, not an integer; {_FIX}")
+    intended = v.get("intended")
+    if intended is not None:
+        if isinstance(intended, bool) or not isinstance(intended, int | float):
+            raise Malformed(
+                f"value.intended of a send invoke is {_kind(intended)}, not a number of ns; {_FIX}"
+            )
+        if not (math.isfinite(intended) and 0 <= intended <= MAX_TIME_NS):
+            raise Malformed(
+                f"value.intended {intended!r:.40} is outside 0..{MAX_TIME_NS} (ns since the run "
+                f"start); {_FIX}"
+            )
+    invalid = v.get("invalid")
+    if invalid is not None and not isinstance(invalid, bool):
+        raise Malformed(
+            f"value.invalid of a send invoke is {_kind(invalid)}, not a boolean; {_FIX}"
+        )
+
+
+def _send_completion(v: dict[str, object]) -> None:
+    for name in ("messageId", "error"):
+        x = v.get(name)
+        if x is not None and not isinstance(x, str):
+            raise Malformed(
+                f"value.{name} of a send completion is {_kind(x)}, not a string; {_FIX}"
+            )
+    for name in _OPTIONAL_INT_DONE:
+        x = v.get(name)
+        if x is not None and not _is_int(x):
+            raise Malformed(
+                f"value.{name} of a send completion is {_kind(x)}, not an integer; {_FIX}"
+            )
+
+
+@dataclass(slots=True)
+class _Invoked:
+    f: str
+    process: str
+    time: int
+    where: str
+    done_at: str | None = None
+
+
+class Pairing:
+    """The rules between ops, checked one op at a time in file order."""
+
+    def __init__(self) -> None:
+        self._invokes: dict[int, _Invoked] = {}
+
+    def add(self, op: OpLike, where: str) -> None:
+        """Accept ``op`` (found at ``where``) or raise :class:`Malformed`."""
+        inv = self._invokes.get(op.id)
+        if op.type == "invoke":
+            if inv is not None:
+                raise Malformed(
+                    f"op id {op.id} is invoked again (first invoked at {inv.where}); every "
+                    f"invoke needs its own id; {_FIX}"
+                )
+            self._invokes[op.id] = _Invoked(op.f, op.process, op.time, where)
+            return
+        if inv is None:
+            raise Malformed(
+                f"this {op.type} completion of op id {op.id} has no earlier invoke; a completion "
+                f"follows its invoke; {_FIX}"
+            )
+        if inv.done_at is not None:
+            raise Malformed(
+                f"op id {op.id} is completed a second time (first completed at {inv.done_at}); "
+                f"an invoke has exactly one completion; {_FIX}"
+            )
+        if (op.f, op.process) != (inv.f, inv.process):
+            raise Malformed(
+                f"the completion of op id {op.id} says f={op.f!r:.40}, process={op.process!r:.40}"
+                f" but its invoke at {inv.where} says f={inv.f!r:.40}, "
+                f"process={inv.process!r:.40}; a completion repeats its invoke's f and process; "
+                f"{_FIX}"
+            )
+        if op.time < inv.time:
+            raise Malformed(
+                f"the completion of op id {op.id} has time {op.time}, before its invoke's "
+                f"{inv.time} at {inv.where}; {_FIX}"
+            )
+        inv.done_at = where
+
+
+def validate_ops(ops: Iterable[OpLike]) -> None:
+    """Check a whole in-memory history (ops in file order); raises :class:`Malformed`
+    whose message starts with ``op N`` (the 0-based index)."""
+    pairing = Pairing()
+    for i, op in enumerate(ops):
+        where = f"op {i}"
+        try:
+            check_op(
+                {
+                    "id": op.id,
+                    "type": op.type,
+                    "f": op.f,
+                    "process": op.process,
+                    "time": op.time,
+                    "value": op.value,
+                }
+            )
+            pairing.add(op, where)
+        except Malformed as e:
+            raise Malformed(f"{where}: {e}") from None
+
+
+__all__ = [
+    "MAX_TIME_NS",
+    "NEMESIS",
+    "OP_TYPES",
+    "Malformed",
+    "OpLike",
+    "Pairing",
+    "check_op",
+    "validate_ops",
+]
