@@ -324,11 +324,13 @@ def crash_windows(ops: Sequence[Op]) -> list[Op]:
     """ "an effective failpoint fault (its inject completed ok) with params name:
     consumer.after_store_before_commit and action: crash, whose heal completion's
     evidence shows a crash (value.evidence.nodes.<node>.crashed is true for some
-    node)". Returns the injects' invokes. The heal is the first heal invoke of the
-    same fault after the inject (SPEC-GAP: the spec does not pair them; the nemesis
-    heals a fault once); its completion may be of any type."""
+    node)". Returns the injects' invokes. SPEC-GAP: the spec does not say which heal
+    is the fault's; here any heal invoke of the same fault id, wherever it is in the
+    file (the nemesis heals a fault once), whose completion, of any type, shows it.
+    A heal written before its inject still counts (a shuffle of the lines must not
+    change a verdict)."""
     out = []
-    for i, op in enumerate(ops):
+    for op in ops:
         v = op.value
         if not (op.process == "nemesis" and op.f == "inject" and op.type == "invoke"):
             continue
@@ -341,17 +343,21 @@ def crash_windows(ops: Sequence[Op]) -> list[Op]:
             continue
         heals = [
             h
-            for h in ops[i + 1 :]
+            for h in ops
             if h.process == "nemesis"
             and h.f == "heal"
             and h.type == "invoke"
             and h.value.get("fault") == v.get("fault")
         ]
-        healed = completion(ops, heals[0]) if heals else None
-        nodes = _get(healed.value if healed else None, "evidence", "nodes")
-        if isinstance(nodes, dict) and any(_get(n, "crashed") is True for n in nodes.values()):
+        if any(crash_shown(completion(ops, h)) for h in heals):
             out.append(op)
     return out
+
+
+def crash_shown(heal: Op | None) -> bool:
+    """ "value.evidence.nodes.<node>.crashed is true for some node"."""
+    nodes = _get(heal.value if heal else None, "evidence", "nodes")
+    return isinstance(nodes, dict) and any(_get(n, "crashed") is True for n in nodes.values())
 
 
 def redelivered_after(reads: FinalReads, t: int) -> bool:
@@ -370,7 +376,11 @@ def redelivered_after(reads: FinalReads, t: int) -> bool:
 def check_redelivery(ops: Sequence[Op], reads: FinalReads) -> Result:
     """Section 5. "Verdict: False when missing_redelivery > 0; unknown when
     crash_windows > 0 and no delivery log was read (nothing to judge by); else
-    True." Applied in that order, as written (see the SPEC-GAP below)."""
+    True." SPEC-GAP: read in that order, with ``missing_redelivery`` counting every
+    window "without such an event", the unknown clause could never apply (no log:
+    no event: every window missing). As the fast checker does and the parenthesis
+    "(nothing to judge by)" means: with no delivery log, ``missing_redelivery`` is 0
+    and crash windows make the verdict unknown."""
     events = reads.delivery
     records = {(e.partition, e.offset) for e in events}
     redelivered = {
@@ -380,7 +390,7 @@ def check_redelivery(ops: Sequence[Op], reads: FinalReads) -> Result:
         or any(e.outcome == "duplicate" for e in events if (e.partition, e.offset) == rec)
     }
     windows = crash_windows(ops)
-    missing = sum(1 for w in windows if not redelivered_after(reads, w.time))
+    missing = sum(1 for w in windows if events and not redelivered_after(reads, w.time))
     counts = {
         "events": len(events),
         "records": len(records),
@@ -394,8 +404,6 @@ def check_redelivery(ops: Sequence[Op], reads: FinalReads) -> Result:
         "missing_redelivery": missing,
     }
     valid: Verdict
-    # SPEC-GAP: with no delivery log every crash window misses its redelivery, so
-    # read in order the "unknown" clause can never apply.
     if missing > 0:
         valid = False
     elif windows and not events:

@@ -24,7 +24,7 @@ from typing import Any
 from hypothesis import event
 from hypothesis import strategies as st
 
-from tests.reference.mutate import MUTATION_WEIGHTS, MUTATIONS, Case
+from tests.reference.mutate import MAX_TIME, MUTATION_WEIGHTS, MUTATIONS, Case
 from wiber_harness import reads as reads_module
 from wiber_harness.history import Op
 from wiber_harness.reads import DeliveryEvent, FinalReads, StoredRecord
@@ -53,16 +53,25 @@ def weighted(*pairs: tuple[int, Any]) -> st.SearchStrategy[Any]:
     return st.sampled_from([v for w, v in pairs for _ in range(w)])
 
 
+def plant(calm: bool, *pairs: tuple[int, Any]) -> st.SearchStrategy[Any]:
+    """An anomaly's choice: the first (harmless) one in a calm run, else :func:`weighted`."""
+    return st.just(pairs[0][1]) if calm else weighted(*pairs)
+
+
 def conv_name(i: int) -> str:
     return f"u{i}a:u{i}b"
 
 
 class Timeline:
-    """Ops with their times; the file order is (time, creation order)."""
+    """Ops with their times; the file order is (time, creation order).
 
-    def __init__(self) -> None:
+    ``shift`` moves every time (and ``intended``) at the end, so that a run can
+    sit at the upper bound of section 1's time rule."""
+
+    def __init__(self, first_id: int = 1) -> None:
         self.events: list[tuple[int, int, Op]] = []
-        self.next_id = 0
+        self.next_id = first_id - 1
+        self.shift = 0
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -71,8 +80,17 @@ class Timeline:
     def emit(self, op: Op) -> None:
         self.events.append((op.time, len(self.events), op))
 
+    def end(self) -> int:
+        return max((t for t, _, _ in self.events), default=0)
+
     def ops(self) -> list[Op]:
-        return [op for _, _, op in sorted(self.events, key=lambda e: (e[0], e[1]))]
+        out = []
+        for _, _, op in sorted(self.events, key=lambda e: (e[0], e[1])):
+            v = op.value
+            if "intended" in v:
+                v = {**v, "intended": v["intended"] + self.shift}
+            out.append(Op(op.id, op.type, op.f, op.process, op.time + self.shift, v))
+        return out
 
 
 # ------------------------------------------------------------------ sends
@@ -86,7 +104,8 @@ def draw_send(draw: st.DrawFn, tl: Timeline, i: int, start: int, convs: int) -> 
     users = (f"u{conv_i}a", f"u{conv_i}b")
     sender, to = users if draw(st.booleans()) else users[::-1]
     key = f"k{i}"
-    value: dict[str, Any] = {"key": key, "from": sender, "to": to, "seq": i, "intended": start}
+    intended: float = start - (0.5 if start and draw(weighted((5, False), (1, True))) else 0)
+    value: dict[str, Any] = {"key": key, "from": sender, "to": to, "seq": i, "intended": intended}
     shape = draw(weighted((8, "full"), (1, "no-sender"), (1, "no-conversation")))
     conv: str | None = conv_name(conv_i)
     if shape != "no-conversation":
@@ -139,6 +158,8 @@ def draw_reply(
     else:
         mid = draw(weighted((4, "none"), (1, "key"), (1, "borrow")))
         reply["error"] = "boom"
+        if draw(weighted((5, False), (1, True))):
+            reply["partition"], reply["offset"] = pos  # where a failed write would have gone
     reply["messageId"] = {
         "key": f"m-{key}",
         "fresh": f"m-{key}-{j}",
@@ -159,32 +180,39 @@ def draw_reply(
 # ------------------------------------------------------------------ store and reads
 
 
-def draw_records(draw: st.DrawFn, keys: list[Key], convs: int, planted: list[str]) -> list[Any]:
+def draw_records(
+    draw: st.DrawFn, keys: list[Key], convs: int, planted: list[str], calm: bool
+) -> list[Any]:
     """(write time, record) pairs: each key's copies, then unattributed ghosts."""
     out: list[tuple[int, StoredRecord]] = []
     for k in keys:
         if k.status == "acked":
-            copies = draw(weighted((6, 1), (1, 0), (1, 2)))
+            copies = draw(plant(calm, (6, 1), (1, 0), (1, 2)))
         elif k.status == "indet":
-            copies = draw(weighted((2, 0), (1, 1)))
+            copies = draw(plant(calm, (2, 0), (1, 1)))
         else:
-            copies = draw(weighted((4, 0), (1, 1)))
+            copies = draw(plant(calm, (4, 0), (1, 1)))
         if (k.status, copies) in (("acked", 0), ("failed", 1), ("indet", 1)):
             planted.append({"acked": "lost", "failed": "aborted", "indet": "recovered"}[k.status])
         for c in range(copies):
             mid = k.mids[0] if k.mids else f"m-{k.key}"
-            if draw(weighted((5, False), (1, True))):
+            if draw(plant(calm, (5, False), (1, True))):
                 mid = f"m2-{k.key}-{c}"
                 planted.append("record:other-id")
-            rkey = draw(weighted((5, "key"), (1, None), (1, "stranger")))
-            rconv = draw(weighted((6, "own"), (1, None), (1, "other")))
+            rkey = draw(plant(calm, (5, "key"), (1, None), (1, "stranger"), (1, "neighbour")))
+            rconv = draw(plant(calm, (6, "own"), (1, None), (1, "other")))
             conv = {"own": k.conv, None: None, "other": conv_name((k.conv_i + 1) % convs)}[rconv]
-            where = draw(weighted((5, "true"), (1, "moved"), (1, None)))
+            where = draw(plant(calm, (5, "true"), (1, "moved"), (1, None)))
             p, o = {"true": k.pos, "moved": (k.pos[0], k.pos[1] + 100), None: (None, None)}[where]
             known = draw(weighted((5, True), (1, False)))
             rec = StoredRecord(
                 message_id=mid,
-                key={"key": k.key, None: None, "stranger": f"x-{k.key}"}[rkey],
+                key={
+                    "key": k.key,
+                    None: None,
+                    "stranger": f"x-{k.key}",  # never sent: attributed by messageId
+                    "neighbour": keys[(keys.index(k) + 1) % len(keys)].key,  # another sent key
+                }[rkey],
                 conversation=conv,
                 sender=k.sender,
                 partition=p,
@@ -194,7 +222,7 @@ def draw_records(draw: st.DrawFn, keys: list[Key], convs: int, planted: list[str
             out.append((k.write + c, rec))
             planted += [f"record:key-{rkey}", f"record:conv-{rconv}", f"record:pos-{where}"]
             planted += ["record:copy"] if c else []
-    for g in range(draw(weighted((4, 0), (1, 1), (1, 2)))):
+    for g in range(draw(plant(calm, (4, 0), (1, 1), (1, 2)))):
         mid = draw(st.sampled_from([f"ghost-{g}", "ghost-0", "m-k0", "m-k1"]))
         key = draw(st.sampled_from([None, f"never-{g}"]))
         conv = draw(st.sampled_from([None, conv_name(0)]))
@@ -202,19 +230,19 @@ def draw_records(draw: st.DrawFn, keys: list[Key], convs: int, planted: list[str
         planted.append("ghost")
     out.sort(key=lambda e: e[0])
     recs = [r for _, r in out]
-    if draw(weighted((6, False), (1, True))):
+    if draw(plant(calm, (6, False), (1, True))):
         recs = draw(st.permutations(recs))
         planted.append("store-shuffled")
     return recs
 
 
 def draw_reads(
-    draw: st.DrawFn, recs: list[StoredRecord], convs: int, planted: list[str]
+    draw: st.DrawFn, recs: list[StoredRecord], convs: int, planted: list[str], calm: bool
 ) -> tuple[dict[str, list[str]], dict[str, str]]:
     """API reads per conversation (store order), some failing, with planted read anomalies."""
     api: dict[str, list[str]] = {}
     errors: dict[str, str] = {}
-    if draw(weighted((8, False), (1, True))):
+    if draw(plant(calm, (8, False), (1, True))):
         planted.append("no-api")
         return api, errors
     names = [conv_name(i) for i in range(convs)]
@@ -223,7 +251,7 @@ def draw_reads(
         for r in recs:
             if r.conversation == c and r.message_id not in mids:
                 mids.append(r.message_id)
-        mode = draw(weighted((8, "ok"), (1, "error"), (1, "stale-error"), (1, "missing")))
+        mode = draw(plant(calm, (8, "ok"), (1, "error"), (1, "stale-error"), (1, "missing")))
         planted.append(f"read:{mode}")
         if mode == "missing":
             continue
@@ -232,28 +260,33 @@ def draw_reads(
             if mode == "error":
                 continue
         api[c] = mids
-        plant = draw(
-            weighted(
-                (6, None), (1, "drop"), (1, "phantom"), (1, "foreign"), (1, "twice"), (1, "swap")
+        how = draw(
+            plant(
+                calm,
+                (6, None),
+                *((1, "drop"), (1, "phantom"), (1, "foreign"), (1, "twice")),
+                *((2, "swap"), (1, "reverse")),
             )
         )
-        if plant is None:
+        if how is None:
             continue
-        planted.append(f"read:{plant}")
-        if plant == "drop" and mids:
+        planted.append(f"read:{how}")
+        if how == "drop" and mids:
             del mids[draw(st.integers(0, len(mids) - 1))]
-        elif plant == "phantom":
+        elif how == "phantom":
             mids.insert(draw(st.integers(0, len(mids))), "phantom")
-        elif plant == "foreign":
+        elif how == "foreign":
             other = [r.message_id for r in recs if r.conversation not in (c, None)]
             if other:
                 mids.insert(draw(st.integers(0, len(mids))), draw(st.sampled_from(other)))
-        elif plant == "twice" and mids:
+        elif how == "twice" and mids:
             mids.append(draw(st.sampled_from(mids)))
-        elif plant == "swap" and len(mids) >= 2:
+        elif how == "swap" and len(mids) >= 2:
             i = draw(st.integers(0, len(mids) - 2))
             mids[i], mids[i + 1] = mids[i + 1], mids[i]
-    if draw(weighted((6, False), (1, True))):
+        elif how == "reverse":
+            mids.reverse()
+    if draw(plant(calm, (6, False), (1, True))):
         api["nobody:else"] = ["phantom-2", *[r.message_id for r in recs[:1]]]
         planted.append("read:extra-conversation")
     return api, errors
@@ -289,9 +322,10 @@ def draw_faults(draw: st.DrawFn, tl: Timeline, end: int, planted: list[str]) -> 
                 draw(weighted((4, True), (1, False))) for _ in range(draw(st.integers(1, 2)))
             ]
             nodes = {f"consumer-{i}": {"crashed": c} for i, c in enumerate(crashed)}
-            htype = draw(weighted((5, "ok"), (1, "info")))
+            htype = draw(weighted((5, "ok"), (1, "info"), (1, None)))
             done = {**hv, "evidence": {"nodes": nodes, "effective": any(crashed)}}
-            tl.emit(Op(heal, htype, "heal", "nemesis", hat + MS, done))
+            if htype is not None:
+                tl.emit(Op(heal, htype, "heal", "nemesis", hat + MS, done))
         planted.append(f"fault:{kind}:{outcome}")
     return injects
 
@@ -321,12 +355,12 @@ def draw_delivery(
     return events
 
 
-def draw_dead_letters(draw: st.DrawFn, planted: list[str]) -> dict[str, Any]:
+def draw_dead_letters(draw: st.DrawFn, planted: list[str], calm: bool) -> dict[str, Any]:
     """``dead_letters`` for :class:`FinalReads`, when this harness version has them."""
     cls = getattr(reads_module, "DeadLetter", None)
     if cls is None:
         return {}
-    n = draw(weighted((4, 0), (1, 1), (1, 2), (1, None)))
+    n = draw(plant(calm, (4, 0), (1, 1), (1, 2), (1, None)))
     if n is None:
         return {"dead_letters": None}
     planted.extend(["dead-letter"] * n)
@@ -340,24 +374,29 @@ def draw_dead_letters(draw: st.DrawFn, planted: list[str]) -> dict[str, Any]:
 def runs(draw: st.DrawFn) -> tuple[list[Op], FinalReads, list[str]]:
     """A well-formed run: ops in file order, final reads, what was planted."""
     planted: list[str] = []
-    tl = Timeline()
+    tl = Timeline(first_id=draw(weighted((3, 1), (1, 0))))
     convs = draw(st.integers(1, 3))
+    calm = draw(weighted((3, False), (1, True)))  # a calm run plants no anomaly on purpose
+    planted += ["calm"] if calm else []
     keys: list[Key] = []
     start = 0
     for i in range(draw(st.integers(0, 8))):
-        start += draw(weighted((2, 1), (1, 0), (1, 3))) * MS  # 0: sent together
+        start += draw(weighted((2, 1), (1, 0), (1, 3), (1, 6))) * MS  # 0: sent together
         keys.append(draw_send(draw, tl, i, start, convs))
-    end = max((t for t, _, _ in tl.events), default=0)
-    injects = draw_faults(draw, tl, end, planted)
-    recs = draw_records(draw, keys, convs, planted)
-    api, errors = draw_reads(draw, recs, convs, planted)
+    injects = draw_faults(draw, tl, tl.end(), planted)
+    if draw(weighted((12, False), (1, True))):
+        tl.shift = MAX_TIME - tl.end()  # the last op exactly at the bound: still well-formed
+        injects = [t + tl.shift for t in injects]
+        planted.append("times-at-the-bound")
+    recs = draw_records(draw, keys, convs, planted, calm)
+    api, errors = draw_reads(draw, recs, convs, planted, calm)
     reads = FinalReads(
         store=recs,
         api=api,
         api_errors=errors,
         delivery=draw_delivery(draw, recs, injects, planted),
         drained=draw(weighted((5, True), (1, False))),
-        **draw_dead_letters(draw, planted),
+        **draw_dead_letters(draw, planted, calm),
     )
     return tl.ops(), reads, planted
 

@@ -27,12 +27,13 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 
 from tests.reference import checker as ref
 from tests.reference.generate import Case, cases
+from tests.reference.mutate import MUTATION_WEIGHTS
 from wiber_harness.checkers import check_all
 from wiber_harness.errors import CheckerError
 from wiber_harness.history import Op, read_history
@@ -47,6 +48,18 @@ settings.register_profile(
 )
 DIFF = settings.get_profile("wiber-differential")
 CHECKED = ("delivery", "ordering", "redelivery")
+# mutations whose disagreement is a known, documented spec-or-fast issue: kept out of
+# the random run, pinned by a strict xfail below until the issue is settled
+KNOWN = {"null-field": "test_known_disagreement_null_where_the_spec_names_a_type"}
+AGREED = tuple(m for m in MUTATION_WEIGHTS if m not in KNOWN)
+ANOMALIES = frozenset(
+    {
+        *ref.DELIVERY_BAD,
+        *("recovered", "id_mismatch", "duplicated_keys", "position_checked"),
+        *("unpositioned", "realtime_violations", "sender_order", "conversations_unknown"),
+        *("redelivered", "crash_windows", "missing_redelivery"),
+    }
+)
 
 
 def fast_line(message: str, path: Path) -> int:
@@ -84,6 +97,11 @@ def disagreements(raw: bytes, reads: FinalReads) -> list[str]:
     if not same_ops(parsed, fast_ops):
         return ["both read the history, but not the same ops"]
     mine = ref.check_all(parsed, reads)
+    for name, result in mine.items():  # what the case exercised (--hypothesis-show-statistics)
+        if currently_in_test_context():
+            event(f"{name}: valid={result.valid}")
+            for count in sorted(c for c, v in result.counts.items() if v and c in ANOMALIES):
+                event(f"{name}.{count} > 0")
     theirs = check_all(fast_ops, copy.deepcopy(reads), CHECKED)
     out = []
     for name in CHECKED:
@@ -100,9 +118,8 @@ def disagreements(raw: bytes, reads: FinalReads) -> list[str]:
 
 def order_matters(raw: bytes) -> bool:
     """Whether the file order of lines may decide a verdict: a messageId returned
-    for two keys (its owner is the first attempt), attempts of one key that name
-    different conversations or senders (the first attempt's count), or a heal
-    written before its fault's inject (a crash window pairs them in file order)."""
+    for two keys (its owner is the first attempt), or attempts of one key that name
+    different conversations or senders (the first attempt's count)."""
     parsed = ref.parse_history(raw)
     assert not isinstance(parsed, ref.Problem)
     run = ref.Run(parsed, FinalReads())
@@ -119,12 +136,6 @@ def order_matters(raw: bytes) -> bool:
         }
         if len(firsts) > 1:
             return True
-    seen: set[Any] = set()
-    for op in parsed:
-        if op.process == "nemesis" and op.type == "invoke":
-            if op.f == "heal" and op.value.get("fault") not in seen:
-                return True
-            seen.add(op.value.get("fault"))
     return False
 
 
@@ -138,7 +149,11 @@ def self_check(case: Case) -> None:
         assert parsed.line == case.expect_line, (
             f"reference: {parsed}, planted at {case.expect_line}"
         )
-    if case.shuffled and case.original is not None and not order_matters(case.original):
+    if (
+        case.shuffled
+        and case.original is not None
+        and not (order_matters(case.original) or order_matters(case.raw))
+    ):
         before = ref.parse_history(case.original)
         assert not isinstance(before, ref.Problem) and not isinstance(parsed, ref.Problem)
         assert ref.check_all(before, case.reads) == ref.check_all(parsed, case.reads)
@@ -152,13 +167,13 @@ def check_case(case: Case) -> None:
 
 
 @settings(DIFF, max_examples=max(EXAMPLES // 4, 50))
-@given(cases())
+@given(cases(AGREED))
 def test_the_reference_finds_what_was_planted(case: Case) -> None:
     self_check(case)
 
 
 @DIFF
-@given(cases())
+@given(cases(AGREED))
 def test_fast_checkers_agree_with_the_reference(case: Case) -> None:
     check_case(case)
 
@@ -178,3 +193,72 @@ def test_vacuous_runs() -> None:
         assert out["delivery"].valid == "unknown"
         assert out["ordering"].valid == "unknown"
         assert out["redelivery"].valid is True
+
+
+# ---------------------------------------------------------------- regression cases
+# Each disagreement hypothesis found, as its minimal case.
+
+HEADER = b'{"schema":"wiber-history/1"}'
+FP = (
+    b'"value":{"fault":"f0","kind":"failpoint","params":'
+    b'{"name":"consumer.after_store_before_commit","action":"crash"}}}'
+)
+INJECT = b'{"id":1,"type":"invoke","f":"inject","process":"nemesis","time":0,' + FP
+INJECTED = b'{"id":1,"type":"ok","f":"inject","process":"nemesis","time":1,' + FP
+HEAL = (
+    b'{"id":2,"type":"invoke","f":"heal","process":"nemesis","time":2,'
+    b'"value":{"fault":"f0","kind":"failpoint"}}'
+)
+HEALED = (
+    b'{"id":2,"type":"ok","f":"heal","process":"nemesis","time":3,"value":{"fault":"f0",'
+    b'"kind":"failpoint","evidence":{"nodes":{"consumer-1":{"crashed":true}}}}}'
+)
+
+
+def history(*lines: bytes) -> bytes:
+    return b"\n".join([HEADER, *lines]) + b"\n"
+
+
+def test_regression_a_crash_window_without_a_delivery_log_is_unknown() -> None:
+    """Found: the reference counted the window missing (False), the fast said unknown
+    with missing_redelivery 0. Spec issue (section 5 is contradictory as written);
+    the reference now follows the stated intent, "nothing to judge by"."""
+    raw = history(INJECT, INJECTED, HEAL, HEALED)
+    assert not disagreements(raw, FinalReads())
+    result = ref.check_redelivery(ref.parse_history(raw), FinalReads())  # type: ignore[arg-type]
+    assert result.valid == "unknown" and result.counts["missing_redelivery"] == 0
+
+
+def test_regression_a_heal_written_before_its_inject_still_closes_the_window() -> None:
+    """Found by a valid shuffle: the reference paired a heal only after its inject,
+    the fast pairs by fault id. The spec does not say; file order must not decide."""
+    raw = history(HEAL, HEALED, INJECT, INJECTED)
+    assert not disagreements(raw, FinalReads())
+    result = ref.check_redelivery(ref.parse_history(raw), FinalReads())  # type: ignore[arg-type]
+    assert result.counts["crash_windows"] == 1
+
+
+SEND = b'{"id":1,"type":"invoke","f":"send","process":"client-a","time":0,"value":{"key":"k"'
+NULLS = {
+    "value": [b'{"id":1,"type":"invoke","f":"heal","process":"client-a","time":0,"value":null}'],
+    "conversation": [SEND + b',"conversation":null}}'],
+    "retry_of": [SEND + b',"retry_of":null}}'],
+    "seq": [SEND + b',"seq":null}}'],
+    "intended": [SEND + b',"intended":null}}'],
+    "error": [
+        SEND + b"}}",
+        b'{"id":1,"type":"info","f":"send","process":"client-a","time":1,"value":{"error":null}}',
+    ],
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="spec or fast issue: section 1 names a type without 'or null' (value: object; "
+    "conversation, from, to, sender, retry_of: strings; seq: integer; intended: a number; "
+    "error: string) and the reference reads null there as malformed; the fast "
+    "(wellformed.py) counts null as absent. Settle one way, then drop this xfail.",
+)
+@pytest.mark.parametrize("field", sorted(NULLS))
+def test_known_disagreement_null_where_the_spec_names_a_type(field: str) -> None:
+    assert not disagreements(history(*NULLS[field]), FinalReads())

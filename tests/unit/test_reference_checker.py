@@ -282,6 +282,8 @@ def test_a_crash_window_needs_a_redelivery_after_the_inject() -> None:
         out = ref.check_redelivery(r.ops, FinalReads(delivery=events))
         assert out.valid is True and out.counts["crash_windows"] == 1, events
     assert ref.check_redelivery(crash_run(False).ops, FinalReads()).counts["crash_windows"] == 0
+    nothing_read = ref.check_redelivery(r.ops, FinalReads())  # no log: nothing to judge by
+    assert nothing_read.valid == "unknown" and nothing_read.counts["missing_redelivery"] == 0
     out = ref.check_redelivery(r.ops, FinalReads(delivery=[ev(1, 50), ev(1, 150), ev(2, 1, "dlq")]))
     assert out.counts == {
         "events": 3,
