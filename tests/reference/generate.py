@@ -18,9 +18,11 @@ forbids (or allows: a torn last line). ``Case.planted`` names what was planted
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from hypothesis import event
 from hypothesis import strategies as st
 
@@ -98,7 +100,7 @@ class Timeline:
 outcomes = weighted((4, "ok"), (1, "fail"), (1, "info"), (1, "pending"))
 
 
-def draw_send(draw: st.DrawFn, tl: Timeline, i: int, start: int, convs: int) -> Key:
+def draw_send(draw: st.DrawFn, tl: Timeline, i: int, start: int, convs: int, far: int = 0) -> Key:
     """One logical message: 1-3 attempts of one key, its record's planned fate."""
     conv_i = draw(st.integers(0, convs - 1))
     users = (f"u{conv_i}a", f"u{conv_i}b")
@@ -106,21 +108,23 @@ def draw_send(draw: st.DrawFn, tl: Timeline, i: int, start: int, convs: int) -> 
     key = f"k{i}"
     intended: float = start - (0.5 if start and draw(weighted((5, False), (1, True))) else 0)
     value: dict[str, Any] = {"key": key, "from": sender, "to": to, "seq": i, "intended": intended}
-    shape = draw(weighted((8, "full"), (1, "no-sender"), (1, "no-conversation")))
+    shape = draw(weighted((8, "full"), (1, "no-sender"), (1, "no-conversation"), (1, "anonymous")))
     conv: str | None = conv_name(conv_i)
     if shape != "no-conversation":
         value["conversation"] = conv
     else:
         conv = None
-    if shape != "no-sender":
+    if shape not in ("no-sender", "anonymous"):
         value["sender"] = sender
+    if shape == "anonymous":
+        del value["from"]  # a key with no sender at all
     if draw(weighted((12, False), (1, True))):
         value["invalid"] = True
     n = draw(st.integers(1, 3))
     t = start
     got: list[tuple[str, int, int]] = []  # (outcome, invoke, done)
     mids: list[str] = []
-    pos = (conv_i, i)
+    pos = (conv_i, i + draw(st.sampled_from([0, far])))  # far: an extreme offset
     for j in range(n):
         outcome = draw(outcomes)
         v = dict(value)
@@ -370,11 +374,17 @@ def draw_dead_letters(draw: st.DrawFn, planted: list[str], calm: bool) -> dict[s
 # ------------------------------------------------------------------ a whole run
 
 
+EXTREMES = (2**62, 2**63 - 8, 2**63, 2**64)  # op ids and offsets beyond int64, and beyond u64
+
+
 @st.composite
-def runs(draw: st.DrawFn) -> tuple[list[Op], FinalReads, list[str]]:
-    """A well-formed run: ops in file order, final reads, what was planted."""
+def runs(draw: st.DrawFn, extremes: bool = False) -> tuple[list[Op], FinalReads, list[str]]:
+    """A well-formed run: ops in file order, final reads, what was planted. With
+    ``extremes``, op ids and offsets may start at 2**62 .. 2**64 (JSON integers all)."""
     planted: list[str] = []
-    tl = Timeline(first_id=draw(weighted((3, 1), (1, 0))))
+    far = draw(st.sampled_from((0, *EXTREMES))) if extremes else 0
+    planted += [f"extreme:{far}"] if far else []
+    tl = Timeline(first_id=draw(st.sampled_from([1, far]) if far else weighted((3, 1), (1, 0))))
     convs = draw(st.integers(1, 3))
     calm = draw(weighted((3, False), (1, True)))  # a calm run plants no anomaly on purpose
     planted += ["calm"] if calm else []
@@ -382,7 +392,7 @@ def runs(draw: st.DrawFn) -> tuple[list[Op], FinalReads, list[str]]:
     start = 0
     for i in range(draw(st.integers(0, 8))):
         start += draw(weighted((2, 1), (1, 0), (1, 3), (1, 6))) * MS  # 0: sent together
-        keys.append(draw_send(draw, tl, i, start, convs))
+        keys.append(draw_send(draw, tl, i, start, convs, far))
     injects = draw_faults(draw, tl, tl.end(), planted)
     if draw(weighted((12, False), (1, True))):
         tl.shift = MAX_TIME - tl.end()  # the last op exactly at the bound: still well-formed
@@ -403,14 +413,24 @@ def runs(draw: st.DrawFn) -> tuple[list[Op], FinalReads, list[str]]:
 
 def history_lines(ops: list[Op]) -> list[bytes]:
     """The file's lines (header first), as :class:`wiber_harness.history.HistoryWriter`
-    writes them: ``Op.to_json`` per op."""
-    return [HEADER, *[op.to_json() for op in ops]]
+    writes them: ``Op.to_json`` per op (the standard library's JSON for an integer
+    beyond 64 bits, which orjson cannot write)."""
+    out = [HEADER]
+    for op in ops:
+        try:
+            out.append(op.to_json())
+        except orjson.JSONEncodeError:
+            d = {"id": op.id, "type": op.type, "f": op.f, "process": op.process}
+            out.append(json.dumps({**d, "time": op.time, "value": op.value}).encode())
+    return out
 
 
 @st.composite
-def cases(draw: st.DrawFn, mutations: tuple[str, ...] | None = None) -> Case:
+def cases(
+    draw: st.DrawFn, mutations: tuple[str, ...] | None = None, extremes: bool = False
+) -> Case:
     """A run, then maybe one mutation of its file (see :data:`MUTATIONS`)."""
-    ops, reads, planted = draw(runs())
+    ops, reads, planted = draw(runs(extremes))
     lines = history_lines(ops)
     names = mutations if mutations is not None else MUTATION_WEIGHTS
     name = draw(st.sampled_from(names))

@@ -10,11 +10,11 @@ line). A mutation that cannot apply (too few lines) returns the file as is.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from hypothesis import event
 from hypothesis import strategies as st
 
@@ -45,13 +45,13 @@ def _op_lines(lines: list[bytes]) -> list[int]:
 
 
 def _decoded(line: bytes) -> dict[str, Any]:
-    d = orjson.loads(line)
+    d = json.loads(line)  # the standard library keeps integers beyond 64 bits exact
     assert isinstance(d, dict)
     return d
 
 
 def _encode(d: Any) -> bytes:
-    return orjson.dumps(d)
+    return json.dumps(d, separators=(",", ":")).encode()
 
 
 def m_none(draw: st.DrawFn, lines: list[bytes]) -> Case:

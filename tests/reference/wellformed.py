@@ -30,7 +30,7 @@ class Problem:
 
 
 def parses(line: bytes) -> bool:
-    """Whether a line is JSON (strict: UTF-8, no NaN or Infinity)."""
+    """Whether a line is JSON (see :func:`_json`)."""
     return _json(line)[0]
 
 
@@ -45,11 +45,26 @@ def _finite(s: str) -> float:
     return x
 
 
+def _lone_surrogate(x: object) -> bool:
+    """A string (or key) holding half of a UTF-16 pair, from a ``\\ud800`` escape."""
+    if isinstance(x, str):
+        return any(0xD800 <= ord(ch) <= 0xDFFF for ch in x)
+    if isinstance(x, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in x.items())
+    if isinstance(x, list):
+        return any(_lone_surrogate(v) for v in x)
+    return False
+
+
 def _json(line: bytes) -> tuple[bool, Any]:
+    """SPEC-GAP: "JSON" read as I-JSON (RFC 7493): UTF-8, no NaN or Infinity, no
+    lone surrogate in a string (RFC 8259's grammar allows the escape, no text can
+    hold it). Integers of any size are integers."""
     try:
-        return True, json.loads(line.decode("utf-8"), parse_constant=_reject, parse_float=_finite)
+        d = json.loads(line.decode("utf-8"), parse_constant=_reject, parse_float=_finite)
     except (UnicodeDecodeError, ValueError, RecursionError):
         return False, None
+    return (False, None) if _lone_surrogate(d) else (True, d)
 
 
 def numbered_lines(raw: bytes) -> list[tuple[int, bytes]]:
@@ -142,14 +157,16 @@ def nemesis_invoke_problem(v: dict[str, Any]) -> str | None:
 
 
 def value_problem(op: Op) -> str | None:
-    """The value rules, per f and process (section 1, "Value rules")."""
+    """The value rules, per f and process (section 1, "Value rules"). Each applies on
+    its own: a send invoke of process nemesis must meet both."""
+    problem = None
     if op.f == "send":
-        if op.type == "invoke":
-            return send_invoke_problem(op.value)
-        return send_completion_problem(op.value)
-    if op.process == "nemesis" and op.type == "invoke":
-        return nemesis_invoke_problem(op.value)
-    return None
+        problem = (send_invoke_problem if op.type == "invoke" else send_completion_problem)(
+            op.value
+        )
+    if problem is None and op.process == "nemesis" and op.type == "invoke":
+        problem = nemesis_invoke_problem(op.value)
+    return problem
 
 
 def pairing_problem(op: Op, earlier: list[Op]) -> str | None:

@@ -116,6 +116,8 @@ OK = b'{"id":1,"type":"ok","f":"send","process":"client-a","time":6,"value":{"me
         (lines(INV, b"{oops", OK), 3),  # not JSON, not last
         (lines(INV, b'{"id":2}', newline=False), 3),  # a complete invalid last line
         (lines(INV, b"{oops"), 3),  # not JSON, but ends with a newline: not torn
+        (lines(INV.replace(b"client-a", b"nemesis")), 2),  # a nemesis invoke without fault
+        (lines(INV.replace(b'"k"', b'"\\ud800"')), 2),  # a lone surrogate: not I-JSON
     ],
 )
 def test_malformed_histories_name_their_first_bad_line(raw: bytes, line: int) -> None:
