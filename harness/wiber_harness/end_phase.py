@@ -19,11 +19,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
+import orjson
 import pymongo
 
 from wiber_harness.clock import Clock
+from wiber_harness.cluster.base import Cluster
 from wiber_harness.history import Op
-from wiber_harness.reads import DeliveryEvent, FinalReads, StoredRecord
+from wiber_harness.reads import DeadLetter, DeliveryEvent, FinalReads, StoredRecord
 
 
 def acknowledged_ids(ops: Sequence[Op]) -> set[str]:
@@ -43,7 +45,7 @@ def conversations(ops: Sequence[Op]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _collection(cluster: Any) -> Any:
+def _collection(cluster: Cluster) -> Any:
     spec = cluster.spec
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
         cluster.endpoints().store, serverSelectionTimeoutMS=5000, socketTimeoutMS=30000
@@ -55,13 +57,13 @@ def _stored_ids(coll: Any, field: str) -> list[str]:
     return [str(d.get(field)) for d in coll.find({}, {field: 1, "_id": 0})]
 
 
-def _lag(cluster: Any) -> int | None:
+def _lag(cluster: Cluster) -> int | None:
     """Records the group has not committed yet, summed over partitions (None: unknown)."""
     from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
     from confluent_kafka.admin import AdminClient
 
     spec = cluster.spec
-    conf = {"bootstrap.servers": cluster.endpoints().kafka_direct, "log_level": 0}
+    conf: dict[str, Any] = {"bootstrap.servers": cluster.endpoints().kafka_direct, "log_level": 0}
     try:
         admin = AdminClient(conf)
         parts = sorted(admin.list_topics(spec.topic, timeout=5).topics[spec.topic].partitions)
@@ -72,7 +74,7 @@ def _lag(cluster: Any) -> int | None:
                 )
             ]
         )[spec.group].result(timeout=10)
-        committed = {tp.partition: tp.offset for tp in res.topic_partitions}
+        committed: dict[int, int] = {tp.partition: tp.offset for tp in res.topic_partitions}
         probe = Consumer({**conf, "group.id": f"wiber-harness-lag-{uuid.uuid4().hex[:6]}"})
         try:
             ends = {
@@ -87,13 +89,13 @@ def _lag(cluster: Any) -> int | None:
 
 
 def drain(
-    cluster: Any,
+    cluster: Cluster,
     ops: Sequence[Op],
     timeout: float = 120.0,
     settle: float = 8.0,
     on_progress: Callable[[str], None] | None = None,
 ) -> tuple[bool, float, dict[str, Any]]:
-    """Wait until everything acknowledged is stored and lag is 0 (or nothing moves for ``settle`` s).
+    """Wait until everything acknowledged is stored and lag is 0, or nothing moves for ``settle`` s.
 
     Returns (drained, seconds waited, details).
     """
@@ -131,7 +133,7 @@ def drain(
     return missing == 0, time.monotonic() - t0, {"missing": missing, "lag": lag}
 
 
-def read_store(cluster: Any, clock: Clock) -> list[StoredRecord]:
+def read_store(cluster: Cluster, clock: Clock) -> list[StoredRecord]:
     f = cluster.spec.fields
     client, coll = _collection(cluster)
     out = []
@@ -157,7 +159,7 @@ def read_store(cluster: Any, clock: Clock) -> list[StoredRecord]:
 
 
 def read_api(
-    cluster: Any, convs: dict[str, tuple[str, str]]
+    cluster: Cluster, convs: dict[str, tuple[str, str]]
 ) -> tuple[dict[str, list[str]], dict[str, str]]:
     """Every conversation through the API's GET, all pages, in the order returned."""
     spec = cluster.spec
@@ -188,7 +190,7 @@ def read_api(
     return reads, errors
 
 
-def read_delivery(cluster: Any, clock: Clock) -> list[DeliveryEvent]:
+def read_delivery(cluster: Cluster, clock: Clock) -> list[DeliveryEvent]:
     out = []
     for d in cluster.delivery_logs():
         try:
@@ -208,7 +210,73 @@ def read_delivery(cluster: Any, clock: Clock) -> list[DeliveryEvent]:
     return out
 
 
-def end_offsets(cluster: Any) -> dict[int, int]:
+def read_dead_letters(cluster: Cluster, timeout: float = 30.0) -> list[DeadLetter] | None:
+    """Every record of the dead-letter topic (none when the topic does not exist).
+
+    The reason is the ``dlq_reason_header`` of the system spec's ``extra``
+    (Wiber: ``wiber.error``); the messageId the record value's JSON field of
+    the stored message-id name. None when the topic could not be read.
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    spec = cluster.spec
+    header = str(spec.extra.get("dlq_reason_header", "wiber.error"))
+    mid_field = spec.fields["message_id"]
+    c = Consumer(
+        {
+            "bootstrap.servers": cluster.endpoints().kafka_direct,
+            "group.id": f"wiber-harness-dlq-{uuid.uuid4().hex[:6]}",
+            "enable.auto.commit": False,
+            "log_level": 0,
+        }
+    )
+    out: list[DeadLetter] = []
+    try:
+        md = c.list_topics(spec.dlq_topic, timeout=10).topics.get(spec.dlq_topic)
+        if md is None or md.error is not None or not md.partitions:
+            return []  # never created: nothing was dead-lettered
+        todo: dict[int, int] = {}
+        assign = []
+        for p in sorted(md.partitions):
+            lo, hi = c.get_watermark_offsets(TopicPartition(spec.dlq_topic, p), timeout=10)
+            if hi > lo:
+                todo[p] = hi
+                assign.append(TopicPartition(spec.dlq_topic, p, lo))
+        if not assign:
+            return []
+        c.assign(assign)
+        deadline = time.monotonic() + timeout
+        while todo and time.monotonic() < deadline:
+            for m in c.consume(500, timeout=1.0):
+                part, off = m.partition(), m.offset()
+                if m.error() is not None or part is None or off is None:
+                    continue
+                out.append(_dead_letter(m, part, off, header, mid_field))
+                if off + 1 >= todo.get(part, 0):
+                    todo.pop(part, None)
+        return out if not todo else None
+    except Exception:
+        return None
+    finally:
+        c.close()
+
+
+def _dead_letter(m: Any, part: int, off: int, header: str, mid_field: str) -> DeadLetter:
+    reason = None
+    for k, v in m.headers() or []:
+        if k == header and v is not None:
+            reason = v.decode("utf-8", "replace")
+    mid = None
+    try:
+        doc = orjson.loads(m.value() or b"")
+        if isinstance(doc, dict) and isinstance(doc.get(mid_field), str):
+            mid = doc[mid_field]
+    except orjson.JSONDecodeError:
+        pass
+    return DeadLetter(partition=part, offset=off, message_id=mid, reason=reason)
+
+
+def end_offsets(cluster: Cluster) -> dict[int, int]:
     from confluent_kafka import Consumer, TopicPartition
 
     spec = cluster.spec
@@ -229,7 +297,7 @@ def end_offsets(cluster: Any) -> dict[int, int]:
 
 
 def final_reads(
-    cluster: Any,
+    cluster: Cluster,
     ops: Sequence[Op],
     clock: Clock,
     *,
@@ -244,6 +312,7 @@ def final_reads(
         api=api,
         api_errors=api_errors,
         delivery=read_delivery(cluster, clock),
+        dead_letters=read_dead_letters(cluster),
         end_offsets=end_offsets(cluster),
         drained=drained,
         drain_s=round(drain_s, 3),

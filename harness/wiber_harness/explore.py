@@ -1,4 +1,8 @@
 """Random fault schedules: draw them, run them, shrink the ones that break a promise.
+One module of about 700 lines because drawing, running and shrinking share the
+:class:`Fault`/:data:`Schedule` types and this docstring is the one
+specification of all three; what each fault kind contributes to a draw lives
+with the kind, in :mod:`wiber_harness.faults.kinds`.
 
 ``wiber-harness explore --faults kill,partition --runs N --seed S`` runs N
 scenarios, each the base scenario's topology and workload (default
@@ -7,14 +11,15 @@ timeline drawn at random from a *fault mix*. A run whose verdict is a
 violation (False) is shrunk to a minimal reproducer, stored as a scenario
 file that ``wiber-harness run FILE`` replays.
 
-**Fault mix.** Comma-separated families: ``kill``, ``stop``, ``pause``,
-``restart`` (process faults), ``partition``, ``latency`` (link faults),
-``duplicate`` (``duplicate_retry``, ``duplicate_replay``,
-``offset_rewind``), or one of those three by name. ``FAMILY@TARGET`` pins
-the family to one target spec (``partition@link(consumer, store)``);
-otherwise targets are drawn from :func:`default_targets` for the base
-topology (including seeded picks like ``consumer.any`` and
-``kafka.leader(partition=0)``).
+**Fault mix.** Comma-separated families (:data:`FAMILIES`, declared by
+each kind's module in :mod:`wiber_harness.faults.kinds`): ``kill``,
+``stop``, ``pause``, ``restart`` (process faults), ``partition``,
+``latency`` (link faults), ``duplicate`` (``duplicate_retry``,
+``duplicate_replay``, ``offset_rewind``), or one of those three by name.
+``FAMILY@TARGET`` pins the family to one target spec
+(``partition@link(consumer, store)``); otherwise targets are drawn from
+:func:`default_targets` for the base topology (including seeded picks like
+``consumer.any`` and ``kafka.leader(partition=0)``).
 
 **Schedules** (:func:`draw_schedule`, one definition for both drawing
 back-ends): 1..``max_faults`` faults; each picks a family, a kind of the
@@ -25,7 +30,9 @@ healed at least 1 s before the workload ends) and parameters (latency,
 counts, rewind depth). Overlap is allowed, except that two faults on the
 same *resource* may not be in effect at once (a later one is dropped): one
 process fault per role (plus ``GAP_S`` s for the node to come back; an
-offset rewind counts as a consumer fault), one link fault per kind. That
+offset rewind counts as a consumer fault), one link fault per kind. Each
+kind's :class:`~wiber_harness.faults.kind.Explorable` says what it draws
+and occupies. That
 rule keeps every fault effective: a second kill of an already-dead
 process would have no evidence and make the run "unknown".
 :func:`schedules` is the same definition as a hypothesis strategy (for
@@ -74,39 +81,30 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from hypothesis import strategies as st
 
 from wiber_harness.errors import InvalidScenario
 from wiber_harness.faults.catalog import CatalogError, check_target, fault_kind
+from wiber_harness.faults.kind import Draw
+from wiber_harness.faults.registry import explorable, families
 from wiber_harness.scenario import DEFAULT_VALID, Scenario, parse_scenario
 from wiber_harness.scenario.targets import (
-    NodeTarget,
     TargetResolutionError,
     TargetSyntaxError,
     TopologyView,
     parse,
     resolve,
 )
+from wiber_harness.verdict import quiet_word
 
 T = TypeVar("T")
 
-FAMILIES: Mapping[str, tuple[str, ...]] = {
-    "kill": ("kill",),
-    "stop": ("stop",),
-    "pause": ("pause",),
-    "restart": ("restart",),
-    "partition": ("partition",),
-    "latency": ("latency",),
-    "duplicate": ("duplicate_retry", "duplicate_replay", "offset_rewind"),
-    "duplicate_retry": ("duplicate_retry",),
-    "duplicate_replay": ("duplicate_replay",),
-    "offset_rewind": ("offset_rewind",),
-}
+# every --faults word and its kinds, from the kinds' own Explorable (faults/kinds)
+FAMILIES: Mapping[str, tuple[str, ...]] = families()
 DEFAULT_MIX = "kill,partition,pause,latency,duplicate"
-PROCESS_KINDS = ("kill", "stop", "pause", "restart")
 WARMUP_S = 2.0  # no fault before the pipeline has carried some load
 MIN_WINDOW_S = 2.0
 GAP_S = 2.0  # a healed process needs a moment before the same role is hit again
@@ -179,7 +177,10 @@ def _split_top(text: str) -> list[str]:
 
 
 def parse_mix(text: str, base: Scenario) -> tuple[MixEntry, ...]:
-    """``kill,partition@link(consumer, store)`` -> entries; InvalidScenario names --faults and the fix."""
+    """``kill,partition@link(consumer, store)`` -> entries.
+
+    A bad word or target raises InvalidScenario naming --faults and the fix.
+    """
     import difflib
 
     entries: list[MixEntry] = []
@@ -208,41 +209,15 @@ def parse_mix(text: str, base: Scenario) -> tuple[MixEntry, ...]:
 
 
 def default_targets(kind: str, space: Space) -> tuple[str, ...]:
-    """Targets a kind is drawn from (repeats weight the draw)."""
-    consumers = tuple(f"consumer.{i}" for i in range(1, space.consumers + 1))
-    if kind in PROCESS_KINDS:
-        apis = tuple(f"api.{i}" for i in range(1, space.apis + 1))
-        return (
-            "consumer.any",
-            *consumers,
-            "kafka.random",
-            "kafka.leader(partition=0)",
-            *apis,
-            "store",
-        )
-    if kind in ("partition", "latency"):
-        return (
-            "link(consumer, store)",
-            *(f"link({c}, store)" for c in consumers),
-            "link(consumer, kafka.all)",
-            "link(api, kafka.all)",
-            "links(kafka.random)",
-            "link(api, store)",
-        )
-    if kind == "offset_rewind":
-        return ("consumers",)
-    return ("workload",)
+    """Targets a kind is drawn from (repeats weight the draw).
+
+    ``("workload",)`` for a kind explore never draws.
+    """
+    ex = explorable(kind)
+    return ("workload",) if ex is None else ex.targets(space)
 
 
 # --- drawing -------------------------------------------------------------------
-
-
-class Draw(Protocol):
-    """The two primitives a schedule is drawn with (random.Random or hypothesis)."""
-
-    def integer(self, lo: int, hi: int) -> int: ...
-
-    def choice(self, options: Sequence[T]) -> T: ...
 
 
 class RandomDraw:
@@ -284,20 +259,16 @@ class Fault:
     @property
     def end(self) -> float:
         """Until when it occupies its resource."""
+        ex = explorable(self.kind)
         if self.hold is not None:
-            return self.at + self.hold + (GAP_S if self.kind in PROCESS_KINDS else 0.0)
-        return self.at + (INSTANT_S if self.kind in ("restart", "offset_rewind") else 0.0)
+            return self.at + self.hold + (GAP_S if ex is not None and ex.settles else 0.0)
+        return self.at + (INSTANT_S if ex is not None and ex.lingers else 0.0)
 
     @property
     def resource(self) -> str | None:
-        if self.kind in PROCESS_KINDS:
-            t = parse(self.target)
-            return f"process:{t.role}" if isinstance(t, NodeTarget) else None
-        if self.kind == "offset_rewind":
-            return "process:consumer"
-        if self.kind in ("partition", "latency"):
-            return f"link:{self.kind}"
-        return None
+        """What it occupies (two faults on one resource never overlap); None: nothing."""
+        ex = explorable(self.kind)
+        return None if ex is None else ex.resource(self.target)
 
     def to_step(self) -> dict[str, Any]:
         step: dict[str, Any] = {"at": self.at, "fault": self.kind, "target": self.target}
@@ -316,19 +287,16 @@ Schedule = tuple[Fault, ...]
 
 
 def _params(draw: Draw, kind: str) -> tuple[tuple[str, Any], ...]:
-    if kind == "latency":
-        ms = draw.choice((100, 300, 1000))
-        return (("latency_ms", ms), ("jitter_ms", ms // 4))
-    if kind in ("duplicate_retry", "duplicate_replay"):
-        return (("count", draw.choice((20, 100))),)
-    if kind == "offset_rewind":
-        return (("by", draw.choice((50, 200))),)
-    return ()
+    ex = explorable(kind)
+    return () if ex is None else ex.params(draw)
 
 
 def draw_schedule(draw: Draw, space: Space) -> Schedule:
     """One schedule from ``space`` (see the module docstring for the rules)."""
-    half = lambda s: int(s * 2)  # noqa: E731 (times are drawn on a half-second grid)
+
+    def half(s: float) -> int:  # times are drawn on a half-second grid
+        return int(s * 2)
+
     last_heal = space.duration - 1.0
     faults: list[Fault] = []
     for _ in range(draw.integer(1, space.max_faults)):
@@ -372,7 +340,10 @@ def schedule_scenario(
     settings: Mapping[str, str] | None = None,
     duration: float | None = None,
 ) -> Scenario:
-    """The base scenario with ``faults`` as its timeline, ``seed`` as its workload seed, safety expected."""
+    """The base scenario with ``faults`` as its timeline and ``seed`` as its workload seed.
+
+    It expects safety (the promise checkers valid), no thresholds.
+    """
     data = base.to_dict()
     data["name"] = name
     what = "; ".join(f.describe() for f in faults) or "no faults"
@@ -459,7 +430,7 @@ class Explorer:
         kinds = violation_kinds(r.checks) if r.verdict is False else ()
         o = Outcome(sc, path, r.verdict, kinds, getattr(r, "run_dir", None), time.monotonic() - t0)
         self.outcomes.append(o)
-        word = {True: "valid", False: "VIOLATION", "unknown": "unknown"}[r.verdict]
+        word = quiet_word(r.verdict)
         extra = f" ({', '.join(f'{c}/{a}' for c, a in kinds)})" if kinds else ""
         self.say(f"{sc.name}: {word}{extra} in {o.seconds:.0f} s: {sc.description}")
         return o
@@ -500,7 +471,10 @@ def shrink(
     max_reruns: int,
     min_window: float = MIN_WINDOW_S,
 ) -> Shrunk:
-    """Greedy shrinking of a violating schedule within ``max_reruns`` runs (see the module docstring)."""
+    """Greedy shrinking of a violating schedule within ``max_reruns`` runs.
+
+    See the module docstring for the candidates and what is kept.
+    """
     target = found.kinds[0]
     best = Shrunk(faults, float(found.scenario.workload.duration), found, 0)
     runs = 0
@@ -592,7 +566,8 @@ def shrink_and_store(
         best.scenario,
         explorer.out / f"minimal-{best.scenario.name}.yaml",
         f"minimal reproducer of {k[0]}/{k[1]} found by {found.scenario.name} "
-        f"({len(faults)} -> {len(shrunk.faults)} faults, {shrunk.reruns} re-runs); it violated in {best.run_dir}",
+        f"({len(faults)} -> {len(shrunk.faults)} faults, {shrunk.reruns} re-runs); "
+        f"it violated in {best.run_dir}",
     )
     explorer.say(f"minimal reproducer: {path}")
     return shrunk, path

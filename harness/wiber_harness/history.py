@@ -15,6 +15,7 @@ Send ops (``f == "send"``) carry in ``value``:
   latency counts from here), optionally ``retry_of`` (a duplicate-injection
   resend of an already-acknowledged key);
 * completion: ``status`` (HTTP status or null), ``messageId`` (when known),
+  ``partition`` and ``offset`` (the Kafka position an ok answer named),
   ``error`` (a short reason for fail/info).
 
 Nemesis ops (``process == "nemesis"``, ``f`` is ``"inject"`` or ``"heal"``)

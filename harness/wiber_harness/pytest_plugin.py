@@ -18,9 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from wiber_harness.verdict import quiet_word, word
+
+if TYPE_CHECKING:
+    from wiber_harness.cluster.base import Cluster
+    from wiber_harness.runner import RunResult
+    from wiber_harness.scenario import Scenario
 
 MARKERS = (
     "integration: needs the real local stack (Kafka, store, Toxiproxy)",
@@ -53,7 +60,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="extra system setting (env) for every scenario run, e.g. WIBER_CONSUMER_COMMIT_MODE=auto",
+        help=(
+            "extra system setting (env) for every scenario run, "
+            "e.g. WIBER_CONSUMER_COMMIT_MODE=auto"
+        ),
     )
 
 
@@ -98,7 +108,7 @@ class ScenarioFailed(Exception):
 
 
 class ScenarioItem(pytest.Item):
-    def __init__(self, *, scenario: Any, **kw: Any) -> None:
+    def __init__(self, *, scenario: Scenario, **kw: Any) -> None:
         super().__init__(**kw)
         self.scenario = scenario
 
@@ -117,12 +127,11 @@ class ScenarioItem(pytest.Item):
         return self.path, 0, f"scenario: {self.name}"
 
 
-def summarize(r: Any) -> str:
+def summarize(r: RunResult) -> str:
     """The checkers' summary of a run, as printed in a failing test."""
-    word = {True: "VALID", False: "VIOLATION", "unknown": "UNKNOWN"}[r.verdict]
-    lines = [f"scenario {r.scenario}: {word}", f"run folder: {r.run_dir}"]
+    lines = [f"scenario {r.scenario}: {word(r.verdict)}", f"run folder: {r.run_dir}"]
     for name, c in r.checks.items():
-        v = {True: "valid", False: "VIOLATION", "unknown": "unknown"}[c["valid"]]
+        v = quiet_word(c["valid"])
         counts = ", ".join(f"{k}={val}" for k, val in list(c["counts"].items())[:10])
         lines.append(f"  {name:<13} {v:<9} {counts}")
         for kind, ex in (c.get("examples") or {}).items():
@@ -143,7 +152,7 @@ def _settings(pairs: list[str]) -> dict[str, str]:
         raise pytest.UsageError(str(e)) from e
 
 
-def _run(config: pytest.Config, scenario: Any, **overrides: Any) -> Any:
+def _run(config: pytest.Config, scenario: Scenario, **overrides: Any) -> RunResult:
     from wiber_harness.runner import RunOptions, run_scenario
 
     opts = RunOptions(
@@ -159,11 +168,11 @@ def _run(config: pytest.Config, scenario: Any, **overrides: Any) -> Any:
 
 
 @pytest.fixture
-def run_scenario(request: pytest.FixtureRequest) -> Callable[..., Any]:
+def run_scenario(request: pytest.FixtureRequest) -> Callable[..., RunResult]:
     """Run a scenario (path or Scenario) with the --wiber-* options; returns the RunResult."""
     from wiber_harness.scenario import load_scenario
 
-    def go(scenario: Any, **overrides: Any) -> Any:
+    def go(scenario: str | Path | Scenario, **overrides: Any) -> RunResult:
         sc = load_scenario(scenario) if isinstance(scenario, str | Path) else scenario
         return _run(request.config, sc, **overrides)
 
@@ -171,11 +180,12 @@ def run_scenario(request: pytest.FixtureRequest) -> Callable[..., Any]:
 
 
 @pytest.fixture(scope="session")
-def wiber_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def wiber_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A running local stack with the Wiber pipeline, shared by the session."""
-    from wiber_harness.cluster.local import LocalCluster, LocalClusterConfig
+    from wiber_harness.cluster.base import ClusterConfig
+    from wiber_harness.cluster.factory import make_cluster
 
-    c = LocalCluster(LocalClusterConfig(run_dir=tmp_path_factory.mktemp("wiber-stack")))
+    c = make_cluster("local", ClusterConfig(run_dir=tmp_path_factory.mktemp("wiber-stack")))
     c.start()
     try:
         yield c

@@ -37,6 +37,8 @@ from wiber_harness.checkers import CheckResult, check_all
 from wiber_harness.checkers.analysis import Analysis
 from wiber_harness.checkers.base import Validity, merge_validity
 from wiber_harness.clock import Clock
+from wiber_harness.cluster.base import Cluster, ClusterConfig
+from wiber_harness.cluster.factory import make_cluster
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.end_phase import drain, final_reads
 from wiber_harness.errors import CheckerError, HarnessError
@@ -45,9 +47,11 @@ from wiber_harness.history import NEMESIS, HistoryWriter, Op, read_history
 from wiber_harness.metrics import summary, threshold_metrics
 from wiber_harness.reads import FinalReads
 from wiber_harness.scenario import Scenario, load_scenario
+from wiber_harness.verdict import EXIT_CODES as EXIT
+from wiber_harness.verdict import word as _word
+from wiber_harness.wellformed import Malformed, validate_ops
 
 RESULT_SCHEMA = "wiber-result/1"
-EXIT = {True: 0, False: 1, "unknown": 2}
 
 
 @dataclass
@@ -92,28 +96,15 @@ def prepare(scenario: Scenario, opts: RunOptions) -> Scenario:
     return scenario
 
 
-def make_cluster(scenario: Scenario, run_dir: Path, opts: RunOptions) -> Any:
-    topo = scenario.topology
-    settings = {**topo.env(), **opts.settings}
-    if opts.backend == "local":
-        from wiber_harness.cluster.local import LocalCluster, LocalClusterConfig
-
-        return LocalCluster(
-            LocalClusterConfig(
-                run_dir=run_dir / "cluster",
-                partitions=topo.partitions,
-                consumers=topo.consumers,
-                apis=topo.apis,
-                settings=settings,
-                system=opts.system,
-                disposable=True,
-            )
-        )
-    if opts.backend == "compose":
-        from wiber_harness.cluster.compose import ComposeCluster
-
-        return ComposeCluster.for_scenario(scenario, run_dir, settings=settings, system=opts.system)
-    raise HarnessError(f"unknown backend {opts.backend!r}; use local or compose")
+def scenario_cluster(scenario: Scenario, run_dir: Path, opts: RunOptions) -> Cluster:
+    """The fresh, throw-away cluster of one run, as the scenario's topology asks."""
+    config = ClusterConfig.for_scenario(
+        scenario,
+        run_dir,
+        settings={**scenario.topology.env(), **opts.settings},
+        system=opts.system,
+    )
+    return make_cluster(opts.backend, config)
 
 
 def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResult:
@@ -125,7 +116,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
     run_dir.mkdir(parents=True, exist_ok=False)
     (run_dir / "scenario.yaml").write_text(scenario.to_yaml())
     _link_latest(opts.out_root, run_dir)
-    cluster = make_cluster(scenario, run_dir, opts)
+    cluster = scenario_cluster(scenario, run_dir, opts)
     t0 = time.monotonic()
     say(f"{scenario.name}: starting the {opts.backend} stack")
     try:
@@ -179,7 +170,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
 
 async def _drive(
     scenario: Scenario,
-    cluster: Any,
+    cluster: Cluster,
     history: HistoryWriter,
     clock: Clock,
     opts: RunOptions,
@@ -243,8 +234,9 @@ async def _ticker(
             tick(el, float(scenario.workload.duration), p)
         faults = ", ".join(sorted(nemesis.current)) or "none"
         say(
-            f"{scenario.name}: {el:5.1f}/{scenario.workload.duration:g} s  sent {p.get('sent', 0)}  "
-            f"ok {p.get('ok', 0)} ({rate:.0f}/s)  fail {p.get('fail', 0)}  info {p.get('info', 0)}  "
+            f"{scenario.name}: {el:5.1f}/{scenario.workload.duration:g} s  "
+            f"sent {p.get('sent', 0)}  ok {p.get('ok', 0)} ({rate:.0f}/s)  "
+            f"fail {p.get('fail', 0)}  info {p.get('info', 0)}  "
             f"in-flight {p.get('inflight', 0)}  faults: {faults}"
         )
 
@@ -258,6 +250,12 @@ def judge_run(
 ) -> RunResult:
     """Checkers + fault evidence + metrics + expectations -> verdict; writes result.json."""
     reasons: list[str] = []
+    try:
+        validate_ops(ops)
+    except Malformed as e:
+        raise CheckerError(
+            f"{run_dir}: the history is malformed ({e}); this is a harness bug, please report it"
+        ) from None
     try:
         an = Analysis(ops, reads)
         checks = check_all(ops, reads, analysis=an)
@@ -365,10 +363,6 @@ def _link_latest(root: Path, run_dir: Path) -> None:
         if link.is_symlink() or link.exists():
             link.unlink()
         link.symlink_to(run_dir.name)
-
-
-def _word(v: Validity) -> str:
-    return {True: "VALID", False: "VIOLATION", "unknown": "UNKNOWN"}[v]
 
 
 __all__ = ["RESULT_SCHEMA", "RunOptions", "RunResult", "check_run", "judge_run", "run_scenario"]

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from wiber_harness.checkers.base import Validity
+if TYPE_CHECKING:  # the checkers package imports pandas; the CLI must start without it
+    from wiber_harness.checkers.base import Validity
 
 EXIT_VALID, EXIT_VIOLATION, EXIT_UNKNOWN = 0, 1, 2
 
@@ -30,6 +32,12 @@ EXIT_CODES: Mapping[Validity, int] = MappingProxyType(
 def word(v: Validity) -> str:
     """``VALID``, ``VIOLATION`` or ``UNKNOWN``."""
     return WORDS[v]
+
+
+def quiet_word(v: Validity) -> str:
+    """``valid``, ``VIOLATION`` or ``unknown``: in a stream of progress lines only a
+    violation shouts."""
+    return WORDS[v] if v is False else WORDS[v].lower()
 
 
 def styled(v: Validity) -> str:
@@ -50,6 +58,7 @@ __all__ = [
     "EXIT_VIOLATION",
     "WORDS",
     "exit_code",
+    "quiet_word",
     "styled",
     "word",
 ]

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from wiber_harness.cluster.local import LocalCluster, LocalClusterConfig
+from wiber_harness.cluster.base import ClusterConfig
+from wiber_harness.cluster.local import LocalCluster
 
 
 @pytest.fixture(scope="session")
 def bare_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    c = LocalCluster(LocalClusterConfig(run_dir=tmp_path_factory.mktemp("bare-stack"), system=None))
+    c = LocalCluster(ClusterConfig(run_dir=tmp_path_factory.mktemp("bare-stack"), system=None))
     c.start()
     try:
         yield c
@@ -28,9 +29,7 @@ def bare_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClus
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    c = LocalCluster(
-        LocalClusterConfig(run_dir=tmp_path_factory.mktemp("stack"), consumers=2, apis=1)
-    )
+    c = LocalCluster(ClusterConfig(run_dir=tmp_path_factory.mktemp("stack"), consumers=2, apis=1))
     c.start()
     try:
         yield c

@@ -24,8 +24,8 @@ from wiber_harness.bench import stack_ops
 from wiber_harness.bench.floor import FloorServer, run_wrk
 from wiber_harness.bench.generator import GeneratorPool
 from wiber_harness.bench.measure import Bounds, FloorTarget
+from wiber_harness.cluster.guards import Watchdog
 from wiber_harness.cluster.local import LocalCluster
-from wiber_harness.cluster.watchdog import Watchdog
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

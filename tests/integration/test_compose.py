@@ -111,9 +111,10 @@ def test_scenario_is_valid_on_compose(path: str, docker_client: Any, tmp_path: P
 @pytest.mark.slow
 def test_isolate_is_a_real_partition(docker_client: Any, tmp_path: Path) -> None:
     """A broker cut off by network disconnect drops out of the others' metadata and comes back."""
-    from wiber_harness.cluster.compose import ComposeCluster, ComposeClusterConfig
+    from wiber_harness.cluster.base import ClusterConfig
+    from wiber_harness.cluster.compose import ComposeCluster
 
-    c = ComposeCluster(ComposeClusterConfig(run_dir=tmp_path / "cluster", system=None))
+    c = ComposeCluster(ClusterConfig(run_dir=tmp_path / "cluster", system=None))
     try:
         c.start()
         ev = c.isolate("kafka-3")

@@ -17,7 +17,8 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer
 
 from tests.integration.conftest import pids_alive
-from wiber_harness.cluster.local import LocalCluster, LocalClusterConfig
+from wiber_harness.cluster.base import ClusterConfig
+from wiber_harness.cluster.local import LocalCluster
 from wiber_harness.errors import ClusterError
 
 pytestmark = pytest.mark.integration
@@ -217,8 +218,9 @@ def _spawn_harness(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], di
     script = f"""
 import json, sys, time
 from pathlib import Path
-from wiber_harness.cluster.local import LocalCluster, LocalClusterConfig
-c = LocalCluster(LocalClusterConfig(run_dir=Path({str(tmp_path / "h")!r}), system=None))
+from wiber_harness.cluster.base import ClusterConfig
+from wiber_harness.cluster.local import LocalCluster
+c = LocalCluster(ClusterConfig(run_dir=Path({str(tmp_path / "h")!r}), system=None))
 c.start()
 print(json.dumps({{"pids": [p.pid for p in c.processes()], "watchdog": c._watchdog.pid}}), flush=True)
 if {mode!r} == "raise":
@@ -299,7 +301,7 @@ def test_ctrl_c_of_foreground_up_leaves_no_process(
 
 
 def test_a_broker_that_fails_to_start_is_named_with_its_log(tmp_path: Path) -> None:
-    cfg = LocalClusterConfig(
+    cfg = ClusterConfig(
         run_dir=tmp_path / "bad",
         system=None,
         kafka_overrides={"num.io.threads": "not-a-number"},
@@ -325,16 +327,16 @@ def test_a_port_in_use_is_reported_with_the_fix(
     held.bind(("127.0.0.1", 0))
     held.listen()
     taken = held.getsockname()[1]
-    real = local._free_ports
+    real = local.free_ports
 
     def ports_with_a_taken_one(n: int) -> list[int]:
         ports = real(n)
         return [taken, *ports[1:]]  # the first port is Toxiproxy's API
 
-    monkeypatch.setattr(local, "_free_ports", ports_with_a_taken_one)
+    monkeypatch.setattr(local, "free_ports", ports_with_a_taken_one)
     try:
         with pytest.raises(ClusterError) as exc:
-            LocalCluster(LocalClusterConfig(run_dir=tmp_path / "p", system=None)).start()
+            LocalCluster(ClusterConfig(run_dir=tmp_path / "p", system=None)).start()
     finally:
         held.close()
     msg = str(exc.value)

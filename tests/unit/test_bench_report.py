@@ -353,7 +353,7 @@ def test_tool_outputs_parse() -> None:
 
 def test_the_floor_runs_the_apis_uvicorn_command_with_the_floor_app() -> None:
     argv = floor_argv("127.0.0.1", 1234)
-    assert "wiber_harness.bench.floor_app:app" in argv and "wiber.api:app" not in argv
+    assert "wiber_harness.bench.endpoint:app" in argv and "wiber.api:app" not in argv
     assert argv[argv.index("--port") + 1] == "1234" and "--no-access-log" in argv
     lua = re.search(r"wrk.body = (\".*\")", wrk_script(64))
     assert lua is not None

@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
-from wiber_harness.cluster.compose import ComposeCluster, ComposeClusterConfig
+from wiber_harness.cluster.base import ClusterConfig
+from wiber_harness.cluster.compose import ComposeCluster
 from wiber_harness.cluster.compose_files import (
     PublishedPorts,
     compose_command,
@@ -36,7 +37,7 @@ from wiber_harness.cluster.compose_files import (
     proxied_store_uri,
     store_proxy_port,
 )
-from wiber_harness.cluster.compose_guard import ComposeGuard
+from wiber_harness.cluster.guards import ComposeGuard
 from wiber_harness.errors import ClusterError
 from wiber_harness.scenario import load_scenario
 
@@ -301,7 +302,7 @@ def test_for_scenario_follows_the_topology(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("consumers", [1, 2, 3])
 def test_node_and_link_names_match_the_local_backend(tmp_path: Path, consumers: int) -> None:
-    c = ComposeCluster(ComposeClusterConfig(run_dir=tmp_path, consumers=consumers))
+    c = ComposeCluster(ClusterConfig(run_dir=tmp_path, consumers=consumers))
     c._plan()
     assert c.node_names("kafka") == ["kafka-1", "kafka-2", "kafka-3"]
     assert c.node_names("store") == ["store"] and c.node_names("toxiproxy") == ["toxiproxy"]

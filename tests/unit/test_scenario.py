@@ -86,7 +86,7 @@ def test_minimal_scenario_gets_defaults() -> None:
     assert step.target == parse("kafka.leader(partition=0)")
     assert step.heal_time == 20
     assert step.kind.category == "process"
-    assert s.expect.valid == ("delivery", "ordering", "convergence")
+    assert s.expect.valid == ("delivery", "ordering", "convergence", "redelivery")
     assert s.expect.violation is False
 
 
@@ -515,7 +515,7 @@ def test_thresholds(text: str, op: str, value: float, holds: float, fails: float
 
 def test_judge_safe_scenario() -> None:
     s = load(BASE + "expect:\n  thresholds: {recovery_s: '<= 30'}\n")
-    ok = {"delivery": True, "ordering": True, "convergence": True}
+    ok = {"delivery": True, "ordering": True, "convergence": True, "redelivery": True}
     assert s.expect.judge(ok, {"recovery_s": 12}) == (True, [])
     verdict, why = s.expect.judge({**ok, "ordering": False}, {"recovery_s": 40})
     assert verdict is False and why == [
@@ -792,7 +792,7 @@ def test_quick_reports_thresholds_without_gating_them() -> None:
         BASE.replace("duration: 40", "duration: 60")
         + "expect:\n  thresholds: {error_rate: '<= 0.3'}\n"
     )
-    promises = {"delivery": True, "ordering": True, "convergence": True}
+    promises = {"delivery": True, "ordering": True, "convergence": True, "redelivery": True}
     assert s.expect.judge(promises, {"error_rate": 0.5}) == (
         False,
         ["error_rate is 0.5, expected <= 0.3"],

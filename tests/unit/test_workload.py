@@ -693,7 +693,8 @@ def machine_busy_percent(seconds: float = 2.0) -> int:
 
 @pytest.mark.slow
 def test_generator_keeps_up_with_2000_per_second() -> None:
-    from wiber_harness.bench.generator_selftest import measure_generator, trivial_server
+    from wiber_harness.bench.endpoint import trivial_server
+    from wiber_harness.bench.generator_selftest import measure_generator
 
     busy = machine_busy_percent()
     if busy > 25:
@@ -711,7 +712,8 @@ def test_generator_keeps_up_with_2000_per_second() -> None:
 
 
 def test_measure_generator_against_the_trivial_endpoint() -> None:
-    from wiber_harness.bench.generator_selftest import measure_generator, trivial_server
+    from wiber_harness.bench.endpoint import trivial_server
+    from wiber_harness.bench.generator_selftest import measure_generator
 
     with trivial_server("aiohttp") as url:
         r = measure_generator(url, 100.0, 1.0, batch=5)
@@ -723,7 +725,8 @@ def test_measure_generator_against_the_trivial_endpoint() -> None:
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 def test_measure_wrk_parses_its_report() -> None:
-    from wiber_harness.bench.generator_selftest import measure_wrk, trivial_server
+    from wiber_harness.bench.endpoint import trivial_server
+    from wiber_harness.bench.generator_selftest import measure_wrk
 
     with trivial_server("aiohttp") as url:
         r = measure_wrk(url, 1.0)

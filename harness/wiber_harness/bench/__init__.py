@@ -11,17 +11,22 @@ else's load, every gated figure is a *ratio* against a reference measured
 on the same cluster in the same run. The modules' docstrings are the specs:
 
 * :mod:`~wiber_harness.bench.suite`: the phases and their order;
+  :mod:`~wiber_harness.bench.context`: a run's state and the helpers every
+  phase uses; :mod:`~wiber_harness.bench.phase_ingest`,
+  :mod:`~wiber_harness.bench.phase_pipeline`,
+  :mod:`~wiber_harness.bench.phase_profiles`: the phases;
 * :mod:`~wiber_harness.bench.config`: every knob (quick and full presets);
 * :mod:`~wiber_harness.bench.generator`: open-loop load from N processes;
 * :mod:`~wiber_harness.bench.measure`, :mod:`~wiber_harness.bench.search`:
   one measured load and when it *held*; the max-rate search;
 * :mod:`~wiber_harness.bench.kafka_tools`, :mod:`~wiber_harness.bench.floor`,
-  :mod:`~wiber_harness.bench.floor_app`, :mod:`~wiber_harness.bench.stack_ops`,
+  :mod:`~wiber_harness.bench.endpoint`, :mod:`~wiber_harness.bench.stack_ops`,
   :mod:`~wiber_harness.bench.sink`: the references and the sink;
 * :mod:`~wiber_harness.bench.profiling`: py-spy profiles and their summary;
 * :mod:`~wiber_harness.bench.document`: the ``bench.json`` schema, figure by
-  figure; :mod:`~wiber_harness.bench.html`, :mod:`~wiber_harness.bench.plots`:
-  the report;
+  figure (computed by :mod:`~wiber_harness.bench.figures`);
+  :mod:`~wiber_harness.bench.html`, :mod:`~wiber_harness.bench.plots`: the
+  report;
 * :mod:`~wiber_harness.bench.stats`: value (median) and spread (MAD).
 """
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from wiber_harness.checkers import Analysis, check_all
-from wiber_harness.history import NEMESIS, Op
+from wiber_harness.history import NEMESIS, Op, OpType
 from wiber_harness.metrics import summary
 from wiber_harness.reads import DeliveryEvent, FinalReads, StoredRecord
 
@@ -60,49 +60,24 @@ def synthetic_run(
             "seq": n,
             "intended": int(intended[i]),
         }
+        client, acked = f"client-{i % 64}", {"status": 201, "messageId": f"m{i}"}
         next_id += 1
         done = t0 + int(lat[i])
-        ops.append(Op(next_id, "invoke", "send", f"client-{i % 64}", t0, value))
+        ops.append(Op(next_id, "invoke", "send", client, t0, value))
         kind = int(first[i])
         if kind == 0:
-            ops.append(
-                Op(
-                    next_id,
-                    "ok",
-                    "send",
-                    f"client-{i % 64}",
-                    done,
-                    {"status": 201, "messageId": f"m{i}"},
-                )
-            )
+            ops.append(Op(next_id, "ok", "send", client, done, acked))
             acks[i] = (t0, t0 + (done - t0) // 2)
             continue
         status = 503 if kind == 1 else None
-        ops.append(
-            Op(
-                next_id,
-                "fail" if kind == 1 else "info",
-                "send",
-                f"client-{i % 64}",
-                done,
-                {"status": status, "error": "x"},
-            )
-        )
+        outcome: OpType = "fail" if kind == 1 else "info"
+        ops.append(Op(next_id, outcome, "send", client, done, {"status": status, "error": "x"}))
         if kind == 2:  # the client retries an indeterminate send; it succeeds
             next_id += 1
             t1 = done + MS
-            ops.append(Op(next_id, "invoke", "send", f"client-{i % 64}", t1, value))
+            ops.append(Op(next_id, "invoke", "send", client, t1, value))
             d2 = t1 + int(lat2[i])
-            ops.append(
-                Op(
-                    next_id,
-                    "ok",
-                    "send",
-                    f"client-{i % 64}",
-                    d2,
-                    {"status": 201, "messageId": f"m{i}"},
-                )
-            )
+            ops.append(Op(next_id, "ok", "send", client, d2, acked))
             acks[i] = (t0, t1 + (d2 - t1) // 2)
     end = int(intended[-1]) + 100 * MS
     for j, start in enumerate(range(int(end * 0.2), int(end * 0.9), max(1, int(end * 0.2)))):

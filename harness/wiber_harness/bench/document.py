@@ -3,7 +3,8 @@
 The regression gate (:mod:`wiber_harness.report.compare`) reads
 ``schema``, ``figures`` and ``promises``; everything else is for people and
 for the bench report (:mod:`wiber_harness.bench.html`), which is built from
-this document alone. Keys:
+this document alone. :class:`BenchData` is what a run measured;
+:mod:`wiber_harness.bench.figures` computes the figures from it. Keys:
 
 * ``figures``: the **gated ratios**, each measured against a reference taken
   on the same cluster in the same run, with one sample per repetition
@@ -59,25 +60,22 @@ import datetime as dt
 import json
 import os
 import platform
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wiber_harness import __version__
 from wiber_harness.bench.config import BenchConfig
+from wiber_harness.bench.figures import Samples, broken_promises, context_figures, ratio_figures
 from wiber_harness.bench.floor import WrkResult
 from wiber_harness.bench.kafka_tools import EndToEndResult, ProducerPerfResult
 from wiber_harness.bench.measure import Measure
 from wiber_harness.bench.search import Search
 from wiber_harness.bench.sink import SinkRun
 from wiber_harness.bench.stack_ops import RawInsert
-from wiber_harness.bench.stats import Series, ratio_samples
-from wiber_harness.report.compare import BENCH_FILE, BENCH_SCHEMA
+from wiber_harness.bench.stats import Series
 from wiber_harness.report.runs import ReportError
-
-GROUP = "bench"
-HALF = 0.5
+from wiber_harness.report.sides import BENCH_FILE, BENCH_SCHEMA
 
 
 @dataclass
@@ -124,304 +122,11 @@ class BenchData:
         return round(sum(xs) / len(xs), 2) if xs else None
 
 
-def _reps(xs: Sequence[Any], n: int) -> list[Any]:
-    return list(xs) + [None] * max(0, n - len(xs))
-
-
-def _ack(s: Search | None) -> float | None:
-    return s.ack_rate if s is not None else None
-
-
-def _level_runs(p: PathData, fraction: float) -> list[Measure]:
-    return p.levels.get(fraction, [])
-
-
-def _p(m: Measure | None, which: str, q: str = "p99") -> float | None:
-    if m is None:
-        return None
-    d = m.e2e if which == "e2e" else m.ack
-    v = (d or {}).get(q)
-    return float(v) if isinstance(v, int | float) else None
-
-
-def _e2el_p99(r: EndToEndResult | None) -> float | None:
-    # the tool truncates each latency to whole ms: a printed 0 is the [0, 1) ms bin
-    return None if r is None else max(r.p99_ms, 0.5)
-
-
-def _figure(
-    name: str,
-    title: str,
-    direction: str,
-    samples: list[float],
-    *,
-    threshold_pct: float,
-    floor: float,
-    numerator: str,
-    denominator: str,
-    description: str,
-    load_avg: float | None,
-) -> dict[str, Any]:
-    s = Series.of(samples, "x")
-    return {
-        "name": name,
-        "group": GROUP,
-        "direction": direction,
-        **s.to_dict(),
-        "threshold_pct": threshold_pct,
-        "floor": floor,
-        "title": title,
-        "numerator": numerator,
-        "denominator": denominator,
-        "description": description,
-        "load_avg": load_avg,
-    }
-
-
-def _ctx(
-    title: str, values: Sequence[float | None], unit: str, description: str, load_avg: float | None
-) -> dict[str, Any]:
-    return {
-        "title": title,
-        **Series.of(values, unit).to_dict(),
-        "description": description,
-        "load_avg": load_avg,
-    }
-
-
 def build_document(d: BenchData, finished_at: dt.datetime | None = None) -> dict[str, Any]:
     """The ``wiber-bench/1`` document of a bench run (see the module docstring)."""
     cfg = d.config
-    n = cfg.repetitions
     finished_at = finished_at or dt.datetime.now(dt.UTC)
-    single_msr = [_ack(s) for s in _reps(d.single.ingest, n)]
-    batch_msr = [_ack(s) for s in _reps(d.batch.ingest, n)]
-    floor_msr = [_ack(s) for s in _reps(d.floor, n)]
-    pp = [r.records_per_s if r else None for r in _reps(d.pp_proxied, n)]
-    ppd = [r.records_per_s if r else None for r in _reps(d.pp_direct, n)]
-    sink = [r.stored_per_s if r else None for r in _reps(d.sink, n)]
-    raw = [r.docs_per_s if r else None for r in _reps(d.raw, n)]
-    raw_view = [r.docs_per_s if r else None for r in _reps(d.raw_view, n)]
-    kafka_p99 = [_e2el_p99(r) for r in _reps(d.e2el, n)]
-    half = _reps(_level_runs(d.single, HALF), n)
-    half_b = _reps(_level_runs(d.batch, HALF), n)
-    e2e99 = [_p(m, "e2e") for m in half]
-    e2e99_b = [_p(m, "e2e") for m in half_b]
-    wrk = [w.req_per_s if w is not None else None for w in _reps(d.wrk, n)]
-    floor_sat = [
-        s.probe.ack_rate if s is not None and s.probe is not None else None
-        for s in _reps(d.floor, n)
-    ]
-    la = d.phase_load
-    figures = [
-        _figure(
-            "api_ingest_efficiency",
-            "API ingest efficiency",
-            "higher",
-            ratio_samples(single_msr, floor_msr),
-            threshold_pct=30.0,
-            floor=0.02,
-            numerator="per-message POST /messages acknowledged/s at its maximum sustainable "
-            "ingest rate (consumers stopped)",
-            denominator="HTTP floor req/s at its maximum sustainable rate (same generator, bounds)",
-            description="How much of what one uvicorn worker can answer at all the API turns into "
-            "acknowledged messages.",
-            load_avg=la("ingest-single", "floor"),
-        ),
-        _figure(
-            "batch_ingest_efficiency",
-            "Batch ingest efficiency",
-            "higher",
-            ratio_samples(batch_msr, pp),
-            threshold_pct=30.0,
-            floor=0.02,
-            numerator=f"POST /messages/batch ({cfg.batch_size} per request) acknowledged messages/s "
-            "at its maximum sustainable ingest rate (consumers stopped)",
-            denominator="Kafka ProducerPerformance records/s (acks=all, same topic, record size and "
-            "compression, through the API's Toxiproxy bootstrap)",
-            description="How much of Kafka's own producer throughput the batch route delivers.",
-            load_avg=la("ingest-batch", "kafka"),
-        ),
-        _figure(
-            "sink_efficiency",
-            "Sink efficiency",
-            "higher",
-            ratio_samples(sink, raw),
-            threshold_pct=30.0,
-            floor=0.02,
-            numerator="consumers' steady drain rate of a pre-filled backlog (stored/s)",
-            denominator="raw insert_many docs/s (same store, document shape, batch size, writers "
-            "and proxies)",
-            description="How much of the store's raw write rate the consumers achieve.",
-            load_avg=la("sink", "raw"),
-        ),
-        _figure(
-            "e2e_p99_vs_kafka",
-            "End-to-end p99 vs Kafka",
-            "lower",
-            ratio_samples(e2e99, kafka_p99),
-            threshold_pct=50.0,
-            floor=1.0,
-            numerator="per-message e2e p99 (intended send to stored) at 50% of its maximum "
-            "sustainable end-to-end rate",
-            denominator="Kafka EndToEndLatency p99 (acks=all, through the API's proxies)",
-            description="How many Kafka round trips the pipeline's tail costs.",
-            load_avg=la("levels-single", "kafka"),
-        ),
-    ]
-    context = {
-        "floor_req_per_s": _ctx(
-            "HTTP floor, maximum sustainable (generator)",
-            floor_msr,
-            "req/s",
-            "the floor's maximum sustainable rate with the bench's generator",
-            la("floor"),
-        ),
-        "floor_saturation_req_per_s": _ctx(
-            "HTTP floor, saturated (generator)",
-            floor_sat,
-            "req/s",
-            "the generator's acknowledged/s when offered far more "
-            "than the floor serves (its probe)",
-            la("floor"),
-        ),
-        "wrk_req_per_s": _ctx(
-            "HTTP floor, wrk",
-            wrk,
-            "req/s",
-            f"wrk -t{cfg.wrk_threads} -c{cfg.wrk_connections}, closed loop, same endpoint and body",
-            la("floor"),
-        ),
-        "generator_vs_wrk": _ctx(
-            "Generator ÷ wrk (floor, saturated)",
-            [t["vs_wrk"] for t in d.generator_trials if t.get("chosen")],
-            "x",
-            f"the generator with wrk's {cfg.wrk_connections} connections against the "
-            f"floor; must be >= {cfg.min_generator_vs_wrk}: the generator is not the "
-            "bottleneck",
-            la("floor"),
-        ),
-        "single_ingest_max_per_s": _ctx(
-            "Per-message: maximum sustainable ingest",
-            single_msr,
-            "msg/s",
-            "acknowledged/s at the highest rate that held, consumers stopped",
-            la("ingest-single"),
-        ),
-        "batch_ingest_max_per_s": _ctx(
-            "Batch: maximum sustainable ingest",
-            batch_msr,
-            "msg/s",
-            "acknowledged messages/s at the highest rate that held, consumers stopped",
-            la("ingest-batch"),
-        ),
-        "single_e2e_max_per_s": _ctx(
-            "Per-message: maximum sustainable end to end",
-            [_ack(s) for s in d.single.e2e],
-            "msg/s",
-            "acknowledged/s at the highest rate that held with the consumers keeping up",
-            la("e2e-single"),
-        ),
-        "batch_e2e_max_per_s": _ctx(
-            "Batch: maximum sustainable end to end",
-            [_ack(s) for s in d.batch.e2e],
-            "msg/s",
-            "acknowledged messages/s at the highest rate that held with the consumers keeping up",
-            la("e2e-batch"),
-        ),
-        "producer_perf_proxied_per_s": _ctx(
-            "ProducerPerformance via Toxiproxy",
-            pp,
-            "records/s",
-            "steady state, through the API's proxied bootstrap",
-            la("kafka"),
-        ),
-        "producer_perf_direct_per_s": _ctx(
-            "ProducerPerformance direct",
-            ppd,
-            "records/s",
-            "steady state, through the brokers' direct listeners",
-            la("kafka"),
-        ),
-        "proxy_cost": _ctx(
-            "Toxiproxy cost (direct ÷ proxied)",
-            ratio_samples(ppd, pp),
-            "x",
-            "how much faster Kafka's producer is without the proxies",
-            la("kafka"),
-        ),
-        "kafka_e2e_p99_ms": _ctx(
-            "Kafka EndToEndLatency p99",
-            kafka_p99,
-            "ms",
-            "one record at a time, acks=all, via the API's proxies (whole ms)",
-            la("kafka"),
-        ),
-        "single_e2e_p99_ms_at_50": _ctx(
-            "Per-message e2e p99 at 50%",
-            e2e99,
-            "ms",
-            "intended send to stored",
-            la("levels-single"),
-        ),
-        "single_ack_p99_ms_at_50": _ctx(
-            "Per-message ack p99 at 50%",
-            [_p(m, "ack") for m in half],
-            "ms",
-            "intended send to acknowledgement",
-            la("levels-single"),
-        ),
-        "batch_e2e_p99_ms_at_50": _ctx(
-            "Batch e2e p99 at 50%",
-            e2e99_b,
-            "ms",
-            "intended send to stored (includes waiting for the batch to fill)",
-            la("levels-batch"),
-        ),
-        "batch_e2e_p99_vs_kafka": _ctx(
-            "Batch e2e p99 at 50% ÷ Kafka p99",
-            ratio_samples(e2e99_b, kafka_p99),
-            "x",
-            "as e2e_p99_vs_kafka, for the batch route",
-            la("levels-batch", "kafka"),
-        ),
-        "sink_stored_per_s": _ctx(
-            "Consumers draining a backlog",
-            sink,
-            "docs/s",
-            f"{cfg.consumers} consumers, {cfg.sink_records} pre-filled records",
-            la("sink"),
-        ),
-        "raw_insert_per_s": _ctx(
-            "Raw insert_many",
-            raw,
-            "docs/s",
-            f"{cfg.consumers} writers through the consumers' proxies",
-            la("raw"),
-        ),
-        "raw_insert_with_view_per_s": _ctx(
-            "Raw insert_many + read-view copy",
-            raw_view,
-            "docs/s",
-            "the two writes the consumer does per batch",
-            la("raw"),
-        ),
-    }
-    if d.checkers.get("total_s") is not None:
-        context["checkers_1m_ops_s"] = _ctx(
-            f"Checkers + metrics on {d.checkers.get('ops')} ops",
-            [d.checkers["total_s"]],
-            "s",
-            "wall time of check_all + summary on a synthetic history (budget 10 s)",
-            la("checkers"),
-        )
-    promises = []
-    for path, pdata in (("single", d.single), ("batch", d.batch)):
-        for m in _all_measures(pdata):
-            if m.lost:
-                promises.append(f"{path} {m.tag}: {m.lost} acknowledged messages never stored")
-            if m.duplicated:
-                promises.append(f"{path} {m.tag}: {m.duplicated} messages stored more than once")
+    s = Samples.of(d)
     loads = [v for _, v in d.load_samples]
     end = os.getloadavg()
     return {
@@ -446,8 +151,8 @@ def build_document(d: BenchData, finished_at: dt.datetime | None = None) -> dict
             "mean1": round(sum(loads) / len(loads), 2) if loads else None,
             "max1": round(max(loads), 2) if loads else None,
         },
-        "figures": figures,
-        "context": context,
+        "figures": ratio_figures(d, s),
+        "context": context_figures(d, s),
         "references": {
             "record_size": d.record_size,
             "producer_performance": {
@@ -466,18 +171,13 @@ def build_document(d: BenchData, finished_at: dt.datetime | None = None) -> dict
         "sink": {"runs": [_dict(r) for r in d.sink]},
         "profiles": d.profiles,
         "checkers": d.checkers,
-        "promises": promises,
+        "promises": broken_promises(d),
         "problems": d.problems,
     }
 
 
 def _dict(x: Any) -> Any:
     return None if x is None else x.to_dict()
-
-
-def _all_measures(p: PathData) -> list[Measure]:
-    out = [m for s in p.ingest + p.e2e for m in ([s.probe] if s.probe else []) + s.steps]
-    return out + [m for runs in p.levels.values() for m in runs]
 
 
 def _path_doc(p: PathData) -> dict[str, Any]:

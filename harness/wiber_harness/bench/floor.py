@@ -2,11 +2,12 @@
 
 * :func:`floor_argv`: the API's own command line (the system spec's
   ``api_argv``: ``python -m uvicorn wiber.api:app --host H --port P
-  --log-level warning --no-access-log``) with the app replaced by
-  :mod:`wiber_harness.bench.floor_app`, so the floor runs under exactly the
-  uvicorn settings (loop, HTTP parser, one worker) of the API.
+  --log-level warning --no-access-log``) with the app replaced by the
+  trivial endpoint's FastAPI app (:data:`~wiber_harness.bench.endpoint.FLOOR_APP`),
+  so the floor runs under exactly the uvicorn settings (loop, HTTP parser,
+  one worker) of the API.
 * :class:`FloorServer`: that process, in its own process group under the
-  bench's :class:`~wiber_harness.cluster.watchdog.Watchdog`, ready when
+  bench's :class:`~wiber_harness.cluster.guards.Watchdog`, ready when
   ``GET /health/readiness`` answers 200; ``close()`` stops it.
 * :func:`run_wrk`: ``wrk -tT -cC -dDs --latency -s post.lua URL/messages``
   with a Lua script that POSTs one Wiber-shaped JSON body (the workload's
@@ -32,14 +33,14 @@ from typing import Any
 import httpx
 import orjson
 
+from wiber_harness.bench.endpoint import FLOOR_APP, free_port
 from wiber_harness.bench.generator import LoadSpec
+from wiber_harness.cluster.guards import Watchdog
 from wiber_harness.cluster.process import ManagedProcess, ProcessSpec
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
-from wiber_harness.cluster.watchdog import Watchdog
 from wiber_harness.errors import HarnessError
 from wiber_harness.workload.plan import content_for
 
-FLOOR_APP = "wiber_harness.bench.floor_app:app"
 WRK_FIX = "install it with 'apt-get install -y wrk'"
 
 
@@ -76,8 +77,6 @@ class FloorServer:
 
     def start(self, timeout: float = 60.0) -> None:
         if not self.port:
-            from wiber_harness.bench.generator_selftest import free_port
-
             self.port = free_port()
         self.directory.mkdir(parents=True, exist_ok=True)
         spec = ProcessSpec(

@@ -30,7 +30,7 @@ same URLs, and the pool returns their ops as one history (:class:`LoadRun`).
 * **Bounded.** A load that has not finished ``duration + request_timeout +
   30 s`` after ``go`` fails; :meth:`GeneratorPool.close` asks workers to
   quit and kills any that do not. Workers lead their own process group,
-  registered with a :class:`~wiber_harness.cluster.watchdog.Watchdog` when
+  registered with a :class:`~wiber_harness.cluster.guards.Watchdog` when
   one is given, and exit at EOF on stdin (their parent is gone).
 """
 
@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from wiber_harness.clock import Clock
-from wiber_harness.cluster.watchdog import Watchdog
+from wiber_harness.cluster.guards import Watchdog
 from wiber_harness.errors import WorkloadError
 from wiber_harness.history import HistoryWriter, Op, read_history
 from wiber_harness.workload.plan import ApiProfile, WorkloadConfig
@@ -195,7 +195,8 @@ class GeneratorPool:
         api: ApiProfile | None = None,
         on_start: Callable[[], None] | None = None,
     ) -> LoadRun:
-        """One load (see the module docstring); ``on_start`` is called once every worker was told to go."""
+        """One load (see the module docstring); ``on_start`` is called once every worker was
+        told to go."""
         if spec.processes != self.processes:
             raise WorkloadError(
                 f"generator: the pool has {self.processes} processes, the load wants "
@@ -327,7 +328,8 @@ async def _work(job: dict[str, Any], lines: IO[str]) -> dict[str, Any]:
 
 
 def worker_main(argv: Sequence[str] | None = None) -> int:
-    """``python -m wiber_harness.bench.generator --serve``: jobs from stdin (see :class:`GeneratorPool`).
+    """``python -m wiber_harness.bench.generator --serve``: jobs from stdin (see
+    :class:`GeneratorPool`).
 
     Protocol, one line each: the worker prints ``up``; then per load it reads
     ``job FILE``, prints ``ready``, reads ``go START_NS``, runs, writes the

@@ -71,7 +71,8 @@ rootLogger.appenderRef.stderr.ref = STDERR
 _PP_LINE = re.compile(
     r"^(?P<records>\d+)(?P<steady> steady state)? records sent, (?P<rps>[\d.]+) records/sec "
     r"\((?P<mbps>[\d.]+) MB/sec\), (?P<avg>[\d.]+) ms avg latency, (?P<max>[\d.]+) ms max latency, "
-    r"(?P<p50>\d+) ms 50th, (?P<p95>\d+) ms 95th, (?P<p99>\d+) ms 99th, (?P<p999>\d+) ms 99\.9th\.?\s*$",
+    r"(?P<p50>\d+) ms 50th, (?P<p95>\d+) ms 95th, (?P<p99>\d+) ms 99th, "
+    r"(?P<p999>\d+) ms 99\.9th\.?\s*$",
     re.M,
 )
 _E2E_AVG = re.compile(r"^Avg latency: (?P<avg>[\d.]+) ms\s*$", re.M)
@@ -85,7 +86,13 @@ class ToolError(HarnessError):
 
 
 @dataclass(frozen=True)
-class ProducerPerfResult:
+class _ToolResult:
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ProducerPerfResult(_ToolResult):
     """One ProducerPerformance summary (the steady-state one when there is one)."""
 
     records: int
@@ -99,21 +106,15 @@ class ProducerPerfResult:
     p999_ms: float
     steady_state: bool
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class EndToEndResult:
+class EndToEndResult(_ToolResult):
     """EndToEndLatency's result: whole milliseconds, as the tool prints them."""
 
     avg_ms: float
     p50_ms: float
     p99_ms: float
     p999_ms: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def parse_producer_performance(stdout: str) -> ProducerPerfResult:
@@ -152,7 +153,10 @@ def parse_end_to_end_latency(stdout: str) -> EndToEndResult:
     )
 
 
-def _java(java: Path, classpath: str, log4j: Path, main: str) -> list[str]:
+def _tool(
+    java: Path, classpath: str, log4j: Path, main: str, bootstrap: str, topic: str, records: int
+) -> list[str]:
+    """``java ... <main>`` and the flags both tools take: bootstrap, topic, record count."""
     return [
         str(java),
         TOOL_HEAP,
@@ -162,6 +166,12 @@ def _java(java: Path, classpath: str, log4j: Path, main: str) -> list[str]:
         "-cp",
         classpath,
         main,
+        "--bootstrap-server",
+        bootstrap,
+        "--topic",
+        topic,
+        "--num-records",
+        str(records),
     ]
 
 
@@ -179,13 +189,7 @@ def producer_performance_argv(
 ) -> list[str]:
     """ProducerPerformance at full speed with the given producer properties."""
     argv = [
-        *_java(java, classpath, log4j, PRODUCER_PERFORMANCE),
-        "--bootstrap-server",
-        bootstrap,
-        "--topic",
-        topic,
-        "--num-records",
-        str(records),
+        *_tool(java, classpath, log4j, PRODUCER_PERFORMANCE, bootstrap, topic, records),
         "--throughput",
         "-1",
         "--payload-file",
@@ -213,13 +217,7 @@ def end_to_end_latency_argv(
 ) -> list[str]:
     """EndToEndLatency (named flags, Kafka 4.x)."""
     return [
-        *_java(java, classpath, log4j, END_TO_END_LATENCY),
-        "--bootstrap-server",
-        bootstrap,
-        "--topic",
-        topic,
-        "--num-records",
-        str(records),
+        *_tool(java, classpath, log4j, END_TO_END_LATENCY, bootstrap, topic, records),
         "--producer-acks",
         acks,
         "--record-size",

@@ -56,6 +56,7 @@ from wiber_harness.bench.generator import GeneratorPool, LoadRun, LoadSpec
 from wiber_harness.bench.stack_ops import reset_store
 from wiber_harness.checkers.analysis import OK, Analysis
 from wiber_harness.checkers.delivery import delivery_from
+from wiber_harness.cluster.base import Cluster
 from wiber_harness.end_phase import drain, read_store
 from wiber_harness.metrics import summary
 from wiber_harness.reads import FinalReads
@@ -265,7 +266,7 @@ class FloorTarget:
 class PipelineTarget:
     """The stack's API(s), loaded by ``pool``: per-message when ``batch`` is 0, else batches."""
 
-    cluster: Any
+    cluster: Cluster
     pool: GeneratorPool
     bounds: Bounds
     batch: int = 0

@@ -112,7 +112,8 @@ class Search:
 
 
 def probe(target: Target, rate: float, seconds: float, tag: str = "") -> Measure:
-    """Offer ``rate`` (beyond the target's capacity) for ``seconds``; its ``ack_rate`` estimates it."""
+    """Offer ``rate`` (beyond the target's capacity) for ``seconds``; its ``ack_rate``
+    estimates it."""
     return target.measure(rate, seconds, f"{tag}probe")
 
 
@@ -128,7 +129,8 @@ def find_max_rate(
     say: Callable[[str], None] | None = None,
     probe: Measure | None = None,
 ) -> Search:
-    """Step around ``estimate`` (see the module docstring); ``probe`` is recorded with the search."""
+    """Step around ``estimate`` (see the module docstring); ``probe`` is recorded with the
+    search."""
     say = say or (lambda s: None)
     estimate = max(estimate, 1.0)
     search = Search(target.kind, criterion, probe, estimate)
@@ -138,9 +140,10 @@ def find_max_rate(
         search.steps.append(m)
         ok = held(m, criterion)
         verdict = "held" if ok else "did not hold: " + "; ".join(m.why)
+        e2e = f", e2e p99 {m.e2e.get('p99')} ms" if m.e2e else ""
         say(
-            f"{target.kind} ({criterion}): {m.rate:.0f}/s {verdict} (ack {m.ack_rate:.0f}/s, ack p99 "
-            f"{m.ack.get('p99')} ms" + (f", e2e p99 {m.e2e.get('p99')} ms" if m.e2e else "") + ")"
+            f"{target.kind} ({criterion}): {m.rate:.0f}/s {verdict} "
+            f"(ack {m.ack_rate:.0f}/s, ack p99 {m.ack.get('p99')} ms{e2e})"
         )
         return ok
 

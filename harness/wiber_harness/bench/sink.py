@@ -34,6 +34,7 @@ from wiber_harness.bench.stack_ops import (
     stored_count,
     stored_times,
 )
+from wiber_harness.cluster.base import Cluster
 from wiber_harness.errors import ClusterError
 
 NS = 1_000_000_000
@@ -70,7 +71,7 @@ def steady_rate(stamps_ns: list[int], lo: float = 0.1, hi: float = 0.9) -> float
 
 
 def measure_sink(
-    cluster: Any,
+    cluster: Cluster,
     records: int,
     payload_size: int,
     run_id: str,

@@ -1,10 +1,10 @@
 """What the bench does to the stack besides sending HTTP load.
 
-Every function takes the running :class:`~wiber_harness.cluster.local.LocalCluster`
-(or anything with its ``spec``, ``endpoints()``, ``toxiproxy``, node verbs)
-and touches only the system's own topic, group, database and collection
-(names from the system spec), over direct connections unless it says
-otherwise:
+Every function takes the running stack (any
+:class:`~wiber_harness.cluster.base.Cluster`: its ``spec``, ``endpoints()``,
+``toxiproxy``, node verbs) and touches only the system's own topic, group,
+database and collection (names from the system spec), over direct
+connections unless it says otherwise:
 
 * :func:`reset_store`: drop the messages collection and create it again
   with exactly the indexes the consumer creates (``wiber.store.Store.
@@ -41,6 +41,7 @@ import pymongo
 from wiber.model import Message, conversation_id
 from wiber.settings import Settings, load_settings
 from wiber.store import Store, make_document
+from wiber_harness.cluster.base import Cluster
 from wiber_harness.errors import ClusterError
 from wiber_harness.workload.plan import content_for
 
@@ -53,7 +54,7 @@ def wiber_settings(**overrides: Any) -> Settings:
 
 
 def _store_for(
-    cluster: Any, uri: str | None = None, collection: str | None = None, **extra: Any
+    cluster: Cluster, uri: str | None = None, collection: str | None = None, **extra: Any
 ) -> Store:
     spec = cluster.spec
     return Store(
@@ -67,7 +68,7 @@ def _store_for(
     )
 
 
-def reset_store(cluster: Any) -> None:
+def reset_store(cluster: Cluster) -> None:
     """Drop the messages collection and recreate the consumer's indexes."""
     st = _store_for(cluster)
     try:
@@ -77,7 +78,7 @@ def reset_store(cluster: Any) -> None:
         st.close()
 
 
-def stored_count(cluster: Any) -> int:
+def stored_count(cluster: Cluster) -> int:
     spec = cluster.spec
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
         cluster.endpoints().store, serverSelectionTimeoutMS=5000
@@ -88,7 +89,7 @@ def stored_count(cluster: Any) -> int:
         client.close()
 
 
-def stored_times(cluster: Any) -> list[int]:
+def stored_times(cluster: Cluster) -> list[int]:
     """``storedAtNs`` of every stored document (epoch ns)."""
     spec = cluster.spec
     f = spec.fields["stored_at_ns"]
@@ -105,11 +106,11 @@ def stored_times(cluster: Any) -> list[int]:
         client.close()
 
 
-def _kafka_conf(cluster: Any) -> dict[str, Any]:
+def _kafka_conf(cluster: Cluster) -> dict[str, Any]:
     return {"bootstrap.servers": cluster.endpoints().kafka_direct, "log_level": 0}
 
 
-def end_offsets(cluster: Any) -> dict[int, int]:
+def end_offsets(cluster: Cluster) -> dict[int, int]:
     from confluent_kafka import Consumer, TopicPartition
 
     topic = cluster.spec.topic
@@ -121,7 +122,7 @@ def end_offsets(cluster: Any) -> dict[int, int]:
         c.close()
 
 
-def group_lag(cluster: Any) -> int | None:
+def group_lag(cluster: Cluster) -> int | None:
     """Records not yet committed by the group, over all partitions (None: unknown)."""
     from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
     from confluent_kafka.admin import AdminClient
@@ -137,13 +138,13 @@ def group_lag(cluster: Any) -> int | None:
                 )
             ]
         )[spec.group].result(timeout=10)
-        committed = {tp.partition: tp.offset for tp in res.topic_partitions}
+        committed: dict[int, int] = {tp.partition: tp.offset for tp in res.topic_partitions}
         return sum(max(0, end - max(committed.get(p, 0), 0)) for p, end in ends.items())
     except Exception:
         return None
 
 
-def skip_group_to_end(cluster: Any, timeout: float = 60.0) -> dict[int, int]:
+def skip_group_to_end(cluster: Cluster, timeout: float = 60.0) -> dict[int, int]:
     """Commit the (empty) group at the end of every partition; the offsets committed."""
     from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
     from confluent_kafka.admin import AdminClient
@@ -167,7 +168,7 @@ def skip_group_to_end(cluster: Any, timeout: float = 60.0) -> dict[int, int]:
         time.sleep(1.0)
 
 
-def prefill(cluster: Any, n: int, payload_size: int, run_id: str, users: int = 100) -> float:
+def prefill(cluster: Cluster, n: int, payload_size: int, run_id: str, users: int = 100) -> float:
     """Produce ``n`` Wiber records (direct, acks=all); seconds it took."""
     from confluent_kafka import Producer
 
@@ -216,11 +217,11 @@ def prefill(cluster: Any, n: int, payload_size: int, run_id: str, users: int = 1
     return time.monotonic() - t0
 
 
-def consumer_names(cluster: Any) -> list[str]:
+def consumer_names(cluster: Cluster) -> list[str]:
     return list(cluster.node_names("consumer"))
 
 
-def stop_consumers(cluster: Any) -> None:
+def stop_consumers(cluster: Cluster) -> None:
     threads = [
         threading.Thread(target=cluster.stop_node, args=(n,)) for n in consumer_names(cluster)
     ]
@@ -230,7 +231,7 @@ def stop_consumers(cluster: Any) -> None:
         t.join()
 
 
-def start_consumers(cluster: Any, timeout: float = 90.0) -> float:
+def start_consumers(cluster: Cluster, timeout: float = 90.0) -> float:
     """Start every consumer at once; seconds until all are ready."""
     t0 = time.monotonic()
     names = consumer_names(cluster)
@@ -241,7 +242,7 @@ def start_consumers(cluster: Any, timeout: float = 90.0) -> float:
     return time.monotonic() - t0
 
 
-def proxied_store_uris(cluster: Any) -> list[str]:
+def proxied_store_uris(cluster: Cluster) -> list[str]:
     """The consumers' own Toxiproxy hops to the store, as MongoDB URIs, in consumer order."""
     proxies = cluster.toxiproxy.proxies()
     out = []
@@ -296,7 +297,7 @@ def raw_documents(
 
 
 def raw_insert(
-    cluster: Any,
+    cluster: Cluster,
     docs_total: int,
     batch: int,
     payload_size: int,

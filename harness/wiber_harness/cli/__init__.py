@@ -15,8 +15,7 @@ import click
 
 from wiber_harness import __version__
 from wiber_harness.errors import HarnessError
-
-EXIT_VALID, EXIT_VIOLATION, EXIT_UNKNOWN = 0, 1, 2
+from wiber_harness.verdict import EXIT_UNKNOWN, EXIT_VALID, EXIT_VIOLATION
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,15 +25,15 @@ def cli() -> None:
 
 
 def _register() -> None:
-    # Each command family lives in its own module; importing adds it to `cli`.
-    from wiber_harness.cli import stack  # noqa: F401
-
-    for mod in ("run", "suite", "reporting", "bench", "explore"):
-        try:
-            __import__(f"wiber_harness.cli.{mod}")
-        except ModuleNotFoundError as e:
-            if e.name != f"wiber_harness.cli.{mod}":
-                raise
+    """Add every command to `cli`: each command family's module adds its own on import."""
+    from wiber_harness.cli import (  # noqa: F401
+        bench,
+        explore,
+        reporting,
+        run,
+        stack,
+        suite,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import click
 
-from wiber_harness.cli import EXIT_UNKNOWN, cli
-from wiber_harness.cli.run import _progress
+from wiber_harness.cli import cli
+from wiber_harness.cli._common import parse_sets, progress, sets_option
+from wiber_harness.verdict import EXIT_UNKNOWN
 
 
 @cli.command("bench")
@@ -75,9 +76,7 @@ from wiber_harness.cli.run import _progress
     help="Time the checkers on a synthetic history of this many ops (0: skip; "
     "default 1,000,000, quick 0).",
 )
-@click.option(
-    "--set", "sets", multiple=True, metavar="NAME=VALUE", help="Extra system setting (env)."
-)
+@sets_option("Extra system setting (env).")
 @click.option(
     "--from-json",
     "from_json",
@@ -103,7 +102,6 @@ def bench_cmd(
     from dataclasses import replace
 
     from wiber_harness.bench import BenchConfig, build_bench_report, run_bench
-    from wiber_harness.cli.stack import _settings
 
     if from_json is not None:
         page = build_bench_report(from_json, out)
@@ -117,7 +115,7 @@ def bench_cmd(
         generator_processes=generator_processes,
         profile=profile or None,
         checkers_ops=checkers_ops,
-        settings=_settings(sets),
+        settings=parse_sets(sets),
     )
     if ack_p99_bound_ms is not None or e2e_p99_bound_ms is not None:
         b = cfg.bounds
@@ -129,7 +127,7 @@ def bench_cmd(
                 e2e_p99_ms=e2e_p99_bound_ms or b.e2e_p99_ms,
             ),
         )
-    result = run_bench(cfg, say=_progress)
+    result = run_bench(cfg, say=progress)
     doc = result.document
     click.echo("")
     for f in doc["figures"]:
@@ -141,7 +139,8 @@ def bench_cmd(
         )
     la = doc["load_average"]
     click.echo(
-        f"load average: start {la['start']}, end {la['end']}, 1-min during {la['min1']} to {la['max1']}"
+        f"load average: start {la['start']}, end {la['end']}, "
+        f"1-min during {la['min1']} to {la['max1']}"
     )
     for p in doc["promises"]:
         click.echo(f"BROKEN PROMISE: {p}")

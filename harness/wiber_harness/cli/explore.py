@@ -7,13 +7,22 @@ printed last), 0 when every run was valid, 2 otherwise.
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 from pathlib import Path
 
 import click
 
 from wiber_harness.cli import cli
+from wiber_harness.cli._common import (
+    backend_option,
+    load_system,
+    parse_sets,
+    print_result,
+    progress,
+    sets_option,
+    system_option,
+    utc_folder,
+)
 
 
 @cli.command("explore")
@@ -59,23 +68,9 @@ from wiber_harness.cli import cli
     show_default=True,
     help="Shortest fault window (s), drawn or shrunk to.",
 )
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="System setting for every schedule (stored in the scenario files).",
-)
-@click.option(
-    "--system",
-    "system_profile",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="System profile (TOML) describing another pipeline implementation.",
-)
-@click.option(
-    "--backend", type=click.Choice(["local", "compose"]), default="local", show_default=True
-)
+@sets_option("System setting for every schedule (stored in the scenario files).")
+@system_option
+@backend_option
 def explore_cmd(
     faults: str,
     runs: int,
@@ -91,8 +86,6 @@ def explore_cmd(
     backend: str,
 ) -> int:
     """Run random fault schedules; shrink and store the first one that breaks a promise."""
-    from wiber_harness.cli.run import _load_system, _progress, print_result
-    from wiber_harness.cli.stack import _settings
     from wiber_harness.explore import ExploreConfig, explore
     from wiber_harness.runner import RunOptions, RunResult, run_scenario
     from wiber_harness.scenario import Scenario
@@ -100,9 +93,9 @@ def explore_cmd(
     if seed is None:
         seed = random.SystemRandom().randrange(1, 1_000_000)
         click.echo(f"explore: --seed {seed}", err=True)
-    system = _load_system(system_profile)
+    system = load_system(system_profile)
     # the run folders go inside the explore folder, so it is named here
-    out = out or Path("reports") / "explore" / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = out or utc_folder("explore")
     cfg = ExploreConfig(
         base=base,
         faults=faults,
@@ -113,12 +106,12 @@ def explore_cmd(
         max_reruns=max_reruns,
         max_faults=max_faults,
         min_window=min_window,
-        settings=_settings(sets),
+        settings=parse_sets(sets),
         system=system_profile,
     )
 
     def run(sc: Scenario) -> RunResult:
-        opts = RunOptions(out_root=out / "runs", backend=backend, system=system, progress=_progress)
+        opts = RunOptions(out_root=out / "runs", backend=backend, system=system, progress=progress)
         r = run_scenario(sc, opts)
         print_result(r)
         return r

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import click
 
-from wiber_harness.cli import EXIT_UNKNOWN, cli
+from wiber_harness.cli import cli
+from wiber_harness.verdict import EXIT_UNKNOWN
 
 
 @cli.command("report")

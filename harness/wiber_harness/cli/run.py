@@ -2,45 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from wiber_harness.cli import EXIT_UNKNOWN, cli
-from wiber_harness.cluster.system_spec import SystemSpec
-
-VERDICT_STYLE = {
-    True: ("VALID", "green"),
-    False: ("VIOLATION", "red"),
-    "unknown": ("UNKNOWN", "yellow"),
-}
-
-
-def _progress(line: str) -> None:
-    # one live line on a terminal, plain lines elsewhere (CI logs)
-    if sys.stderr.isatty():
-        click.echo(f"\r\033[K{line[:200]}", err=True, nl=False)
-    else:
-        click.echo(line, err=True)
-
-
-def print_result(r: object) -> None:
-    from wiber_harness.runner import RunResult
-
-    assert isinstance(r, RunResult)
-    word, color = VERDICT_STYLE[r.verdict]
-    if sys.stderr.isatty():
-        click.echo("", err=True)
-    click.echo(f"{click.style(word, fg=color, bold=True)}  {r.scenario}  ({r.run_dir})")
-    for name, c in r.checks.items():
-        v = VERDICT_STYLE[c["valid"]][0]
-        counts = ", ".join(f"{k}={v2}" for k, v2 in list(c["counts"].items())[:8])
-        click.echo(f"  {name:<13} {v:<9} {counts}")
-        if c.get("error"):
-            click.echo(f"  {'':<13} error: {c['error']}")
-    for reason in r.reasons:
-        click.echo(f"  - {reason}")
+from wiber_harness.cli import cli
+from wiber_harness.cli._common import (
+    backend_option,
+    load_system,
+    parse_sets,
+    print_result,
+    progress,
+    sets_option,
+    system_option,
+)
+from wiber_harness.verdict import EXIT_UNKNOWN, exit_code
 
 
 @cli.command("run")
@@ -52,22 +28,12 @@ def print_result(r: object) -> None:
 @click.option(
     "--out", type=click.Path(path_type=Path), default=Path("reports") / "runs", show_default=True
 )
-@click.option(
-    "--backend", type=click.Choice(["local", "compose"]), default="local", show_default=True
-)
-@click.option(
-    "--set", "sets", multiple=True, metavar="NAME=VALUE", help="Extra system setting (env)."
-)
+@backend_option
+@sets_option("Extra system setting (env).")
 @click.option(
     "--repeat", type=int, default=1, show_default=True, help="Run each scenario N times (seed+i)."
 )
-@click.option(
-    "--system",
-    "system_profile",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="System profile (TOML) describing another pipeline implementation.",
-)
+@system_option
 def run_cmd(
     scenarios: tuple[Path, ...],
     seed: int | None,
@@ -82,12 +48,11 @@ def run_cmd(
 ) -> int:
     """Run scenario files on a fresh stack; exit 0 valid, 1 violation, 2 unknown."""
     from wiber_harness.checkers.base import merge_validity
-    from wiber_harness.cli.stack import _settings
-    from wiber_harness.runner import EXIT, RunOptions, run_scenario
+    from wiber_harness.runner import RunOptions, run_scenario
     from wiber_harness.scenario import load_scenarios
 
     loaded = load_scenarios(scenarios)  # validate every file before starting anything
-    system = _load_system(system_profile)
+    system = load_system(system_profile)
     verdicts = []
     for sc in loaded:
         for i in range(max(1, repeat)):
@@ -103,8 +68,8 @@ def run_cmd(
                 duration=duration,
                 quick=quick,
                 backend=backend,
-                settings=_settings(sets),
-                progress=_progress,
+                settings=parse_sets(sets),
+                progress=progress,
                 system=system,
             )
             r = run_scenario(sc, opts)
@@ -116,18 +81,7 @@ def run_cmd(
             f"{len(verdicts)} runs: {len(verdicts) - bad} valid, {bad} not valid "
             f"(rate {bad / len(verdicts):.2%})"
         )
-    return EXIT[merge_validity(verdicts)]
-
-
-def _load_system(path: Path | None) -> SystemSpec:
-    from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
-
-    if path is None:
-        return DEFAULT_SYSTEM
-    from wiber_harness.scenario.profile import load_profile
-
-    spec: SystemSpec = load_profile(path)
-    return spec
+    return exit_code(merge_validity(verdicts))
 
 
 @cli.command("check")
@@ -135,14 +89,14 @@ def _load_system(path: Path | None) -> SystemSpec:
 def check_cmd(run_dirs: tuple[Path, ...]) -> int:
     """Re-check stored runs offline from their history and final reads."""
     from wiber_harness.checkers.base import merge_validity
-    from wiber_harness.runner import EXIT, check_run
+    from wiber_harness.runner import check_run
 
     verdicts = []
     for d in run_dirs:
         r = check_run(d)
         print_result(r)
         verdicts.append(r.verdict)
-    return EXIT[merge_validity(verdicts)]
+    return exit_code(merge_validity(verdicts))
 
 
 @cli.command("scenarios")

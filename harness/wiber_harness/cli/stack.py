@@ -16,25 +16,23 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import psutil
 
-from wiber_harness.cli import EXIT_UNKNOWN, cli
-from wiber_harness.cluster.local import STATE_FILE, LocalCluster, LocalClusterConfig
-from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, parse_settings
+from wiber_harness.cli import cli
+from wiber_harness.cli._common import backend_option, parse_sets, sets_option
+from wiber_harness.cluster.base import STATE_FILE, Cluster, ClusterConfig
+from wiber_harness.cluster.factory import make_cluster
+from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
 from wiber_harness.errors import ClusterError
+from wiber_harness.verdict import EXIT_UNKNOWN
 
 DEFAULT_STACK_DIR = Path("reports") / "stack"
-
-
-def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
-    try:
-        return parse_settings(pairs, "--set")
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from e
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _config(
@@ -44,14 +42,15 @@ def _config(
     partitions: int,
     sets: tuple[str, ...],
     no_system: bool,
-) -> LocalClusterConfig:
-    return LocalClusterConfig(
+) -> ClusterConfig:
+    return ClusterConfig(
         run_dir=stack_dir,
         consumers=consumers,
         apis=apis,
         partitions=partitions,
-        settings=_settings(sets),
+        settings=parse_sets(sets),
         system=None if no_system else DEFAULT_SYSTEM,
+        akhq=True,  # compose: also start AKHQ (the local backend has none)
     )
 
 
@@ -74,27 +73,26 @@ def doctor(fix: bool) -> int:
     return EXIT_UNKNOWN if bad else 0
 
 
-def _stack_options(f: Any) -> Any:
+def _dir_option(help: str | None = None) -> Callable[[F], F]:
+    """``--dir STACK_DIR`` (default reports/stack)."""
+    return click.option(
+        "--dir",
+        "stack_dir",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_STACK_DIR,
+        show_default=True,
+        help=help,
+    )
+
+
+def _stack_options(f: F) -> F:
     for opt in reversed(
         [
-            click.option(
-                "--dir",
-                "stack_dir",
-                type=click.Path(path_type=Path),
-                default=DEFAULT_STACK_DIR,
-                show_default=True,
-                help="Stack folder (logs, data, cluster.json).",
-            ),
+            _dir_option("Stack folder (logs, data, cluster.json)."),
             click.option("--consumers", default=2, show_default=True),
             click.option("--apis", default=1, show_default=True),
             click.option("--partitions", default=6, show_default=True),
-            click.option(
-                "--set",
-                "sets",
-                multiple=True,
-                metavar="NAME=VALUE",
-                help="System setting (env) override.",
-            ),
+            sets_option("System setting (env) override."),
             click.option(
                 "--no-system", is_flag=True, help="Start only Kafka, the store and Toxiproxy."
             ),
@@ -109,9 +107,7 @@ def _stack_options(f: Any) -> Any:
 @click.option(
     "--detach", is_flag=True, help="Return when ready; the stack keeps running until 'down'."
 )
-@click.option(
-    "--backend", type=click.Choice(["local", "compose"]), default="local", show_default=True
-)
+@backend_option
 @click.option("--serve", is_flag=True, hidden=True)
 def up(
     stack_dir: Path,
@@ -132,12 +128,7 @@ def up(
     cfg = _config(stack_dir, consumers, apis, partitions, sets, no_system)
     if stack_dir.exists() and not serve:
         _clean_stack_dir(stack_dir)
-    if backend == "compose":
-        from wiber_harness.cluster.compose import ComposeCluster
-
-        cluster: Any = ComposeCluster.from_stack_config(cfg)
-    else:
-        cluster = LocalCluster(cfg)
+    cluster = make_cluster(backend, cfg)
     stop = {"flag": False}
 
     def on_term(signum: int, frame: object) -> None:
@@ -164,8 +155,9 @@ def up(
                 if not stop["flag"]:
                     _refresh(cluster, stack_dir)
             return 0
-        if getattr(cluster, "akhq_note", None):
-            click.echo(cluster.akhq_note)
+        note = getattr(cluster, "akhq_note", None)  # compose only
+        if note:
+            click.echo(note)
         click.echo(f"ready in {time.monotonic() - t0:.1f} s; Ctrl-C stops it")
         _live(cluster, stack_dir, stop)
         return 0
@@ -178,7 +170,7 @@ def up(
         _mark_down(stack_dir)
 
 
-def _refresh(cluster: LocalCluster, stack_dir: Path) -> None:
+def _refresh(cluster: Cluster, stack_dir: Path) -> None:
     try:
         st = cluster.state()
         st["supervisor_pid"] = os.getpid()
@@ -190,7 +182,7 @@ def _refresh(cluster: LocalCluster, stack_dir: Path) -> None:
         pass
 
 
-def _mark_ready(stack_dir: Path, cluster: LocalCluster) -> None:
+def _mark_ready(stack_dir: Path, cluster: Cluster) -> None:
     _refresh(cluster, stack_dir)
 
 
@@ -206,7 +198,7 @@ def _mark_down(stack_dir: Path) -> None:
         f.write_text(json.dumps(st, indent=2))
 
 
-def _live(cluster: LocalCluster, stack_dir: Path, stop: dict[str, bool]) -> None:
+def _live(cluster: Cluster, stack_dir: Path, stop: dict[str, bool]) -> None:
     from rich.live import Live
     from rich.table import Table
 
@@ -259,7 +251,8 @@ def _supervisor_alive(st: dict[str, Any] | None) -> bool:
 def _refuse_if_running(stack_dir: Path) -> None:
     if _supervisor_alive(_read_state(stack_dir)):
         raise ClusterError(
-            f"a stack is already running in {stack_dir}; run 'wiber-harness down --dir {stack_dir}' first"
+            f"a stack is already running in {stack_dir}; "
+            f"run 'wiber-harness down --dir {stack_dir}' first"
         )
 
 
@@ -341,13 +334,7 @@ def _up_detached(
 
 
 @cli.command()
-@click.option(
-    "--dir",
-    "stack_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_STACK_DIR,
-    show_default=True,
-)
+@_dir_option()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: nodes and endpoints.")
 def status(stack_dir: Path, as_json: bool) -> int:
     """Show the running stack's nodes and endpoints."""
@@ -381,13 +368,7 @@ def status(stack_dir: Path, as_json: bool) -> int:
 
 
 @cli.command()
-@click.option(
-    "--dir",
-    "stack_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_STACK_DIR,
-    show_default=True,
-)
+@_dir_option()
 @click.option("--timeout", default=90.0, show_default=True)
 def down(stack_dir: Path, timeout: float) -> int:
     """Stop the stack started by 'up --detach'; waits until no process of it is left."""

@@ -9,12 +9,13 @@ with the verdict table and the path of the report (``index.html``,
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import click
 
 from wiber_harness.cli import cli
+from wiber_harness.cli._common import backend_option, load_system, system_option, utc_folder
+from wiber_harness.verdict import exit_code, styled
 
 QUICK_SUITE = (
     "baseline",
@@ -42,9 +43,7 @@ def suite_paths(directory: Path, quick: bool) -> list[Path]:
 
 
 @cli.command("suite")
-@click.option(
-    "--backend", type=click.Choice(["local", "compose"]), default="local", show_default=True
-)
+@backend_option
 @click.option("--quick", is_flag=True, help=f"Only {', '.join(QUICK_SUITE)}, each shortened.")
 @click.option(
     "--out",
@@ -60,13 +59,7 @@ def suite_paths(directory: Path, quick: bool) -> list[Path]:
     show_default=True,
 )
 @click.option("--seed", type=int, default=None)
-@click.option(
-    "--system",
-    "system_profile",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="System profile (TOML) describing another pipeline implementation.",
-)
+@system_option
 def suite_cmd(
     backend: str,
     quick: bool,
@@ -81,13 +74,13 @@ def suite_cmd(
     from rich.table import Table
 
     from wiber_harness.checkers.base import merge_validity
-    from wiber_harness.cli.run import _load_system
-    from wiber_harness.runner import EXIT, RunOptions, RunResult, run_scenario
+    from wiber_harness.report import build_report
+    from wiber_harness.runner import RunOptions, RunResult, run_scenario
     from wiber_harness.scenario import load_scenarios
 
     scenarios = load_scenarios(suite_paths(directory, quick))
-    system = _load_system(system_profile)
-    folder = out or Path("reports") / "suites" / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    system = load_system(system_profile)
+    folder = out or utc_folder("suites")
     runs_root = folder / "runs"
     console = Console(stderr=True)
     results: list[RunResult] = []
@@ -126,25 +119,15 @@ def suite_cmd(
             )
             r = run_scenario(sc, opts)
             results.append(r)
-            word = {
-                True: "[green]VALID[/]",
-                False: "[red]VIOLATION[/]",
-                "unknown": "[yellow]UNKNOWN[/]",
-            }[r.verdict]
-            prog.update(task, completed=1.0, status=word)
+            prog.update(task, completed=1.0, status=styled(r.verdict))
     table = Table(title=f"suite ({'quick' if quick else 'full'}, {backend})")
     for col in ("scenario", "verdict", "acked/s", "ack p99 ms", "lost", "dup", "reasons"):
         table.add_column(col)
     for r in results:
         th = r.metrics.get("thresholds", {})
-        word = {
-            True: "[green]VALID[/]",
-            False: "[red]VIOLATION[/]",
-            "unknown": "[yellow]UNKNOWN[/]",
-        }[r.verdict]
         table.add_row(
             r.scenario,
-            word,
+            styled(r.verdict),
             _fmt(th.get("throughput")),
             _fmt(th.get("ack_p99_ms")),
             _fmt(th.get("lost")),
@@ -152,16 +135,9 @@ def suite_cmd(
             "; ".join(r.reasons)[:80],
         )
     Console().print(table)
-    try:
-        from wiber_harness.report import build_report
-    except ImportError:
-        click.echo(
-            "the report module is not available; run folders are in " + str(runs_root), err=True
-        )
-    else:
-        paths = build_report([r.run_dir for r in results], folder)
-        click.echo(f"report: {paths.index}")
-    return EXIT[merge_validity([r.verdict for r in results])]
+    paths = build_report([r.run_dir for r in results], folder)
+    click.echo(f"report: {paths.index}")
+    return exit_code(merge_validity([r.verdict for r in results]))
 
 
 def _fmt(v: object) -> str:

@@ -1,4 +1,4 @@
-"""The Cluster interface every backend implements (local processes, compose).
+"""The Cluster interface every backend implements (local processes, compose), and its config.
 
 A cluster is the whole Wiber topology: 3 Kafka nodes, the store, Toxiproxy,
 the API(s) and the consumer(s), with every client hop behind a named
@@ -18,21 +18,81 @@ grace period), ``pause`` (SIGSTOP), ``resume`` (SIGCONT), ``start`` (start a
 stopped node again with its data intact), ``restart`` (stop + start). Each
 returns evidence (a dict) that the action took effect, e.g. the process's
 state after it.
+
+Backends: :func:`wiber_harness.cluster.factory.make_cluster` builds one by
+name from one :class:`ClusterConfig`; both share their common parts through
+:class:`wiber_harness.cluster.backend.ClusterBackend`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
+
 if TYPE_CHECKING:
-    from wiber_harness.cluster.system_spec import SystemSpec
     from wiber_harness.cluster.toxiproxy import ToxiproxyClient
+    from wiber_harness.scenario import Scenario
 
 Role = Literal["kafka", "store", "toxiproxy", "api", "consumer"]
+
+STATE_FILE = "cluster.json"  # what write_state writes into run_dir
+
+
+@dataclass
+class ClusterConfig:
+    """What to start, for every backend.
+
+    ``settings`` are WIBER_* env overrides for the API and consumers. A
+    backend ignores the knobs of the others (the CLI sets ``akhq`` for
+    both); a value a backend cannot honour (compose: ``brokers`` other than
+    3) raises ClusterError when the cluster is made.
+    """
+
+    run_dir: Path
+    partitions: int = 6
+    consumers: int = 2
+    apis: int = 1
+    settings: dict[str, str] = field(default_factory=dict)
+    system: SystemSpec | None = DEFAULT_SYSTEM  # None: only Kafka, the store and Toxiproxy
+    start_timeout: float | None = None  # None: the backend's (local 120 s, compose 300 s)
+    # a throw-away cluster (a scenario run's): close() may take shortcuts
+    # (local: kills the data nodes instead of a clean shutdown)
+    disposable: bool = False
+    # local backend
+    brokers: int = 3  # the compose file has exactly 3
+    install: bool = True  # provision what is missing into the cache
+    kafka_overrides: dict[str, str] = field(default_factory=dict)  # server.properties
+    # compose backend
+    offline: bool | None = None  # offline images; None: auto (see cluster/compose.py)
+    compose_dir: Path | None = None  # default: the repository's docker/
+    project: str | None = None  # default: wiber-<random>
+    akhq: bool = False  # also start AKHQ (official images only)
+
+    @classmethod
+    def for_scenario(
+        cls,
+        scenario: Scenario,
+        run_dir: Path,
+        *,
+        settings: dict[str, str] | None = None,
+        system: SystemSpec | None = DEFAULT_SYSTEM,
+    ) -> ClusterConfig:
+        """A scenario run's own throw-away cluster, as its topology asks, in ``run_dir/cluster``."""
+        topo = scenario.topology
+        return cls(
+            run_dir=Path(run_dir) / "cluster",
+            partitions=topo.partitions,
+            consumers=topo.consumers,
+            apis=topo.apis,
+            settings=dict(settings or {}),
+            system=system,
+            disposable=True,
+        )
 
 
 @dataclass(frozen=True)
@@ -87,6 +147,14 @@ class Node(Protocol):
     """One node as the nemesis sees it: a local process group or a container."""
 
     @property
+    def name(self) -> str:
+        """The node's name (``kafka-1``, ``store``, ``api-1`` ...)."""
+
+    @property
+    def role(self) -> str:
+        """The node's role (see :data:`Role`)."""
+
+    @property
     def pid(self) -> int | None:
         """The node's main process id (on the host), None when it has none."""
 
@@ -105,8 +173,9 @@ class Cluster(Protocol):
     """Lifecycle, queries and fault verbs of a running topology.
 
     Every caller (runner, nemesis, end phase, bench, CLI) types its cluster
-    as this protocol; both backends satisfy it (a unit test checks that
-    with mypy-visible assignments), so drift between them is a type error.
+    as this protocol; both backends satisfy it (``cluster/factory.py``
+    checks that with mypy-visible assignments), so drift between them is a
+    type error.
     Verbs return an evidence dict whose ``effective`` says whether the
     action took effect (see the module docstring).
     """
@@ -119,7 +188,11 @@ class Cluster(Protocol):
         """Start every node and return when all are ready (or raise ClusterError)."""
 
     def close(self) -> None:
-        """Stop every node; leaves no process behind. Idempotent."""
+        """Stop every node; leaves no process behind. Idempotent.
+
+        (The local backend also takes ``fast``; ``ClusterConfig.disposable``
+        is its default, which is how callers choose it.)
+        """
 
     def wait_ready(self, name: str, timeout: float = 60) -> float:
         """Wait until one node is ready; seconds waited (ClusterError on timeout)."""
@@ -181,7 +254,8 @@ class Cluster(Protocol):
     # -------------------------------------------------------------- verbs
     def kill(self, name: str) -> dict[str, Any]: ...
 
-    def stop_node(self, name: str) -> dict[str, Any]: ...
+    def stop_node(self, name: str, grace: float = 15.0) -> dict[str, Any]:
+        """SIGTERM, then SIGKILL after ``grace`` seconds."""
 
     def pause(self, name: str) -> dict[str, Any]: ...
 
@@ -226,7 +300,9 @@ def read_delivery_logs(logs: Iterable[tuple[str, Path]]) -> list[dict[str, Any]]
 
 
 __all__ = [
+    "STATE_FILE",
     "Cluster",
+    "ClusterConfig",
     "Endpoints",
     "Node",
     "NodeStatus",

@@ -1,5 +1,9 @@
 """ComposeCluster: the whole topology as Docker containers, from docker/docker-compose.yml.
 
+Shared with the local backend: :mod:`~wiber_harness.cluster.backend`;
+containers as nodes: :mod:`~wiber_harness.cluster.container`; which images
+and whether they are current: :mod:`~wiber_harness.cluster.compose_images`.
+
 Implements :class:`~wiber_harness.cluster.base.Cluster` like
 :class:`~wiber_harness.cluster.local.LocalCluster`, with the same node names
 (``kafka-1..3``, ``store``, ``toxiproxy``, ``api-N``, ``consumer-N``) and
@@ -12,8 +16,7 @@ How it runs:
   v1.29; see :func:`compose_files.compose_command`) brings the stack up and
   down as one project named ``wiber-<random>``, with the official images, or
   with the offline images of ``docker/offline/build.sh`` plus its override
-  (``offline``: ``None`` picks it when the official Kafka image is absent and
-  the offline one present; ``WIBER_COMPOSE_OFFLINE=1|0`` forces it).
+  (``ClusterConfig.offline``; ``compose_images`` says how it is chosen).
   The harness writes one more override into the run folder: each system
   node's env and command and its node folder bind-mounted (failpoints file,
   delivery log). Published ports are chosen free and bound to 127.0.0.1.
@@ -23,10 +26,8 @@ How it runs:
   its DLQ (RF 3, min ISR 2), and only then starts the API(s) and consumers
   (``--no-deps``: the harness has checked their dependencies itself) and
   waits until each answers its readiness route or metrics port.
-* Verbs go through the Docker SDK (API 1.41 negotiated): ``kill`` is
-  SIGKILL, ``stop`` SIGTERM with a grace period, ``pause``/``resume`` the
-  cgroup freezer, ``start_node`` starts the same container again (data
-  intact). Evidence is the container's state after the verb.
+* Verbs go through the Docker SDK (API 1.41 negotiated), carried out by
+  each node's :class:`ContainerNode`; evidence is the container's state.
 * ``isolate`` is a real partition: the container is disconnected from the
   compose network, so it loses its brokers, Toxiproxy and the harness at
   once (inter-broker and controller traffic included); ``rejoin`` connects
@@ -48,33 +49,25 @@ through Toxiproxy, so killing it makes the store unavailable on both stacks).
 from __future__ import annotations
 
 import contextlib
-import importlib
-import json
-import logging
 import os
-import socket
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import httpx
 import yaml
 
-from wiber_harness.cluster.base import Endpoints, NodeStatus, read_delivery_logs
+from wiber_harness.cluster.backend import ClusterBackend
+from wiber_harness.cluster.base import ClusterConfig, Endpoints
 from wiber_harness.cluster.commands import new_cluster_id
+from wiber_harness.cluster.common import HOST, free_ports, http_ok, safe
 from wiber_harness.cluster.compose_files import (
     API_PORT,
-    APP_IMAGE,
-    BUILD_SCRIPT,
     FILE_CONSUMERS,
     METRICS_PORT,
     NODE_DIR,
     OFFICIAL_IMAGES,
-    OFFLINE_IMAGES,
     PublishedPorts,
     compose_command,
     compose_files,
@@ -85,214 +78,52 @@ from wiber_harness.cluster.compose_files import (
     proxied_store_uri,
     store_proxy_port,
 )
-from wiber_harness.cluster.compose_guard import ComposeGuard
+from wiber_harness.cluster.compose_images import check_images, choose_offline
+from wiber_harness.cluster.container import ContainerNode, docker_client
+from wiber_harness.cluster.guards import ComposeGuard
 from wiber_harness.cluster.kafka_observer import KafkaObserver
-from wiber_harness.cluster.source_digest import LABEL as DIGEST_LABEL
-from wiber_harness.cluster.source_digest import app_image_verdict, source_digest
-from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.cluster.toxiproxy import ToxiproxyClient
 from wiber_harness.errors import ClusterError, FaultError
 
-if TYPE_CHECKING:
-    from wiber_harness.scenario import Scenario
-
-log = logging.getLogger(__name__)
-
-HOST = "127.0.0.1"
-STATE_FILE = "cluster.json"
 BROKERS = 3
 INFRA = ("kafka-1", "kafka-2", "kafka-3", "store", "toxiproxy")
 
 
-@dataclass
-class ComposeClusterConfig:
-    """What to start. ``settings`` are WIBER_* env overrides for API and consumers."""
-
-    run_dir: Path
-    partitions: int = 6
-    consumers: int = 2
-    apis: int = 1
-    settings: dict[str, str] = field(default_factory=dict)
-    system: SystemSpec | None = DEFAULT_SYSTEM
-    offline: bool | None = None  # None: auto (see the module docstring)
-    compose_dir: Path | None = None  # default: the repository's docker/
-    project: str | None = None  # default: wiber-<random>
-    start_timeout: float = 300.0  # images start slowly on a busy 2-core machine
-    akhq: bool = False  # also start AKHQ (official images only)
-
-
-def _docker_client() -> Any:
-    try:
-        docker = importlib.import_module("docker")
-    except ImportError:
-        raise ClusterError(
-            "the compose backend needs the Docker SDK for Python: pip install 'docker>=7'"
-        ) from None
-    try:
-        client = docker.from_env(timeout=60)
-        client.ping()
-    except Exception as e:
-        raise ClusterError(
-            f"no Docker engine answers ({e}); start dockerd (scripts/docker-setup.sh does) "
-            "or set DOCKER_HOST"
-        ) from None
-    return client
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((HOST, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-class ContainerNode:
-    """One node's container, with the process-like queries the nemesis uses."""
-
-    def __init__(self, name: str, role: str, container: Any) -> None:
-        self.name = name
-        self.role = role
-        self.container = container
-
-    def status(self) -> str:
-        """Docker's state: created, running, paused, restarting, exited, dead (or gone)."""
-        try:
-            self.container.reload()
-        except Exception:
-            return "gone"
-        return str(self.container.status)
-
-    def alive(self) -> bool:
-        """The container's process exists (running or paused), like a live OS process."""
-        return self.status() in ("running", "paused", "restarting")
-
-    def running(self) -> bool:
-        return self.status() == "running"
-
-    @property
-    def pid(self) -> int | None:
-        self.status()
-        pid = int(self.container.attrs.get("State", {}).get("Pid") or 0)
-        return pid or None
-
-    def returncode(self) -> int | None:
-        if self.status() in ("exited", "dead"):
-            return int(self.container.attrs["State"].get("ExitCode", -1))
-        return None
-
-    def state(self) -> dict[str, Any]:
-        st = self.status()
-        s = self.container.attrs.get("State", {}) if st != "gone" else {}
-        return {
-            "status": st,
-            "pid": s.get("Pid") or None,
-            "exit_code": s.get("ExitCode"),
-            "oom_killed": s.get("OOMKilled"),
-            "health": (s.get("Health") or {}).get("Status"),
-        }
-
-    def wait_status(self, wanted: tuple[str, ...], timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        st = self.status()
-        while st not in wanted and time.monotonic() < deadline:
-            time.sleep(0.1)
-            st = self.status()
-        return st
-
-
-class ComposeCluster:
-    """The topology as compose containers; implements :class:`~wiber_harness.cluster.base.Cluster`."""
+class ComposeCluster(ClusterBackend[ContainerNode]):
+    """The topology as compose containers (a :class:`~wiber_harness.cluster.base.Cluster`)."""
 
     backend = "compose"
+    default_start_timeout = 300.0  # images start slowly on a busy 2-core machine
 
-    def __init__(self, config: ComposeClusterConfig) -> None:
+    def __init__(self, config: ClusterConfig) -> None:
         if config.consumers < 1 or config.apis < 1:
-            raise ClusterError("ComposeClusterConfig: consumers and apis must be at least 1")
-        self.config = config
-        self.run_dir = config.run_dir.resolve()
-        self.system = config.system
-        self.settings: dict[str, str] = dict(config.settings)
+            raise ClusterError("ClusterConfig: consumers and apis must be at least 1 on compose")
+        if config.brokers != BROKERS:
+            raise ClusterError(
+                f"ClusterConfig: the compose file has {BROKERS} brokers, not {config.brokers}"
+            )
+        super().__init__(config)
         self.compose_dir = (config.compose_dir or default_compose_dir()).resolve()
         self.project = config.project or f"wiber-{uuid.uuid4().hex[:8]}"
         self.offline = config.offline
-        self.started = False
-        self.start_seconds: float | None = None
         self._docker: Any = None
         self._compose: list[str] = []
         self._files: list[Path] = []
         self._override: Path | None = None
         self._env: dict[str, str] = {}
         self._ports: PublishedPorts | None = None
-        self._roles: dict[str, str] = {}
-        self._nodes: dict[str, ContainerNode] = {}
         self._links: list[str] = []
-        self._tp: ToxiproxyClient | None = None
-        self._kafka: KafkaObserver | None = None
         self._guard: ComposeGuard | None = None
         self._isolated: dict[str, list[tuple[str, list[str]]]] = {}
         self._brought_up = False
-        self.akhq_note: str | None = (
-            None  # where AKHQ answers, or why it was left out (when asked for)
-        )
-
-    @classmethod
-    def for_scenario(
-        cls,
-        scenario: Scenario,
-        run_dir: Path,
-        *,
-        settings: Mapping[str, str] | None = None,
-        system: SystemSpec | None = DEFAULT_SYSTEM,
-        **overrides: Any,
-    ) -> ComposeCluster:
-        """The cluster a scenario's topology asks for, in ``run_dir/cluster`` (what the runner calls)."""
-        topo = scenario.topology
-        return cls(
-            ComposeClusterConfig(
-                run_dir=Path(run_dir) / "cluster",
-                partitions=topo.partitions,
-                consumers=topo.consumers,
-                apis=topo.apis,
-                settings=dict(settings or {}),
-                system=system,
-                **overrides,
-            )
-        )
-
-    @classmethod
-    def from_stack_config(cls, cfg: Any) -> ComposeCluster:
-        """The compose twin of a ``LocalClusterConfig`` (what ``wiber-harness up --backend compose`` uses)."""
-        return cls(
-            ComposeClusterConfig(
-                run_dir=Path(cfg.run_dir),
-                partitions=cfg.partitions,
-                consumers=cfg.consumers,
-                apis=cfg.apis,
-                settings=dict(cfg.settings),
-                system=cfg.system,
-                akhq=True,
-            )
-        )
+        self.akhq_note: str | None = None  # where AKHQ answers, or why it was left out
 
     # ------------------------------------------------------------------ plan
     def _plan(self) -> None:
         cfg = self.config
         apis = cfg.apis if self.system is not None else 0
         consumers = cfg.consumers if self.system is not None else 0
-        free = iter(_free_ports(BROKERS + 2 + apis + consumers))
+        free = iter(free_ports(BROKERS + 2 + apis + consumers))
         self._ports = PublishedPorts(
             kafka_direct=tuple(next(free) for _ in range(BROKERS)),
             store=next(free),
@@ -307,75 +138,6 @@ class ComposeCluster:
         self._links = [f"{r}-kafka-{i}" for r in ("api", "consumer") for i in range(1, BROKERS + 1)]
         if self.system is not None:
             self._links += ["api-store"] + [f"consumer-{i}-store" for i in range(1, consumers + 1)]
-
-    def _choose_offline(self) -> bool:
-        if self.offline is not None:
-            return self.offline
-        forced = os.environ.get("WIBER_COMPOSE_OFFLINE", "").strip().lower()
-        if forced in ("1", "true", "yes"):
-            return True
-        if forced in ("0", "false", "no"):
-            return False
-        return not self._has_image(image(OFFICIAL_IMAGES["kafka"])) and self._has_image(
-            image(OFFLINE_IMAGES["kafka"])
-        )
-
-    def _has_image(self, name: str) -> bool:
-        try:
-            self._docker.images.get(name)
-            return True
-        except Exception:
-            return False
-
-    def _check_images(self) -> None:
-        table = OFFLINE_IMAGES if self.offline else OFFICIAL_IMAGES
-        wanted = [image(table[k]) for k in ("kafka", "store", "toxiproxy")]
-        if self.system is not None:
-            wanted.append(image(APP_IMAGE))
-        missing = [i for i in wanted if not self._has_image(i)]
-        if not missing:
-            if self.system is not None:
-                self._check_app_source(image(APP_IMAGE))
-            return
-        if self.offline:
-            raise ClusterError(
-                f"images {', '.join(missing)} are not built; run 'bash "
-                f"{self.compose_dir / BUILD_SCRIPT}' (it skips what exists)"
-            )
-        if image(APP_IMAGE) in missing:
-            raise ClusterError(
-                f"the app image {image(APP_IMAGE)} is not built; run 'docker compose -f "
-                f"{self.compose_dir / 'docker-compose.yml'} build', or on a machine without "
-                f"a registry 'bash {self.compose_dir / BUILD_SCRIPT}'"
-            )
-        # official images that are missing are pulled by 'up'
-
-    def _check_app_source(self, name: str) -> None:
-        """Refuse an app image built from other source than the one next to the compose files.
-
-        docker/offline/build.sh labels the image with the source's content
-        digest; an image without the label (built another way) only earns a
-        warning, since nothing tells whether it is current.
-        """
-        src = self.compose_dir.parent / "system" / "wiber"
-        if not src.is_dir():  # compose files used without the repository: nothing to compare with
-            return
-        labels = self._docker.images.get(name).attrs.get("Config", {}).get("Labels") or {}
-        verdict = app_image_verdict(labels.get(DIGEST_LABEL), source_digest(src))
-        fix = f"rebuild it: bash {self.compose_dir / BUILD_SCRIPT}"
-        if verdict == "unknown":
-            log.warning(
-                "the app image %s has no %s label, so it may run other code than %s; %s",
-                name,
-                DIGEST_LABEL,
-                src,
-                fix,
-            )
-        elif verdict == "stale":
-            raise ClusterError(
-                f"the app image {name} was built from other source than {src} "
-                f"(its {DIGEST_LABEL} label differs), so scenarios would test old code; {fix}"
-            )
 
     # ----------------------------------------------------------------- files
     def _system_values(self, name: str, role: str) -> dict[str, object]:
@@ -468,53 +230,44 @@ class ComposeCluster:
             raise ClusterError(f"compose {args[0]} failed (exit {r.returncode}): {tail}; see {log}")
 
     # ----------------------------------------------------------------- start
-    def start(self) -> None:
-        t0 = time.monotonic()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            self._docker = _docker_client()
-            self._compose = compose_command()
-            self.offline = self._choose_offline()
-            self._files = compose_files(self.compose_dir, self.offline)
-            self._plan()
-            self._check_images()
-            self._override = self._write_override()
-            assert self._ports is not None
-            self._env = {**os.environ, **self._ports.env(), "KAFKA_CLUSTER_ID": new_cluster_id()}
-            self._guard = ComposeGuard(
-                self._compose_argv("down", "-v", "--remove-orphans", "-t", "5"),
-                str(self.compose_dir),
-                self._env,
+    def _bring_up(self) -> None:
+        self._docker = docker_client()
+        self._compose = compose_command()
+        self.offline = choose_offline(self._docker, self.offline)
+        self._files = compose_files(self.compose_dir, self.offline)
+        self._plan()
+        check_images(self._docker, self.compose_dir, self.offline, self.system is not None)
+        self._override = self._write_override()
+        assert self._ports is not None
+        self._env = {**os.environ, **self._ports.env(), "KAFKA_CLUSTER_ID": new_cluster_id()}
+        self._guard = ComposeGuard(
+            self._compose_argv("down", "-v", "--remove-orphans", "-t", "5"),
+            str(self.compose_dir),
+            self._env,
+        )
+        self._brought_up = True
+        akhq = self.config.akhq and not self.offline
+        if self.config.akhq:
+            self.akhq_note = (
+                f"AKHQ on http://{HOST}:{os.environ.get('AKHQ_PORT', '8080')}"
+                if akhq
+                else "AKHQ left out: the offline images have no AKHQ (it needs "
+                f"{image(OFFICIAL_IMAGES['akhq'])} from a registry)"
             )
-            self._brought_up = True
-            akhq = self.config.akhq and not self.offline
-            if self.config.akhq:
-                self.akhq_note = (
-                    f"AKHQ on http://{HOST}:{os.environ.get('AKHQ_PORT', '8080')}"
-                    if akhq
-                    else "AKHQ left out: the offline images have no AKHQ (it needs "
-                    f"{image(OFFICIAL_IMAGES['akhq'])} from a registry)"
-                )
-            infra = [*INFRA, *(["akhq"] if akhq else [])]
-            self._compose_run("up", "-d", "--no-build", *infra)
-            self._bind(INFRA)
-            self._tp = ToxiproxyClient(f"http://{HOST}:{self._ports.toxiproxy}")
-            self._kafka = KafkaObserver(self._ports.kafka_direct, self.spec, self.run_dir)
-            self._wait({n: self._ready_check(n) for n in INFRA}, self.config.start_timeout)
-            self._create_extra_proxies()
-            self._kafka.create_topics(self.config.partitions)
-            self._wait({"topic": self._kafka.topic_healthy}, 60)
-            if self.system is not None:
-                system = self.node_names("api") + self.node_names("consumer")
-                self._compose_run("up", "-d", "--no-build", "--no-deps", *system)
-                self._bind(system)
-                self._wait({n: self._ready_check(n) for n in system}, self.config.start_timeout)
-        except BaseException:
-            self.close()
-            raise
-        self.started = True
-        self.start_seconds = time.monotonic() - t0
-        self.write_state()
+        infra = [*INFRA, *(["akhq"] if akhq else [])]
+        self._compose_run("up", "-d", "--no-build", *infra)
+        self._bind(INFRA)
+        self._tp = ToxiproxyClient(f"http://{HOST}:{self._ports.toxiproxy}")
+        self._kafka = KafkaObserver(self._ports.kafka_direct, self.spec, self.run_dir)
+        self._wait({n: self._ready_check(n) for n in INFRA}, self.start_timeout)
+        self._create_extra_proxies()
+        self._kafka.create_topics(self.config.partitions)
+        self.wait_topic_healthy(60)
+        if self.system is not None:
+            system = self.node_names("api") + self.node_names("consumer")
+            self._compose_run("up", "-d", "--no-build", "--no-deps", *system)
+            self._bind(system)
+            self._wait({n: self._ready_check(n) for n in system}, self.start_timeout)
 
     def _bind(self, names: tuple[str, ...] | list[str]) -> None:
         for name in names:
@@ -539,27 +292,33 @@ class ComposeCluster:
             i = int(name.rsplit("-", 1)[1])
             self.toxiproxy.create(f"{name}-store", f"0.0.0.0:{store_proxy_port(i)}", "store:27017")
 
+    def _start_stopped(self, name: str) -> dict[str, Any]:
+        return self.node(name).start()
+
+    def _started_evidence(self, name: str) -> dict[str, Any]:
+        return {"state": self.node(name).state()}
+
     # ------------------------------------------------------------- readiness
     def _ready_check(self, name: str) -> Callable[[], bool]:
-        assert self._ports is not None and self._kafka is not None
+        assert self._ports is not None
         role = self._roles[name]
         if role == "kafka":
             node_id = int(name.rsplit("-", 1)[1])
-            kafka = self._kafka
+            kafka = self.kafka
             return lambda: kafka.node_serving(node_id)
         if role == "store":
             return self._store_ready
         if role == "toxiproxy":
             tp = self.toxiproxy
-            return lambda: _safe(tp.version)
+            return lambda: safe(tp.version)
         index = int(name.rsplit("-", 1)[1])
         if role == "api":
             url = f"http://{HOST}:{self._ports.apis[index - 1]}{self.spec.api_ready_path}"
-            return lambda: _http_ok(url)
+            return lambda: http_ok(url)
         if self.spec.consumer_ready == "none":
             return lambda: self.node(name).running()
         url = f"http://{HOST}:{self._ports.consumer_metrics[index - 1]}/metrics"
-        return lambda: _http_ok(url)
+        return lambda: http_ok(url)
 
     def _store_ready(self) -> bool:
         import pymongo
@@ -575,73 +334,22 @@ class ComposeCluster:
         except Exception:
             return False
 
-    def _wait(self, checks: Mapping[str, Callable[[], bool]], timeout: float) -> None:
-        """Poll checks until all pass; fail fast when a node's container exits."""
-        pending = dict(checks)
-        deadline = time.monotonic() + timeout
-        while pending:
-            for key, fn in list(pending.items()):
-                if _safe(fn):
-                    del pending[key]
-            if not pending:
-                return
-            for key in pending:
-                node = self._nodes.get(key)
-                if node is not None and node.status() in ("exited", "dead", "gone"):
-                    raise ClusterError(
-                        f"{key}: its container stopped during start-up ({node.state()}); "
-                        f"last log lines: {self._log_tail(key)}"
-                    )
-            if time.monotonic() > deadline:
-                raise ClusterError(
-                    f"{', '.join(sorted(pending))}: not ready after {timeout:.0f} s; "
-                    f"'docker logs' of the container, or {self.run_dir}/nodes/*/ after close, "
-                    "say why; the machine may be overloaded"
-                )
-            time.sleep(0.25)
+    def _start_failure(self, name: str) -> str | None:
+        node = self._nodes.get(name)
+        if node is not None and node.status() in ("exited", "dead", "gone"):
+            return (
+                f"{name}: its container stopped during start-up ({node.state()}); "
+                f"last log lines: {node.log_tail()}"
+            )
+        return None
 
-    def _log_tail(self, name: str, lines: int = 5) -> str:
-        try:
-            raw = self._nodes[name].container.logs(tail=lines)
-            return " | ".join(raw.decode(errors="replace").strip().splitlines())
-        except Exception:
-            return "(no log)"
-
-    def wait_ready(self, name: str, timeout: float = 60) -> float:
-        """Wait until one node is ready again; returns seconds waited."""
-        t0 = time.monotonic()
-        self.node(name)
-        self._wait({name: self._ready_check(name)}, timeout)
-        return time.monotonic() - t0
-
-    def wait_all_ready(self, timeout: float = 120) -> float:
-        """Wait until every node is running and ready and the topic's ISR is full (after the heals)."""
-        t0 = time.monotonic()
-        down = [n for n, node in self._nodes.items() if not node.running()]
-        if down:
-            raise ClusterError(f"{', '.join(down)} not running after every fault was healed")
-        self._wait({n: self._ready_check(n) for n in self._nodes}, timeout)
-        self.wait_topic_healthy(timeout)
-        return time.monotonic() - t0
-
-    def wait_topic_healthy(self, timeout: float = 90) -> float:
-        """Wait until every partition of the topic has a leader and a full ISR."""
-        t0 = time.monotonic()
-        assert self._kafka is not None
-        self._wait({"topic": self._kafka.topic_healthy}, timeout)
-        return time.monotonic() - t0
+    def _not_ready_hint(self, names: list[str]) -> str:
+        return (
+            f"'docker logs' of the container, or {self.run_dir}/nodes/*/ after close, "
+            "say why; the machine may be overloaded"
+        )
 
     # -------------------------------------------------------------- queries
-    @property
-    def spec(self) -> SystemSpec:
-        return self.system or DEFAULT_SYSTEM
-
-    @property
-    def toxiproxy(self) -> ToxiproxyClient:
-        if self._tp is None:
-            raise ClusterError("the cluster is not started: Toxiproxy is not running")
-        return self._tp
-
     @property
     def kafka_direct(self) -> str:
         assert self._ports is not None
@@ -664,23 +372,6 @@ class ComposeCluster:
             toxiproxy=f"http://{HOST}:{self._ports.toxiproxy}",
         )
 
-    def node_names(self, role: str) -> list[str]:
-        return [n for n, r in self._roles.items() if r == role]
-
-    def links(self) -> list[str]:
-        return list(self._links)
-
-    def node(self, name: str) -> ContainerNode:
-        try:
-            return self._nodes[name]
-        except KeyError:
-            raise FaultError(
-                f"no node named {name!r}; nodes are {', '.join(self._nodes)}"
-            ) from None
-
-    def is_running(self, name: str) -> bool:
-        return self.node(name).running()
-
     def _address(self, name: str) -> str:
         assert self._ports is not None
         role = self._roles[name]
@@ -696,21 +387,6 @@ class ComposeCluster:
             if role == "api"
             else f"{HOST}:{self._ports.consumer_metrics[i - 1]}"
         )
-
-    def status(self) -> list[NodeStatus]:
-        out = []
-        for name, node in self._nodes.items():
-            if node.role == "kafka":
-                assert self._kafka is not None
-                healthy = node.running() and self._kafka.in_metadata(int(name.rsplit("-", 1)[1]))
-            else:
-                healthy = node.running() and _safe(self._ready_check(name))
-            out.append(NodeStatus(name, node.role, node.pid, self._address(name), healthy))
-        return out
-
-    def kafka_leader(self, partition: int, topic: str | None = None) -> str:
-        assert self._kafka is not None
-        return f"kafka-{self._kafka.leader(partition, topic)}"
 
     def kafka_controller(self) -> str:
         """The active KRaft controller, asked with kafka-metadata-quorum.sh inside a broker."""
@@ -738,126 +414,6 @@ class ComposeCluster:
         raise FaultError(f"cannot find the KRaft controller ({last})")
 
     # ---------------------------------------------------------------- verbs
-    def kill(self, name: str) -> dict[str, Any]:
-        node = self.node(name)
-        before = node.state()
-        if before["status"] not in ("running", "paused"):
-            return {
-                "action": "kill",
-                "effective": False,
-                "state": before,
-                "reason": f"{name} is {before['status']}",
-            }
-        node.container.kill(signal="SIGKILL")
-        if before["status"] == "paused":  # a frozen process dies only once thawed
-            with contextlib.suppress(Exception):
-                node.container.unpause()
-        st = node.wait_status(("exited", "dead"), 15)
-        return {
-            "action": "kill",
-            "signal": "SIGKILL",
-            "pid": before["pid"],
-            "state": node.state(),
-            "effective": st in ("exited", "dead"),
-        }
-
-    def stop_node(self, name: str, grace: float = 15.0) -> dict[str, Any]:
-        node = self.node(name)
-        before = node.state()
-        if before["status"] not in ("running", "paused"):
-            return {
-                "action": "stop",
-                "effective": False,
-                "state": before,
-                "reason": f"{name} is {before['status']}",
-            }
-        if before["status"] == "paused":
-            node.container.unpause()  # a frozen process cannot handle SIGTERM
-        node.container.stop(timeout=int(grace))
-        st = node.wait_status(("exited", "dead"), 10)
-        return {
-            "action": "stop",
-            "signal": "SIGTERM",
-            "grace_s": grace,
-            "pid": before["pid"],
-            "state": node.state(),
-            "effective": st in ("exited", "dead"),
-        }
-
-    def pause(self, name: str) -> dict[str, Any]:
-        node = self.node(name)
-        if node.status() != "running":
-            return {
-                "action": "pause",
-                "effective": False,
-                "state": node.state(),
-                "reason": f"{name} is {node.status()}",
-            }
-        node.container.pause()
-        st = node.wait_status(("paused",), 10)
-        return {
-            "action": "pause",
-            "pid": node.pid,
-            "state": node.state(),
-            "effective": st == "paused",
-        }
-
-    def resume(self, name: str) -> dict[str, Any]:
-        node = self.node(name)
-        if node.status() != "paused":
-            return {
-                "action": "resume",
-                "effective": False,
-                "state": node.state(),
-                "reason": f"{name} is {node.status()}, not paused",
-            }
-        node.container.unpause()
-        st = node.wait_status(("running",), 10)
-        return {
-            "action": "resume",
-            "pid": node.pid,
-            "state": node.state(),
-            "effective": st == "running",
-        }
-
-    def start_node(self, name: str, wait: bool = True, timeout: float = 90) -> dict[str, Any]:
-        node = self.node(name)
-        if node.alive():
-            return {
-                "action": "start",
-                "effective": False,
-                "reason": "already running",
-                "pid": node.pid,
-            }
-        node.container.start()
-        ev: dict[str, Any] = {"action": "start", "pid": node.pid}
-        if wait:
-            ev["ready_s"] = round(self.wait_ready(name, timeout), 3)
-        ev["state"] = node.state()
-        ev["effective"] = node.alive()
-        return ev
-
-    def restart(self, name: str, wait: bool = True) -> dict[str, Any]:
-        stop = self.stop_node(name)
-        start = self.start_node(name, wait=wait)
-        return {
-            "action": "restart",
-            "stop": stop,
-            "start": start,
-            "effective": bool(start.get("effective")),
-        }
-
-    def set_link_enabled(self, link: str, enabled: bool) -> dict[str, Any]:
-        if link not in self._links:
-            raise FaultError(f"no link named {link!r}; links are {', '.join(self._links)}")
-        st = self.toxiproxy.set_enabled(link, enabled)
-        return {
-            "action": "link-enabled" if enabled else "link-disabled",
-            "link": link,
-            "enabled": st.enabled,
-            "effective": st.enabled == enabled,
-        }
-
     def isolate(self, name: str) -> dict[str, Any]:
         """Disconnect the node's container from every network: a real partition from every peer."""
         node = self.node(name)
@@ -900,56 +456,20 @@ class ComposeCluster:
             "effective": bool(saved) and all(n in now for n, _ in saved),
         }
 
-    def set_failpoints(self, name: str, spec: str) -> dict[str, Any]:
-        """Arm or disarm failpoints of a system node (its bind-mounted failpoints file)."""
-        node = self.node(name)
-        if node.role not in ("api", "consumer"):
-            raise FaultError(
-                f"{name} is a {node.role} node; failpoints exist only in API and consumer nodes"
-            )
-        f = self._node_dir(name) / "failpoints"
-        f.write_text(spec + "\n")
-        return {
-            "action": "failpoints",
-            "node": name,
-            "spec": spec,
-            "file": str(f),
-            "effective": f.read_text().strip() == spec,
-        }
-
-    def delivery_logs(self) -> list[dict[str, Any]]:
-        """Every line of every consumer's delivery log (JSON lines; a torn last line is skipped)."""
-        return read_delivery_logs(
-            (n, self._node_dir(n) / "delivery.jsonl") for n in self.node_names("consumer")
-        )
-
-    def _node_dir(self, name: str) -> Path:
-        d = self.run_dir / "nodes" / name
-        d.mkdir(parents=True, exist_ok=True)
-        return d
-
     # ---------------------------------------------------------------- state
-    def state(self) -> dict[str, Any]:
+    def _backend_state(self) -> dict[str, Any]:
         return {
-            "backend": self.backend,
-            "run_dir": str(self.run_dir),
-            "pid": os.getpid(),
             "project": self.project,
             "offline": self.offline,
             "compose": {"command": self._compose, "files": [str(f) for f in self._files]},
-            "start_seconds": self.start_seconds,
-            "nodes": [s.to_dict() for s in self.status()],
-            "endpoints": self.endpoints().to_dict(),
-            "links": self.links(),
-            "akhq": self.akhq_note,
         }
 
-    def write_state(self) -> None:
-        (self.run_dir / STATE_FILE).write_text(json.dumps(self.state(), indent=2))
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "akhq": self.akhq_note}
 
     # ----------------------------------------------------------------- stop
     def close(self) -> None:
-        """Save the containers' logs, then ``compose down -v``; idempotent; leaves nothing behind."""
+        """Save the containers' logs, then ``compose down -v``; idempotent; leaves nothing."""
         for name in list(self._isolated):
             with contextlib.suppress(Exception):
                 self.rejoin(name)
@@ -975,19 +495,5 @@ class ComposeCluster:
         self._nodes.clear()
         self.started = False
 
-    def __enter__(self) -> ComposeCluster:
-        self.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _safe(fn: Callable[[], object]) -> bool:
-    try:
-        return bool(fn())
-    except Exception:
-        return False
-
-
-__all__ = ["ComposeCluster", "ComposeClusterConfig", "ContainerNode"]
+__all__ = ["ComposeCluster"]

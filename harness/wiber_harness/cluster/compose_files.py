@@ -84,7 +84,8 @@ def compose_files(compose_dir: Path, offline: bool) -> list[Path]:
     for f in files:
         if not f.is_file():
             raise ClusterError(
-                f"compose file {f} does not exist; set WIBER_COMPOSE_DIR to the project's docker/ folder"
+                f"compose file {f} does not exist; "
+                "set WIBER_COMPOSE_DIR to the project's docker/ folder"
             )
     return files
 
@@ -99,7 +100,10 @@ def docker_clients() -> list[str]:
 
 
 def compose_command(env: Mapping[str, str] | None = None) -> list[str]:
-    """argv prefix of a working compose: ``WIBER_COMPOSE_CMD``, ``docker compose`` (v2), ``docker-compose``."""
+    """argv prefix of a working compose.
+
+    ``WIBER_COMPOSE_CMD``, else ``docker compose`` (v2), else ``docker-compose``.
+    """
     env = env if env is not None else os.environ
     forced = env.get("WIBER_COMPOSE_CMD")
     if forced:
@@ -121,7 +125,8 @@ def compose_command(env: Mapping[str, str] | None = None) -> list[str]:
         return [legacy]
     raise ClusterError(
         "no compose command found (neither 'docker compose' nor 'docker-compose'); install one "
-        "(Debian: apt-get install docker-compose; scripts/docker-setup.sh does it) or set WIBER_COMPOSE_CMD"
+        "(Debian: apt-get install docker-compose; scripts/docker-setup.sh does it) "
+        "or set WIBER_COMPOSE_CMD"
     )
 
 

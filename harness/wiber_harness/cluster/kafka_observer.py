@@ -1,25 +1,24 @@
-"""The harness's own view of Kafka on the compose backend: the DIRECT listeners.
+"""The harness's own view of Kafka, on every backend: the DIRECT listeners.
 
-Every question the harness asks Kafka (is a broker serving, is the topic's
-ISR full, who leads a partition) goes to the brokers' DIRECT listeners,
-published on 127.0.0.1, never through Toxiproxy, so a link fault never
-blinds the harness. librdkafka's log goes to ``harness-kafka-client.log``
-in the run folder, not the console.
+Every question the harness asks Kafka (how many brokers are up, is a broker
+listed or serving, is the topic's ISR full, who leads a partition) and the
+creation of the topic and its DLQ go to the brokers' DIRECT listeners on
+127.0.0.1 (local processes, or ports published by compose), never through
+Toxiproxy, so a link fault never blinds the harness. librdkafka's log goes
+to ``harness-kafka-client.log`` in the run folder, not the console.
 """
 
 from __future__ import annotations
 
-import logging
 import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from wiber_harness.cluster.common import HOST, quiet_logger
 from wiber_harness.cluster.system_spec import SystemSpec
 from wiber_harness.errors import ClusterError, FaultError
-
-HOST = "127.0.0.1"
 
 
 class KafkaObserver:
@@ -28,7 +27,7 @@ class KafkaObserver:
     def __init__(self, ports: Sequence[int], spec: SystemSpec, log_dir: Path) -> None:
         self.ports = tuple(ports)
         self.spec = spec
-        self._log = _quiet_logger(log_dir / "harness-kafka-client.log")
+        self._log = quiet_logger(log_dir / "harness-kafka-client.log")
         self._admin: Any = None
         self._node_admins: dict[int, Any] = {}
 
@@ -79,7 +78,15 @@ class KafkaObserver:
             return False
         return node_id in md.brokers
 
+    def brokers_up(self) -> int:
+        """How many brokers the cluster's metadata lists (0 when none answers)."""
+        try:
+            return len(self.admin().list_topics(timeout=2).brokers)
+        except Exception:
+            return 0
+
     def in_metadata(self, node_id: int) -> bool:
+        """The cluster's metadata lists the node (it may still list a dead one for a while)."""
         try:
             return node_id in self.admin().list_topics(timeout=3).brokers
         except Exception:
@@ -87,7 +94,7 @@ class KafkaObserver:
 
     def create_topics(self, partitions: int, timeout: float = 90) -> None:
         """The topic and its DLQ (RF 3, min ISR 2, no unclean election); retried."""
-        from confluent_kafka.admin import NewTopic
+        from confluent_kafka.cimpl import NewTopic
 
         rf = min(3, len(self.ports))
         conf = {"min.insync.replicas": str(min(2, rf)), "unclean.leader.election.enable": "false"}
@@ -161,16 +168,4 @@ def port_served(port: int, host: str = HOST, timeout: float = 0.5) -> bool:
         return False
 
 
-def _quiet_logger(path: Path) -> logging.Logger:
-    log = logging.getLogger(f"wiber_harness.rdkafka.{path}")
-    if not log.handlers:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        h = logging.FileHandler(path)
-        h.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-        log.addHandler(h)
-        log.propagate = False
-        log.setLevel(logging.INFO)
-    return log
-
-
-__all__ = ["KafkaObserver"]
+__all__ = ["KafkaObserver", "port_served"]

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import psutil
 
-from wiber_harness.cluster.watchdog import Watchdog
+from wiber_harness.cluster.guards import Watchdog
 from wiber_harness.errors import ClusterError
 
 
@@ -55,6 +55,10 @@ class ManagedProcess:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def role(self) -> str:
+        return self.spec.role
 
     @property
     def pid(self) -> int | None:
@@ -112,7 +116,8 @@ class ManagedProcess:
         self._log = self.spec.log.open("ab")
         self.start_offset = self._log.tell()
         self._log.write(
-            f"\n===== wiber-harness: start #{self.starts + 1} at {time.strftime('%H:%M:%S')} =====\n".encode()
+            f"\n===== wiber-harness: start #{self.starts + 1} "
+            f"at {time.strftime('%H:%M:%S')} =====\n".encode()
         )
         self._log.flush()
         env = {**os.environ, **self.spec.env}
@@ -129,7 +134,8 @@ class ManagedProcess:
             )
         except OSError as e:
             raise ClusterError(
-                f"{self.name}: cannot execute {self.spec.argv[0]} ({e.strerror}); run 'wiber-harness doctor'"
+                f"{self.name}: cannot execute {self.spec.argv[0]} ({e.strerror}); "
+                "run 'wiber-harness doctor'"
             ) from e
         self._watchdog.register(self._proc.pid)
         self.paused = False
@@ -144,12 +150,7 @@ class ManagedProcess:
     def kill(self) -> dict[str, Any]:
         """SIGKILL the group and reap; evidence: the exit status."""
         if not self.alive():
-            return {
-                "action": "kill",
-                "effective": False,
-                "state": self.state(),
-                "reason": "process was not running",
-            }
+            return self._not_running("kill")
         pid = self._proc.pid if self._proc else None
         self._signal_group(signal.SIGKILL)
         rc = self._wait(10)
@@ -166,12 +167,7 @@ class ManagedProcess:
     def stop(self, grace: float = 15.0) -> dict[str, Any]:
         """SIGTERM the group; SIGKILL after ``grace`` seconds."""
         if not self.alive():
-            return {
-                "action": "stop",
-                "effective": False,
-                "state": self.state(),
-                "reason": "process was not running",
-            }
+            return self._not_running("stop")
         pid = self._proc.pid if self._proc else None
         if self.paused:
             self._signal_group(signal.SIGCONT)
@@ -195,12 +191,7 @@ class ManagedProcess:
 
     def pause(self) -> dict[str, Any]:
         if not self.alive():
-            return {
-                "action": "pause",
-                "effective": False,
-                "state": self.state(),
-                "reason": "process was not running",
-            }
+            return self._not_running("pause")
         self._signal_group(signal.SIGSTOP)
         self.paused = True
         st = self._wait_state("stopped", 5)
@@ -208,17 +199,21 @@ class ManagedProcess:
 
     def resume(self) -> dict[str, Any]:
         if not self.alive():
-            return {
-                "action": "resume",
-                "effective": False,
-                "state": self.state(),
-                "reason": "process was not running",
-            }
+            return self._not_running("resume")
         self._signal_group(signal.SIGCONT)
         self.paused = False
         time.sleep(0.05)
         st = self.state()
         return {"action": "resume", "effective": st != "stopped", "pid": self.pid, "state": st}
+
+    def _not_running(self, action: str) -> dict[str, Any]:
+        """The evidence of a verb that found no process to act on."""
+        return {
+            "action": action,
+            "effective": False,
+            "state": self.state(),
+            "reason": "process was not running",
+        }
 
     def _wait(self, timeout: float) -> int | None:
         assert self._proc is not None

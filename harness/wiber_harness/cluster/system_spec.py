@@ -2,7 +2,7 @@
 
 The harness starts whatever a :class:`SystemSpec` says, filling the
 templates below into argv and env, so it can drive another implementation
-of the same pipeline (see ``wiber_harness.profile``). The default spec runs
+of the same pipeline (see ``wiber_harness.scenario.profile``). The default spec runs
 this project's own ``wiber`` package.
 
 Template fields: ``{python}``, ``{host}``, ``{port}`` (the API's port),

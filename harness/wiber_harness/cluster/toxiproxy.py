@@ -45,7 +45,8 @@ class ToxiproxyClient:
             r = self._http.request(method, path, **kw)
         except httpx.HTTPError as e:
             raise FaultError(
-                f"Toxiproxy at {self.url} did not answer {method} {path} ({e}); is toxiproxy-server running?"
+                f"Toxiproxy at {self.url} did not answer {method} {path} ({e}); "
+                "is toxiproxy-server running?"
             ) from e
         if r.status_code >= 400:
             raise FaultError(f"Toxiproxy refused {method} {path}: {r.status_code} {r.text.strip()}")

@@ -14,20 +14,14 @@ compare. The modules' docstrings are the specs:
   what each plot shows;
 * :mod:`~wiber_harness.report.html`, :mod:`~wiber_harness.report.markdown`,
   :mod:`~wiber_harness.report.junit`: the three renderings;
-* :mod:`~wiber_harness.report.compare`: the gate's rules and defaults.
+* :mod:`~wiber_harness.report.compare`: the gate's rules and defaults;
+  :mod:`~wiber_harness.report.sides`: what it reads on each side.
 """
 
 from wiber_harness.report.build import ReportPaths, build_report
-from wiber_harness.report.compare import (
-    BENCH_SCHEMA,
-    DEFAULT_FIGURES,
-    CompareResult,
-    Figure,
-    FigureDelta,
-    compare,
-    load_side,
-)
+from wiber_harness.report.compare import CompareResult, FigureDelta, compare
 from wiber_harness.report.runs import ReportError, RunData, find_run_dirs, load_run, load_runs
+from wiber_harness.report.sides import BENCH_SCHEMA, DEFAULT_FIGURES, Figure, load_side
 from wiber_harness.report.summary import (
     KEY_METRICS,
     SUMMARY_SCHEMA,

@@ -11,19 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from wiber_harness.report.views import VERDICT_ICON, fmt, verdict_word
+from wiber_harness.report.views import FIGURES, fmt, verdict_icon, verdict_word
 
-COLUMNS: tuple[tuple[str, str, str, int], ...] = (
-    ("throughput", "ack/s", "", 1),
-    ("ack_p50_ms", "ack p50 ms", "", 1),
-    ("ack_p99_ms", "ack p99 ms", "", 1),
-    ("e2e_p50_ms", "e2e p50 ms", "", 1),
-    ("e2e_p99_ms", "e2e p99 ms", "", 1),
-    ("error_rate", "error rate", "%", 1),
-    ("recovery_s", "recovery s", "", 2),
-    ("max_gap_s", "max gap s", "", 2),
-    ("lost", "lost", "", 0),
-    ("duplicated", "dup", "", 0),
+# the report's key figures but convergence, each headed with its unit (the table is wide)
+_HEADS = {"throughput": "ack/s", "error_rate": "error rate", "duplicated": "dup"}
+COLUMNS: tuple[tuple[str, str, str, int], ...] = tuple(
+    (key, _HEADS.get(key, f"{label} {unit}".rstrip()), unit, digits)
+    for key, label, unit, digits in FIGURES
+    if key != "convergence_s"
 )
 
 
@@ -31,15 +26,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _icon(v: Any) -> str:
-    return VERDICT_ICON.get(v if v is True or v is False else "unknown", "⚠️")
-
-
 def render_markdown(summary: Mapping[str, Any], *, report_hint: str | None = None) -> str:
     c = summary.get("counts") or {}
     v = summary.get("verdict")
     lines = [
-        f"## {_icon(v)} {summary.get('title', 'Wiber suite')}: {verdict_word(v)}",
+        f"## {verdict_icon(v)} {summary.get('title', 'Wiber suite')}: {verdict_word(v)}",
         "",
         f"{c.get('scenarios', 0)} scenarios, {c.get('runs', 0)} runs: {c.get('valid', 0)} valid, "
         f"{c.get('violation', 0)} violation, {c.get('unknown', 0)} unknown. "
@@ -53,8 +44,9 @@ def render_markdown(summary: Mapping[str, Any], *, report_hint: str | None = Non
         m = s.get("metrics") or {}
         figs = " | ".join(fmt(m.get(k), d, u) for k, _, u, d in COLUMNS)
         expects = "must break" if s.get("expect_violation") else "promises hold"
+        sv = s.get("verdict")
         lines.append(
-            f"| {_cell(name)} | {_icon(s.get('verdict'))} {verdict_word(s.get('verdict'))} | "
+            f"| {_cell(name)} | {verdict_icon(sv)} {verdict_word(sv)} | "
             f"{expects} | {s.get('runs', 0)} | {figs} |"
         )
     bad = [(n, s) for n, s in scenarios.items() if s.get("verdict") is not True]

@@ -215,7 +215,8 @@ def _pct_label(tail: float, _pos: int) -> str:
 
 
 def percentile_axes(ax: Axes, top: float) -> None:
-    """Label a percentile-curve axes: x is the tail 1/(1-p) on a log scale up to ``top``, shown as p."""
+    """Label a percentile-curve axes: x is the tail 1/(1-p) on a log scale up to ``top``,
+    shown as p."""
     ticks = [t for t in (1.0, 2.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6) if t <= top * 1.01]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from wiber_harness.checkers.analysis import Analysis
 from wiber_harness.checkers.base import Validity
@@ -37,6 +37,7 @@ HISTORY_FILE = "history.jsonl"
 READS_FILE = "final_reads.json"
 RESULT_SCHEMA = "wiber-result/1"
 _SKIP_DIRS = frozenset({"cluster", "report", "__pycache__"})
+T = TypeVar("T")
 
 
 class ReportError(HarnessError):
@@ -117,32 +118,28 @@ class RunData:
     def summary(self) -> dict[str, Any]:
         return dict((self.result.get("metrics") or {}).get("summary") or {})
 
-    @cached_property
-    def history(self) -> tuple[dict[str, Any], list[Op]] | None:
-        """(header, ops), or None when the history cannot be read (noted in ``problems``)."""
-        path = self.path / HISTORY_FILE
+    def _read(self, name: str, without: str, read: Callable[[Path], T]) -> T | None:
+        """``read`` the run's file ``name``; None (and a problem noted) when it is missing
+        (``without`` says what the report then lacks) or unreadable."""
+        path = self.path / name
         if not path.is_file():
-            self.problems.append(f"no {HISTORY_FILE}: plots over time are not available")
+            self.problems.append(f"no {name}: {without}")
             return None
         try:
-            return read_history(path)
+            return read(path)
         except HarnessError as e:
             self.problems.append(str(e))
             return None
 
     @cached_property
+    def history(self) -> tuple[dict[str, Any], list[Op]] | None:
+        """(header, ops), or None when the history cannot be read (noted in ``problems``)."""
+        return self._read(HISTORY_FILE, "plots over time are not available", read_history)
+
+    @cached_property
     def reads(self) -> FinalReads | None:
-        path = self.path / READS_FILE
-        if not path.is_file():
-            self.problems.append(
-                f"no {READS_FILE}: stored counts and e2e latency are not available"
-            )
-            return None
-        try:
-            return FinalReads.load(path)
-        except HarnessError as e:
-            self.problems.append(str(e))
-            return None
+        without = "stored counts and e2e latency are not available"
+        return self._read(READS_FILE, without, FinalReads.load)
 
     @cached_property
     def analysis(self) -> Analysis | None:
@@ -153,7 +150,8 @@ class RunData:
         return Analysis(h[1], self.reads or FinalReads())
 
     def release(self) -> None:
-        """Forget the loaded history, reads and analysis (a suite's runs need not all fit in memory)."""
+        """Forget the loaded history, reads and analysis (a suite's runs need not all fit in
+        memory)."""
         for name in ("history", "reads", "analysis"):
             self.__dict__.pop(name, None)
 

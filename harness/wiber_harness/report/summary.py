@@ -59,10 +59,10 @@ import pandas as pd
 from wiber_harness import __version__
 from wiber_harness.checkers.base import Validity, merge_validity
 from wiber_harness.report.runs import ReportError, RunData
+from wiber_harness.verdict import exit_code
 
 SUMMARY_SCHEMA = "wiber-summary/1"
 SUMMARY_FILE = "summary.json"
-EXIT: dict[Validity, int] = {True: 0, False: 1, "unknown": 2}
 KEY_METRICS: tuple[str, ...] = (
     "throughput",
     "ack_p50_ms",
@@ -104,7 +104,7 @@ def run_entry(run: RunData) -> dict[str, Any]:
         "scenario": run.scenario,
         "path": str(run.path),
         "verdict": run.verdict,
-        "exit_code": EXIT[run.verdict],
+        "exit_code": exit_code(run.verdict),
         "reasons": [str(x) for x in r.get("reasons") or []],
         "expect_violation": run.expect_violation,
         "seed": r.get("seed"),
@@ -151,7 +151,7 @@ def scenario_entries(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]
         prefix = len(group) > 1
         out[name] = {
             "verdict": verdict,
-            "exit_code": EXIT[verdict],
+            "exit_code": exit_code(verdict),
             "runs": len(group),
             "run_ids": [r["id"] for r in group],
             "description": next((r.get("description") for r in group if r.get("description")), ""),
@@ -182,7 +182,7 @@ def build_summary(runs: Sequence[RunData], *, title: str = "Wiber suite") -> dic
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "harness_version": __version__,
         "verdict": verdict,
-        "exit_code": EXIT[verdict],
+        "exit_code": exit_code(verdict),
         "counts": {
             "scenarios": len(scenarios),
             "runs": len(entries),
@@ -201,7 +201,8 @@ def write_summary(doc: dict[str, Any], path: Path) -> None:
 
 
 def load_summary(path: Path) -> dict[str, Any]:
-    """Read and validate a summary.json; :class:`ReportError` says what is wrong and how to fix it."""
+    """Read and validate a summary.json; :class:`ReportError` says what is wrong and how to
+    fix it."""
     path = Path(path)
     try:
         doc = json.loads(path.read_text())
@@ -229,7 +230,6 @@ def load_summary(path: Path) -> dict[str, Any]:
 
 __all__ = [
     "COUNT_NAMES",
-    "EXIT",
     "KEY_METRICS",
     "PROMISE_COUNTS",
     "SUMMARY_FILE",

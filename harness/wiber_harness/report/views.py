@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from wiber_harness.checkers.base import Validity
+from wiber_harness.verdict import word
 
-VERDICT_WORD: dict[Validity, str] = {True: "valid", False: "violation", "unknown": "unknown"}
 VERDICT_ICON: dict[Validity, str] = {True: "✅", False: "❌", "unknown": "⚠️"}
 # (key metric, label, unit, digits) in the order tables show them
 FIGURES: tuple[tuple[str, str, str, int], ...] = (
@@ -52,8 +52,19 @@ HEADLINE_COUNTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def verdict_word(v: Any) -> str:
-    return VERDICT_WORD.get(v if v is True or v is False else "unknown", "unknown")
+def as_validity(v: object) -> Validity:
+    """A verdict read back from JSON: ``True``, ``False``, else ``"unknown"``."""
+    return v if v is True or v is False else "unknown"
+
+
+def verdict_word(v: object) -> str:
+    """The report's word for a verdict: ``valid``, ``violation`` or ``unknown``."""
+    return word(as_validity(v)).lower()
+
+
+def verdict_icon(v: object) -> str:
+    """✅, ❌ or ⚠️."""
+    return VERDICT_ICON[as_validity(v)]
 
 
 def fmt(value: Any, digits: int = 1, unit: str = "") -> str:
@@ -153,13 +164,14 @@ __all__ = [
     "FIGURES",
     "HEADLINE_COUNTS",
     "VERDICT_ICON",
-    "VERDICT_WORD",
+    "as_validity",
     "checker_rows",
     "checker_summary",
     "count_text",
     "expectation",
     "figure_cells",
     "fmt",
+    "verdict_icon",
     "verdict_word",
     "window_rows",
 ]

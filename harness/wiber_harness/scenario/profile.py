@@ -44,6 +44,8 @@ Wiber's value, printed here; unknown keys and tables are errors)::
     key_header = "Idempotency-Key"      # the key as a header; false: body only
     message_id_field = "messageId"      # the new message's id in the answer
     conversation_field = "conversationId"  # its conversation in the answer; false: not checked
+    partition_field = "partition"       # the Kafka partition the answer names; false: none
+    offset_field = "offset"             # the Kafka offset the answer names; false: none
     batch_field = "messages"            # batch request: list of items
     results_field = "results"           # batch answer: per-item results ...
     result_index_field = "index"        # ... their item index ...
@@ -163,7 +165,13 @@ def _wiber_keys() -> dict[str, dict[str, _Key]]:
             },
             **{
                 k: _Key("optname", getattr(a, k))
-                for k in ("key_field", "key_header", "conversation_field")
+                for k in (
+                    "key_field",
+                    "key_header",
+                    "conversation_field",
+                    "partition_field",
+                    "offset_field",
+                )
             },
             "ok_statuses": _Key("statuses", a.ok_statuses),
             "not_sent_statuses": _Key("statuses", a.not_sent_statuses),

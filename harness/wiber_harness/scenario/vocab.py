@@ -64,7 +64,7 @@ SYSTEM_SETTINGS: Mapping[str, SettingSpec] = MappingProxyType(
 )
 
 CHECKERS: tuple[str, ...] = tuple(_SUITE)
-DEFAULT_VALID: tuple[str, ...] = ("delivery", "ordering", "convergence")
+DEFAULT_VALID: tuple[str, ...] = ("delivery", "ordering", "convergence", "redelivery")
 METRICS: Mapping[str, str] = THRESHOLD_METRICS
 FAULT_KINDS: Mapping[str, FaultKind] = CATALOG
 

@@ -27,7 +27,9 @@ in :mod:`wiber_harness.workload.plan`; this module sends it. Its promises
   failed, so no byte of the request left: that one is certain too) or
   ``info`` (504, any other status, timeout, reset, disconnect, cancelled).
   Completions carry ``status`` (null without an answer), ``messageId`` when
-  the body had one (503/504 bodies too) and ``error`` on fail/info. Latency
+  the body had one (503/504 bodies too), ``partition`` and ``offset`` when an
+  ``ok`` answer named its Kafka position (both integers; the profile's
+  ``partition_field``/``offset_field``) and ``error`` on fail/info. Latency
   counts from ``intended`` (no coordinated omission); ``invoke.time -
   intended`` is the generator's own lag.
 * **Concurrency bound.** At most ``concurrency`` scheduled requests are in
@@ -658,6 +660,8 @@ class Workload:
             mid = parsed.get(self.profile.message_id_field)
             if isinstance(mid, str):
                 v["messageId"] = mid
+            if t == "ok":
+                v.update(_position(parsed, self.profile))
         if t != "ok":
             why = parsed.get("error") if isinstance(parsed, dict) else None
             v["error"] = f"http {status}: {why}" if isinstance(why, str) else f"http {status}"
@@ -695,6 +699,16 @@ class Workload:
                 "to": m.recipient,
                 "seq": m.seq,
             }
+
+
+def _position(answer: dict[str, Any], profile: ApiProfile) -> dict[str, int]:
+    """The Kafka partition and offset an ok answer names (both integers), else nothing."""
+    if profile.partition_field is None or profile.offset_field is None:
+        return {}
+    part, off = answer.get(profile.partition_field), answer.get(profile.offset_field)
+    if type(part) is int and type(off) is int:
+        return {"partition": part, "offset": off}
+    return {}
 
 
 __all__ = [

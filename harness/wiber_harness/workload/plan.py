@@ -97,6 +97,10 @@ class ApiProfile:
     key_header: str | None = "Idempotency-Key"  # None: the key goes only in the body
     message_id_field: str = "messageId"
     conversation_field: str | None = "conversationId"  # None: not checked in answers
+    # the Kafka position an ok answer names (recorded in the completion; the
+    # delivery checker compares it with the stored message's); None: not given
+    partition_field: str | None = "partition"
+    offset_field: str | None = "offset"
     batch_field: str = "messages"  # request body field holding the items
     results_field: str = "results"  # response body field holding per-item results
     result_index_field: str = "index"  # absent in a result: results are in item order

@@ -1,0 +1,269 @@
+"""One side of the regression gate, read from whatever it was given (:func:`load_side`).
+
+A side is a ``summary.json`` (``wiber-summary/1``), a ``bench.json``
+(``wiber-bench/1``), a folder holding either, run folders or a suite folder
+(their summary is built first), or an already loaded document. It is reduced
+to samples per (group, figure) (:class:`Side`): a summary's groups are its
+scenarios, each run one sample of each key figure (:data:`DEFAULT_FIGURES`);
+a bench's groups and figures are the document's own, with their samples and
+spread. Its broken promises and undecided verdicts come along. A side that
+cannot be read raises :class:`~wiber_harness.report.runs.ReportError` with
+one sentence naming the file and the fix. The gate's rules are in
+:mod:`wiber_harness.report.compare`.
+
+``bench.json`` (written by the benchmark suite), what the gate reads::
+
+    {"schema": "wiber-bench/1",
+     "figures": [{"name": str, "group": str (default "bench"),
+                  "direction": "higher" | "lower",
+                  "value": float, "spread": float (optional),
+                  "samples": [float, ...] (optional; value/spread from them),
+                  "unit": str, "threshold_pct": float, "floor": float (optional)},
+                 ...],
+     "promises": [str, ...] (optional: broken promises seen while benchmarking)}
+
+Any other key is ignored, so the bench document can grow. The figure
+specification comes from CURRENT's document (falling back to the
+baseline's), so a new figure is gated as soon as both sides carry it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from wiber_harness.report.runs import ReportError, find_run_dirs, is_run_dir, load_runs
+from wiber_harness.report.summary import (
+    PROMISE_COUNTS,
+    SUMMARY_FILE,
+    SUMMARY_SCHEMA,
+    build_summary,
+    load_summary,
+)
+
+Direction = Literal["higher", "lower"]
+BENCH_SCHEMA = "wiber-bench/1"
+BENCH_FILE = "bench.json"
+DEFAULT_THRESHOLD_PCT = 30.0  # for bench figures that name no threshold
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A gated figure: which way is better and how much worse is still noise."""
+
+    name: str
+    direction: Direction
+    threshold_pct: float = DEFAULT_THRESHOLD_PCT
+    floor: float = 0.0
+    unit: str = ""
+
+
+DEFAULT_FIGURES: tuple[Figure, ...] = (
+    Figure("throughput", "higher", 30.0, 0.0, "ack/s"),
+    Figure("ack_p50_ms", "lower", 100.0, 5.0, "ms"),
+    Figure("ack_p99_ms", "lower", 100.0, 25.0, "ms"),
+    Figure("e2e_p50_ms", "lower", 100.0, 10.0, "ms"),
+    Figure("e2e_p99_ms", "lower", 100.0, 50.0, "ms"),
+    Figure("error_rate", "lower", 50.0, 0.05, ""),
+    Figure("recovery_s", "lower", 50.0, 5.0, "s"),
+    Figure("max_gap_s", "lower", 50.0, 2.0, "s"),
+    Figure("convergence_s", "lower", 50.0, 10.0, "s"),
+)
+
+
+@dataclass
+class Side:
+    """One side of a comparison, reduced to samples per (group, figure)."""
+
+    source: str
+    kind: Literal["summary", "bench"]
+    groups: list[str]
+    samples: dict[tuple[str, str], list[float]]
+    figures: dict[str, Figure]
+    spreads: dict[tuple[str, str], float] = field(default_factory=dict)
+    broken: list[str] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)
+
+
+SideInput = Path | str | Sequence[Path] | Mapping[str, Any]
+
+
+def load_side(source: SideInput) -> Side:
+    """A summary.json / bench.json file or folder, run folders, or a loaded document."""
+    if isinstance(source, Mapping):
+        return _from_doc(dict(source), "<document>")
+    if isinstance(source, str | Path):
+        return _from_path(Path(source))
+    dirs = [Path(p) for p in source]
+    if not dirs:
+        raise ReportError(
+            "no run folders given; pass a summary.json, a report folder or run folders"
+        )
+    if len(dirs) == 1:
+        return _from_path(dirs[0])
+    return _from_doc(build_summary(load_runs(dirs)), f"{len(dirs)} run folders ({dirs[0]} ...)")
+
+
+def _from_path(path: Path) -> Side:
+    if path.is_file():
+        return _from_doc(_read_json(path), str(path))
+    if path.is_dir():
+        for name in (SUMMARY_FILE, BENCH_FILE):
+            if (path / name).is_file():
+                return _from_doc(_read_json(path / name), str(path / name))
+        if is_run_dir(path) or _has_runs(path):
+            return _from_doc(build_summary(load_runs([path])), str(path))
+        raise ReportError(
+            f"{path}: holds no {SUMMARY_FILE}, {BENCH_FILE} or run folders; pass a report "
+            "folder, a suite folder or the JSON file itself"
+        )
+    raise ReportError(
+        f"{path}: no such file or folder; check the path, or write it with "
+        "`wiber-harness report RUN_DIR... --out DIR`"
+    )
+
+
+def _has_runs(path: Path) -> bool:
+    try:
+        return bool(find_run_dirs([path]))
+    except ReportError:
+        return False
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ReportError(
+            f"{path}: cannot read it as JSON ({e}); write it again with "
+            "`wiber-harness report` (or the benchmark suite)"
+        ) from e
+    if not isinstance(doc, dict):
+        raise ReportError(f"{path}: not a JSON object; expected {SUMMARY_SCHEMA} or {BENCH_SCHEMA}")
+    if doc.get("schema") == SUMMARY_SCHEMA:
+        load_summary(path)  # the structural checks, with their sentences
+    return doc
+
+
+def _from_doc(doc: dict[str, Any], source: str) -> Side:
+    schema = doc.get("schema")
+    if schema == SUMMARY_SCHEMA:
+        return _summary_side(doc, source)
+    if schema == BENCH_SCHEMA:
+        return _bench_side(doc, source)
+    raise ReportError(
+        f"{source}: schema {schema!r} is neither {SUMMARY_SCHEMA!r} nor {BENCH_SCHEMA!r}; "
+        "compare two summary.json or two bench.json files written by this harness"
+    )
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _summary_side(doc: dict[str, Any], source: str) -> Side:
+    scenarios: dict[str, Any] = dict(doc.get("scenarios") or {})
+    runs: list[dict[str, Any]] = list(doc.get("runs") or [])
+    samples: dict[tuple[str, str], list[float]] = {}
+    names = [f.name for f in DEFAULT_FIGURES]
+    by_run = bool(runs)
+    for r in runs:
+        for name in names:
+            v = _num((r.get("metrics") or {}).get(name))
+            if v is not None:
+                samples.setdefault((str(r.get("scenario")), name), []).append(v)
+    if not by_run:  # a hand-written or trimmed summary: one sample per scenario
+        for sc, s in scenarios.items():
+            for name in names:
+                v = _num((s.get("metrics") or {}).get(name))
+                if v is not None:
+                    samples[(sc, name)] = [v]
+    broken: list[str] = []
+    undecided: list[str] = []
+    for sc, s in scenarios.items():
+        verdict = s.get("verdict")
+        reasons = "; ".join(str(x) for x in s.get("reasons") or []) or "no reason recorded"
+        if verdict is False:
+            broken.append(f"{sc}: verdict violation ({reasons})")
+        elif verdict is not True:
+            undecided.append(
+                f"{sc}: verdict unknown, the harness could not decide ({reasons}); "
+                "look at its run in the report and run it again"
+            )
+        if s.get("expect_violation"):
+            continue  # an unsafe-setting scenario is meant to lose or duplicate
+        for r in [r for r in runs if r.get("scenario") == sc] or [s]:
+            m = r.get("metrics") or {}
+            for count in PROMISE_COUNTS:
+                n = _num(m.get(count))
+                if n:
+                    where = f" in run {r['id']}" if "id" in r else ""
+                    broken.append(
+                        f"{sc}: {count} = {n:g}{where} (acknowledged messages must be stored "
+                        "exactly once)"
+                    )
+    return Side(
+        source,
+        "summary",
+        sorted(scenarios),
+        samples,
+        {f.name: f for f in DEFAULT_FIGURES},
+        broken=broken,
+        undecided=undecided,
+    )
+
+
+def _bench_side(doc: dict[str, Any], source: str) -> Side:
+    figures: dict[str, Figure] = {}
+    samples: dict[tuple[str, str], list[float]] = {}
+    spreads: dict[tuple[str, str], float] = {}
+    groups: set[str] = set()
+    items = doc.get("figures")
+    if not isinstance(items, list):
+        raise ReportError(
+            f"{source}: a {BENCH_SCHEMA} document needs 'figures' (a list); "
+            "write it again with the benchmark suite"
+        )
+    for i, f in enumerate(items):
+        name, direction = (
+            (f.get("name"), f.get("direction")) if isinstance(f, dict) else (None, None)
+        )
+        if not isinstance(name, str) or direction not in ("higher", "lower"):
+            raise ReportError(
+                f"{source}: figures[{i}] needs a 'name' and a 'direction' of "
+                "'higher' or 'lower'; fix the benchmark suite's output"
+            )
+        group = str(f.get("group") or "bench")
+        groups.add(group)
+        figures[name] = Figure(
+            name,
+            direction,
+            float(f.get("threshold_pct", DEFAULT_THRESHOLD_PCT)),
+            float(f.get("floor", 0.0)),
+            str(f.get("unit", "")),
+        )
+        vals = [v for v in (_num(x) for x in f.get("samples") or []) if v is not None]
+        if vals:
+            samples[(group, name)] = vals
+        elif (v := _num(f.get("value"))) is not None:
+            samples[(group, name)] = [v]
+        if (sp := _num(f.get("spread"))) is not None:
+            spreads[(group, name)] = sp
+    broken = [str(p) for p in doc.get("promises") or []]
+    return Side(source, "bench", sorted(groups), samples, figures, spreads, broken=broken)
+
+
+__all__ = [
+    "BENCH_FILE",
+    "BENCH_SCHEMA",
+    "DEFAULT_FIGURES",
+    "DEFAULT_THRESHOLD_PCT",
+    "Direction",
+    "Figure",
+    "Side",
+    "SideInput",
+    "load_side",
+]
