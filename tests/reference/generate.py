@@ -44,9 +44,10 @@ class Key:
     conv: str | None
     conv_i: int
     sender: str
-    mids: list[str]  # messageIds its completions returned, ok first
+    mids: list[str]  # messageIds its completions returned, in attempt order
     status: str
     write: int  # when its record was written (between invoke and ack)
+    first: int  # when its first attempt was invoked (failed or not)
     pos: tuple[int, int]  # where its record lands (partition, offset)
 
 
@@ -97,11 +98,21 @@ class Timeline:
 
 # ------------------------------------------------------------------ sends
 
-outcomes = weighted((4, "ok"), (1, "fail"), (1, "info"), (1, "pending"))
+
+@dataclass(frozen=True)
+class Style:
+    """How sends are drawn: ``far`` an extreme offset base (0: none); times in whole
+    multiples of ``step`` ms (a coarse step makes ties of ack and invoke); ``fail``
+    the weight of a failed attempt (against 4 for ok)."""
+
+    far: int = 0
+    step: int = 1
+    fail: int = 1
 
 
-def draw_send(draw: st.DrawFn, tl: Timeline, i: int, start: int, convs: int, far: int = 0) -> Key:
+def draw_send(draw: st.DrawFn, tl: Timeline, i: int, start: int, convs: int, style: Style) -> Key:
     """One logical message: 1-3 attempts of one key, its record's planned fate."""
+    step = style.step
     conv_i = draw(st.integers(0, convs - 1))
     users = (f"u{conv_i}a", f"u{conv_i}b")
     sender, to = users if draw(st.booleans()) else users[::-1]
@@ -124,16 +135,16 @@ def draw_send(draw: st.DrawFn, tl: Timeline, i: int, start: int, convs: int, far
     t = start
     got: list[tuple[str, int, int]] = []  # (outcome, invoke, done)
     mids: list[str] = []
-    pos = (conv_i, i + draw(st.sampled_from([0, far])))  # far: an extreme offset
+    pos = (conv_i, i + draw(st.sampled_from([0, style.far])))  # far: an extreme offset
     for j in range(n):
-        outcome = draw(outcomes)
+        outcome = draw(weighted((4, "ok"), (style.fail, "fail"), (1, "info"), (1, "pending")))
         v = dict(value)
         if j > 0 and draw(st.booleans()):
             v["retry_of"] = key  # a duplicate-injection resend
         op_id = tl.new_id()
         proc = f"client-{sender}"
         tl.emit(Op(op_id, "invoke", "send", proc, t, v))
-        latency = draw(st.integers(0, 4)) * MS
+        latency = draw(st.integers(0, 4 // step)) * step * MS
         done_at = t + latency
         if outcome != "pending":
             reply = draw_reply(draw, outcome, key, j, pos)
@@ -142,14 +153,15 @@ def draw_send(draw: st.DrawFn, tl: Timeline, i: int, start: int, convs: int, far
             tl.emit(Op(op_id, outcome, "send", proc, done_at, reply))
         got.append((outcome, t, done_at))
         concurrent = draw(weighted((5, False), (1, True)))
-        t = (t if concurrent or outcome == "pending" else done_at) + draw(st.integers(0, 3)) * MS
+        wait = draw(weighted((4, 0), (4, 1), (4, 3), (3, 12))) * step * MS  # 12: a slow retry
+        t = (t if concurrent or outcome == "pending" else done_at) + wait
     kinds = [o for o, _, _ in got]
     status = "acked" if "ok" in kinds else ("failed" if set(kinds) == {"fail"} else "indet")
     live = [(inv, done) for o, inv, done in got if o != "fail"] or [(got[0][1], got[0][2])]
     oks = [(inv, done) for o, inv, done in got if o == "ok"]
     lo, hi = oks[0] if oks else live[0]
     write = lo + int(draw(st.floats(0, 1)) * (hi - lo))
-    return Key(key, conv, conv_i, sender, mids, status, write, pos)
+    return Key(key, conv, conv_i, sender, mids, status, write, start, pos)
 
 
 def draw_reply(
@@ -185,9 +197,15 @@ def draw_reply(
 
 
 def draw_records(
-    draw: st.DrawFn, keys: list[Key], convs: int, planted: list[str], calm: bool
+    draw: st.DrawFn,
+    keys: list[Key],
+    convs: int,
+    planted: list[str],
+    calm: bool,
+    first_sent: dict[str, int],
 ) -> list[Any]:
-    """(write time, record) pairs: each key's copies, then unattributed ghosts."""
+    """Store records in write order: each key's copies, then unattributed ghosts.
+    Fills ``first_sent``: messageId -> first invoke of its key (any attempt)."""
     out: list[tuple[int, StoredRecord]] = []
     for k in keys:
         if k.status == "acked":
@@ -224,6 +242,7 @@ def draw_records(
                 stored_at=k.write + MS if known else None,
             )
             out.append((k.write + c, rec))
+            first_sent[mid] = min(first_sent.get(mid, k.first), k.first)
             planted += [f"record:key-{rkey}", f"record:conv-{rconv}", f"record:pos-{where}"]
             planted += ["record:copy"] if c else []
     for g in range(draw(plant(calm, (4, 0), (1, 1), (1, 2)))):
@@ -241,9 +260,17 @@ def draw_records(
 
 
 def draw_reads(
-    draw: st.DrawFn, recs: list[StoredRecord], convs: int, planted: list[str], calm: bool
+    draw: st.DrawFn,
+    recs: list[StoredRecord],
+    convs: int,
+    planted: list[str],
+    calm: bool,
+    first_sent: dict[str, int],
+    ordered: bool = False,
 ) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """API reads per conversation (store order), some failing, with planted read anomalies."""
+    """API reads per conversation (store order), some failing, with planted read anomalies.
+    "first-sent" orders a read by each message's first attempt, failed or not: right by
+    the old rule, a real-time violation by section 2's start-time rule."""
     api: dict[str, list[str]] = {}
     errors: dict[str, str] = {}
     if draw(plant(calm, (8, False), (1, True))):
@@ -264,12 +291,15 @@ def draw_reads(
             if mode == "error":
                 continue
         api[c] = mids
+        order = ((2, "swap"), (2, "reverse"), (2, "first-sent"))
         how = draw(
-            plant(
+            weighted((2, None), *order)
+            if ordered
+            else plant(
                 calm,
                 (6, None),
-                *((1, "drop"), (1, "phantom"), (1, "foreign"), (1, "twice")),
-                *((2, "swap"), (1, "reverse")),
+                *((2, "drop"), (1, "phantom"), (1, "foreign"), (1, "twice")),
+                *order,
             )
         )
         if how is None:
@@ -290,6 +320,8 @@ def draw_reads(
             mids[i], mids[i + 1] = mids[i + 1], mids[i]
         elif how == "reverse":
             mids.reverse()
+        elif how == "first-sent":
+            mids.sort(key=lambda m: first_sent.get(m, 0))
     if draw(plant(calm, (6, False), (1, True))):
         api["nobody:else"] = ["phantom-2", *[r.message_id for r in recs[:1]]]
         planted.append("read:extra-conversation")
@@ -299,25 +331,30 @@ def draw_reads(
 # ------------------------------------------------------------------ faults and logs
 
 
-def draw_faults(draw: st.DrawFn, tl: Timeline, end: int, planted: list[str]) -> list[int]:
-    """Nemesis kill and failpoint faults; returns the failpoint injects' invoke times."""
+def draw_faults(
+    draw: st.DrawFn, tl: Timeline, end: int, planted: list[str], crash: bool = False
+) -> list[int]:
+    """Nemesis kill and failpoint faults; returns the failpoint injects' invoke times.
+    ``crash``: one or two faults, each a crash window unless one of its parts fails."""
     injects = []
-    for n in range(draw(weighted((3, 0), (2, 1), (1, 2)))):
-        kind = draw(weighted((3, "failpoint"), (1, "kill")))
-        at = draw(st.integers(0, max(end, 1) // MS)) * MS
+    k = 4 if crash else 1  # how much more likely each part of a crash window is
+    for n in range(draw(st.integers(1, 2) if crash else weighted((3, 0), (2, 1), (1, 2)))):
+        kind = "failpoint" if crash else draw(weighted((3, "failpoint"), (1, "kill")))
+        late = draw(weighted((3, False), (k, True)))  # after every send: redeliveries before
+        at = end + MS if late else draw(st.integers(0, max(end, 1) // MS)) * MS
         fid = f"f{n}"
         value: dict[str, Any] = {"fault": fid, "kind": kind, "target": "consumer-1"}
         if kind == "failpoint":
-            name = draw(weighted((4, CRASH), (1, "consumer.before_store")))
-            action = draw(weighted((4, "crash"), (1, "delay")))
+            name = draw(weighted((4 * k, CRASH), (1, "consumer.before_store")))
+            action = draw(weighted((4 * k, "crash"), (1, "delay")))
             value["params"] = {"name": name, "action": action}
         inj = tl.new_id()
         tl.emit(Op(inj, "invoke", "inject", "nemesis", at, value))
-        outcome = draw(weighted((5, "ok"), (1, "info"), (1, "fail"), (1, None)))
+        outcome = draw(weighted((5 * k, "ok"), (1, "info"), (1, "fail"), (1, None)))
         if outcome is not None:
             tl.emit(Op(inj, outcome, "inject", "nemesis", at + MS, {**value, "effective": True}))
         injects.append(at)
-        if draw(weighted((5, True), (1, False))):
+        if draw(weighted((5 * k, True), (1, False))):
             heal = tl.new_id()
             hv = {"fault": fid, "kind": kind, "target": "consumer-1"}
             hat = at + draw(st.integers(1, 20)) * MS
@@ -326,7 +363,7 @@ def draw_faults(draw: st.DrawFn, tl: Timeline, end: int, planted: list[str]) -> 
                 draw(weighted((4, True), (1, False))) for _ in range(draw(st.integers(1, 2)))
             ]
             nodes = {f"consumer-{i}": {"crashed": c} for i, c in enumerate(crashed)}
-            htype = draw(weighted((5, "ok"), (1, "info"), (1, None)))
+            htype = draw(weighted((5 * k, "ok"), (1, "info"), (1, None)))
             done = {**hv, "evidence": {"nodes": nodes, "effective": any(crashed)}}
             if htype is not None:
                 tl.emit(Op(heal, htype, "heal", "nemesis", hat + MS, done))
@@ -335,7 +372,11 @@ def draw_faults(draw: st.DrawFn, tl: Timeline, end: int, planted: list[str]) -> 
 
 
 def draw_delivery(
-    draw: st.DrawFn, recs: list[StoredRecord], injects: list[int], planted: list[str]
+    draw: st.DrawFn,
+    recs: list[StoredRecord],
+    injects: list[int],
+    planted: list[str],
+    crash: bool = False,
 ) -> list[DeliveryEvent]:
     """Consumers' delivery logs: one event per placed record, redeliveries around faults."""
     events = []
@@ -347,12 +388,15 @@ def draw_delivery(
             )
     if not events and not draw(st.booleans()):
         return events
-    for _ in range(draw(weighted((3, 0), (2, 1), (1, 2)))):
-        base = draw(st.sampled_from(events)) if events else None
-        p, o = (base.partition, base.offset) if base else (7, draw(st.integers(0, 3)))
-        when = draw(weighted((2, "after"), (1, "before"), (1, None)))
+    for _ in range(draw(st.integers(0, 3) if crash else weighted((3, 0), (2, 1), (1, 2)))):
+        when = draw(weighted((2, "after"), (3 if crash else 1, "before"), (1, None)))
         t0 = draw(st.sampled_from(injects)) if injects else 0
         t = {"after": t0 + MS, "before": max(t0 - MS, 0), None: None}[when]
+        # a redelivery before the fault repeats a record handled before it too
+        earlier = [e for e in events if e.time is not None and t is not None and e.time <= t]
+        pool = earlier if when == "before" and earlier else events
+        base = draw(st.sampled_from(pool)) if pool else None
+        p, o = (base.partition, base.offset) if base else (7, draw(st.integers(0, 3)))
         outcome = draw(weighted((3, "stored"), (2, "duplicate"), (1, "dlq"), (1, "failed")))
         events.append(DeliveryEvent(draw(st.sampled_from(["c1", "c2"])), p, o, None, t, outcome))
         planted.append(f"redelivery:{when}:{outcome}")
@@ -378,33 +422,41 @@ EXTREMES = (2**62, 2**63 - 8, 2**63, 2**64)  # op ids and offsets beyond int64, 
 
 
 @st.composite
-def runs(draw: st.DrawFn, extremes: bool = False) -> tuple[list[Op], FinalReads, list[str]]:
+def runs(
+    draw: st.DrawFn, extremes: bool = False, focus: str | None = None
+) -> tuple[list[Op], FinalReads, list[str]]:
     """A well-formed run: ops in file order, final reads, what was planted. With
-    ``extremes``, op ids and offsets may start at 2**62 .. 2**64 (JSON integers all)."""
+    ``extremes``, op ids and offsets may start at 2**62 .. 2**64 (JSON integers all).
+    A ``focus`` plants no anomaly but where it aims: "order" (section 4) has one
+    conversation, 2-8 messages and a read in planted orders; "crash" (section 5) has
+    crash windows and redeliveries around them."""
+    ordered, crash = focus == "order", focus == "crash"
     planted: list[str] = []
     far = draw(st.sampled_from((0, *EXTREMES))) if extremes else 0
     planted += [f"extreme:{far}"] if far else []
     tl = Timeline(first_id=draw(st.sampled_from([1, far]) if far else weighted((3, 1), (1, 0))))
-    convs = draw(st.integers(1, 3))
-    calm = draw(weighted((3, False), (1, True)))  # a calm run plants no anomaly on purpose
+    convs = 1 if ordered else draw(st.integers(1, 3))
+    calm = focus is not None or draw(weighted((3, False), (1, True)))  # plants no anomaly
     planted += ["calm"] if calm else []
     keys: list[Key] = []
+    style = Style(far, 2, 3) if ordered else Style(far)
     start = 0
-    for i in range(draw(st.integers(0, 8))):
-        start += draw(weighted((2, 1), (1, 0), (1, 3), (1, 6))) * MS  # 0: sent together
-        keys.append(draw_send(draw, tl, i, start, convs, far))
-    injects = draw_faults(draw, tl, tl.end(), planted)
+    for i in range(draw(st.integers(2 if ordered else 0, 8))):
+        start += draw(weighted((2, 1), (1, 0), (1, 3), (1, 6))) * style.step * MS  # 0: together
+        keys.append(draw_send(draw, tl, i, start, convs, style))
+    injects = draw_faults(draw, tl, tl.end(), planted, crash)
     if draw(weighted((12, False), (1, True))):
         tl.shift = MAX_TIME - tl.end()  # the last op exactly at the bound: still well-formed
         injects = [t + tl.shift for t in injects]
         planted.append("times-at-the-bound")
-    recs = draw_records(draw, keys, convs, planted, calm)
-    api, errors = draw_reads(draw, recs, convs, planted, calm)
+    first_sent: dict[str, int] = {}
+    recs = draw_records(draw, keys, convs, planted, calm, first_sent)
+    api, errors = draw_reads(draw, recs, convs, planted, calm, first_sent, ordered)
     reads = FinalReads(
         store=recs,
         api=api,
         api_errors=errors,
-        delivery=draw_delivery(draw, recs, injects, planted),
+        delivery=draw_delivery(draw, recs, injects, planted, crash),
         drained=draw(weighted((5, True), (1, False))),
         **draw_dead_letters(draw, planted, calm),
     )
@@ -427,10 +479,13 @@ def history_lines(ops: list[Op]) -> list[bytes]:
 
 @st.composite
 def cases(
-    draw: st.DrawFn, mutations: tuple[str, ...] | None = None, extremes: bool = False
+    draw: st.DrawFn,
+    mutations: tuple[str, ...] | None = None,
+    extremes: bool = False,
+    focus: str | None = None,
 ) -> Case:
-    """A run, then maybe one mutation of its file (see :data:`MUTATIONS`)."""
-    ops, reads, planted = draw(runs(extremes))
+    """A run (see :func:`runs`), then maybe one mutation of its file (see :data:`MUTATIONS`)."""
+    ops, reads, planted = draw(runs(extremes, focus))
     lines = history_lines(ops)
     names = mutations if mutations is not None else MUTATION_WEIGHTS
     name = draw(st.sampled_from(names))
