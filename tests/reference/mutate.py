@@ -200,6 +200,61 @@ NULLS: dict[str, list[str]] = {
 }
 
 
+# values at the edge of each value rule that stay well-formed (an edited id or time
+# would break the pairing rules instead: the generator covers those edges)
+RIGHT_SEND_INVOKE: dict[str, list[Any]] = {
+    "seq": [-1, 0],
+    "intended": [0, 0.5, MAX_TIME, float(MAX_TIME)],
+    "retry_of": [""],
+    "colour": [[1, {"a": None}]],  # an extra field no rule names
+}
+RIGHT_SEND_DONE: dict[str, list[Any]] = {
+    "messageId": [None, ""],
+    "status": [None, -1],
+    "partition": [None, 0],
+    "offset": [None, 0],
+    "error": [""],
+}
+RIGHT_NEMESIS: dict[str, list[Any]] = {"fault": [""], "kind": [""]}
+
+
+def field_tables(d: dict[str, Any], right: bool = False) -> dict[str, list[Any]]:
+    """The (wrong, or with ``right`` edge-but-valid) values section 1's rules give for
+    the fields of op ``d``: the op's own fields, then its value's per f and process."""
+    table = {} if right else dict(WRONG_FIELDS)
+    if d["f"] == "send":
+        if d["type"] == "invoke":
+            table.update(RIGHT_SEND_INVOKE if right else WRONG_SEND_INVOKE)
+        else:
+            table.update(RIGHT_SEND_DONE if right else WRONG_SEND_DONE)
+    elif d["process"] == "nemesis" and d["type"] == "invoke":
+        table.update(RIGHT_NEMESIS if right else WRONG_NEMESIS)
+    return table
+
+
+def _with(lines: list[bytes], j: int, name: str, x: Any) -> bytes:
+    """The file with field ``name`` of line ``j`` (op or value field) set to ``x``."""
+    d = _decoded(lines[j])
+    _set(d if name in WRONG_FIELDS else d["value"], name, x)
+    return join([*lines[:j], _encode(d), *lines[j + 1 :]])
+
+
+def every_field_edit(lines: list[bytes]) -> list[tuple[str, Case]]:
+    """Every wrong and every edge value of the tables on every op line: (label, case),
+    malformed at that line, or well-formed. Changing an id keeps it unique (or unpaired,
+    which is its own rule)."""
+    out = []
+    for j in _op_lines(lines):
+        d = _decoded(lines[j])
+        for right in (False, True):
+            for name, values in field_tables(d, right).items():
+                for x in values:
+                    case = Case(_with(lines, j, name, x), FinalReads())
+                    case.expect_line = None if right else j + 1
+                    out.append((f"line {j + 1} {d['type']} {d['f']}: {name}={x!r}", case))
+    return out
+
+
 def _set(d: dict[str, Any], name: str, x: Any) -> None:
     if x == "<absent>":
         d.pop(name, None)
@@ -212,18 +267,11 @@ def m_wrong_type(draw: st.DrawFn, lines: list[bytes]) -> Case:
     if len(lines) < 2:
         return m_none(draw, lines)
     j = draw(st.sampled_from(_op_lines(lines)))
-    d = _decoded(lines[j])
-    table = dict(WRONG_FIELDS)
-    if d["f"] == "send":
-        table.update(WRONG_SEND_INVOKE if d["type"] == "invoke" else WRONG_SEND_DONE)
-    elif d["process"] == "nemesis" and d["type"] == "invoke":
-        table.update(WRONG_NEMESIS)
+    table = field_tables(_decoded(lines[j]))
     name = draw(st.sampled_from(sorted(table)))
     x = draw(st.sampled_from(table[name]))
-    target = d if name in WRONG_FIELDS else d["value"]
-    _set(target, name, x)
     event(f"wrong:{name}={x!r}")
-    return Case(join([*lines[:j], _encode(d), *lines[j + 1 :]]), FinalReads(), expect_line=j + 1)
+    return Case(_with(lines, j, name, x), FinalReads(), expect_line=j + 1)
 
 
 def m_null_field(draw: st.DrawFn, lines: list[bytes]) -> Case:

@@ -30,8 +30,9 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.reference import checker as ref
 from tests.reference.differential import check_case, disagreements, self_check
-from tests.reference.generate import Case, cases
-from tests.reference.mutate import MUTATION_WEIGHTS
+from tests.reference.generate import Case, cases, history_lines
+from tests.reference.mutate import MUTATION_WEIGHTS, every_field_edit
+from wiber_harness.history import Op
 from wiber_harness.reads import FinalReads
 
 EXAMPLES = int(os.environ.get("WIBER_DIFF_EXAMPLES", "400"))
@@ -85,6 +86,35 @@ def test_broken_files_are_broken_for_both_on_the_same_line(case: Case) -> None:
 @given(cases(("shuffle", "bad-shuffle")))
 def test_shuffled_lines_keep_the_verdict_or_are_malformed(case: Case) -> None:
     check_case(case)
+
+
+def canonical_lines() -> list[bytes]:
+    """A small history with one op of every shape section 1 has a rule for."""
+    v = {"key": "k", "conversation": "a:b", "from": "a", "to": "b", "sender": "a", "seq": 1}
+    ok = {"status": 201, "messageId": "m", "partition": 0, "offset": 0}
+    fault = {"fault": "f", "kind": "kill", "target": "kafka-1"}
+    ops = [
+        Op(1, "invoke", "send", "client-a", 10, {**v, "intended": 5}),
+        Op(1, "ok", "send", "client-a", 20, ok),
+        Op(2, "invoke", "send", "client-a", 30, {**v, "key": "k2", "retry_of": "k2"}),
+        Op(2, "fail", "send", "client-a", 40, {"status": 503, "error": "no"}),
+        Op(3, "invoke", "inject", "nemesis", 50, fault),
+        Op(3, "ok", "inject", "nemesis", 60, {**fault, "evidence": {}}),
+        Op(4, "invoke", "send", "client-b", 70, {"key": "k4"}),  # pending
+    ]
+    return history_lines(ops)
+
+
+def test_every_wrong_field_is_malformed_and_every_edge_value_is_not() -> None:
+    """Section 1's type table, exhaustively on a small history (the random run draws
+    only a few of these per run)."""
+    problems = []
+    for label, case in every_field_edit(canonical_lines()):
+        try:
+            check_case(case)
+        except AssertionError as e:
+            problems.append(f"{label}: {str(e).splitlines()[0]}")
+    assert not problems, "\n".join(problems)
 
 
 def test_vacuous_runs() -> None:
