@@ -35,11 +35,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from hdrh.histogram import HdrHistogram
 
 from wiber_harness.checkers.analysis import (
@@ -52,10 +51,14 @@ from wiber_harness.checkers.analysis import (
     FaultWindow,
     seconds,
 )
-from wiber_harness.checkers.base import CheckResult
+from wiber_harness.checkers.base import CheckResult, Ops
+from wiber_harness.columns import as_history
 from wiber_harness.errors import CheckerError
-from wiber_harness.history import Op, pairs
+from wiber_harness.history import pairs
 from wiber_harness.reads import FinalReads
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 F64 = npt.NDArray[np.float64]
 
@@ -110,7 +113,8 @@ def _bucket_floor(h: HdrHistogram, us: F64) -> npt.NDArray[np.int64]:
     # bit length via frexp: exact for integers below 2**53
     pow2ceiling = np.frexp((x | h.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
     shift = pow2ceiling - (h.sub_bucket_half_count_magnitude + 1)
-    return (x >> shift) << shift
+    out: npt.NDArray[np.int64] = (x >> shift) << shift
+    return out
 
 
 def merged(parts: Sequence[Recorded]) -> Recorded:
@@ -179,7 +183,7 @@ def e2e_latencies(an: Analysis) -> tuple[F64, F64]:
 
 
 def latency_histograms(
-    ops: Sequence[Op], reads: FinalReads, *, analysis: Analysis | None = None
+    ops: Ops, reads: FinalReads, *, analysis: Analysis | None = None
 ) -> dict[str, Recorded]:
     """``{"ack": ..., "e2e": ...}`` over the whole run."""
     an = analysis or Analysis(ops, reads)
@@ -244,13 +248,15 @@ def run_end(an: Analysis) -> float:
 # -- frames ------------------------------------------------------------------
 
 
-def ops_frame(ops: Sequence[Op], *, analysis: Analysis | None = None) -> pd.DataFrame:
+def ops_frame(ops: Ops, *, analysis: Analysis | None = None) -> pd.DataFrame:
     """One row per invoke with its completion, sorted by invoke time.
 
     Columns: id, process, f, outcome (ok/fail/info/pending), invoke_s,
     complete_s, intended_s, latency_ms (completion - intended), key,
     conversation, sender, seq, message_id, retry, fault, kind.
     """
+    import pandas as pd  # only plots and reports need frames: `check` stays light
+
     an = analysis or Analysis(ops, FinalReads())
     s = an.sends
     k = s.a_key
@@ -275,7 +281,7 @@ def ops_frame(ops: Sequence[Op], *, analysis: Analysis | None = None) -> pd.Data
         }
     )
     rows: list[dict[str, Any]] = []
-    for inv, done in pairs(op for op in ops if op.f != "send"):
+    for inv, done in pairs(as_history(ops).others):
         rows.append(
             {
                 "id": inv.id,
@@ -317,7 +323,7 @@ def per_second_counts(an: Analysis) -> dict[str, npt.NDArray[np.int64]]:
 
 
 def per_second_frame(
-    ops: Sequence[Op], reads: FinalReads, *, analysis: Analysis | None = None
+    ops: Ops, reads: FinalReads, *, analysis: Analysis | None = None
 ) -> pd.DataFrame:
     """Throughput and ack latency per integer second since run start.
 
@@ -326,6 +332,8 @@ def per_second_frame(
     completions in that second, NaN if none), fault (a fault window overlaps
     the second), phase.
     """
+    import pandas as pd
+
     an = analysis or Analysis(ops, reads)
     s = an.sends
     counts = per_second_counts(an)
@@ -359,9 +367,7 @@ def per_second_frame(
 # -- summary -----------------------------------------------------------------
 
 
-def summary(
-    ops: Sequence[Op], reads: FinalReads, *, analysis: Analysis | None = None
-) -> dict[str, Any]:
+def summary(ops: Ops, reads: FinalReads, *, analysis: Analysis | None = None) -> dict[str, Any]:
     """Every headline figure of a run, JSON-serialisable (see the module docstring).
 
     Keys: ``duration_s`` (to the last op or store write); ``counts`` (sent,

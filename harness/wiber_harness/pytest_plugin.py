@@ -26,7 +26,7 @@ from wiber_harness.verdict import quiet_word, word
 
 if TYPE_CHECKING:
     from wiber_harness.cluster.base import Cluster
-    from wiber_harness.runner import RunResult
+    from wiber_harness.judge import RunResult
     from wiber_harness.scenario import Scenario
 
 MARKERS = (

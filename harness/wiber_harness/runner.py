@@ -21,37 +21,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
-import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from wiber_harness import __version__
-from wiber_harness.checkers import CheckResult, check_all
-from wiber_harness.checkers.analysis import Analysis
-from wiber_harness.checkers.base import Validity, merge_validity
 from wiber_harness.clock import Clock
 from wiber_harness.cluster.base import Cluster, ClusterConfig
 from wiber_harness.cluster.factory import make_cluster
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.end_phase import drain, final_reads
-from wiber_harness.errors import CheckerError, HarnessError
-from wiber_harness.faults.nemesis import Nemesis, fault_evidence
-from wiber_harness.history import NEMESIS, HistoryWriter, Op, read_history
-from wiber_harness.metrics import summary, threshold_metrics
-from wiber_harness.reads import FinalReads
-from wiber_harness.scenario import Scenario, load_scenario
-from wiber_harness.verdict import EXIT_CODES as EXIT
+from wiber_harness.faults.nemesis import Nemesis
+from wiber_harness.history import NEMESIS, HistoryWriter
+from wiber_harness.judge import RunResult, judge_run
+from wiber_harness.scenario import Scenario
 from wiber_harness.verdict import word as _word
-from wiber_harness.wellformed import Malformed, validate_ops
-
-RESULT_SCHEMA = "wiber-result/1"
 
 
 @dataclass
@@ -68,20 +53,6 @@ class RunOptions:
     progress: Callable[[str], None] | None = None
     # (elapsed s, duration s, workload counters) once a second during the load
     tick: Callable[[float, float, dict[str, int]], None] | None = None
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    scenario: str
-    verdict: Validity
-    reasons: list[str]
-    checks: dict[str, dict[str, Any]]
-    metrics: dict[str, Any]
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT[self.verdict]
 
 
 def _utc() -> str:
@@ -241,122 +212,6 @@ async def _ticker(
         )
 
 
-def judge_run(
-    scenario: Scenario,
-    ops: list[Op],
-    reads: FinalReads,
-    run_dir: Path,
-    env: dict[str, Any] | None = None,
-) -> RunResult:
-    """Checkers + fault evidence + metrics + expectations -> verdict; writes result.json."""
-    reasons: list[str] = []
-    try:
-        validate_ops(ops)
-    except Malformed as e:
-        raise CheckerError(
-            f"{run_dir}: the history is malformed ({e}); this is a harness bug, please report it"
-        ) from None
-    try:
-        an = Analysis(ops, reads)
-        checks = check_all(ops, reads, analysis=an)
-        summ = summary(ops, reads, analysis=an)
-        metrics = threshold_metrics(checks, summ)
-    except HarnessError as e:
-        raise CheckerError(f"{run_dir}: the checkers could not run ({e})") from e
-    faults_ok, fault_problems = fault_evidence(ops)
-    checks["faults"] = CheckResult(
-        name="faults",
-        valid=True if faults_ok else "unknown",
-        counts={
-            "faults": sum(1 for o in ops if o.process == NEMESIS and o.type != "invoke"),
-            "without_evidence": len(fault_problems),
-        },
-        examples={"without_evidence": fault_problems[:5]} if fault_problems else {},
-    )
-    verdict, why = scenario.expect.judge(
-        {k: v.valid for k, v in checks.items() if k != "faults"}, metrics
-    )
-    reasons += why
-    if not faults_ok:
-        reasons += [f"fault without evidence: {p}" for p in fault_problems]
-        # a violation found anyway stands; otherwise the run proves nothing
-        verdict = merge_validity([verdict, "unknown"])
-    if scenario.expect.violation and verdict is True and not faults_ok:
-        verdict = "unknown"
-    result = RunResult(
-        run_dir,
-        scenario.name,
-        verdict,
-        reasons,
-        {k: v.to_dict() for k, v in checks.items()},
-        {"thresholds": metrics, "summary": summ},
-    )
-    _write_result(result, scenario, env or {})
-    return result
-
-
-def _write_result(r: RunResult, scenario: Scenario, env: dict[str, Any]) -> None:
-    doc = {
-        "schema": RESULT_SCHEMA,
-        "scenario": r.scenario,
-        "description": scenario.description,
-        "verdict": r.verdict,
-        "exit_code": r.exit_code,
-        "reasons": r.reasons,
-        "expect": {
-            "valid": list(scenario.expect.valid),
-            "violation": scenario.expect.violation,
-            "thresholds": {k: str(v) for k, v in scenario.expect.thresholds.items()},
-        },
-        "checks": r.checks,
-        "metrics": r.metrics,
-        "seed": scenario.workload.seed,
-        "backend": env.get("backend"),
-        "env": env,
-        "versions": {"wiber_harness": __version__, "python": platform.python_version()},
-        "host": {
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-            "system": platform.system(),
-        },
-        "written_at": dt.datetime.now(dt.UTC).isoformat(),
-    }
-    (r.run_dir / "result.json").write_bytes(
-        orjson.dumps(
-            doc,
-            option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
-            default=_default,
-        )
-    )
-
-
-def _default(o: Any) -> Any:
-    if isinstance(o, float):
-        return None
-    if isinstance(o, set | frozenset | tuple):
-        return list(o)
-    raise TypeError(f"cannot serialise {type(o).__name__}")
-
-
-def check_run(run_dir: Path) -> RunResult:
-    """Re-check a stored run folder offline (writes result.json again)."""
-    run_dir = Path(run_dir).resolve()
-    for name in ("scenario.yaml", "history.jsonl", "final_reads.json"):
-        if not (run_dir / name).exists():
-            raise CheckerError(
-                f"{run_dir}: no {name}; is this a run folder (reports/runs/<time>-<scenario>)?"
-            )
-    scenario = load_scenario(run_dir / "scenario.yaml")
-    _, ops = read_history(run_dir / "history.jsonl")
-    reads = FinalReads.load(run_dir / "final_reads.json")
-    env = {}
-    old = run_dir / "result.json"
-    if old.exists():
-        with contextlib.suppress(ValueError):
-            env = dict(json.loads(old.read_text()).get("env", {}))
-    return judge_run(scenario, ops, reads, run_dir, env)
-
-
 def _link_latest(root: Path, run_dir: Path) -> None:
     link = root / "latest"
     with contextlib.suppress(OSError):
@@ -365,4 +220,4 @@ def _link_latest(root: Path, run_dir: Path) -> None:
         link.symlink_to(run_dir.name)
 
 
-__all__ = ["RESULT_SCHEMA", "RunOptions", "RunResult", "check_run", "judge_run", "run_scenario"]
+__all__ = ["RunOptions", "run_scenario", "scenario_cluster"]

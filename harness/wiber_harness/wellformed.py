@@ -37,6 +37,7 @@ OP_TYPES: frozenset[str] = frozenset({"invoke", "ok", "fail", "info"})
 NEMESIS = "nemesis"
 
 MAX_TIME_NS = 7 * 86_400 * 1_000_000_000  # a week: no run is longer; epoch ns are far above
+INT64 = 2**63  # every integer of an op is a signed 64-bit integer: -2**63 <= x < 2**63
 
 _FIX = "the harness writes histories itself, so re-run the scenario (or restore the file)"
 _OPTIONAL_STR_SEND = ("conversation", "from", "to", "sender", "retry_of")
@@ -67,6 +68,10 @@ def _kind(x: object) -> str:
 
 def _is_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_int64(x: object) -> bool:
+    return _is_int(x) and -INT64 <= x < INT64  # type: ignore[operator]
 
 
 def _time(x: object, what: str) -> int:
@@ -109,8 +114,10 @@ def check_op(d: object) -> dict[str, Any]:
             f"and value; {_FIX}"
         )
     op_id = d.get("id")
-    if not _is_int(op_id) or op_id < 0:  # type: ignore[operator]
-        raise Malformed(f"field id is {_kind(op_id)} {op_id!r:.40}, not an integer >= 0; {_FIX}")
+    if not _is_int(op_id) or not 0 <= op_id < INT64:  # type: ignore[operator]
+        raise Malformed(
+            f"field id is {_kind(op_id)} {op_id!r:.40}, not an integer in 0..2**63-1; {_FIX}"
+        )
     t = d.get("type")
     if t not in OP_TYPES:
         raise Malformed(f"field type is {t!r:.40}, not one of invoke, ok, fail, info; {_FIX}")
@@ -128,7 +135,7 @@ def check_op(d: object) -> dict[str, Any]:
         raise Malformed(f"field value is {_kind(value)}, not an object; {_FIX}")
     if f == "send":
         (_send_invoke if t == "invoke" else _send_completion)(value)
-    elif process == NEMESIS and t == "invoke":
+    if process == NEMESIS and t == "invoke":
         for name in ("fault", "kind"):
             if not isinstance(value.get(name), str):
                 raise Malformed(
@@ -150,8 +157,10 @@ def _send_invoke(v: dict[str, object]) -> None:
         if x is not None and not isinstance(x, str):
             raise Malformed(f"value.{name} of a send invoke is {_kind(x)}, not a string; {_FIX}")
     seq = v.get("seq")
-    if seq is not None and not _is_int(seq):
-        raise Malformed(f"value.seq of a send invoke is {_kind(seq)}, not an integer; {_FIX}")
+    if seq is not None and not _is_int64(seq):
+        raise Malformed(
+            f"value.seq of a send invoke is {_kind(seq)} {seq!r:.40}, not a 64-bit integer; {_FIX}"
+        )
     intended = v.get("intended")
     if intended is not None:
         if isinstance(intended, bool) or not isinstance(intended, int | float):
@@ -179,9 +188,10 @@ def _send_completion(v: dict[str, object]) -> None:
             )
     for name in _OPTIONAL_INT_DONE:
         x = v.get(name)
-        if x is not None and not _is_int(x):
+        if x is not None and not _is_int64(x):
             raise Malformed(
-                f"value.{name} of a send completion is {_kind(x)}, not an integer; {_FIX}"
+                f"value.{name} of a send completion is {_kind(x)} {x!r:.40}, not a 64-bit "
+                f"integer; {_FIX}"
             )
 
 
@@ -259,6 +269,7 @@ def validate_ops(ops: Iterable[OpLike]) -> None:
 
 
 __all__ = [
+    "INT64",
     "MAX_TIME_NS",
     "NEMESIS",
     "OP_TYPES",

@@ -37,7 +37,7 @@ from wiber_harness.explore import (
     shrink_and_store,
     violation_kinds,
 )
-from wiber_harness.runner import RunResult
+from wiber_harness.judge import RunResult
 from wiber_harness.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,7 +2,7 @@
 
 The nemesis records, for every inject and heal, what it saw that proves the
 fault took effect; :func:`~wiber_harness.faults.nemesis.fault_evidence` turns a
-missing proof into a problem and :func:`~wiber_harness.runner.judge_run`
+missing proof into a problem and :func:`~wiber_harness.judge.judge_run`
 turns a problem into "unknown" (exit 2), unless a violation was found
 anyway. The unit tests feed ``judge_run`` hand-written histories; the
 scenario tests make real faults miss on the real stack: a second kill of a
@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from tests.unit.histories import H
-from wiber_harness.faults.nemesis import fault_evidence
+from wiber_harness.faults.evidence import fault_evidence
 from wiber_harness.history import NEMESIS, Op
-from wiber_harness.runner import EXIT, judge_run
+from wiber_harness.judge import EXIT, judge_run
 from wiber_harness.scenario import Scenario, parse_scenario
 
 BASE = """

@@ -27,7 +27,7 @@ from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec, parse_
 from wiber_harness.verdict import COLOURS, word
 
 if TYPE_CHECKING:
-    from wiber_harness.runner import RunResult
+    from wiber_harness.judge import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -89,7 +89,7 @@ def run_cmd(
 def check_cmd(run_dirs: tuple[Path, ...]) -> int:
     """Re-check stored runs offline from their history and final reads."""
     from wiber_harness.checkers.base import merge_validity
-    from wiber_harness.runner import check_run
+    from wiber_harness.judge import check_run
 
     verdicts = []
     for d in run_dirs:

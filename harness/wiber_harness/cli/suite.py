@@ -74,8 +74,9 @@ def suite_cmd(
     from rich.table import Table
 
     from wiber_harness.checkers.base import merge_validity
+    from wiber_harness.judge import RunResult
     from wiber_harness.report import build_report
-    from wiber_harness.runner import RunOptions, RunResult, run_scenario
+    from wiber_harness.runner import RunOptions, run_scenario
     from wiber_harness.scenario import load_scenarios
 
     scenarios = load_scenarios(suite_paths(directory, quick))
