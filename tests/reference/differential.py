@@ -1,7 +1,9 @@
 """The differential comparison: fast checkers against the reference, on one case.
 
-:func:`disagreements` writes a history's bytes to a file, reads it with the
-fast :func:`wiber_harness.history.read_history` and judges it with
+:func:`disagreements` writes a history's bytes to a file, reads it with both
+fast readers (:func:`wiber_harness.history.read_history`, the line-by-line
+authority, and :func:`wiber_harness.columns.read_history_columns`, the columnar
+reader ``check`` uses) and judges each with
 :func:`wiber_harness.checkers.check_all`; the reference
 (:mod:`tests.reference.checker`) parses the same bytes and judges them its own
 way. It lists every difference: "malformed" or not (and on which line), the ops
@@ -25,6 +27,7 @@ from hypothesis import currently_in_test_context, event
 from tests.reference import checker as ref
 from tests.reference.mutate import Case
 from wiber_harness.checkers import check_all
+from wiber_harness.columns import History, read_history_columns
 from wiber_harness.errors import CheckerError
 from wiber_harness.history import Op, read_history
 from wiber_harness.reads import FinalReads
@@ -53,26 +56,47 @@ def same_ops(a: list[Op], b: list[Op]) -> bool:
     ]
 
 
+def fast_reads(path: Path) -> dict[str, list[Op] | History | str]:
+    """The history through both fast readers: the line-by-line ``read_history`` (the
+    authority) and ``read_history_columns`` (what ``check`` uses); an error message
+    where one raised ``CheckerError``."""
+    out: dict[str, list[Op] | History | str] = {}
+    try:
+        out["read_history"] = read_history(path)[1]
+    except CheckerError as e:
+        out["read_history"] = str(e)
+    try:
+        out["columns"] = read_history_columns(path)
+    except CheckerError as e:
+        out["columns"] = str(e)
+    return out
+
+
 def disagreements(raw: bytes, reads: FinalReads) -> list[str]:
-    """Every way the fast path and the reference disagree on one case (empty: none)."""
+    """Every way a fast path and the reference disagree on one case (empty: none)."""
     parsed = ref.parse_history(raw)
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "history.jsonl"
         path.write_bytes(raw)
-        try:
-            fast_ops: list[Op] | None = read_history(path)[1]
-            error = None
-        except CheckerError as e:
-            fast_ops, error = None, str(e)
+        fast = fast_reads(path)
+    out: list[str] = []
+    for reader, got in fast.items():
+        out += [f"[{reader}] {x}" for x in _judged(parsed, got, path, reads)]
+    return out
+
+
+def _judged(
+    parsed: list[Op] | ref.Problem, got: list[Op] | History | str, path: Path, reads: FinalReads
+) -> list[str]:
     if isinstance(parsed, ref.Problem):
-        if error is None:
+        if not isinstance(got, str):
             return [f"reference: malformed, line {parsed.line}: {parsed.what}; fast read it"]
-        if fast_line(error, path) != parsed.line:
-            return [f"reference: malformed, line {parsed.line}: {parsed.what}; fast: {error}"]
+        if fast_line(got, path) != parsed.line:
+            return [f"reference: malformed, line {parsed.line}: {parsed.what}; fast: {got}"]
         return []
-    if error is not None or fast_ops is None:
-        return [f"reference: well-formed; fast: {error}"]
-    if not same_ops(parsed, fast_ops):
+    if isinstance(got, str):
+        return [f"reference: well-formed; fast: {got}"]
+    if isinstance(got, list) and not same_ops(parsed, got):
         return ["both read the history, but not the same ops"]
     mine = ref.check_all(parsed, reads)
     for name, result in mine.items():  # what the case exercised (--hypothesis-show-statistics)
@@ -80,7 +104,7 @@ def disagreements(raw: bytes, reads: FinalReads) -> list[str]:
             event(f"{name}: valid={result.valid}")
             for count in sorted(c for c, v in result.counts.items() if v and c in ANOMALIES):
                 event(f"{name}.{count} > 0")
-    theirs = check_all(fast_ops, copy.deepcopy(reads), CHECKED)
+    theirs = check_all(got, copy.deepcopy(reads), CHECKED)
     out = []
     for name in CHECKED:
         r, f = mine[name], theirs[name]

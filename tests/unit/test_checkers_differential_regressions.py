@@ -101,47 +101,32 @@ def sent(extra_done: bytes = b"", op_id: int = 1) -> bytes:
 STORED = FinalReads(store=[StoredRecord("m", "k", "a:b", None, 0, 0, None)], api={"a:b": ["m"]})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fast-checker bug: an op id >= 2**63 passes well-formedness (an integer >= 0) "
-    "and then crashes delivery (OverflowError in np.fromiter(int64)): unknown instead of "
-    "a verdict. Bound ids in section 1 (and check it in wellformed.py) or keep them "
-    "out of int64 arrays.",
-)
-def test_known_disagreement_an_op_id_beyond_int64_crashes_delivery() -> None:
-    assert not disagreements(sent(op_id=BIG), STORED)
+INT64_CASES = {
+    "id 2**63": lambda: sent(op_id=BIG),
+    "id 2**64": lambda: sent(op_id=2**64),
+    "offset 2**63": lambda: sent(b',"partition":0,"offset":' + str(BIG).encode()),
+    "seq 2**63": lambda: history(SEND + b',"seq":' + str(BIG).encode() + b"}}"),
+}
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="spec or fast issue: an op id >= 2**64 is a JSON integer (well-formed for the "
-    "spec and the reference) but orjson reads it as a float, so the fast path calls the "
-    "history malformed ('not an integer'). The spec should bound integers (say to "
-    "signed 64 bits) and say so.",
+    reason="spec issue: section 1 says 'integer >= 0' (id) and 'integer' (seq, status, "
+    "partition, offset) with no upper bound, so the reference calls these well-formed; "
+    "wellformed.py (since aadc757) rejects integers outside signed 64 bits (ids 0..2**63-1). "
+    "First found as crashes (OverflowError in int64 arrays: unknown instead of a verdict) "
+    "and, for 2**64, orjson reading the id as a float. Write the bound into section 1.",
 )
-def test_known_disagreement_an_op_id_beyond_64_bits_is_read_as_a_float() -> None:
-    assert not disagreements(sent(op_id=2**64), STORED)
+@pytest.mark.parametrize("case", sorted(INT64_CASES))
+def test_known_disagreement_integers_beyond_int64(case: str) -> None:
+    assert not disagreements(INT64_CASES[case](), STORED)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fast-checker bug: an answered partition or offset >= 2**63 in an ok completion "
-    "is well-formed but crashes delivery (OverflowError): unknown instead of False "
-    "(position_mismatch).",
-)
-def test_known_disagreement_an_answered_offset_beyond_int64_crashes_delivery() -> None:
-    assert not disagreements(sent(b',"partition":0,"offset":' + str(BIG).encode()), STORED)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="fast-checker bug: redelivery packs (partition, offset) into one int64 as "
-    "(partition - min) * span + offset; with offsets 2**62 apart that wraps, two records "
-    "collide, and a redelivery is counted that never happened. Here records (4, 0) and "
-    "(0, 4) become one, so a crash window with no redelivery reads VALID instead of "
-    "VIOLATION. Count records as tuples (or reject such offsets in final_reads.json).",
-)
-def test_known_disagreement_far_apart_offsets_fake_a_redelivery() -> None:
+def test_regression_far_apart_offsets_do_not_fake_a_redelivery() -> None:
+    """Found: redelivery packed (partition, offset) into one int64 as (partition - min) *
+    span + offset; with offsets 2**62 apart that wrapped, records (4, 0) and (0, 4)
+    collided and a crash window without redelivery read VALID instead of VIOLATION.
+    Fast-checker bug, fixed in aadc757 (records grouped without packing)."""
     events = [DeliveryEvent("c", p, o, None, None, "stored") for p, o in ((0, 0), (0, 2**62))]
     events += [DeliveryEvent("c", 4, 0, None, None, "stored")]
     events += [DeliveryEvent("c", 0, 4, None, None, "stored")]
@@ -165,12 +150,14 @@ def test_known_disagreement_invalid_is_not_in_section_1() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="fast-checker deviation: section 1 says a nemesis invoke carries fault and kind, "
-    "without exception; wellformed.py checks them only when f is not send, so a send "
-    "invoke of process nemesis without fault passes. Check both (or say in the spec that "
-    "the send rules replace the nemesis ones).",
+    reason="fast-checker bug: read_history_columns (what check uses) accepts a send invoke "
+    "of process nemesis without fault or kind, which read_history (its authority) and the "
+    "spec call malformed; the columns module promises to accept exactly what read_history "
+    "accepts. (read_history itself was fixed in aadc757.)",
 )
 def test_known_disagreement_a_nemesis_send_without_fault() -> None:
+    """Found first in read_history (the nemesis rule was skipped when f was send; fixed
+    in aadc757), then in the columnar reader."""
     raw = history(
         b'{"id":1,"type":"invoke","f":"send","process":"nemesis","time":0,"value":{"key":"k"}}'
     )
