@@ -119,7 +119,7 @@ def check_op(d: object) -> dict[str, Any]:
             f"field id is {_kind(op_id)} {op_id!r:.40}, not an integer in 0..2**63-1; {_FIX}"
         )
     t = d.get("type")
-    if t not in OP_TYPES:
+    if not isinstance(t, str) or t not in OP_TYPES:
         raise Malformed(f"field type is {t!r:.40}, not one of invoke, ok, fail, info; {_FIX}")
     f = d.get("f")
     if not isinstance(f, str) or not f:
