@@ -166,16 +166,16 @@ def m_completion_differs(draw: st.DrawFn, lines: list[bytes]) -> Case:
     return Case(join([*lines[:j], _encode(d), *lines[j + 1 :]]), FinalReads(), expect_line=j + 1)
 
 
-WRONG_FIELDS: dict[str, list[Any]] = {
-    "id": ["1", -1, 1.5, True, None],
-    "type": ["done", None, 1],
-    "f": ["", 3, None],
-    "process": [5, None, ["client"]],
-    "time": ["0", -1, 1.5, MAX_TIME + 1, True],
+WRONG_FIELDS: dict[str, list[Any]] = {  # lists and objects too: unhashable values
+    "id": ["1", -1, 1.5, True, None, [1]],
+    "type": ["done", None, 1, ["ok"], {}],
+    "f": ["", 3, None, ["send"]],
+    "process": [5, None, ["client"], {}],
+    "time": ["0", -1, 1.5, MAX_TIME + 1, True, [0]],
     "value": [[], "x", 3],
 }
 WRONG_SEND_INVOKE: dict[str, list[Any]] = {
-    "key": ["", 3, "<absent>"],
+    "key": ["", 3, "<absent>", ["k"]],
     "conversation": [3, []],
     "from": [True],
     "sender": [1],
@@ -185,13 +185,13 @@ WRONG_SEND_INVOKE: dict[str, list[Any]] = {
     "intended": ["x", -1, MAX_TIME + 1, True],
 }
 WRONG_SEND_DONE: dict[str, list[Any]] = {
-    "messageId": [5, True, []],
+    "messageId": [5, True, [], {}],
     "status": ["201", 1.5, True],
     "partition": ["0", 1.5],
     "offset": [False, "7"],
     "error": [5, True],
 }
-WRONG_NEMESIS: dict[str, list[Any]] = {"fault": ["<absent>", 3], "kind": ["<absent>", None]}
+WRONG_NEMESIS: dict[str, list[Any]] = {"fault": ["<absent>", 3, []], "kind": ["<absent>", None, {}]}
 # SPEC-GAP candidates: null where the spec's table names a type without "or null"
 NULLS: dict[str, list[str]] = {
     "op": ["value"],
