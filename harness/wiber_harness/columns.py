@@ -320,6 +320,9 @@ class _Columns:
         self.fs.append(fc)
         self.procs.append(np.fromiter(map(pi.__getitem__, procs), np.int64, n))
         send = fc == fi.get("send", -1)
+        nem = pi.get(NEMESIS)
+        if nem is not None and bool((send & (tc == 0) & (self.procs[-1] == nem)).any()):
+            raise _Fallback  # a nemesis send invoke: its fault and kind are the slow path's
         dec = _VALUE.decode
         inv = np.flatnonzero(send & (tc == 0))
         self.i_row.append(inv + self.n)

@@ -210,7 +210,7 @@ def check_delivery(ops: Sequence[Op], reads: FinalReads) -> Result:
     checked, mismatch = positions(run)
     counts = {
         "attempts": len(run.attempts),
-        "resends": sum(1 for a in run.attempts if "retry_of" in a.invoke.value),
+        "resends": sum(1 for a in run.attempts if a.invoke.value.get("retry_of") is not None),
         "attempted": len(run.keys),
         "acknowledged": len(keys_with(run, "acknowledged")),
         "failed": len(keys_with(run, "failed")),

@@ -73,7 +73,7 @@ class Run:
     def sender(self, key: str) -> str | None:
         """ "sender (sender, else from)"."""
         v = self.first_value(key)
-        return v["sender"] if "sender" in v else v.get("from")
+        return v["sender"] if v.get("sender") is not None else v.get("from")
 
     def status(self, key: str) -> str:
         """ "acknowledged if some attempt is ok; failed if every attempt is fail;

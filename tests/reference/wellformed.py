@@ -94,19 +94,24 @@ def is_int(x: object) -> bool:
     return type(x) is int
 
 
+def is_int64(x: object) -> bool:
+    """ "64-bit integers: -2**63 <= x < 2**63"."""
+    return is_int(x) and -(2**63) <= x < 2**63  # type: ignore[operator]
+
+
 def in_time_bounds(x: object) -> bool:
     """ "0 <= time <= 7 days in ns (604,800,000,000,000)"."""
     return isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x <= MAX_TIME
 
 
 def field_problem(d: object) -> str | None:
-    """ "An op is an object": id integer >= 0; type "invoke", "ok", "fail", "info";
-    f non-empty string; process string; time integer, 0 <= time <= 7 days in ns;
-    value object (absent means {})."""
+    """ "An op is an object": id integer, 0 <= id < 2**63; type "invoke", "ok", "fail",
+    "info"; f non-empty string; process string; time integer, 0 <= time <= 7 days in
+    ns; value object (absent or null means {})."""
     if not isinstance(d, dict):
         return "not an object"
-    if not (is_int(d.get("id")) and d["id"] >= 0):
-        return "id is not an integer >= 0"
+    if not (is_int(d.get("id")) and 0 <= d["id"] < 2**63):
+        return "id is not an integer in 0..2**63-1"
     if d.get("type") not in ("invoke", "ok", "fail", "info"):
         return "type is not invoke, ok, fail or info"
     if not (isinstance(d.get("f"), str) and d["f"]):
@@ -115,36 +120,39 @@ def field_problem(d: object) -> str | None:
         return "process is not a string"
     if not (is_int(d.get("time")) and in_time_bounds(d["time"])):
         return "time is not an integer within 0..7 days"
-    if "value" in d and not isinstance(d["value"], dict):
+    if d.get("value") is not None and not isinstance(d["value"], dict):
         return "value is not an object"
     return None
 
 
 def send_invoke_problem(v: dict[str, Any]) -> str | None:
     """ "a send invoke carries key (non-empty string, the idempotency key), and may
-    carry conversation, from, to, sender, retry_of (strings), seq (integer) and
-    intended (a number in the same bounds as time)"."""
+    carry conversation, from, to, sender, retry_of (strings), seq (a 64-bit
+    integer), intended (a number in the same bounds as time) and invalid (true or
+    false) ... For each of these optional fields, null counts as absent"."""
     if not (isinstance(v.get("key"), str) and v["key"]):
         return "a send invoke's key is not a non-empty string"
     for name in ("conversation", "from", "to", "sender", "retry_of"):
-        if name in v and not isinstance(v[name], str):
+        if v.get(name) is not None and not isinstance(v[name], str):
             return f"a send invoke's {name} is not a string"
-    if "seq" in v and not is_int(v["seq"]):
-        return "a send invoke's seq is not an integer"
-    if "intended" in v and not in_time_bounds(v["intended"]):
+    if v.get("seq") is not None and not is_int64(v["seq"]):
+        return "a send invoke's seq is not a 64-bit integer"
+    if v.get("intended") is not None and not in_time_bounds(v["intended"]):
         return "a send invoke's intended is not a number within 0..7 days"
+    if v.get("invalid") is not None and not isinstance(v["invalid"], bool):
+        return "a send invoke's invalid is not true or false"
     return None
 
 
 def send_completion_problem(v: dict[str, Any]) -> str | None:
-    """ "A send completion may carry messageId (string or null), status (integer
-    or null), partition and offset (integers or null) and error (string)"."""
+    """ "A send completion may carry messageId and error (strings), status,
+    partition and offset (64-bit integers) ... null counts as absent"."""
     if v.get("messageId") is not None and not isinstance(v["messageId"], str):
         return "a send completion's messageId is not a string or null"
     for name in ("status", "partition", "offset"):
-        if v.get(name) is not None and not is_int(v[name]):
-            return f"a send completion's {name} is not an integer or null"
-    if "error" in v and not isinstance(v["error"], str):
+        if v.get(name) is not None and not is_int64(v[name]):
+            return f"a send completion's {name} is not a 64-bit integer or null"
+    if v.get("error") is not None and not isinstance(v["error"], str):
         return "a send completion's error is not a string"
     return None
 
@@ -208,7 +216,7 @@ def parse_history(raw: bytes) -> list[Op] | Problem:
         problem = field_problem(d) if ok else "not JSON"
         if problem is not None:
             return Problem(n, problem)
-        op = Op(d["id"], d["type"], d["f"], d["process"], d["time"], d.get("value", {}))
+        op = Op(d["id"], d["type"], d["f"], d["process"], d["time"], d.get("value") or {})
         problem = value_problem(op) or pairing_problem(op, ops)
         if problem is not None:
             return Problem(n, problem)

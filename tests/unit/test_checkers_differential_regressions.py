@@ -70,15 +70,8 @@ NULLS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="spec or fast issue: section 1 names a type without 'or null' (value: object; "
-    "conversation, from, to, sender, retry_of: strings; seq: integer; intended: a number; "
-    "error: string) and the reference reads null there as malformed; the fast "
-    "(wellformed.py) counts null as absent. Settle one way, then drop this xfail.",
-)
 @pytest.mark.parametrize("field", sorted(NULLS))
-def test_known_disagreement_null_where_the_spec_names_a_type(field: str) -> None:
+def test_regression_null_counts_as_absent(field: str) -> None:
     assert not disagreements(history(*NULLS[field]), FinalReads())
 
 
@@ -109,16 +102,8 @@ INT64_CASES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="spec issue: section 1 says 'integer >= 0' (id) and 'integer' (seq, status, "
-    "partition, offset) with no upper bound, so the reference calls these well-formed; "
-    "wellformed.py (since aadc757) rejects integers outside signed 64 bits (ids 0..2**63-1). "
-    "First found as crashes (OverflowError in int64 arrays: unknown instead of a verdict) "
-    "and, for 2**64, orjson reading the id as a float. Write the bound into section 1.",
-)
 @pytest.mark.parametrize("case", sorted(INT64_CASES))
-def test_known_disagreement_integers_beyond_int64(case: str) -> None:
+def test_regression_integers_beyond_int64_are_malformed_on_both_sides(case: str) -> None:
     assert not disagreements(INT64_CASES[case](), STORED)
 
 
@@ -137,25 +122,11 @@ def test_regression_far_apart_offsets_do_not_fake_a_redelivery() -> None:
     assert not disagreements(raw, FinalReads(delivery=events))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="spec issue: section 1 does not list a send invoke's 'invalid' (section 3 uses "
-    "'invalid: true'), so 'invalid': 'yes' is an unconstrained extra field for the spec "
-    "and the reference, but wellformed.py requires a boolean. Add 'invalid (boolean)' "
-    "to section 1's value rules.",
-)
-def test_known_disagreement_invalid_is_not_in_section_1() -> None:
+def test_regression_invalid_must_be_a_boolean() -> None:
     assert not disagreements(history(SEND + b',"invalid":"yes"}}'), FinalReads())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fast-checker bug: read_history_columns (what check uses) accepts a send invoke "
-    "of process nemesis without fault or kind, which read_history (its authority) and the "
-    "spec call malformed; the columns module promises to accept exactly what read_history "
-    "accepts. (read_history itself was fixed in aadc757.)",
-)
-def test_known_disagreement_a_nemesis_send_without_fault() -> None:
+def test_regression_a_nemesis_send_without_fault_is_malformed_for_both_readers() -> None:
     """Found first in read_history (the nemesis rule was skipped when f was send; fixed
     in aadc757), then in the columnar reader."""
     raw = history(
