@@ -126,7 +126,13 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
     _link_latest(opts.out_root, run_dir)
     cluster = scenario_cluster(scenario, run_dir, opts)
     t0 = time.monotonic()
-    say(f"{scenario.name}: starting the {opts.backend} stack")
+    attached = opts.deployment is not None and opts.backend == "attach"
+    say(
+        f"{scenario.name}: starting the attach backend (checking that {opts.deployment.source} "
+        "answers; it starts nothing)"
+        if attached and opts.deployment is not None
+        else f"{scenario.name}: starting the {opts.backend} stack"
+    )
     try:
         cluster.start()
         start_s = time.monotonic() - t0
@@ -170,7 +176,12 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
             "ready_after_heal_s": round(ready_s, 3),
         }
     finally:
-        say(f"{scenario.name}: stopping the stack")
+        say(
+            f"{scenario.name}: stopping the attach backend (healing what the run left; the "
+            "deployment keeps running)"
+            if attached
+            else f"{scenario.name}: stopping the stack"
+        )
         cluster.close()
     result = judge_run(scenario, ops, reads, run_dir, env)
     say(f"{scenario.name}: {_word(result.verdict)}")

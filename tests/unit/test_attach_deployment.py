@@ -166,3 +166,22 @@ def test_the_file_is_read_with_its_own_errors(tmp_path: Path) -> None:
     d = load_deployment(good)
     assert d.system is not None and d.system.name == "wiber"
     assert d.source == str(good)
+
+
+def test_every_target_file_in_docs_scaling_md_loads() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "docs" / "scaling.md").read_text()
+    blocks = re.findall(r"^```toml\n(.*?)^```", text, re.M | re.S)
+    assert blocks, "docs/scaling.md shows a target file"
+    for block in blocks:
+        d = deployment_from_dict(tomllib.loads(block), "docs/scaling.md", root / "docs")
+        status = d.nodes["kafka-1"].commands["status"]
+        script = status.render(d.nodes["kafka-1"].values(d.kafka_bootstrap))[2]
+        assert "kubectl -n wiber exec kafka-0 --" in script and "{ echo down; exit 0; }" in script
+        fp = d.nodes["consumer-1"].failpoints
+        assert fp is not None and fp.command is not None
+        argv = fp.command.render(d.nodes["consumer-1"].values("b", spec="x=crash@1"))
+        assert argv[-5:-3] == ["sh", "-c"] and argv[-2:] == ["sh", "x=crash@1"]
+        assert argv[-3] == "printf '%s\\n' \"$1\" > /var/run/wiber/failpoints"
