@@ -168,6 +168,18 @@ def test_the_file_is_read_with_its_own_errors(tmp_path: Path) -> None:
     assert d.source == str(good)
 
 
+def test_the_target_file_of_docs_formats_md_loads() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "docs" / "formats.md").read_text()
+    blocks = [b for b in re.findall(r"^```toml\n(.*?)^```", text, re.M | re.S) if "[store]" in b]
+    assert len(blocks) == 1
+    d = deployment_from_dict(tomllib.loads(blocks[0]), "docs/formats.md")
+    status = d.nodes["kafka-1"].commands["status"]
+    assert status.render(d.nodes["kafka-1"].values("b"))[3] == "{{.State.Status}}"
+
+
 def test_every_target_file_in_docs_scaling_md_loads() -> None:
     import re
 

@@ -171,6 +171,22 @@ class AttachCluster(ClusterBackend[AttachNode]):
     def _healthy(self, name: str) -> bool:
         return safe(self._ready_check(name))
 
+    def wait_all_ready(self, timeout: float = 120) -> float:
+        """Wait until every node runs and answers, and the topic is healthy (after the heals).
+
+        Unlike a backend that starts its own processes, a node may still be
+        coming back when the heals are done (a pod being rescheduled), so
+        "not running yet" is waited for too, within the same bound.
+        """
+        t0 = time.monotonic()
+        checks = {n: functools.partial(self._running_and_ready, n) for n in self._nodes}
+        self._wait(checks, timeout)
+        self.wait_topic_healthy(max(1.0, timeout - (time.monotonic() - t0)))
+        return time.monotonic() - t0
+
+    def _running_and_ready(self, name: str) -> bool:
+        return self.node(name).running() and self._probe(name)
+
     def wait_topic_healthy(self, timeout: float = 90) -> float:
         t0 = time.monotonic()
         self._wait({"topic": self.dk.topic_healthy}, timeout)
