@@ -19,6 +19,8 @@ from typing import TypeGuard
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
+from wiber_harness.printable import clip, shown
+
 _TYPE_WORDS = {
     "int_type": "a whole number",
     "float_type": "a number",
@@ -58,7 +60,9 @@ def problems(items: list[tuple[str, str]]) -> PydanticCustomError:
 def unknown_key(model: type[BaseModel], key: str) -> str:
     """What is wrong with an unknown key of ``model``, and its allowed keys."""
     allowed = [f.alias or n for n, f in model.model_fields.items()]
-    return f"unknown key '{key}'; {suggest(key, allowed)}allowed keys are {', '.join(allowed)}"
+    return (
+        f"unknown key '{clip(key)}'; {suggest(key, allowed)}allowed keys are {', '.join(allowed)}"
+    )
 
 
 def is_num(v: object) -> TypeGuard[int | float]:
@@ -132,15 +136,15 @@ def sentences(source: str, err: ValidationError, root: type[BaseModel]) -> list[
         if typ == "missing":
             detail = f"required field is missing; add {field}:{hint}"
         elif typ in _TYPE_WORDS:
-            detail = f"must be {_TYPE_WORDS[typ]}, not {given!r}; fix the value{hint}"
+            detail = f"must be {_TYPE_WORDS[typ]}, not {shown(given)}; fix the value{hint}"
         elif typ in _SIGNS:
             sign = _SIGNS[typ]
             raw_bound = next(iter(ctx.values()))
-            bound = f"{raw_bound:g}" if is_num(raw_bound) else str(raw_bound)
-            detail = f"must be {sign} {bound}, not {given!r}; use a value {sign} {bound}{hint}"
+            bound = f"{raw_bound:g}" if isinstance(raw_bound, float) else str(raw_bound)
+            detail = f"must be {sign} {bound}, not {shown(given)}; use a value {sign} {bound}{hint}"
         elif typ == "string_pattern_mismatch":
             detail = (
-                f"{given!r} is not allowed; "
+                f"{shown(given)} is not allowed; "
                 "use lower-case letters, digits and dashes, like 'leader-kill'"
             )
         elif typ == "string_too_short":
@@ -149,7 +153,7 @@ def sentences(source: str, err: ValidationError, root: type[BaseModel]) -> list[
             model = _model_at(root, loc[:-1])
             detail = unknown_key(model, field) if model else "unknown key; remove it"
         else:
-            detail = f"{e['msg']} (got {given!r}); fix the value{hint}"
+            detail = f"{clip(e['msg'], 200)} (got {shown(given)}); fix the value{hint}"
         out.append(f"{source}: {path}: {detail}")
     return out
 
