@@ -27,7 +27,6 @@ Every command module imports from here, never from another command module:
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import math
 import os
@@ -183,12 +182,15 @@ def show_error(message: str, code: int) -> None:
 
 
 def show_click_error(e: click.ClickException, code: int) -> None:
-    """A usage error (bad option, missing argument) as click shows it, escaped."""
-    buf = io.StringIO()
-    e.show(file=buf)
-    text = buf.getvalue().rstrip("\n")
-    click.echo(printable(text), err=True)
-    json_error(one_line(e.format_message()), code)
+    """A usage error (bad option value, missing argument) as one escaped line naming the fix."""
+    ctx = getattr(e, "ctx", None)
+    message = one_line(e.format_message()).rstrip(".")
+    if ctx is not None:
+        path = ctx.command_path
+        sub = path.partition(" ")[2]
+        message = f"{sub + ': ' if sub else ''}{message}; see '{path} -h'"
+    click.echo(f"wiber-harness: {message}", err=True)
+    json_error(message, code)
 
 
 def parse_sets(pairs: tuple[str, ...], system: SystemSpec | None = None) -> dict[str, str]:
