@@ -102,7 +102,7 @@ from typing import Any
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.errors import InvalidScenario
 from wiber_harness.printable import clip, shown
-from wiber_harness.scenario.reading import load_toml, read_text
+from wiber_harness.scenario.reading import MAX_PROFILE_BYTES, load_toml, read_text
 from wiber_harness.workload.plan import ApiProfile
 
 TEMPLATE_FIELDS: tuple[str, ...] = (
@@ -412,7 +412,10 @@ def load_profile(path: str | Path) -> SystemSpec:
     """
     f = Path(path)
     text = read_text(
-        f, "system profile", "no such system profile; pass a TOML file such as profiles/wiber.toml"
+        f,
+        "system profile",
+        "no such system profile; pass a TOML file such as profiles/wiber.toml",
+        MAX_PROFILE_BYTES,
     )
     data = load_toml(text, str(f), "system profile")
     return profile_from_dict(data, str(f), f.resolve().parent)

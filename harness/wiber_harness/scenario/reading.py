@@ -9,7 +9,8 @@ a few megabytes:
 
 * :func:`read_text`: the path is a regular file (``stat`` first: a folder, a
   pipe or a device is named as such and never opened) of at most
-  :data:`MAX_FILE_BYTES`; at most that many bytes are read even if it grows;
+  :data:`MAX_FILE_BYTES` (a profile: :data:`MAX_PROFILE_BYTES`); at most
+  that many bytes are read even if it grows;
   the bytes must be UTF-8 (a leading BOM is dropped) and hold no control
   character (:data:`wiber_harness.printable.CONTROL`: C0 but tab, newline
   and carriage return; DEL; C1; bidirectional overrides);
@@ -21,9 +22,10 @@ a few megabytes:
   objects built, safely (no arbitrary objects), with duplicate keys refused
   and a value that cannot be built (a 5,000-digit number, the 45th of
   December) reported at its line and column;
-* :func:`load_toml`: ``tomllib`` with every way it can fail (syntax, a
-  number too long to convert, nesting deep enough to exhaust the stack) as a
-  sentence;
+* :func:`load_toml`: a count of the characters every value follows bounds
+  the number of values first; then ``tomllib``, with every way it can fail
+  (syntax, a number too long to convert, nesting deep enough to exhaust the
+  stack) as a sentence;
 * :func:`check_tree` (called by both loaders): the parsed data, walked
   without recursion, has no key longer than :data:`MAX_KEY_CHARS`, no text
   longer than :data:`MAX_TEXT_CHARS` and no control character in any key or
@@ -49,7 +51,8 @@ from wiber_harness.errors import InvalidScenario
 from wiber_harness.printable import CONTROL, clip, shown
 
 KiB = 1 << 10
-MAX_FILE_BYTES = 1024 * KiB  # a scenario or profile is a few KB; this is 100 times that
+MAX_FILE_BYTES = 1024 * KiB  # a scenario is a few KB; this is 100 times that
+MAX_PROFILE_BYTES = 256 * KiB  # a profile is ~3 KB (and tomllib has no cheap first pass)
 MAX_DEPTH = 64  # levels of nesting (a scenario needs 5)
 MAX_NODES = 20_000  # values in the document with every alias expanded
 MAX_KEY_CHARS = 200
@@ -59,7 +62,7 @@ _MERGE = "tag:yaml.org,2002:merge"
 _Loaderbase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def read_text(path: str | Path, what: str, missing: str) -> str:
+def read_text(path: str | Path, what: str, missing: str, limit: int = MAX_FILE_BYTES) -> str:
     """The file's text, checked: regular file, size, UTF-8, no control character.
 
     ``what`` names the kind of file in sentences ("scenario", "system
@@ -81,24 +84,24 @@ def read_text(path: str | Path, what: str, missing: str) -> str:
         raise InvalidScenario(
             f"{p}: is not a regular file (a pipe, socket or device); pass a {what} file"
         )
-    if st.st_size > MAX_FILE_BYTES:
-        raise InvalidScenario(_too_big(p, what, st.st_size))
+    if st.st_size > limit:
+        raise InvalidScenario(_too_big(p, what, st.st_size, limit))
     try:
         with open(p, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
+            raw = fh.read(limit + 1)
     except OSError as e:
         raise InvalidScenario(
             f"{p}: cannot read the {what} ({clip(e.strerror or str(e))}); "
             "check the path and its permissions"
         ) from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise InvalidScenario(_too_big(p, what, len(raw)))
+    if len(raw) > limit:
+        raise InvalidScenario(_too_big(p, what, len(raw), limit))
     return check_text(raw, str(p), what)
 
 
-def _too_big(p: Path, what: str, size: int) -> str:
+def _too_big(p: Path, what: str, size: int, limit: int) -> str:
     return (
-        f"{p}: the {what} is {size:,} bytes, more than the {MAX_FILE_BYTES:,} a {what} may have; "
+        f"{p}: the {what} is {size:,} bytes, more than the {limit:,} a {what} may have; "
         f"is this the right file? a {what} is a few kilobytes of text"
     )
 
@@ -272,7 +275,16 @@ def _at(mark: Any) -> str:
 
 # ----------------------------------------------------------------------- TOML
 def load_toml(text: str, source: str, what: str = "profile") -> dict[str, Any]:
-    """Plain data from TOML text; every way ``tomllib`` fails is one sentence."""
+    """Plain data from TOML text; every way ``tomllib`` fails is one sentence.
+
+    Every TOML value follows a ``=``, ``[`` or ``,``: more of those than
+    :data:`MAX_NODES` is refused before ``tomllib`` (pure Python) parses it.
+    """
+    if sum(text.count(c) for c in "=[,") > MAX_NODES:
+        raise InvalidScenario(
+            f"{source}: the {what} holds more than {MAX_NODES:,} values; make it smaller "
+            f"(a {what} holds about a hundred)"
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -345,6 +357,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_KEY_CHARS",
     "MAX_NODES",
+    "MAX_PROFILE_BYTES",
     "MAX_TEXT_CHARS",
     "check_text",
     "check_tree",
