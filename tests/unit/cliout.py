@@ -74,11 +74,11 @@ from pathlib import Path
 from wiber_harness.cli.validate import check_file
 check_file(Path(sys.argv[2]))  # warm: every lazy import done before measuring
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 entry = check_file(Path(sys.argv[1]))
-seconds = time.perf_counter() - t0
+seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
 grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-print(json.dumps({"entry": entry, "seconds": seconds, "grew_mb": grew / 1024}))
+print(json.dumps({"entry": entry, "seconds": seconds, "cpu": cpu, "grew_mb": grew / 1024}))
 """
 
 
@@ -87,7 +87,7 @@ def _limit() -> None:  # pragma: no cover - runs in the child
 
 
 def measured(path: Path, warm: Path | None = None, timeout: float = 60) -> dict[str, Any]:
-    """Validate ``path`` in a child; ``{"entry", "seconds", "grew_mb"}`` of that call alone."""
+    """Validate ``path`` in a child; ``{"entry", "seconds", "cpu", "grew_mb"}`` of that call."""
     warm = warm or ROOT / "scenarios" / "baseline.yaml"
     p = subprocess.run(
         [sys.executable, "-c", _CHILD, str(path), str(warm)],

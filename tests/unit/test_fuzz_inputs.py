@@ -10,12 +10,13 @@ command on each. The oracle, for every document:
 * for bad input, stderr holds one sentence per problem, each naming the file,
   with no control character and no longer than
   :data:`wiber_harness.printable.LINE_WIDTH`;
-* each document is judged in under a second.
+* each document is judged in under a second of CPU time (wall time varies
+  with the machine's load: it is only held to 5 s).
 
 :data:`~tests.unit.fuzz_documents.HOSTILE` files (alias bombs, nesting,
 50 MB files, pipes, devices, ...) are each judged in one child process that
-measures the time of each and the growth of its peak memory: under 1 s each
-and 100 MB in all; then each through the command: exit 2, one line.
+measures the time of each and the growth of its peak memory: under 1 s of
+CPU each and 100 MB in all; then each through the command: exit 2, one line.
 
 ``WIBER_FUZZ_EXAMPLES`` sets the examples per format (default 150, about
 20 s in all here); set it to thousands for a long run.
@@ -64,13 +65,14 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def judge(path: Path, data: bytes) -> None:
     """The oracle of the module docstring, for one document."""
     path.write_bytes(data)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     o = invoke("validate", str(path))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     STATS["tried"] += 1
     assert o.code in (0, 2), (o.code, o.err[-2000:])
     assert "Traceback" not in o.err, o.err[-3000:]
-    assert seconds < 1.0, (seconds, data[:200])
+    # CPU time: the budget is the work's, not the shared machine's load (wall: a sanity bound)
+    assert cpu < 1.0 and seconds < 5.0, (cpu, seconds, data[:200])
     if o.code == 0:
         STATS["valid"] += 1
         assert o.err == "", o.err
@@ -105,9 +107,10 @@ rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 out = {}
 for name in sys.argv[3:]:
     path = Path(name)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     entry = check_file(path)
-    out[path.parent.name] = {"seconds": time.perf_counter() - t0, "entry": entry}
+    cpu = time.process_time() - c0
+    out[path.parent.name] = {"seconds": time.perf_counter() - t0, "cpu": cpu, "entry": entry}
 grew = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
 print(json.dumps({"grew_mb": grew, "files": out}))
 """
@@ -147,7 +150,11 @@ def test_hostile_files_are_refused_under_a_second_and_100_mb(hostile: dict[str, 
     )
     assert p.returncode == 0, p.stderr[-3000:]
     result = json.loads(p.stdout)
-    slow = {n: r["seconds"] for n, r in result["files"].items() if r["seconds"] >= 1.0}
+    slow = {
+        n: (r["cpu"], r["seconds"])
+        for n, r in result["files"].items()
+        if r["cpu"] >= 1.0 or r["seconds"] >= 5.0
+    }
     assert not slow, slow
     assert result["grew_mb"] < 100, result["grew_mb"]
     for name, r in result["files"].items():

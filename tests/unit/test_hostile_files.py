@@ -53,7 +53,8 @@ def put(tmp_path: Path, name: str, data: str | bytes) -> Path:
 
 
 def within_budget(result: dict[str, object]) -> None:
-    assert result["seconds"] < 1.0, result  # type: ignore[operator]
+    # CPU time: the work's own, whatever else loads the machine; wall time a sanity bound
+    assert result["cpu"] < 1.0 and result["seconds"] < 5.0, result  # type: ignore[operator]
     assert result["grew_mb"] < 100, result  # type: ignore[operator]
 
 
@@ -175,11 +176,21 @@ def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
         ("name: x\nworkload:\n  rate: " + "9" * 5000 + "\n", "cannot be read"),
         ("name: x\nworkload: 2001-13-45\n", "cannot be read"),
         ("name: !!int abc\n", "cannot be read"),
+        # found by the fuzz test: PyYAML raised AttributeError (a traceback, exit 1)
+        ("name: !!timestamp null\n", "cannot be read"),
         ("a: !!python/object:os.system ['ls']\n", "without tags"),
         ("? [a, b]\n: 1\n", "unhashable"),
         ("a: 1\n---\nb: 2\n", "YAML syntax error"),
     ],
-    ids=["5000-digits", "bad-date", "bad-int-tag", "python-tag", "list-key", "two-documents"],
+    ids=[
+        "5000-digits",
+        "bad-date",
+        "bad-int-tag",
+        "timestamp-tag-on-null",
+        "python-tag",
+        "list-key",
+        "two-documents",
+    ],
 )
 def test_values_that_cannot_be_built_are_one_sentence(
     tmp_path: Path, text: str, needle: str

@@ -142,7 +142,8 @@ class _Loader(_Loaderbase):  # type: ignore[valid-type,misc]
             return super().construct_object(node, deep=deep)
         except yaml.YAMLError:
             raise
-        except (ValueError, TypeError, OverflowError, ArithmeticError) as e:
+        except Exception as e:  # PyYAML's constructors: ValueError, AttributeError (!!timestamp
+            # on a non-date), OverflowError, ...: all of them mean "this value is not readable"
             raise _Unreadable(
                 None, None, f"this value cannot be read ({clip(str(e))})", node.start_mark
             ) from None
