@@ -252,3 +252,17 @@ def test_a_profile_value_in_a_sentence_is_bounded(tmp_path: Path) -> None:
     text = PROFILE.replace('ready = "metrics"', "ready = [" + ", ".join(["1"] * 3000) + "]", 1)
     message = problem(put(tmp_path, "p.toml", text))
     assert "consumer.ready" in message and len(message) < 400, message
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("k.yaml", 'name: x\ndescription: d\nworkload: {rate: 1, duration: 1}\n"a\\nb": 1\n'),
+        ("k.toml", PROFILE + '\n["a\\nb"]\nx = 1\n'),
+    ],
+    ids=["yaml", "toml"],
+)
+def test_a_key_with_a_newline_is_still_one_line(tmp_path: Path, name: str, text: str) -> None:
+    # found by the long fuzz run: the key was rendered raw, so one problem took two lines
+    # and the second did not name the file
+    assert "a\\nb" in problem(put(tmp_path, name, text))

@@ -3,8 +3,9 @@
 Validators raise :func:`problem` / :func:`problems` (a pydantic custom
 error of type ``"wiber"`` carrying ``(path, detail)`` pairs relative to the
 validator's location); :func:`sentences` turns a ``ValidationError`` into
-one sentence per problem, those and pydantic's own errors alike, naming the
-field's description (from the models reachable from the root model) and the
+one sentence per problem (one line each, whatever the keys and values it
+names hold: :func:`wiber_harness.printable.one_line`), those and pydantic's
+own errors alike, naming the field's description (from the models reachable from the root model) and the
 allowed keys of the model an unknown key was found in.
 """
 
@@ -19,7 +20,7 @@ from typing import TypeGuard
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
-from wiber_harness.printable import clip, shown
+from wiber_harness.printable import clip, one_line, shown
 
 _TYPE_WORDS = {
     "int_type": "a whole number",
@@ -76,9 +77,9 @@ def _path(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         elif part.startswith("["):
-            out += part
-        elif part:
-            out += f".{part}" if out else part
+            out += clip(part)
+        elif part:  # a key of the file: shown escaped and bounded
+            out += f".{clip(part)}" if out else clip(part)
     return out
 
 
@@ -127,7 +128,10 @@ def sentences(source: str, err: ValidationError, root: type[BaseModel]) -> list[
         loc = tuple(e["loc"])
         typ, ctx, given = e["type"], e.get("ctx") or {}, e.get("input")
         if typ == "wiber":
-            out += [f"{source}: {_path((*loc, p)) or 'scenario'}: {d}" for p, d in ctx["problems"]]
+            out += [
+                one_line(f"{source}: {_path((*loc, p)) or 'scenario'}: {d}")
+                for p, d in ctx["problems"]
+            ]
             continue
         path = _path(loc) or "scenario"
         field = str(loc[-1]) if loc else ""
@@ -154,7 +158,7 @@ def sentences(source: str, err: ValidationError, root: type[BaseModel]) -> list[
             detail = unknown_key(model, field) if model else "unknown key; remove it"
         else:
             detail = f"{clip(e['msg'], 200)} (got {shown(given)}); fix the value{hint}"
-        out.append(f"{source}: {path}: {detail}")
+        out.append(one_line(f"{source}: {path}: {detail}"))
     return out
 
 

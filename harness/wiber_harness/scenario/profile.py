@@ -101,7 +101,7 @@ from typing import Any
 
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.errors import InvalidScenario
-from wiber_harness.printable import clip, shown
+from wiber_harness.printable import clip, one_line, shown
 from wiber_harness.scenario.reading import MAX_PROFILE_BYTES, load_toml, read_text
 from wiber_harness.workload.plan import ApiProfile
 
@@ -206,7 +206,7 @@ class _Problems:
         self.lines: list[str] = []
 
     def add(self, where: str, detail: str) -> None:
-        self.lines.append(f"{self.source}: {where}: {detail}")
+        self.lines.append(one_line(f"{self.source}: {where}: {detail}"))  # one line, bounded
 
     def raise_if_any(self) -> None:
         if self.lines:
