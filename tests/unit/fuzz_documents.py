@@ -172,9 +172,11 @@ def _toml_key(k: Any) -> str:
     return k if bare else json.dumps(k)
 
 
-def _toml_value(v: Any) -> str | None:
+def _toml_value(v: Any, depth: int = 0) -> str | None:
     if v is None:
         return None
+    if depth > 40:  # a value shared into itself is a cycle, which TOML cannot write
+        return "0"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -186,10 +188,10 @@ def _toml_value(v: Any) -> str | None:
     if isinstance(v, str):
         return json.dumps(v)
     if isinstance(v, list):
-        items = [x for x in map(_toml_value, v) if x is not None]
+        items = [x for x in (_toml_value(i, depth + 1) for i in v) if x is not None]
         return "[" + ", ".join(items) + "]"
     if isinstance(v, dict):
-        pairs = [(k, _toml_value(x)) for k, x in v.items()]
+        pairs = [(k, _toml_value(x, depth + 1)) for k, x in v.items()]
         return "{" + ", ".join(f"{_toml_key(k)} = {x}" for k, x in pairs if x is not None) + "}"
     return json.dumps(str(v))
 
