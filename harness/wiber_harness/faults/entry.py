@@ -157,12 +157,14 @@ def check_value(kind: FaultKind, p: Param, value: object) -> int | float | str:
     if p.min is not None and num < p.min:
         raise CatalogError(
             f"params.{p.name}",
-            f"{where} is {shown(value)}, below its minimum {_num(p.min)}; use at least {_num(p.min)}",
+            f"{where} is {shown(value)}, below its minimum {_num(p.min)}; "
+            f"use at least {_num(p.min)}",
         )
     if p.max is not None and num > p.max:
         raise CatalogError(
             f"params.{p.name}",
-            f"{where} is {shown(value)}, above its maximum {_num(p.max)}; use at most {_num(p.max)}",
+            f"{where} is {shown(value)}, above its maximum {_num(p.max)}; "
+            f"use at most {_num(p.max)}",
         )
     return num
 

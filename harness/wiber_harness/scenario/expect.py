@@ -61,7 +61,8 @@ def parse_threshold(value: object) -> Threshold:
     m = _THRESHOLD.match(value) if isinstance(value, str) else None
     if not m:
         raise ValueError(
-            f'threshold {shown(value)} is not a comparison; write it quoted, like "<= 30" or ">= 0.5"'
+            f"threshold {shown(value)} is not a comparison; "
+            'write it quoted, like "<= 30" or ">= 0.5"'
         )
     return Threshold(m.group(1), float(m.group(2)))
 

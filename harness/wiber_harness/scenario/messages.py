@@ -5,8 +5,9 @@ error of type ``"wiber"`` carrying ``(path, detail)`` pairs relative to the
 validator's location); :func:`sentences` turns a ``ValidationError`` into
 one sentence per problem (one line each, whatever the keys and values it
 names hold: :func:`wiber_harness.printable.one_line`), those and pydantic's
-own errors alike, naming the field's description (from the models reachable from the root model) and the
-allowed keys of the model an unknown key was found in.
+own errors alike, naming the field's description (from the models
+reachable from the root model) and the allowed keys of the model an unknown
+key was found in.
 """
 
 from __future__ import annotations

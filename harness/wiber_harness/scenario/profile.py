@@ -242,8 +242,8 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             p.add(
                 where,
-                f"must be a non-empty list of strings like {list(key.default)[:3]}, not {shown(value)}; "
-                "write the command as a list",
+                f"must be a non-empty list of strings like {list(key.default)[:3]}, "
+                f"not {shown(value)}; write the command as a list",
             )
             return key.default
         out = tuple(v.replace(PROFILE_DIR, profile_dir) for v in value)
@@ -316,7 +316,8 @@ def _table(p: _Problems, data: Mapping[str, Any], name: str) -> Mapping[str, Any
     if not isinstance(raw, Mapping):
         p.add(
             name,
-            f"must be a table ([{name}] with key = value lines), not {shown(raw)}; write it as a table",
+            f"must be a table ([{name}] with key = value lines), not {shown(raw)}; "
+            "write it as a table",
         )
         return {}
     return raw
@@ -375,7 +376,8 @@ def profile_from_dict(
             if not isinstance(v, str):
                 p.add(
                     f"env.{k}",
-                    f'must be a string (a template), not {shown(v)}; quote it, like {clip(k)} = "{clip(str(v))}"',
+                    f"must be a string (a template), not {shown(v)}; "
+                    f'quote it, like {clip(k)} = "{clip(str(v))}"',
                 )
                 continue
             v = v.replace(PROFILE_DIR, pdir)
