@@ -3,7 +3,9 @@
 Exit codes of every command: 0 valid / done, 1 a guarantee was violated or a
 gate failed, 2 the harness could not decide (bad input, setup failure,
 checker error). A :class:`~wiber_harness.errors.HarnessError` is printed as
-its one sentence, never as a traceback.
+its one sentence, never as a traceback; control characters in any message are
+escaped (:func:`wiber_harness.cli._common.show_error`), and under ``--json``
+the error is also the command's JSON document on stdout.
 """
 
 from __future__ import annotations
@@ -34,22 +36,26 @@ def _register() -> None:
         run,
         stack,
         suite,
+        validate,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: HarnessError -> one sentence on stderr, exit 2."""
     _register()
+    from wiber_harness.cli._common import reset_json, show_click_error, show_error
+
+    reset_json()
     try:
         rv = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except HarnessError as e:
-        click.echo(f"wiber-harness: {e}", err=True)
+        show_error(str(e), EXIT_UNKNOWN)
         sys.exit(EXIT_UNKNOWN)
     except click.exceptions.Abort:
         click.echo("wiber-harness: interrupted", err=True)
         sys.exit(130)
     except click.ClickException as e:
-        e.show()
+        show_click_error(e, EXIT_UNKNOWN)
         sys.exit(EXIT_UNKNOWN)
     sys.exit(rv if isinstance(rv, int) else 0)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from wiber_harness.cli import cli
-from wiber_harness.cli._common import parse_sets, progress, sets_option
+from wiber_harness.cli._common import parse_sets, progress, say, sets_option
 from wiber_harness.verdict import EXIT_UNKNOWN
 
 
@@ -105,7 +105,7 @@ def bench_cmd(
 
     if from_json is not None:
         page = build_bench_report(from_json, out)
-        click.echo(f"report: {page}")
+        say(f"report: {page}")
         return 0
     cfg = BenchConfig.preset(
         out,
@@ -115,7 +115,7 @@ def bench_cmd(
         generator_processes=generator_processes,
         profile=profile or None,
         checkers_ops=checkers_ops,
-        settings=parse_sets(sets),
+        settings=parse_sets(sets, None),
     )
     if ack_p99_bound_ms is not None or e2e_p99_bound_ms is not None:
         b = cfg.bounds
@@ -129,26 +129,26 @@ def bench_cmd(
         )
     result = run_bench(cfg, say=progress)
     doc = result.document
-    click.echo("")
+    say("")
     for f in doc["figures"]:
         v, sp = f.get("value"), f.get("spread")
         shown = "-" if v is None else f"{v:.3g}" + (f" ± {sp:.2g}" if sp is not None else "")
-        click.echo(
+        say(
             f"{f['name']:<26} {shown:>14}  ({f['direction']} is better; samples "
             f"{', '.join(f'{x:.3g}' for x in f['samples']) or 'none'})"
         )
     la = doc["load_average"]
-    click.echo(
+    say(
         f"load average: start {la['start']}, end {la['end']}, "
         f"1-min during {la['min1']} to {la['max1']}"
     )
     for p in doc["promises"]:
-        click.echo(f"BROKEN PROMISE: {p}")
+        say(f"BROKEN PROMISE: {p}")
     for p in doc["problems"]:
-        click.echo(f"problem: {p}", err=True)
-    click.echo(f"bench.json: {result.bench_json}")
+        say(f"problem: {p}", err=True)
+    say(f"bench.json: {result.bench_json}")
     if result.bench_html is not None:
-        click.echo(f"report: {result.bench_html}")
+        say(f"report: {result.bench_html}")
     code = result.exit_code
     return EXIT_UNKNOWN if code == 2 else code
 

@@ -14,11 +14,14 @@ import click
 
 from wiber_harness.cli import cli
 from wiber_harness.cli._common import (
+    MAX_SEED,
+    SEED,
     backend_option,
     load_system,
     parse_sets,
     print_result,
     progress,
+    say,
     sets_option,
     system_option,
     utc_folder,
@@ -33,10 +36,16 @@ from wiber_harness.cli._common import (
     help="Fault mix: families kill, stop, pause, restart, partition, latency, duplicate "
     "(or duplicate_retry, duplicate_replay, offset_rewind); FAMILY@TARGET pins a target.",
 )
-@click.option("--runs", type=int, default=10, show_default=True, help="Schedules to draw and run.")
+@click.option(
+    "--runs",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Schedules to draw and run.",
+)
 @click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=None,
     help="Seed of the first schedule (run i uses seed+i); default: a random one, printed.",
 )
@@ -93,7 +102,13 @@ def explore_cmd(
 
     if seed is None:
         seed = random.SystemRandom().randrange(1, 1_000_000)
-        click.echo(f"explore: --seed {seed}", err=True)
+        say(f"explore: --seed {seed}", err=True)
+    if seed + runs - 1 > MAX_SEED:
+        raise click.BadParameter(
+            f"seeds {seed}..{seed + runs - 1} go past {MAX_SEED} (2**32-1); "
+            "use a smaller --seed or fewer --runs",
+            param_hint="'--seed' / '--runs'",
+        )
     system = load_system(system_profile)
     # the run folders go inside the explore folder, so it is named here
     out = out or utc_folder("explore")
@@ -107,7 +122,7 @@ def explore_cmd(
         max_reruns=max_reruns,
         max_faults=max_faults,
         min_window=min_window,
-        settings=parse_sets(sets),
+        settings=parse_sets(sets, system),
         system=system_profile,
     )
 
@@ -117,22 +132,20 @@ def explore_cmd(
         print_result(r)
         return r
 
-    def say(line: str) -> None:
-        click.echo(f"explore: {line}", err=True)
+    def tell(line: str) -> None:
+        say(f"explore: {line}", err=True)
 
-    report = explore(cfg, run, say)
+    report = explore(cfg, run, tell)
     n_bad = sum(1 for o in report.outcomes if o.verdict is not True)
-    click.echo(
-        f"{len(report.outcomes)} runs ({n_bad} not valid); summary: {report.out / 'explore.json'}"
-    )
+    say(f"{len(report.outcomes)} runs ({n_bad} not valid); summary: {report.out / 'explore.json'}")
     if report.found is not None and report.shrunk is not None and report.minimal is not None:
         k = report.found.kinds[0]
-        click.echo(
+        say(
             f"violation {k[0]}/{k[1]} found by {report.found.scenario.name}: "
             f"{len(report.found.scenario.timeline)} -> {len(report.shrunk.faults)} faults after "
             f"{report.shrunk.reruns} re-runs"
         )
-        click.echo(f"minimal reproducer: {report.minimal}")
+        say(f"minimal reproducer: {report.minimal}")
         again = f" --system {system_profile}" if system_profile else ""
-        click.echo(f"replay: wiber-harness run {report.minimal}{again}")
+        say(f"replay: wiber-harness run {report.minimal}{again}")
     return report.exit_code

@@ -7,6 +7,14 @@ supervisor refreshes ``cluster.json`` in the stack folder every few
 seconds; ``status`` reads it; ``down`` asks the supervisor to stop (SIGTERM)
 and waits until no process of the stack is left. The supervisor also serves
 node verbs (``wiber-harness node``, :mod:`wiber_harness.cluster.control`).
+
+A PID in ``cluster.json`` is never trusted alone: the file records each
+process's start time and command line
+(:mod:`wiber_harness.cluster.identity`), and ``status``, ``up`` and ``down``
+act on a PID only when the live process still matches its record (a stale
+file after a reboot, or a file pointing at an unrelated process, is refused
+with a sentence). ``doctor --json`` prints one JSON document (see
+:mod:`wiber_harness.cli._common`).
 """
 
 from __future__ import annotations
@@ -25,7 +33,16 @@ import click
 import psutil
 
 from wiber_harness.cli import cli
-from wiber_harness.cli._common import backend_option, parse_sets, sets_option
+from wiber_harness.cli._common import (
+    backend_option,
+    emit_json,
+    json_option,
+    paint,
+    parse_sets,
+    say,
+    sets_option,
+)
+from wiber_harness.cluster import identity
 from wiber_harness.cluster.base import STATE_FILE, Cluster, ClusterConfig
 from wiber_harness.cluster.factory import make_cluster
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
@@ -60,21 +77,33 @@ def _config(
 
 @cli.command()
 @click.option("--fix", is_flag=True, help="Provision what is missing into the cache.")
-def doctor(fix: bool) -> int:
+@json_option
+def doctor(fix: bool, as_json: bool) -> int:
     """Say what was found, where, and how to fix what is missing."""
     from wiber_harness.provision import doctor as run_doctor
 
     lines = run_doctor(fix=fix)
-    bad = 0
+    bad = sum(1 for ln in lines if not ln.ok)
+    code = EXIT_UNKNOWN if bad else 0
+    if as_json:
+        return emit_json(
+            "doctor",
+            code,
+            ok=not bad,
+            components=[
+                {"component": ln.component, "ok": ln.ok, "where": ln.where, "how": ln.how}
+                | ({"fix": ln.fix} if not ln.ok else {})
+                for ln in lines
+            ],
+        )
     for ln in lines:
-        mark = click.style("ok  ", fg="green") if ln.ok else click.style("MISSING", fg="red")
-        click.echo(f"{mark} {ln.component:<10} {ln.where}  ({ln.how})")
+        mark = paint("ok  ", "green") if ln.ok else paint("MISSING", "red")
+        say(f" {ln.component:<10} {ln.where}  ({ln.how})", styled=mark)
         if not ln.ok:
-            bad += 1
-            click.echo(f"        fix: {ln.fix}")
+            say(f"        fix: {ln.fix}")
     if bad and not fix:
-        click.echo("run 'wiber-harness doctor --fix' to provision what is missing")
-    return EXIT_UNKNOWN if bad else 0
+        say("run 'wiber-harness doctor --fix' to provision what is missing")
+    return code
 
 
 def _dir_option(help: str | None = None) -> Callable[[F], F]:
@@ -150,7 +179,7 @@ def up(
     try:
         t0 = time.monotonic()
         if not serve:
-            click.echo(f"starting the stack in {stack_dir} ...")
+            say(f"starting the stack in {stack_dir} ...")
         cluster.start()
         cluster.write_state()
         if serve:
@@ -166,15 +195,15 @@ def up(
             return 0
         note = getattr(cluster, "akhq_note", None)  # compose only
         if note:
-            click.echo(note)
-        click.echo(f"ready in {time.monotonic() - t0:.1f} s; Ctrl-C stops it")
+            say(note)
+        say(f"ready in {time.monotonic() - t0:.1f} s; Ctrl-C stops it")
         _live(cluster, stack_dir, stop)
         return 0
     except KeyboardInterrupt:
         return 0
     finally:
         if not serve:
-            click.echo("stopping the stack ...")
+            say("stopping the stack ...")
         if control is not None:
             control.close()
         cluster.close()
@@ -185,6 +214,7 @@ def _refresh(cluster: Cluster, stack_dir: Path) -> None:
     try:
         st = cluster.state()
         st["supervisor_pid"] = os.getpid()
+        st["supervisor"] = identity.record(os.getpid())  # down signals only this process
         st["ready"] = True
         tmp = stack_dir / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(st, indent=2))
@@ -238,25 +268,50 @@ def _live(cluster: Cluster, stack_dir: Path, stop: dict[str, bool]) -> None:
 
 def _read_state(stack_dir: Path) -> dict[str, Any] | None:
     f = stack_dir / STATE_FILE
-    if not f.exists():
-        return None
     try:
-        return dict(json.loads(f.read_text()))
-    except ValueError:
+        if not f.is_file() or f.stat().st_size > 16 << 20:
+            return None
+        st = json.loads(f.read_text())
+    except (OSError, ValueError):
         return None
+    return st if isinstance(st, dict) else None
+
+
+def _supervisor(st: dict[str, Any]) -> tuple[int | None, identity.Verdict]:
+    """The stack's supervisor PID from the state file, and whether it is still that process.
+
+    Only a record with the start time and command line of a ``wiber-harness
+    up`` process of this user can be ``SAME``: a stale file (the stack
+    ended, the machine rebooted), a file written by hand or by an older
+    harness never names a process the harness will signal.
+    """
+    rec = st.get("supervisor") or st.get("process")
+    raw_pid = st.get("supervisor_pid") or st.get("pid")
+    pid = raw_pid if isinstance(raw_pid, int) and not isinstance(raw_pid, bool) else None
+    if not isinstance(rec, dict):
+        if pid is None or not 0 < pid < 2**31 or not psutil.pid_exists(pid):
+            return pid, identity.Verdict(identity.GONE)
+        return pid, identity.Verdict(
+            identity.OTHER,
+            "the file records no start time and command line for it "
+            "(written by an older harness or by hand)",
+        )
+    if pid is not None and rec.get("pid") != pid:
+        return pid, identity.Verdict(identity.OTHER, "the file names two different pids for it")
+    pid = rec.get("pid") if pid is None else pid
+    v = identity.verify(rec)
+    if v.status == identity.SAME and not identity.is_harness_up(rec.get("cmdline")):
+        return pid, identity.Verdict(
+            identity.OTHER, "the recorded command line is not a 'wiber-harness up'"
+        )
+    return pid, v
 
 
 def _supervisor_alive(st: dict[str, Any] | None) -> bool:
     if not st or st.get("stopped"):
         return False
-    pid = st.get("supervisor_pid") or st.get("pid")
-    if not pid:
-        return False
-    try:
-        p = psutil.Process(int(pid))
-        return p.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+    _, v = _supervisor(st)
+    return v.status == identity.SAME
 
 
 def _refuse_if_running(stack_dir: Path) -> None:
@@ -318,14 +373,14 @@ def _up_detached(
             start_new_session=True,
             close_fds=True,
         )
-    click.echo(f"starting the stack in {stack_dir} (supervisor pid {proc.pid}) ...", err=True)
+    say(f"starting the stack in {stack_dir} (supervisor pid {proc.pid}) ...", err=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         st = _read_state(stack_dir)
         if st and st.get("ready") and st.get("supervisor_pid") == proc.pid:
             if st.get("akhq"):
-                click.echo(st["akhq"], err=True)
-            click.echo(
+                say(st["akhq"], err=True)
+            say(
                 f"ready in {time.monotonic() - t0:.1f} s; 'wiber-harness status' shows it, "
                 f"'wiber-harness down' stops it",
                 err=True,
@@ -353,9 +408,9 @@ def status(stack_dir: Path, as_json: bool) -> int:
     running = _supervisor_alive(st)
     if not running or st is None:
         if as_json:
-            click.echo(json.dumps({"running": False, "nodes": [], "endpoints": {}}))
+            say(json.dumps({"running": False, "nodes": [], "endpoints": {}}))
         else:
-            click.echo(f"no stack is running in {stack_dir.resolve()}")
+            say(f"no stack is running in {stack_dir.resolve()}")
         return 1
     out = {
         "running": True,
@@ -366,15 +421,15 @@ def status(stack_dir: Path, as_json: bool) -> int:
         "supervisor_pid": st.get("supervisor_pid"),
     }
     if as_json:
-        click.echo(json.dumps(out, indent=2))
+        say(json.dumps(out, indent=2))
         return 0
     for n in out["nodes"]:
-        click.echo(
+        say(
             f"{n['name']:<12} {n['role']:<10} pid {n['pid'] or '-':<8} {n['address']:<28} "
             f"{'healthy' if n['healthy'] else 'UNHEALTHY'}"
         )
     for k, v in out["endpoints"].items():
-        click.echo(f"{k:<13} {v}")
+        say(f"{k:<13} {v}")
     return 0
 
 
@@ -382,40 +437,59 @@ def status(stack_dir: Path, as_json: bool) -> int:
 @_dir_option()
 @click.option("--timeout", default=90.0, show_default=True)
 def down(stack_dir: Path, timeout: float) -> int:
-    """Stop the stack started by 'up --detach'; waits until no process of it is left."""
+    """Stop the stack started by 'up --detach'; waits until no process of it is left.
+
+    Signals only the supervisor that ``cluster.json`` records, and only after
+    checking that the live process with that PID has the recorded start time
+    and command line (a ``wiber-harness up`` of this user); otherwise it
+    refuses with a sentence and exit 2. Node processes are only waited for,
+    and only those that are still the recorded ones.
+    """
     stack_dir = stack_dir.resolve()
     st = _read_state(stack_dir)
-    if not _supervisor_alive(st) or st is None:
-        click.echo(f"no stack is running in {stack_dir}")
+    state_file = stack_dir / STATE_FILE
+    if st is None or st.get("stopped"):
+        say(f"no stack is running in {stack_dir}")
         return 0
-    pid = int(st.get("supervisor_pid") or st["pid"])
-    node_pids = [int(n["pid"]) for n in st.get("nodes", []) if n.get("pid")]
+    pid, v = _supervisor(st)
+    if v.status == identity.GONE:
+        say(f"no stack is running in {stack_dir} (its supervisor, pid {pid}, has ended)")
+        return 0
+    if v.status == identity.OTHER or pid is None:
+        raise ClusterError(
+            f"{state_file}: not signalling pid {pid}: {v.reason}; if a stack of yours still "
+            "runs, stop it with Ctrl-C or by hand, then delete this file"
+        )
+    rec = st.get("supervisor") or st.get("process")
+    nodes = [
+        n["identity"]
+        for n in st.get("nodes", [])
+        if isinstance(n, dict) and identity.verify(n.get("identity")).status == identity.SAME
+    ]
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+        if identity.verify(rec).status != identity.SAME:
             break
         time.sleep(0.3)
     else:
-        os.kill(pid, signal.SIGKILL)  # the watchdog then kills the nodes
-    left = _wait_gone(node_pids, 15)
+        if identity.verify(rec).status == identity.SAME:
+            os.kill(pid, signal.SIGKILL)  # the watchdog then kills the nodes
+    left = _wait_gone(nodes, 15)
     if left:
         raise ClusterError(
             f"processes {left} of the stack are still running after 'down'; kill them by hand"
         )
-    click.echo(f"stopped ({len(node_pids)} node processes)")
+    say(f"stopped ({len(nodes)} node processes)")
     return 0
 
 
-def _wait_gone(pids: list[int], timeout: float) -> list[int]:
+def _wait_gone(records: list[dict[str, Any]], timeout: float) -> list[int]:
+    """Wait until no recorded process is its recorded self any more; the PIDs still are."""
     deadline = time.monotonic() + timeout
-    alive = pids
+    alive = [int(r["pid"]) for r in records]
     while time.monotonic() < deadline:
-        alive = [
-            p
-            for p in pids
-            if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-        ]
+        alive = [int(r["pid"]) for r in records if identity.verify(r).status == identity.SAME]
         if not alive:
             return []
         time.sleep(0.3)

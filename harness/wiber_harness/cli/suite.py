@@ -15,12 +15,15 @@ import click
 
 from wiber_harness.cli import cli
 from wiber_harness.cli._common import (
+    SEED,
     attach_target,
     backend_option,
+    say,
     system_option,
     target_option,
     utc_folder,
 )
+from wiber_harness.printable import escape_controls
 from wiber_harness.verdict import exit_code, styled
 
 QUICK_SUITE = (
@@ -64,7 +67,7 @@ def suite_paths(directory: Path, quick: bool) -> list[Path]:
     default=Path("scenarios"),
     show_default=True,
 )
-@click.option("--seed", type=int, default=None)
+@click.option("--seed", type=SEED, default=None, help="Override every scenario's seed.")
 @system_option
 @target_option
 def suite_cmd(
@@ -78,6 +81,7 @@ def suite_cmd(
 ) -> int:
     """Run the standard scenario suite and write the report."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -115,7 +119,7 @@ def suite_cmd(
                     status=f"ok {p.get('ok', 0)} fail {p.get('fail', 0)} info {p.get('info', 0)}",
                 )
 
-            def say(line: str, task: TaskID = task) -> None:
+            def status(line: str, task: TaskID = task) -> None:
                 if line.split(": ", 1)[-1].startswith(
                     ("starting", "stack ready", "draining", "stopping")
                 ):
@@ -126,7 +130,7 @@ def suite_cmd(
                 quick=quick,
                 backend=backend,
                 seed=seed,
-                progress=say,
+                progress=status,
                 tick=tick,
                 system=system,
                 deployment=deployment,
@@ -146,11 +150,11 @@ def suite_cmd(
             _fmt(th.get("ack_p99_ms")),
             _fmt(th.get("lost")),
             _fmt(th.get("duplicated")),
-            "; ".join(r.reasons)[:80],
+            escape(escape_controls("; ".join(r.reasons)[:80])),
         )
     Console().print(table)
     paths = build_report([r.run_dir for r in results], folder)
-    click.echo(f"report: {paths.index}")
+    say(f"report: {paths.index}")
     return exit_code(merge_validity([r.verdict for r in results]))
 
 

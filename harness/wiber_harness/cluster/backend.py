@@ -23,6 +23,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
 
+from wiber_harness.cluster import identity
 from wiber_harness.cluster.base import (
     STATE_FILE,
     ClusterConfig,
@@ -338,13 +339,20 @@ class ClusterBackend(ABC, Generic[N]):
 
     # --------------------------------------------------------------- state
     def state(self) -> dict[str, Any]:
+        """What ``cluster.json`` holds; every PID comes with its identity
+        (start time and command line, :func:`wiber_harness.cluster.identity.record`),
+        so whoever reads the file later signals only the process it names."""
+        nodes = [s.to_dict() for s in self.status()]
+        for n in nodes:
+            n["identity"] = identity.record(n["pid"])
         return {
             "backend": self.backend,
             "run_dir": str(self.run_dir),
             "pid": os.getpid(),
+            "process": identity.record(os.getpid()),
             **self._backend_state(),
             "start_seconds": self.start_seconds,
-            "nodes": [s.to_dict() for s in self.status()],
+            "nodes": nodes,
             "endpoints": self.endpoints().to_dict(),
             "links": self.links(),
         }

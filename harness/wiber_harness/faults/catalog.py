@@ -49,6 +49,7 @@ from wiber_harness.faults.entry import (
 )
 from wiber_harness.faults.kinds.failpoint import FAILPOINTS
 from wiber_harness.faults.registry import KINDS, REGISTRY
+from wiber_harness.printable import clip
 from wiber_harness.scenario.targets import NodeTarget, Target
 
 CATALOG: Mapping[str, FaultKind] = MappingProxyType({k.name: k.entry for k in KINDS})
@@ -65,7 +66,7 @@ def fault_kind(name: str) -> FaultKind:
     if kind is None:
         raise CatalogError(
             "fault",
-            f"unknown fault '{name}'; {suggest(name, list(CATALOG))}"
+            f"unknown fault '{clip(name)}'; {suggest(name, list(CATALOG))}"
             f"use one of {', '.join(CATALOG)} (see 'wiber-harness faults')",
         )
     return kind

@@ -15,6 +15,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from wiber_harness.printable import shown
 from wiber_harness.scenario.targets import TargetKind
 
 Category = Literal["process", "link", "duplicate", "failpoint"]
@@ -135,31 +136,35 @@ def check_value(kind: FaultKind, p: Param, value: object) -> int | float | str:
     where = f"{kind.name} parameter '{p.name}'"
     if p.type == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise CatalogError(f"params.{p.name}", f"{where} must be a whole number, not {value!r}")
+            raise CatalogError(
+                f"params.{p.name}", f"{where} must be a whole number, not {shown(value)}"
+            )
         num: int | float = value
     elif p.type == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise CatalogError(f"params.{p.name}", f"{where} must be a number, not {value!r}")
+            raise CatalogError(f"params.{p.name}", f"{where} must be a number, not {shown(value)}")
         num = float(value)
     else:
         if not isinstance(value, str):
-            raise CatalogError(f"params.{p.name}", f"{where} must be a string, not {value!r}")
+            raise CatalogError(f"params.{p.name}", f"{where} must be a string, not {shown(value)}")
         if p.choices and value not in p.choices:
             raise CatalogError(
                 f"params.{p.name}",
-                f"{where} is '{value}'; {suggest(value, list(p.choices))}"
+                f"{where} is {shown(value)}; {suggest(value, list(p.choices))}"
                 f"use one of {', '.join(p.choices)}",
             )
         return value
     if p.min is not None and num < p.min:
         raise CatalogError(
             f"params.{p.name}",
-            f"{where} is {value}, below its minimum {_num(p.min)}; use at least {_num(p.min)}",
+            f"{where} is {shown(value)}, below its minimum {_num(p.min)}; "
+            f"use at least {_num(p.min)}",
         )
     if p.max is not None and num > p.max:
         raise CatalogError(
             f"params.{p.name}",
-            f"{where} is {value}, above its maximum {_num(p.max)}; use at most {_num(p.max)}",
+            f"{where} is {shown(value)}, above its maximum {_num(p.max)}; "
+            f"use at most {_num(p.max)}",
         )
     return num
 

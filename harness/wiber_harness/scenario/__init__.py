@@ -23,7 +23,7 @@ Schema (``*`` = required; unknown keys are errors, with a "did you mean")::
       conversations: 50
       payload_size: 64           # bytes of message content
       concurrency: 256           # max requests in flight
-      seed: 1                    # the CLI's --seed overrides it
+      seed: 1                    # 0..2**32-1; the CLI's --seed overrides it
       batch: 0                   # 0: POST /messages; N: POST /messages/batch of N
     timeline:                    # faults, in any order
       - at*: 10                  # seconds since the workload started, < duration
@@ -66,7 +66,10 @@ Modules (this package re-exports their public names):
 * :mod:`~wiber_harness.scenario.expect`: thresholds and the judgement of a
   run against ``expect`` (:meth:`Expect.judge`);
 * :mod:`~wiber_harness.scenario.messages`: validation problems as sentences;
-* :mod:`~wiber_harness.scenario.loader`: YAML files in, scenarios out;
+* :mod:`~wiber_harness.scenario.loader`: YAML files in, scenarios out,
+  read through :mod:`~wiber_harness.scenario.reading` (a hostile file is
+  refused with a sentence before it is built: size, encoding, control
+  characters, nesting, alias expansion);
 * :mod:`~wiber_harness.scenario.targets`: the target grammar;
   :mod:`~wiber_harness.scenario.profile`: the other input, system profiles.
 

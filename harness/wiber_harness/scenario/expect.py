@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar
 
 from wiber_harness.checkers.base import Validity
+from wiber_harness.printable import shown
 
 if TYPE_CHECKING:
     from wiber_harness.scenario.schema import Expect
@@ -60,7 +61,8 @@ def parse_threshold(value: object) -> Threshold:
     m = _THRESHOLD.match(value) if isinstance(value, str) else None
     if not m:
         raise ValueError(
-            f'threshold {value!r} is not a comparison; write it quoted, like "<= 30" or ">= 0.5"'
+            f"threshold {shown(value)} is not a comparison; "
+            'write it quoted, like "<= 30" or ">= 0.5"'
         )
     return Threshold(m.group(1), float(m.group(2)))
 

@@ -3,9 +3,11 @@
 Validators raise :func:`problem` / :func:`problems` (a pydantic custom
 error of type ``"wiber"`` carrying ``(path, detail)`` pairs relative to the
 validator's location); :func:`sentences` turns a ``ValidationError`` into
-one sentence per problem, those and pydantic's own errors alike, naming the
-field's description (from the models reachable from the root model) and the
-allowed keys of the model an unknown key was found in.
+one sentence per problem (one line each, whatever the keys and values it
+names hold: :func:`wiber_harness.printable.one_line`), those and pydantic's
+own errors alike, naming the field's description (from the models
+reachable from the root model) and the allowed keys of the model an unknown
+key was found in.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import TypeGuard
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
+
+from wiber_harness.printable import clip, one_line, shown
 
 _TYPE_WORDS = {
     "int_type": "a whole number",
@@ -58,7 +62,9 @@ def problems(items: list[tuple[str, str]]) -> PydanticCustomError:
 def unknown_key(model: type[BaseModel], key: str) -> str:
     """What is wrong with an unknown key of ``model``, and its allowed keys."""
     allowed = [f.alias or n for n, f in model.model_fields.items()]
-    return f"unknown key '{key}'; {suggest(key, allowed)}allowed keys are {', '.join(allowed)}"
+    return (
+        f"unknown key '{clip(key)}'; {suggest(key, allowed)}allowed keys are {', '.join(allowed)}"
+    )
 
 
 def is_num(v: object) -> TypeGuard[int | float]:
@@ -72,9 +78,9 @@ def _path(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         elif part.startswith("["):
-            out += part
-        elif part:
-            out += f".{part}" if out else part
+            out += clip(part)
+        elif part:  # a key of the file: shown escaped and bounded
+            out += f".{clip(part)}" if out else clip(part)
     return out
 
 
@@ -123,7 +129,10 @@ def sentences(source: str, err: ValidationError, root: type[BaseModel]) -> list[
         loc = tuple(e["loc"])
         typ, ctx, given = e["type"], e.get("ctx") or {}, e.get("input")
         if typ == "wiber":
-            out += [f"{source}: {_path((*loc, p)) or 'scenario'}: {d}" for p, d in ctx["problems"]]
+            out += [
+                one_line(f"{source}: {_path((*loc, p)) or 'scenario'}: {d}")
+                for p, d in ctx["problems"]
+            ]
             continue
         path = _path(loc) or "scenario"
         field = str(loc[-1]) if loc else ""
@@ -132,15 +141,15 @@ def sentences(source: str, err: ValidationError, root: type[BaseModel]) -> list[
         if typ == "missing":
             detail = f"required field is missing; add {field}:{hint}"
         elif typ in _TYPE_WORDS:
-            detail = f"must be {_TYPE_WORDS[typ]}, not {given!r}; fix the value{hint}"
+            detail = f"must be {_TYPE_WORDS[typ]}, not {shown(given)}; fix the value{hint}"
         elif typ in _SIGNS:
             sign = _SIGNS[typ]
             raw_bound = next(iter(ctx.values()))
-            bound = f"{raw_bound:g}" if is_num(raw_bound) else str(raw_bound)
-            detail = f"must be {sign} {bound}, not {given!r}; use a value {sign} {bound}{hint}"
+            bound = f"{raw_bound:g}" if isinstance(raw_bound, float) else str(raw_bound)
+            detail = f"must be {sign} {bound}, not {shown(given)}; use a value {sign} {bound}{hint}"
         elif typ == "string_pattern_mismatch":
             detail = (
-                f"{given!r} is not allowed; "
+                f"{shown(given)} is not allowed; "
                 "use lower-case letters, digits and dashes, like 'leader-kill'"
             )
         elif typ == "string_too_short":
@@ -149,8 +158,8 @@ def sentences(source: str, err: ValidationError, root: type[BaseModel]) -> list[
             model = _model_at(root, loc[:-1])
             detail = unknown_key(model, field) if model else "unknown key; remove it"
         else:
-            detail = f"{e['msg']} (got {given!r}); fix the value{hint}"
-        out.append(f"{source}: {path}: {detail}")
+            detail = f"{clip(e['msg'], 200)} (got {shown(given)}); fix the value{hint}"
+        out.append(one_line(f"{source}: {path}: {detail}"))
     return out
 
 

@@ -94,7 +94,6 @@ from __future__ import annotations
 import difflib
 import re
 import string
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +101,8 @@ from typing import Any
 
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.errors import InvalidScenario
+from wiber_harness.printable import clip, one_line, shown
+from wiber_harness.scenario.reading import MAX_PROFILE_BYTES, load_toml, read_text
 from wiber_harness.workload.plan import ApiProfile
 
 TEMPLATE_FIELDS: tuple[str, ...] = (
@@ -205,7 +206,7 @@ class _Problems:
         self.lines: list[str] = []
 
     def add(self, where: str, detail: str) -> None:
-        self.lines.append(f"{self.source}: {where}: {detail}")
+        self.lines.append(one_line(f"{self.source}: {where}: {detail}"))  # one line, bounded
 
     def raise_if_any(self) -> None:
         if self.lines:
@@ -217,18 +218,20 @@ def _template_problem(text: str, allowed: tuple[str, ...]) -> str | None:
     try:
         parts = list(_FORMATTER.parse(text))
     except ValueError as e:
-        return f"'{text}' is not a valid template ({e}); write {{{{ and }}}} for literal braces"
+        return (
+            f"'{clip(text)}' is not a valid template ({e}); write {{{{ and }}}} for literal braces"
+        )
     for _, name, spec, conv in parts:
         if name is None:
             continue
         if name not in allowed:
             known = ", ".join("{" + f + "}" for f in allowed)
             return (
-                f"unknown template field '{{{name}}}'; {_suggest(name, list(allowed))}"
+                f"unknown template field '{{{clip(name)}}}'; {_suggest(name, list(allowed))}"
                 f"known fields are {known}"
             )
         if spec or conv:
-            return f"'{{{name}}}' may not carry a format spec or conversion; write it plainly"
+            return f"'{{{clip(name)}}}' may not carry a format spec or conversion; write it plainly"
     return None
 
 
@@ -239,8 +242,8 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             p.add(
                 where,
-                f"must be a non-empty list of strings like {list(key.default)[:3]}, not {value!r}; "
-                "write the command as a list",
+                f"must be a non-empty list of strings like {list(key.default)[:3]}, "
+                f"not {shown(value)}; write the command as a list",
             )
             return key.default
         out = tuple(v.replace(PROFILE_DIR, profile_dir) for v in value)
@@ -256,12 +259,12 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
             alt = " or false (none)" if k == "optname" else ""
             p.add(
                 where,
-                f"must be a non-empty string{alt}, not {value!r}; for example '{key.default}'",
+                f"must be a non-empty string{alt}, not {shown(value)}; for example '{key.default}'",
             )
             return key.default
         if k == "route":
             if not value.startswith("/"):
-                p.add(where, f"route '{value}' must start with '/'; write '/{value}'")
+                p.add(where, f"route '{clip(value)}' must start with '/'; write '/{clip(value)}'")
             allowed = ("user1", "user2") if where == "read.path" else ()
             why = _template_problem(value, allowed)
             if why:
@@ -271,7 +274,7 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
             }:
                 p.add(
                     where,
-                    f"'{value}' must hold both {{user1}} and {{user2}}, "
+                    f"'{clip(value)}' must hold both {{user1}} and {{user2}}, "
                     "like '/messages/{user1}/{user2}'",
                 )
         return value
@@ -279,7 +282,7 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
         if value not in READY_CHOICES:
             p.add(
                 where,
-                f"is {value!r}; use one of {', '.join(READY_CHOICES)} "
+                f"is {shown(value)}; use one of {', '.join(READY_CHOICES)} "
                 "(metrics: its {metrics_port} accepts connections; none: started is ready)",
             )
             return key.default
@@ -289,7 +292,7 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             p.add(
                 where,
-                f"must be a whole number from {lo} to {hi}, not {value!r}; "
+                f"must be a whole number from {lo} to {hi}, not {shown(value)}; "
                 f"for example {key.default}",
             )
             return key.default
@@ -300,7 +303,7 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
         ):
             p.add(
                 where,
-                f"must be a list of HTTP statuses like {sorted(key.default)}, not {value!r}; "
+                f"must be a list of HTTP statuses like {sorted(key.default)}, not {shown(value)}; "
                 "fix the list",
             )
             return key.default
@@ -313,7 +316,8 @@ def _table(p: _Problems, data: Mapping[str, Any], name: str) -> Mapping[str, Any
     if not isinstance(raw, Mapping):
         p.add(
             name,
-            f"must be a table ([{name}] with key = value lines), not {raw!r}; write it as a table",
+            f"must be a table ([{name}] with key = value lines), not {shown(raw)}; "
+            "write it as a table",
         )
         return {}
     return raw
@@ -329,7 +333,7 @@ def profile_from_dict(
         if key not in TOP_KEYS:
             p.add(
                 key,
-                f"unknown key '{key}'; {_suggest(key, list(TOP_KEYS))}"
+                f"unknown key '{clip(key)}'; {_suggest(key, list(TOP_KEYS))}"
                 f"allowed are {', '.join(TOP_KEYS)}",
             )
     for req in REQUIRED:
@@ -346,7 +350,7 @@ def profile_from_dict(
     if "name" in data and (not isinstance(name, str) or not _NAME.fullmatch(name)):
         p.add(
             "name",
-            f"{name!r} is not allowed; "
+            f"{shown(name)} is not allowed; "
             "use lower-case letters, digits, '.', '_' and '-', like 'wiber'",
         )
         name = DEFAULT_SYSTEM.name
@@ -357,7 +361,7 @@ def profile_from_dict(
             if key not in keys:
                 p.add(
                     f"{tname}.{key}",
-                    f"unknown key '{key}' in [{tname}]; {_suggest(key, list(keys))}"
+                    f"unknown key '{clip(key)}' in [{tname}]; {_suggest(key, list(keys))}"
                     f"allowed are {', '.join(keys)}",
                 )
         values[tname] = {
@@ -372,7 +376,8 @@ def profile_from_dict(
             if not isinstance(v, str):
                 p.add(
                     f"env.{k}",
-                    f'must be a string (a template), not {v!r}; quote it, like {k} = "{v}"',
+                    f"must be a string (a template), not {shown(v)}; "
+                    f'quote it, like {clip(k)} = "{clip(str(v))}"',
                 )
                 continue
             v = v.replace(PROFILE_DIR, pdir)
@@ -402,27 +407,19 @@ def profile_from_dict(
 
 
 def load_profile(path: str | Path) -> SystemSpec:
-    """Read and validate a profile file; raises InvalidScenario with one sentence per problem."""
+    """Read and validate a profile file; raises InvalidScenario with one sentence per problem.
+
+    The file is read through :mod:`wiber_harness.scenario.reading` (size,
+    encoding, control characters, nesting bounded before it is parsed).
+    """
     f = Path(path)
-    try:
-        raw = f.read_bytes()
-    except FileNotFoundError:
-        raise InvalidScenario(
-            f"{f}: no such system profile; pass a TOML file such as profiles/wiber.toml"
-        ) from None
-    except OSError as e:
-        raise InvalidScenario(
-            f"{f}: cannot read the system profile ({e}); check the path and its permissions"
-        ) from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InvalidScenario(f"{f}: the profile is not UTF-8 text; save it as UTF-8") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InvalidScenario(
-            f"{f}: TOML syntax error ({e}); fix the TOML there "
-            "(strings need quotes, tables are written [name])"
-        ) from None
+    text = read_text(
+        f,
+        "system profile",
+        "no such system profile; pass a TOML file such as profiles/wiber.toml",
+        MAX_PROFILE_BYTES,
+    )
+    data = load_toml(text, str(f), "system profile")
     return profile_from_dict(data, str(f), f.resolve().parent)
 
 

@@ -50,6 +50,7 @@ from wiber_harness.faults.catalog import (
     check_target,
     fault_kind,
 )
+from wiber_harness.printable import shown
 from wiber_harness.scenario.expect import judge
 from wiber_harness.scenario.fields import (
     TARGET_TYPES,
@@ -92,6 +93,9 @@ QUICK_MIN_DURATION = 15.0  # ... but never shorter than this (s)
 # --- models -----------------------------------------------------------------
 
 
+MAX_SEED = 2**32 - 1  # seeds are 0..2**32-1: what every RNG and the history (int64) take
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -126,7 +130,7 @@ class Topology(_Model):
         if raw is None:
             return {}
         if not isinstance(raw, Mapping):
-            raise _problem("", f"must be a mapping of setting name to value, not {raw!r}")
+            raise _problem("", f"must be a mapping of setting name to value, not {shown(raw)}")
         out: dict[str, str] = {}
         problems: list[tuple[str, str]] = []
         for key, value in raw.items():
@@ -173,7 +177,7 @@ class Workload(_Model):
         default=64, ge=1, le=1_048_576, description="bytes of message content"
     )
     concurrency: Int = Field(default=256, ge=1, le=100_000, description="max requests in flight")
-    seed: Int = Field(default=1, description="seed of every random choice")
+    seed: Int = Field(default=1, ge=0, le=MAX_SEED, description="seed of every random choice")
     batch: Int = Field(
         default=0, ge=0, le=10_000, description="0 for single sends, N for batches of N"
     )
@@ -232,11 +236,11 @@ class FaultStep(_Model):
             except CatalogError as e:
                 problems.append((e.field, e.message))
         elif raw is not None and not isinstance(raw, TARGET_TYPES):
-            problems.append(("target", f"must be a target spec like 'kafka.1', not {raw!r}"))
+            problems.append(("target", f"must be a target spec like 'kafka.1', not {shown(raw)}"))
         params = out.get("params") if out.get("params") is not None else {}
         if not isinstance(params, Mapping):
             problems.append(
-                ("params", f"must be a mapping of parameter name to value, not {params!r}")
+                ("params", f"must be a mapping of parameter name to value, not {shown(params)}")
             )
         elif kind is not None:
             try:
@@ -560,6 +564,7 @@ def validate(data: object, source: str, where: str | None = None) -> Scenario:
 
 
 __all__ = [
+    "MAX_SEED",
     "QUICK_FACTOR",
     "QUICK_MIN_DURATION",
     "Expect",

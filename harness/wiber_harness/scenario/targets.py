@@ -64,6 +64,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
+from wiber_harness.printable import clip
+
 NodeRole = Literal["kafka", "consumer", "api", "store"]
 ClientRole = Literal["api", "consumer"]
 TargetKind = Literal["process", "link", "workload", "group"]
@@ -280,7 +282,7 @@ class _Parser:
         self.pos = 0
 
     def fail(self, what: str) -> TargetSyntaxError:
-        return TargetSyntaxError(f"target '{self.text}' is not valid: {what}")
+        return TargetSyntaxError(f"target '{clip(self.text)}' is not valid: {what}")
 
     def ws(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -293,7 +295,7 @@ class _Parser:
     def expect(self, s: str) -> None:
         if not self.peek(s):
             got = self.text[self.pos :] or "the end"
-            raise self.fail(f"expected '{s}' at position {self.pos + 1}, found '{got}'")
+            raise self.fail(f"expected '{s}' at position {self.pos + 1}, found '{clip(got)}'")
         self.pos += len(s)
 
     def match(self, rx: re.Pattern[str], what: str) -> str:
@@ -301,7 +303,7 @@ class _Parser:
         m = rx.match(self.text, self.pos)
         if not m:
             got = self.text[self.pos :] or "the end"
-            raise self.fail(f"expected {what} at position {self.pos + 1}, found '{got}'")
+            raise self.fail(f"expected {what} at position {self.pos + 1}, found '{clip(got)}'")
         self.pos = m.end()
         return m.group(0)
 
@@ -315,7 +317,7 @@ class _Parser:
         role = _ROLE_ALIASES.get(word)
         if role is None:
             raise self.fail(
-                f"unknown role '{word}'{_hint(word, list(_ROLE_ALIASES))}; {_FORMS_HINT}"
+                f"unknown role '{clip(word)}'{_hint(word, list(_ROLE_ALIASES))}; {_FORMS_HINT}"
             )
         if role == "store":
             if self.peek("."):
@@ -334,7 +336,7 @@ class _Parser:
         allowed = _KAFKA_WORDS if role == "kafka" else _CLIENT_WORDS
         if word not in allowed:
             raise self.fail(
-                f"'{role}.{word}' is not a selector{_hint(word, allowed)}; "
+                f"'{clip(role)}.{clip(word)}' is not a selector{_hint(word, allowed)}; "
                 f"use {role}.N or {role}.{' / '.join(allowed)}"
             )
         if word == "leader":
@@ -367,7 +369,7 @@ class _Parser:
                     self.expect(quote)
             else:
                 raise self.fail(
-                    f"unknown argument '{key}'{_hint(key, ['partition', 'topic'])}; {usage}"
+                    f"unknown argument '{clip(key)}'{_hint(key, ['partition', 'topic'])}; {usage}"
                 )
             if self.peek(","):
                 self.expect(",")
@@ -404,7 +406,9 @@ class _Parser:
                 )
             t = NodeTarget(role, sel)
         if not self.at_end():
-            raise self.fail(f"unexpected '{self.text[self.pos :]}' at position {self.pos + 1}")
+            raise self.fail(
+                f"unexpected '{clip(self.text[self.pos :])}' at position {self.pos + 1}"
+            )
         return t
 
     def link_args(self) -> LinkTarget:
