@@ -122,22 +122,31 @@ in_box() {  # in_box CMD: run a bash command line as the user, in the clone
     -e PYTEST_ADDOPTS="--junitxml=$HOME_IN/smoke-junit.xml" "$NAME" bash -lc "$1"
 }
 
-locked() {  # run "$@" holding WIBER_STACK_LOCK when one is set
-  if [ -n "${WIBER_STACK_LOCK:-}" ]; then
-    ( flock 9; "$@" ) 9>>"$WIBER_STACK_LOCK"
-  else
-    "$@"
-  fi
+LOCK_WAIT=0
+locked() {  # run "$@" holding WIBER_STACK_LOCK when one is set; LOCK_WAIT: seconds waited
+  local t=$SECONDS rc=0
+  LOCK_WAIT=0
+  if [ -z "${WIBER_STACK_LOCK:-}" ]; then "$@"; return; fi
+  exec 9>>"$WIBER_STACK_LOCK"
+  flock 9
+  LOCK_WAIT=$((SECONDS - t))
+  [ "$LOCK_WAIT" = 0 ] || say "waited $LOCK_WAIT s for the stack lock $WIBER_STACK_LOCK"
+  "$@" || rc=$?
+  flock -u 9
+  exec 9>&-
+  return "$rc"
 }
 
 RESULTS=()
-phase() {  # phase NAME WHAT CMD...: run, time, record
-  local name=$1 t0=$SECONDS rc=0
+phase() {  # phase NAME WHAT CMD...: run, time (less any wait for the stack lock), record
+  local name=$1 t0=$SECONDS rc=0 took
   say "--- $name: $2"
   shift 2
+  LOCK_WAIT=0
   "$@" || rc=$?
-  RESULTS+=("$(printf '%-6s exit %-3s %5d s' "$name" "$rc" $((SECONDS - t0)))")
-  say "--- $name: exit $rc after $((SECONDS - t0)) s"
+  took=$((SECONDS - t0 - LOCK_WAIT))
+  RESULTS+=("$(printf '%-6s exit %-3s %5d s' "$name" "$rc" "$took")")
+  say "--- $name: exit $rc after $took s"
 }
 
 STOCK_CHECK='
