@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Docker for the compose backend on a fresh machine (CI calls it after
-# scripts/setup.sh): installs Debian's docker.io, docker-compose and
+# Docker for the compose backend on a fresh machine, after scripts/setup.sh
+# (CI calls it so): installs Debian's docker.io, docker-compose and
 # debootstrap when missing, starts dockerd in the background when no engine
-# answers (and waits until one does), installs the Docker SDK for Python if
-# missing, then builds the offline images (docker/offline/build.sh; it skips
-# what exists). Idempotent; prints how long each part took.
+# answers (and waits until one does), checks that the project's .venv has the
+# Docker SDK for Python (a main dependency), then builds the offline images
+# (docker/offline/build.sh; it skips what exists). Idempotent; prints how
+# long each part took.
 #
 # dockerd keeps running after this script: stop it with
 #   kill "$(cat /var/run/docker.pid)"
@@ -52,10 +53,9 @@ if ! "$DOCKER" info >/dev/null 2>&1; then
 fi
 
 # --- the SDK the harness drives Docker with -----------------------------------
-if ! python3 -c 'import docker' >/dev/null 2>&1; then
-  say "installing the Docker SDK for Python"
-  PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check 'docker>=7'
-fi
+PY=.venv/bin/python
+"$PY" -c 'import docker' >/dev/null 2>&1 \
+  || { say "no Docker SDK in .venv: run scripts/setup.sh first (it installs the project there)"; exit 1; }
 
 # --- offline images -------------------------------------------------------------
 if [ "${WIBER_SKIP_OFFLINE_IMAGES:-0}" != 1 ]; then
@@ -63,7 +63,7 @@ if [ "${WIBER_SKIP_OFFLINE_IMAGES:-0}" != 1 ]; then
   if [ ! -f "$cache/kafka-4.4.0/libs/kafka_2.13-4.4.0.jar" ] || [ ! -x "$cache/toxiproxy-2.12.0/toxiproxy-server" ] \
      || [ ! -x "$cache/ferretdb-1.24.2/ferretdb-runner" ]; then
     say "provisioning the harness cache (wiber-harness doctor --fix)"
-    python3 -m wiber_harness.cli doctor --fix >/dev/null || true
+    "$PY" -m wiber_harness.cli doctor --fix >/dev/null || true
   fi
   t=$SECONDS
   bash docker/offline/build.sh

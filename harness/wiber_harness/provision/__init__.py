@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from wiber_harness.errors import ProvisionError
 from wiber_harness.provision.base import Found, cache_root, which
-from wiber_harness.provision.gobuild import find_store, find_toxiproxy
+from wiber_harness.provision.gobuild import FERRETDB_GO, find_store, find_toxiproxy
+from wiber_harness.provision.gotool import GO_TOOLCHAIN, go_version
 from wiber_harness.provision.kafka import KafkaDist, find_java, find_kafka
 
 
@@ -41,34 +42,41 @@ class DoctorLine:
     fix: str = ""
 
 
+def _tool_line(tool: str, needed: bool, remedy: str) -> DoctorLine:
+    """A build tool: found, missing and needed (with the fix), or missing and not needed."""
+    p = which(tool)
+    if p is not None:
+        how = "PATH"
+        if tool == "go":
+            v = go_version(p)
+            how += f", Go {'.'.join(map(str, v))}" if v else ", version unreadable"
+            if v and v[:2] < tuple(int(x) for x in FERRETDB_GO.split(".")):
+                how += f"; builds switch to {GO_TOOLCHAIN} (GOTOOLCHAIN)"
+        return DoctorLine(tool, True, str(p), how)
+    if not needed:
+        return DoctorLine(tool, True, "-", "not needed: what it builds is provisioned")
+    return DoctorLine(
+        tool, False, "-", "missing", f"needed to provision into an empty cache: {remedy}"
+    )
+
+
 def doctor(*, fix: bool = False) -> list[DoctorLine]:
-    """One line per component: found (where, how) or missing (with the fix)."""
+    """One line per component: found (where, how) or missing (with the fix).
+
+    ``mvn`` and ``go`` only build into the cache: their absence is a problem
+    only while a component they build is missing.
+    """
     lines: list[DoctorLine] = [
         DoctorLine("cache", True, str(cache_root()), "WIBER_HARNESS_CACHE or ~/.cache")
     ]
+    probes: list[DoctorLine] = []
 
     def probe(name: str, fn: Callable[[], tuple[str, str]], remedy: str) -> None:
         try:
             where, how = fn()
-            lines.append(DoctorLine(name, True, where, how))
+            probes.append(DoctorLine(name, True, where, how))
         except ProvisionError as e:
-            lines.append(DoctorLine(name, False, "-", "missing", f"{e} {remedy}".strip()))
-
-    probe("java", lambda: (str(find_java()), "JAVA_HOME or PATH"), "")
-    for tool, remedy in (
-        ("mvn", "apt-get install -y maven"),
-        ("go", "apt-get install -y golang-go"),
-    ):
-        p = which(tool)
-        lines.append(
-            DoctorLine(
-                tool,
-                p is not None,
-                str(p or "-"),
-                "PATH" if p else "missing",
-                "" if p else f"needed only to provision into an empty cache: {remedy}",
-            )
-        )
+            probes.append(DoctorLine(name, False, "-", "missing", f"{e} {remedy}".strip()))
 
     def kafka() -> tuple[str, str]:
         k = find_kafka(install=fix)
@@ -82,9 +90,21 @@ def doctor(*, fix: bool = False) -> list[DoctorLine]:
         s = find_store(install=fix)
         return str(s.path), f"{s.component} via {s.strategy}"
 
+    probe("java", lambda: (str(find_java()), "JAVA_HOME or PATH"), "")
     probe("kafka", kafka, "")
     probe("toxiproxy", tox, "")
     probe("store", store, "")
+    ok = {ln.component: ln.ok for ln in probes}
+    lines.append(probes[0])
+    lines.append(_tool_line("mvn", not ok["kafka"], "apt-get install -y maven"))
+    lines.append(
+        _tool_line(
+            "go",
+            not (ok["toxiproxy"] and ok["store"]),
+            "run scripts/setup.sh (Go from Debian's packages) or put Go 1.21+ on PATH",
+        )
+    )
+    lines.extend(probes[1:])
     return lines
 
 

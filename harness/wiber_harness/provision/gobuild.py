@@ -1,8 +1,9 @@
 """Go-built binaries (Toxiproxy, FerretDB): found on the machine or built once into the cache.
 
 Strategies for each binary, in order: an explicit env var (``TOXIPROXY_BIN``,
-``FERRETDB_BIN``), a binary on PATH, the cache entry, then a build with the
-Go toolchain from the Go module proxy into the cache.
+``FERRETDB_BIN``), a binary on PATH, the cache entry, then a build from the
+Go module proxy into the cache with the ``go`` on PATH, switched to a newer
+toolchain when it is older than the module needs (:mod:`.gotool`).
 
 FerretDB is built from a small main shipped in this package
 (``ferretdb_runner/``) over FerretDB's embeddable package, because a
@@ -27,19 +28,21 @@ from wiber_harness.provision.base import (
     check_marker,
     log_dir,
     manifest_of,
-    require_tool,
     run_logged,
     which,
     write_marker,
 )
+from wiber_harness.provision.gotool import go_for
 
 TOXIPROXY_VERSION = "2.12.0"
 FERRETDB_VERSION = "1.24.2"
-GO_FIX = "install Go 1.22+ (apt-get install -y golang-go) or set {env} to a prebuilt binary"
+# the `go` line of each module's go.mod: the oldest Go that builds it
+TOXIPROXY_GO = "1.23"
+FERRETDB_GO = "1.24"
 
 
-def _go_env(tmp: Path) -> dict[str, str]:
-    env = dict(os.environ)
+def _go_env(tmp: Path, extra: dict[str, str]) -> dict[str, str]:
+    env = {**os.environ, **extra}
     env.setdefault("GOFLAGS", "-mod=mod")
     env["GOBIN"] = str(tmp)
     env.setdefault("CGO_ENABLED", "0")
@@ -77,7 +80,8 @@ def find_toxiproxy(*, install: bool = True) -> Found:
     if env:
         if not os.access(env, os.X_OK):
             raise ProvisionError(
-                f"Toxiproxy: TOXIPROXY_BIN={env} is not an executable file; fix the path or unset it"
+                f"Toxiproxy: TOXIPROXY_BIN={env} is not an executable file; "
+                "fix the path or unset it"
             )
         return Found(comp, Path(env), "TOXIPROXY_BIN")
     on_path = which("toxiproxy-server")
@@ -91,7 +95,7 @@ def find_toxiproxy(*, install: bool = True) -> Found:
         raise ProvisionError(
             f"Toxiproxy: not found (TOXIPROXY_BIN, PATH, {entry}); run 'wiber-harness doctor --fix'"
         )
-    go = require_tool("go", comp, GO_FIX.format(env="TOXIPROXY_BIN"))
+    go, go_extra = go_for(TOXIPROXY_GO, comp, "TOXIPROXY_BIN")
     log = log_dir() / f"toxiproxy-{TOXIPROXY_VERSION}-build.log"
 
     def build(tmp: Path) -> None:
@@ -104,7 +108,7 @@ def find_toxiproxy(*, install: bool = True) -> Found:
             component=comp,
             log=log,
             timeout=900,
-            env=_go_env(tmp),
+            env=_go_env(tmp, go_extra),
             fix="check that the Go module proxy is reachable (go env GOPROXY)",
         )
         (tmp / "server").rename(tmp / "toxiproxy-server")
@@ -149,7 +153,7 @@ def find_ferretdb(*, install: bool = True) -> Found:
         raise ProvisionError(
             f"FerretDB: not found (FERRETDB_BIN, PATH, {entry}); run 'wiber-harness doctor --fix'"
         )
-    go = require_tool("go", comp, GO_FIX.format(env="FERRETDB_BIN"))
+    go, go_extra = go_for(FERRETDB_GO, comp, "FERRETDB_BIN")
     log = log_dir() / f"ferretdb-{FERRETDB_VERSION}-build.log"
     src = resources.files("wiber_harness.provision") / "ferretdb_runner"
 
@@ -158,7 +162,7 @@ def find_ferretdb(*, install: bool = True) -> Found:
         work.mkdir()
         for name in ("main.go", "go.mod", "go.sum"):
             (work / name).write_bytes((src / name).read_bytes())
-        genv = _go_env(tmp)
+        genv = _go_env(tmp, go_extra)
         run_logged(
             [str(go), "build", "-o", str(tmp / "ferretdb-runner"), "."],
             component=comp,
@@ -197,7 +201,9 @@ def find_store(*, install: bool = True) -> Found:
 
 
 __all__ = [
+    "FERRETDB_GO",
     "FERRETDB_VERSION",
+    "TOXIPROXY_GO",
     "TOXIPROXY_VERSION",
     "find_ferretdb",
     "find_mongod",
