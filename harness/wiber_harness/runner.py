@@ -40,7 +40,7 @@ from wiber_harness.cluster.base import Cluster, ClusterConfig
 from wiber_harness.cluster.factory import make_cluster
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.end_phase import drain, final_reads
-from wiber_harness.errors import CheckerError, HarnessError
+from wiber_harness.errors import CheckerError, HarnessError, InvalidScenario
 from wiber_harness.faults.nemesis import Nemesis, fault_evidence
 from wiber_harness.history import NEMESIS, HistoryWriter, Op, read_history
 from wiber_harness.inputs import check_file, load_json
@@ -377,6 +377,8 @@ def check_run(run_dir: Path) -> RunResult:
         check_file(path, kind, fix)
     try:
         scenario = load_scenario(run_dir / "scenario.yaml")
+    except InvalidScenario as e:  # PyYAML's own messages span lines: make it one
+        raise InvalidScenario(" ".join(str(e).split())) from None
     except RecursionError:
         raise CheckerError(
             f"{run_dir / 'scenario.yaml'}: nested too deep to read (thousands of levels); {fix}"

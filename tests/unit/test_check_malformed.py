@@ -153,6 +153,12 @@ def test_binary_garbage(run: Path, name: str) -> None:
     one_sentence(run_cli("check", str(run)), name)
 
 
+def test_a_nul_byte_in_the_scenario_is_one_line(run: Path) -> None:
+    """Fuzz finding: PyYAML's reader error spans two lines."""
+    (run / "scenario.yaml").write_bytes(b"\x00" + (run / "scenario.yaml").read_bytes())
+    one_sentence(run_cli("check", str(run)), "scenario.yaml", "not valid YAML")
+
+
 def test_non_utf8_in_a_history_line(run: Path) -> None:
     h = (run / "history.jsonl").read_bytes().split(b"\n")
     h[2] = h[2].replace(b'"send"', b'"s\xffnd"', 1)
@@ -382,6 +388,24 @@ def test_compare_of_run_folders_with_an_unreadable_result(
 ) -> None:
     (run / "result.json").write_text('{"schema": "wiber-result/1", "reasons": "x"}')
     one_sentence(run_cli("compare", str(pristine), str(run)), "reasons")
+
+
+def test_compare_with_a_run_never_judged_is_one_sentence(pristine: Path, run: Path) -> None:
+    """Fuzz finding: "verdict unknown" and "nothing was compared" came as two lines."""
+    (run / "result.json").unlink()
+    one_sentence(run_cli("compare", str(pristine), str(run)), "verdict unknown")
+
+
+def test_compare_with_several_problems_is_one_line(summary_json: Path, tmp_path: Path) -> None:
+    d = json.loads(summary_json.read_text())
+    for s in d["scenarios"].values():
+        s.update(verdict="unknown", metrics={})
+    d["scenarios"]["other"] = {"verdict": "unknown"}
+    d["runs"] = []
+    p = tmp_path / "two.json"
+    p.write_text(json.dumps(d))
+    line = one_sentence(run_cli("compare", str(summary_json), str(p)), "verdict unknown")
+    assert line.count("verdict unknown") == 2
 
 
 @pytest.mark.parametrize("bad", ["", "\x00\x01\x02", "\xff\xfe{}"])

@@ -109,9 +109,9 @@ def compare_cmd(
         mad_k=DEFAULT_MAD_K if mad_k is None else mad_k,
     )
     if result.exit_code == EXIT_UNKNOWN and not result.deltas:
-        # nothing was compared: the input is wrong; say so like any other bad input
-        for problem in result.problems:
-            click.echo(f"wiber-harness: {problem}", err=True)
+        # nothing was compared: the input is wrong; say so like any other bad input, in
+        # one line however many problems there are
+        click.echo(f"wiber-harness: {'; and '.join(result.problems)}", err=True)
     else:
         for line in result.lines():
             click.echo(line)

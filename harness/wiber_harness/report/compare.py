@@ -309,7 +309,7 @@ def compare(
                     group, fig, b, c, mad_k=mad_k, spread=base.spreads.get((group, name))
                 )
             )
-    if not deltas:
+    if not deltas and not problems:  # (a problem above already says why nothing compared)
         problems.append(
             f"nothing was compared: no figure is measured in both {base.source} and "
             f"{cur.source}, and a gate that compared nothing cannot pass; compare outputs "
