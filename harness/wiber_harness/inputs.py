@@ -88,14 +88,14 @@ def check_file(path: Path, kind: str, fix: str) -> int:
         if os.path.islink(path):
             raise UnreadableInput(
                 f"{path}: a symlink to {os.readlink(path)!r:.80}, which does not exist; "
-                f"replace it with the {kind} file ({fix})"
+                f"replace it with the {kind} file: {fix}"
             ) from None
         raise UnreadableInput(f"{path}: no such file; {fix}") from None
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise UnreadableInput(
                 f"{path}: a symlink loop (its links never reach a file); replace it with the "
-                f"{kind} file ({fix})"
+                f"{kind} file: {fix}"
             ) from None
         raise UnreadableInput(f"{path}: cannot read it ({e.strerror}); {fix}") from None
     if stat.S_ISDIR(st.st_mode):
@@ -138,8 +138,9 @@ def load_json(path: Path, kind: str, fix: str) -> Any:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         msg = str(e)
-        if "depth" in msg or "recursion" in msg:
-            msg = f"nesting deeper than {MAX_DEPTH} levels ({msg})"
+        if "depth" in msg or "recursion" in msg:  # orjson stops at 1024 levels
+            where = msg.split(": ", 1)[1] if ": " in msg else msg
+            msg = f"nesting deeper than {MAX_DEPTH} levels, at {where}"
         raise UnreadableInput(f"{path}: cannot read it as JSON ({msg}); {fix}") from None
     depth_problem = check_depth(doc)
     if depth_problem is not None:

@@ -70,7 +70,7 @@ def find_run_dirs(paths: Iterable[Path]) -> list[Path]:
             raise ReportError(
                 f"{p}: no such folder; pass run folders or a suite folder holding them"
             )
-        found = [p] if is_run_dir(p) else _below(p)
+        found = [p] if is_run_dir(p) else sorted(_below(p))
         if not found:
             raise ReportError(
                 f"{p}: no run folders in it (none holds {RESULT_FILE} or {HISTORY_FILE}); "
@@ -85,7 +85,7 @@ def find_run_dirs(paths: Iterable[Path]) -> list[Path]:
 
 
 def _below(root: Path) -> list[Path]:
-    """Run folders below ``root`` in sorted depth-first order, without recursion (a deep
+    """Run folders below ``root``, found without recursion (a deep
     tree of folders must not exhaust the stack)."""
     found: list[Path] = []
     todo = [root]
