@@ -600,7 +600,8 @@ def _values(draw: st.DrawFn, c: Corruption, path: Path, text: str, readers: froz
             literal = draw(st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1e999"]))
             c.must = readers
         c.detail = f"{where}{_show(p)} = {literal[:20]}"
-    if c.file == HISTORY and n and isinstance(doc.get("type"), list | dict):
+    unhashable = c.kind == "deep" or isinstance(get(doc, p), list | dict)
+    if c.file == HISTORY and n and p == ("type",) and unhashable:
         c.known = "F3"
     out = _dump(c.file, doc)
     out = out.replace(f'"{DEEP}"', literal).replace(f'"{LITERAL}"', literal)

@@ -432,3 +432,10 @@ def test_the_console_script_says_one_sentence(run: Path) -> None:
     assert p.returncode == 2, p.stderr
     assert "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and "final_reads.json" in p.stderr
+
+
+def test_the_cli_bounds_options_like_the_gate() -> None:
+    from wiber_harness.cli import reporting
+    from wiber_harness.report.doc_checks import MAX_THRESHOLD_PCT
+
+    assert reporting.MAX_THRESHOLD_PCT == MAX_THRESHOLD_PCT

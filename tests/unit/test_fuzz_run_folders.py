@@ -50,7 +50,7 @@ from tests.unit.corruptions import (
 from tests.unit.runfolders import Fault, make_run
 from wiber_harness.report import BENCH_SCHEMA, build_summary, load_runs, write_summary
 
-EXAMPLES = int(os.environ.get("WIBER_FUZZ_EXAMPLES", "0")) or 40
+EXAMPLES = int(os.environ.get("WIBER_FUZZ_EXAMPLES", "0")) or 100
 RANDOM = bool(os.environ.get("WIBER_FUZZ_EXAMPLES"))
 EXTRA_RUNS = [Path(p) for p in os.environ.get("WIBER_FUZZ_RUNS", "").split(os.pathsep) if p]
 
