@@ -1,7 +1,9 @@
 """wiber_harness: fault-injection test harness and benchmark suite for Wiber.
 
-See DESIGN.md for the data flow: scenario -> runner (cluster, workload,
-nemesis) -> history -> checkers -> report.
+The data flow: scenario -> runner (cluster, workload, nemesis) -> history
+and final reads -> checkers and metrics -> result.json -> report.
+``docs/architecture.md`` maps every layer and follows one scenario run
+through the modules; ``docs/formats.md`` describes every file.
 """
 
 from wiber_harness.errors import (

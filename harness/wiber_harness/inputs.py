@@ -19,8 +19,8 @@ own size allows:
   UTF-8 and nesting deeper than 1024 levels, without recursing in Python;
   then :func:`check_depth` rejects nesting deeper than :data:`MAX_DEPTH`
   (64) levels, iteratively, so nothing downstream recurses without bound;
-* :func:`expect`, :func:`finite`, :func:`kind_of`: type checks of decoded
-  fields with the sentence's ``is X, not Y`` part.
+* :func:`expect`, :func:`finite`: type checks of decoded fields with the
+  sentence's ``is X, not Y`` part (words from :func:`wiber_harness.words.kind`).
 
 Size limits (:data:`LIMITS`, by kind of file) are far above anything the
 harness writes: a 1M-op history is about 170 MB. ``WIBER_MAX_INPUT_MB``
@@ -40,6 +40,7 @@ from typing import Any
 import orjson
 
 from wiber_harness.errors import HarnessError
+from wiber_harness.words import kind
 
 MiB = 1 << 20
 MAX_DEPTH = 64
@@ -148,6 +149,15 @@ def load_json(path: Path, kind: str, fix: str) -> Any:
     return doc
 
 
+def too_deep(path: Path, fix: str) -> UnreadableInput:
+    """The sentence for a file whose reader ran out of stack (RecursionError): some value
+    in it nests far deeper than any harness file does."""
+    return UnreadableInput(
+        f"{path}: a value in it nests too deep to read (hundreds of levels; no harness "
+        f"file nests more than {MAX_DEPTH}); {fix}"
+    )
+
+
 def check_depth(doc: Any, max_depth: int = MAX_DEPTH) -> str | None:
     """None, or where ``doc`` nests deeper than ``max_depth`` levels (checked without
     recursion)."""
@@ -172,25 +182,6 @@ def check_depth(doc: Any, max_depth: int = MAX_DEPTH) -> str | None:
             (v, depth + 1, at + fmt.format(k)) for k, v in items if isinstance(v, dict | list)
         )
     return None
-
-
-def kind_of(x: object) -> str:
-    """A JSON value's kind in words: ``an object``, ``a list``, ``a string`` ..."""
-    if x is None:
-        return "null"
-    if isinstance(x, bool):
-        return "a boolean"
-    if isinstance(x, int):
-        return "an integer"
-    if isinstance(x, float):
-        return "a number"
-    if isinstance(x, str):
-        return "a string"
-    if isinstance(x, list | tuple):
-        return "a list"
-    if isinstance(x, dict):
-        return "an object"
-    return f"a {type(x).__name__}"
 
 
 _KINDS: dict[str, Any] = {
@@ -225,7 +216,7 @@ def expect(x: object, at: str, *kinds: str) -> Any:
     )
     shown = f" {x!r:.40}" if isinstance(x, int | float | str) else ""
     extra = " (not finite)" if isinstance(x, float) and not math.isfinite(x) else ""
-    raise ValueError(f"{at} is {kind_of(x)}{shown}{extra}, not {want}")
+    raise ValueError(f"{at} is {kind(x)}{shown}{extra}, not {want}")
 
 
 def finite(x: object, at: str, bound: float) -> float | None:
@@ -249,8 +240,8 @@ __all__ = [
     "expect",
     "finite",
     "is_kind",
-    "kind_of",
     "limit_of",
     "load_json",
     "read_bytes",
+    "too_deep",
 ]

@@ -30,8 +30,8 @@ Definitions:
   time within the phase. Without faults everything is ``before``.
 
 :func:`summary` returns a JSON-serialisable dict (None for what cannot be
-known, never NaN); :func:`ops_frame` and :func:`per_second_frame` return
-pandas frames for analysis and plots.
+known, never NaN). Pandas frames of a run for plots are in
+:mod:`wiber_harness.frames`, so judging a run never imports pandas.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from hdrh.histogram import HdrHistogram
 
 from wiber_harness.checkers.analysis import (
@@ -52,14 +51,12 @@ from wiber_harness.checkers.analysis import (
     INFO,
     NS,
     OK,
-    OUTCOME_NAMES,
     Analysis,
     FaultWindow,
     seconds,
 )
-from wiber_harness.checkers.base import CheckResult
+from wiber_harness.checkers.base import CheckResult, Ops
 from wiber_harness.errors import CheckerError
-from wiber_harness.history import Op, pairs
 from wiber_harness.reads import FinalReads
 
 F64 = npt.NDArray[np.float64]
@@ -115,8 +112,8 @@ def _bucket_floor(h: HdrHistogram, us: F64) -> npt.NDArray[np.int64]:
     # bit length via frexp: exact for integers below 2**53
     pow2ceiling = np.frexp((x | h.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
     shift = pow2ceiling - (h.sub_bucket_half_count_magnitude + 1)
-    floor: npt.NDArray[np.int64] = (x >> shift) << shift
-    return floor
+    out: npt.NDArray[np.int64] = (x >> shift) << shift
+    return out
 
 
 def merged(parts: Sequence[Recorded]) -> Recorded:
@@ -185,7 +182,7 @@ def e2e_latencies(an: Analysis) -> tuple[F64, F64]:
 
 
 def latency_histograms(
-    ops: Sequence[Op], reads: FinalReads, *, analysis: Analysis | None = None
+    ops: Ops, reads: FinalReads, *, analysis: Analysis | None = None
 ) -> dict[str, Recorded]:
     """``{"ack": ..., "e2e": ...}`` over the whole run."""
     an = analysis or Analysis(ops, reads)
@@ -250,57 +247,6 @@ def run_end(an: Analysis) -> float:
 # -- frames ------------------------------------------------------------------
 
 
-def ops_frame(ops: Sequence[Op], *, analysis: Analysis | None = None) -> pd.DataFrame:
-    """One row per invoke with its completion, sorted by invoke time.
-
-    Columns: id, process, f, outcome (ok/fail/info/pending), invoke_s,
-    complete_s, intended_s, latency_ms (completion - intended), key,
-    conversation, sender, seq, message_id, retry, fault, kind.
-    """
-    an = analysis or Analysis(ops, FinalReads())
-    s = an.sends
-    k = s.a_key
-    sends = pd.DataFrame(
-        {
-            "id": s.a_id,
-            "process": s.a_process,
-            "f": "send",
-            "outcome": pd.Categorical.from_codes(s.a_outcome, categories=pd.Index(OUTCOME_NAMES)),
-            "invoke_s": s.a_invoke / NS,
-            "complete_s": s.a_done / NS,
-            "intended_s": s.a_intended / NS,
-            "latency_ms": (s.a_done - s.a_intended) / 1e6,
-            "key": np.asarray(s.keys, dtype=object)[k] if len(k) else [],
-            "conversation": np.asarray(s.k_conversation, dtype=object)[k] if len(k) else [],
-            "sender": np.asarray(s.k_sender, dtype=object)[k] if len(k) else [],
-            "seq": np.asarray(s.k_seq, dtype=object)[k] if len(k) else [],
-            "message_id": s.a_mid,
-            "retry": s.a_retry,
-            "fault": None,
-            "kind": None,
-        }
-    )
-    rows: list[dict[str, Any]] = []
-    for inv, done in pairs(op for op in ops if op.f != "send"):
-        rows.append(
-            {
-                "id": inv.id,
-                "process": inv.process,
-                "f": inv.f,
-                "outcome": done.type if done is not None else "pending",
-                "invoke_s": inv.time / NS,
-                "complete_s": done.time / NS if done is not None else np.nan,
-                "intended_s": np.nan,
-                "latency_ms": (done.time - inv.time) / 1e6 if done is not None else np.nan,
-                "fault": inv.value.get("fault"),
-                "kind": inv.value.get("kind"),
-            }
-        )
-    frame = pd.concat([sends, pd.DataFrame(rows)], ignore_index=True) if rows else sends
-    frame["outcome"] = frame["outcome"].astype(pd.CategoricalDtype(list(OUTCOME_NAMES)))
-    return frame.sort_values(["invoke_s", "id"], kind="stable").reset_index(drop=True)
-
-
 def row_seconds(an: Analysis) -> npt.NDArray[np.int64]:
     """The seconds the per-second counts and frame have rows for, ascending.
 
@@ -345,53 +291,7 @@ def per_second_counts(an: Analysis) -> dict[str, npt.NDArray[np.int64]]:
     }
 
 
-def per_second_frame(
-    ops: Sequence[Op], reads: FinalReads, *, analysis: Analysis | None = None
-) -> pd.DataFrame:
-    """Throughput and ack latency per second since run start.
-
-    Index ``second`` (the seconds of :func:`row_seconds`: every second of a run in
-    which something happens each second); columns sent, acknowledged, failed,
-    indeterminate, stored (counts), ack_p50_ms, ack_p99_ms, ack_max_ms (of ``ok``
-    completions in that second, NaN if none), fault (a fault window overlaps the
-    second), phase.
-    """
-    an = analysis or Analysis(ops, reads)
-    s = an.sends
-    counts = per_second_counts(an)
-    rows = counts.pop("second")
-    last = int(rows[-1])
-    frame = pd.DataFrame(counts, index=pd.Index(rows, name="second"))
-    ok = s.a_outcome == OK
-    lat = pd.DataFrame(
-        {
-            "second": _second(s.a_done[ok], last),
-            "ms": (s.a_done[ok] - s.a_intended[ok]) / 1e6,
-        }
-    )
-    g = lat.groupby("second")["ms"]
-    frame["ack_p50_ms"] = g.quantile(0.5).reindex(frame.index)
-    frame["ack_p99_ms"] = g.quantile(0.99).reindex(frame.index)
-    frame["ack_max_ms"] = g.max().reindex(frame.index)
-    starts = rows.astype(np.float64) * NS
-    fault = np.zeros(len(rows), dtype=np.bool_)
-    for w in fault_windows(an):
-        fault |= (starts + NS > w.start) & (starts <= w.end)
-    frame["fault"] = fault
-    phase = np.full(len(rows), "before", dtype=object)
-    for p in phases(an):
-        # a second belongs to the phase its start falls in
-        phase[p.contains(starts)] = p.name
-    frame["phase"] = phase
-    return frame
-
-
-# -- summary -----------------------------------------------------------------
-
-
-def summary(
-    ops: Sequence[Op], reads: FinalReads, *, analysis: Analysis | None = None
-) -> dict[str, Any]:
+def summary(ops: Ops, reads: FinalReads, *, analysis: Analysis | None = None) -> dict[str, Any]:
     """Every headline figure of a run, JSON-serialisable (see the module docstring).
 
     Keys: ``duration_s`` (to the last op or store write); ``counts`` (sent,
@@ -615,9 +515,7 @@ __all__ = [
     "latency_histograms",
     "merged",
     "new_histogram",
-    "ops_frame",
     "per_second_counts",
-    "per_second_frame",
     "percentiles_ms",
     "phases",
     "record_ns",

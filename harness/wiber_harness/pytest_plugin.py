@@ -9,7 +9,10 @@
   or object with the command-line options below; returns the RunResult).
 * Options: ``--wiber-backend``, ``--wiber-seed``, ``--wiber-quick``,
   ``--wiber-out``, ``--wiber-set NAME=VALUE`` (repeatable; a system setting
-  such as an unsafe one, on top of the scenario's own). Markers
+  such as an unsafe one, on top of the scenario's own), ``--wiber-target
+  DEPLOY.toml`` (attach to a running deployment instead of starting a
+  stack; a scenario it cannot run is skipped with the one-sentence reason
+  the CLI would refuse it with). Markers
   ``integration``, ``slow`` and ``scenario`` are registered, so
   ``--strict-markers`` is clean.
 """
@@ -26,8 +29,11 @@ from wiber_harness.verdict import quiet_word, word
 
 if TYPE_CHECKING:
     from wiber_harness.cluster.base import Cluster
-    from wiber_harness.runner import RunResult
+    from wiber_harness.cluster.deployment import Deployment
+    from wiber_harness.judge import RunResult
     from wiber_harness.scenario import Scenario
+
+_DEPLOYMENT = pytest.StashKey["Deployment"]()
 
 MARKERS = (
     "integration: needs the real local stack (Kafka, store, Toxiproxy)",
@@ -64,6 +70,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             "extra system setting (env) for every scenario run, "
             "e.g. WIBER_CONSUMER_COMMIT_MODE=auto"
         ),
+    )
+    g.addoption(
+        "--wiber-target",
+        default=None,
+        metavar="DEPLOY.toml",
+        help="attach to the running deployment this target file describes (backend attach)",
     )
 
 
@@ -113,7 +125,12 @@ class ScenarioItem(pytest.Item):
         self.scenario = scenario
 
     def runtest(self) -> None:
-        r = _run(self.config, self.scenario)
+        from wiber_harness.faults.needs import NotSupported
+
+        try:
+            r = _run(self.config, self.scenario)
+        except NotSupported as e:
+            pytest.skip(f"the target cannot run this scenario: {e}")
         self.user_properties.append(("run_dir", str(r.run_dir)))
         if r.verdict is not True:
             raise ScenarioFailed(summarize(r))
@@ -162,9 +179,28 @@ def _run(config: pytest.Config, scenario: Scenario, **overrides: Any) -> RunResu
         backend=str(config.getoption("--wiber-backend")),
         settings=_settings(list(config.getoption("--wiber-set"))),
     )
+    target = config.getoption("--wiber-target")
+    if target:
+        opts.backend = "attach"
+        opts.deployment = _deployment(config, str(target))
     for k, v in overrides.items():
         setattr(opts, k, v)
     return run_scenario(scenario, opts)
+
+
+def _deployment(config: pytest.Config, path: str) -> Deployment:
+    """The ``--wiber-target`` file, loaded once per session (a bad file is a usage error)."""
+    from wiber_harness.cluster.deployment import load_deployment
+    from wiber_harness.errors import InvalidScenario
+
+    cached = config.stash.get(_DEPLOYMENT, None)
+    if cached is None:
+        try:
+            cached = load_deployment(path)
+        except InvalidScenario as e:
+            raise pytest.UsageError(str(e)) from None
+        config.stash[_DEPLOYMENT] = cached
+    return cached
 
 
 @pytest.fixture

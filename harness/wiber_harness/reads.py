@@ -3,24 +3,34 @@
 Taken after every fault is healed and the pipeline drained, over direct
 (never proxied) connections. Together with the history they are everything
 the checkers see, so a run can be re-checked offline from the run folder
-(``final_reads.json``).
+(``final_reads.json``, written and read by :mod:`wiber_harness.reads_io`).
 
 Field names are normalised here from the system profile's own names, so
 checkers never depend on how a pipeline names its documents.
+
+The store's documents and the delivery log can be large (a million-op run
+stores half a million messages). They are held either as lists of records
+(what the end phase and tests build) or as tables (:class:`StoreTable`,
+:class:`DeliveryTable`: columns, what a stored file is read into); both are
+sequences of records, and :func:`store_columns` / :func:`delivery_columns`
+give the columns the checkers compute on, whichever form is held.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
-import orjson
+import numpy as np
+import numpy.typing as npt
 
-from wiber_harness.errors import CheckerError
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 
-SCHEMA = "wiber-final-reads/1"
+SCHEMA_V1 = "wiber-final-reads/1"  # records as objects (read only)
+SCHEMA = "wiber-final-reads/2"  # records as columns (written)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +73,146 @@ class DeadLetter:
     reason: str | None
 
 
+def _opt(x: float) -> int | None:
+    return None if x != x else int(x)  # NaN -> None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreColumns:
+    """The store's documents as columns; numbers are float64 with NaN for null
+    (exact for integers below 2**53: offsets and ns times of any real run)."""
+
+    message_id: list[str]
+    key: list[str | None]
+    conversation: list[str | None]
+    sender: list[str | None]
+    partition: F64
+    offset: F64
+    stored_at: F64
+
+    def __len__(self) -> int:
+        return len(self.message_id)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryColumns:
+    """The delivery log as columns (``time`` NaN when unknown)."""
+
+    consumer: list[str]
+    partition: I64
+    offset: I64
+    message_id: list[str | None]
+    time: F64
+    outcome: list[str]
+
+    def __len__(self) -> int:
+        return len(self.consumer)
+
+
+class StoreTable(Sequence[StoredRecord]):
+    """The store's documents held as columns, seen as a sequence of records."""
+
+    def __init__(self, columns: StoreColumns) -> None:
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    @overload
+    def __getitem__(self, i: int) -> StoredRecord: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[StoredRecord]: ...
+    def __getitem__(self, i: int | slice) -> StoredRecord | list[StoredRecord]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        c = self.columns
+        return StoredRecord(
+            c.message_id[i],
+            c.key[i],
+            c.conversation[i],
+            c.sender[i],
+            _opt(c.partition[i]),
+            _opt(c.offset[i]),
+            _opt(c.stored_at[i]),
+        )
+
+    def __iter__(self) -> Iterator[StoredRecord]:
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class DeliveryTable(Sequence[DeliveryEvent]):
+    """The delivery log held as columns, seen as a sequence of events."""
+
+    def __init__(self, columns: DeliveryColumns) -> None:
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    @overload
+    def __getitem__(self, i: int) -> DeliveryEvent: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[DeliveryEvent]: ...
+    def __getitem__(self, i: int | slice) -> DeliveryEvent | list[DeliveryEvent]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        c = self.columns
+        return DeliveryEvent(
+            c.consumer[i],
+            int(c.partition[i]),
+            int(c.offset[i]),
+            c.message_id[i],
+            _opt(c.time[i]),
+            c.outcome[i],
+        )
+
+    def __iter__(self) -> Iterator[DeliveryEvent]:
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _nums(values: Sequence[int | None]) -> F64:
+    return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def store_columns(store: Sequence[StoredRecord]) -> StoreColumns:
+    """The columns of the store, whichever form it is held in."""
+    if isinstance(store, StoreTable):
+        return store.columns
+    return StoreColumns(
+        message_id=[r.message_id for r in store],
+        key=[r.key for r in store],
+        conversation=[r.conversation for r in store],
+        sender=[r.sender for r in store],
+        partition=_nums([r.partition for r in store]),
+        offset=_nums([r.offset for r in store]),
+        stored_at=_nums([r.stored_at for r in store]),
+    )
+
+
+def delivery_columns(delivery: Sequence[DeliveryEvent]) -> DeliveryColumns:
+    """The columns of the delivery log, whichever form it is held in."""
+    if isinstance(delivery, DeliveryTable):
+        return delivery.columns
+    return DeliveryColumns(
+        consumer=[e.consumer for e in delivery],
+        partition=np.asarray([e.partition for e in delivery], dtype=np.int64),
+        offset=np.asarray([e.offset for e in delivery], dtype=np.int64),
+        message_id=[e.message_id for e in delivery],
+        time=_nums([e.time for e in delivery]),
+        outcome=[e.outcome for e in delivery],
+    )
+
+
 @dataclass(slots=True)
 class FinalReads:
     """Everything read at the end of a run.
@@ -82,10 +232,10 @@ class FinalReads:
       the scenario had none).
     """
 
-    store: list[StoredRecord] = field(default_factory=list)
+    store: Sequence[StoredRecord] = field(default_factory=list)
     api: dict[str, list[str]] = field(default_factory=dict)
     api_errors: dict[str, str] = field(default_factory=dict)
-    delivery: list[DeliveryEvent] = field(default_factory=list)
+    delivery: Sequence[DeliveryEvent] = field(default_factory=list)
     dead_letters: list[DeadLetter] | None = None
     end_offsets: dict[int, int] = field(default_factory=dict)
     drained: bool = True
@@ -94,194 +244,40 @@ class FinalReads:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
-        d = asdict(self)
-        d["schema"] = SCHEMA
-        d["end_offsets"] = {str(k): v for k, v in self.end_offsets.items()}
-        return orjson.dumps(d, option=orjson.OPT_INDENT_2)
+        """The file form (schema :data:`SCHEMA`: records as columns)."""
+        from wiber_harness.reads_io import encode
+
+        return encode(self)
 
     @classmethod
     def from_dict(cls, d: object) -> FinalReads:
-        """Decode and check every field; raises :class:`MalformedReads` naming the field."""
-        return _decode(d)
+        """Decode and check every field; raises ``MalformedReads`` naming the field."""
+        from wiber_harness.reads_io import decode_strict
+
+        return decode_strict(d)
 
     def save(self, path: Path) -> None:
         path.write_bytes(self.to_json())
 
     @classmethod
     def load(cls, path: Path) -> FinalReads:
-        """Read ``final_reads.json``; every problem is one :class:`CheckerError` sentence."""
-        try:
-            raw = path.read_bytes()
-        except OSError as e:
-            raise CheckerError(
-                f"{path}: cannot read the final reads ({e.strerror}); re-run the scenario"
-            ) from e
-        try:
-            d = orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            raise CheckerError(
-                f"{path}: the final reads are not JSON ({e}); re-run the scenario "
-                "(or restore the file)"
-            ) from None
-        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
-            found = d.get("schema") if isinstance(d, dict) else None
-            what = f"schema {found!r:.60}" if isinstance(d, dict) else f"a JSON {_kind(d)}"
-            raise CheckerError(
-                f"{path}: the file holds {what}, not an object of schema {SCHEMA!r}; "
-                "this harness cannot read it"
-            )
-        try:
-            return _decode(d)
-        except MalformedReads as e:
-            raise CheckerError(f"{path}: {e}; re-run the scenario (or restore the file)") from None
+        """Read ``final_reads.json``; every problem is one ``CheckerError`` sentence."""
+        from wiber_harness.reads_io import load
+
+        return load(path)
 
 
-class MalformedReads(ValueError):
-    """A field of the final reads has the wrong type or an impossible value."""
-
-
-_MAX_ABS_NS = 7 * 86_400 * 1_000_000_000  # run-relative times: a week either way
-
-
-def _kind(x: object) -> str:
-    if x is None:
-        return "null"
-    if isinstance(x, bool):
-        return "boolean"
-    if isinstance(x, int):
-        return "integer"
-    if isinstance(x, float):
-        return "number"
-    if isinstance(x, str):
-        return "string"
-    if isinstance(x, list):
-        return "list"
-    if isinstance(x, dict):
-        return "object"
-    return type(x).__name__
-
-
-def _bad(where: str, x: object, want: str) -> MalformedReads:
-    return MalformedReads(f"{where} is {_kind(x)} {x!r:.40}, not {want}")
-
-
-def _obj(x: object, where: str) -> dict[str, Any]:
-    if not isinstance(x, dict):
-        raise _bad(where, x, "an object")
-    return x
-
-
-def _list(x: object, where: str) -> list[Any]:
-    if not isinstance(x, list):
-        raise _bad(where, x, "a list")
-    return x
-
-
-def _str(x: object, where: str, *, null: bool = False) -> str | None:
-    if x is None and null:
-        return None
-    if not isinstance(x, str):
-        raise _bad(where, x, "a string or null" if null else "a string")
-    return x
-
-
-def _int(x: object, where: str, *, null: bool = False, ns: bool = False) -> int | None:
-    if x is None and null:
-        return None
-    if isinstance(x, bool) or not isinstance(x, int):
-        raise _bad(where, x, "an integer or null" if null else "an integer")
-    if ns and abs(x) > _MAX_ABS_NS:
-        raise MalformedReads(
-            f"{where} is {x}, beyond a week of ns from the run start (an epoch time?)"
-        )
-    return x
-
-
-def _num(x: object, where: str) -> float | None:
-    if x is None:
-        return None
-    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
-        raise _bad(where, x, "a finite number or null")
-    return float(x)
-
-
-def _decode(d: object) -> FinalReads:
-    top = _obj(d, "the top level")
-    store: list[StoredRecord] = []
-    for i, r in enumerate(_list(top.get("store", []), "store")):
-        w = f"store[{i}]"
-        o = _obj(r, w)
-        store.append(
-            StoredRecord(
-                message_id=_str(o.get("message_id"), f"{w}.message_id") or "",
-                key=_str(o.get("key"), f"{w}.key", null=True),
-                conversation=_str(o.get("conversation"), f"{w}.conversation", null=True),
-                sender=_str(o.get("sender"), f"{w}.sender", null=True),
-                partition=_int(o.get("partition"), f"{w}.partition", null=True),
-                offset=_int(o.get("offset"), f"{w}.offset", null=True),
-                stored_at=_int(o.get("stored_at"), f"{w}.stored_at", null=True, ns=True),
-            )
-        )
-    api: dict[str, list[str]] = {}
-    for conv, ids in _obj(top.get("api", {}), "api").items():
-        w = f"api[{conv!r:.40}]"
-        api[conv] = [_str(m, f"{w}[{j}]") or "" for j, m in enumerate(_list(ids, w))]
-    api_errors = {
-        conv: _str(e, f"api_errors[{conv!r:.40}]") or ""
-        for conv, e in _obj(top.get("api_errors", {}), "api_errors").items()
-    }
-    delivery: list[DeliveryEvent] = []
-    for i, e in enumerate(_list(top.get("delivery", []), "delivery")):
-        w = f"delivery[{i}]"
-        o = _obj(e, w)
-        delivery.append(
-            DeliveryEvent(
-                consumer=_str(o.get("consumer"), f"{w}.consumer") or "",
-                partition=_int(o.get("partition"), f"{w}.partition") or 0,
-                offset=_int(o.get("offset"), f"{w}.offset") or 0,
-                message_id=_str(o.get("message_id"), f"{w}.message_id", null=True),
-                time=_int(o.get("time"), f"{w}.time", null=True, ns=True),
-                outcome=_str(o.get("outcome"), f"{w}.outcome") or "",
-            )
-        )
-    dead: list[DeadLetter] | None = None
-    if top.get("dead_letters") is not None:
-        dead = []
-        for i, e in enumerate(_list(top["dead_letters"], "dead_letters")):
-            w = f"dead_letters[{i}]"
-            o = _obj(e, w)
-            dead.append(
-                DeadLetter(
-                    partition=_int(o.get("partition"), f"{w}.partition") or 0,
-                    offset=_int(o.get("offset"), f"{w}.offset") or 0,
-                    message_id=_str(o.get("message_id"), f"{w}.message_id", null=True),
-                    reason=_str(o.get("reason"), f"{w}.reason", null=True),
-                )
-            )
-    end: dict[int, int] = {}
-    for k, v in _obj(top.get("end_offsets", {}), "end_offsets").items():
-        try:
-            part = int(k)
-        except ValueError:
-            raise MalformedReads(
-                f"end_offsets has the key {k!r:.40}, not a partition number"
-            ) from None
-        end[part] = _int(v, f"end_offsets[{k!r:.20}]") or 0
-    drained = top.get("drained", True)
-    if not isinstance(drained, bool):
-        raise _bad("drained", drained, "true or false")
-    return FinalReads(
-        store=store,
-        api=api,
-        api_errors=api_errors,
-        delivery=delivery,
-        dead_letters=dead,
-        end_offsets=end,
-        drained=drained,
-        drain_s=_num(top.get("drain_s"), "drain_s"),
-        healed_at=_int(top.get("healed_at"), "healed_at", null=True, ns=True),
-        extra=_obj(top.get("extra", {}), "extra"),
-    )
-
-
-__all__ = ["SCHEMA", "DeadLetter", "DeliveryEvent", "FinalReads", "MalformedReads", "StoredRecord"]
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_V1",
+    "DeadLetter",
+    "DeliveryColumns",
+    "DeliveryEvent",
+    "DeliveryTable",
+    "FinalReads",
+    "StoreColumns",
+    "StoreTable",
+    "StoredRecord",
+    "delivery_columns",
+    "store_columns",
+]

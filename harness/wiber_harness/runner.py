@@ -1,6 +1,6 @@
 """The runner: one scenario, end to end, into a run folder.
 
-    start the cluster (its own, fresh)
+    start the cluster (its own, fresh; or attach to a deployment: --backend attach)
     -> workload and fault timeline in parallel, recorded in history.jsonl
     -> heal every fault, let the workload finish
     -> drain (bounded), final reads
@@ -20,38 +20,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
-import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from wiber_harness import __version__
-from wiber_harness.checkers import CheckResult, check_all
-from wiber_harness.checkers.analysis import Analysis
-from wiber_harness.checkers.base import Validity, merge_validity
 from wiber_harness.clock import Clock
+from wiber_harness.cluster.attach_scope import scoped
 from wiber_harness.cluster.base import Cluster, ClusterConfig
 from wiber_harness.cluster.factory import make_cluster
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.end_phase import drain, final_reads
-from wiber_harness.errors import CheckerError, HarnessError, InvalidScenario
-from wiber_harness.faults.nemesis import Nemesis, fault_evidence
-from wiber_harness.history import NEMESIS, HistoryWriter, Op, read_history
-from wiber_harness.inputs import check_file, load_json
-from wiber_harness.metrics import summary, threshold_metrics
-from wiber_harness.reads import FinalReads
-from wiber_harness.scenario import Scenario, load_scenario
-from wiber_harness.verdict import EXIT_CODES as EXIT
+from wiber_harness.faults.nemesis import Nemesis
+from wiber_harness.history import NEMESIS, HistoryWriter
+from wiber_harness.judge import RunResult, judge_run
+from wiber_harness.scenario import Scenario
 from wiber_harness.verdict import word as _word
-from wiber_harness.wellformed import Malformed, validate_ops
 
-RESULT_SCHEMA = "wiber-result/1"
+if TYPE_CHECKING:
+    from wiber_harness.cluster.deployment import Deployment
 
 
 @dataclass
@@ -68,20 +58,9 @@ class RunOptions:
     progress: Callable[[str], None] | None = None
     # (elapsed s, duration s, workload counters) once a second during the load
     tick: Callable[[float, float, dict[str, int]], None] | None = None
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    scenario: str
-    verdict: Validity
-    reasons: list[str]
-    checks: dict[str, dict[str, Any]]
-    metrics: dict[str, Any]
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT[self.verdict]
+    # backend "attach": the deployment of a target file (cluster/deployment.py)
+    deployment: Deployment | None = None
+    user_prefix: str = "u"  # the workload's user names; attach runs get their own
 
 
 def _utc() -> str:
@@ -103,8 +82,35 @@ def scenario_cluster(scenario: Scenario, run_dir: Path, opts: RunOptions) -> Clu
         run_dir,
         settings={**scenario.topology.env(), **opts.settings},
         system=opts.system,
+        deployment=opts.deployment,
     )
     return make_cluster(opts.backend, config)
+
+
+def attach_options(scenario: Scenario, opts: RunOptions) -> RunOptions:
+    """An attach run's options: refused unless the target can run ``scenario``; its profile.
+
+    Raises :class:`~wiber_harness.faults.needs.NotSupported` (exit 2), one
+    sentence per missing driver, before anything is started or written. The
+    run's users get a prefix of their own (``u<hex ms>x``), so its
+    conversations are new on a deployment that holds earlier runs.
+    """
+    from wiber_harness.errors import ClusterError, HarnessError
+    from wiber_harness.faults.needs import check_fit
+
+    d = opts.deployment
+    if d is None:
+        raise ClusterError("--backend attach needs a target file: --target DEPLOY.toml")
+    check_fit([scenario], d, opts.settings)
+    system = opts.system
+    if d.system is not None:
+        if system not in (DEFAULT_SYSTEM, d.system):
+            raise HarnessError(
+                f"{d.source} names the system profile {d.system_source} and another profile "
+                "was given too; give the profile once"
+            )
+        system = d.system
+    return dataclasses.replace(opts, system=system, user_prefix=f"u{time.time_ns() // 10**6:x}x")
 
 
 def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResult:
@@ -112,13 +118,21 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
     opts = opts or RunOptions()
     say = opts.progress or (lambda s: None)
     scenario = prepare(scenario, opts)
+    if opts.backend == "attach":
+        opts = attach_options(scenario, opts)
     run_dir = (opts.out_root / f"{_utc()}-{scenario.name}").resolve()
     run_dir.mkdir(parents=True, exist_ok=False)
     (run_dir / "scenario.yaml").write_text(scenario.to_yaml())
     _link_latest(opts.out_root, run_dir)
     cluster = scenario_cluster(scenario, run_dir, opts)
     t0 = time.monotonic()
-    say(f"{scenario.name}: starting the {opts.backend} stack")
+    attached = opts.deployment is not None and opts.backend == "attach"
+    say(
+        f"{scenario.name}: starting the attach backend (checking that {opts.deployment.source} "
+        "answers; it starts nothing)"
+        if attached and opts.deployment is not None
+        else f"{scenario.name}: starting the {opts.backend} stack"
+    )
     try:
         cluster.start()
         start_s = time.monotonic() - t0
@@ -154,6 +168,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
                 healed_at=max(healed) if healed else None,
                 extra={"drain": dinfo},
             )
+        reads = scoped(cluster, reads)  # attach: without what the deployment held before
         reads.save(run_dir / "final_reads.json")
         env = {
             "start_s": round(start_s, 3),
@@ -161,7 +176,12 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
             "ready_after_heal_s": round(ready_s, 3),
         }
     finally:
-        say(f"{scenario.name}: stopping the stack")
+        say(
+            f"{scenario.name}: stopping the attach backend (healing what the run left; the "
+            "deployment keeps running)"
+            if attached
+            else f"{scenario.name}: stopping the stack"
+        )
         cluster.close()
     result = judge_run(scenario, ops, reads, run_dir, env)
     say(f"{scenario.name}: {_word(result.verdict)}")
@@ -188,6 +208,7 @@ async def _drive(
         seed=w.seed,
         batch=w.batch,
         run_id=f"{scenario.name}-{clock.wall0_ns}",
+        user_prefix=opts.user_prefix,
     )
     workload = Workload(
         cfg, list(cluster.endpoints().apis), history, clock, api_profile=opts.system.api
@@ -241,172 +262,6 @@ async def _ticker(
         )
 
 
-def judge_run(
-    scenario: Scenario,
-    ops: list[Op],
-    reads: FinalReads,
-    run_dir: Path,
-    env: dict[str, Any] | None = None,
-) -> RunResult:
-    """Checkers + fault evidence + metrics + expectations -> verdict; writes result.json."""
-    reasons: list[str] = []
-    try:
-        validate_ops(ops)
-    except Malformed as e:
-        raise CheckerError(
-            f"{run_dir}: the history is malformed ({e}); this is a harness bug, please report it"
-        ) from None
-    try:
-        an = Analysis(ops, reads)
-        checks = check_all(ops, reads, analysis=an)
-        summ = summary(ops, reads, analysis=an)
-        metrics = threshold_metrics(checks, summ)
-    except HarnessError as e:
-        raise CheckerError(f"{run_dir}: the checkers could not run ({e})") from e
-    faults_ok, fault_problems = fault_evidence(ops)
-    checks["faults"] = CheckResult(
-        name="faults",
-        valid=True if faults_ok else "unknown",
-        counts={
-            "faults": sum(1 for o in ops if o.process == NEMESIS and o.type != "invoke"),
-            "without_evidence": len(fault_problems),
-        },
-        examples={"without_evidence": fault_problems[:5]} if fault_problems else {},
-    )
-    verdict, why = scenario.expect.judge(
-        {k: v.valid for k, v in checks.items() if k != "faults"}, metrics
-    )
-    reasons += why
-    if not faults_ok:
-        reasons += [f"fault without evidence: {p}" for p in fault_problems]
-        # a violation found anyway stands; otherwise the run proves nothing
-        verdict = merge_validity([verdict, "unknown"])
-    if scenario.expect.violation and verdict is True and not faults_ok:
-        verdict = "unknown"
-    result = RunResult(
-        run_dir,
-        scenario.name,
-        verdict,
-        reasons,
-        {k: v.to_dict() for k, v in checks.items()},
-        {"thresholds": metrics, "summary": summ},
-    )
-    _write_result(result, scenario, env or {})
-    return result
-
-
-def _write_result(r: RunResult, scenario: Scenario, env: dict[str, Any]) -> None:
-    doc = {
-        "schema": RESULT_SCHEMA,
-        "scenario": r.scenario,
-        "description": scenario.description,
-        "verdict": r.verdict,
-        "exit_code": r.exit_code,
-        "reasons": r.reasons,
-        "expect": {
-            "valid": list(scenario.expect.valid),
-            "violation": scenario.expect.violation,
-            "thresholds": {k: str(v) for k, v in scenario.expect.thresholds.items()},
-        },
-        "checks": r.checks,
-        "metrics": r.metrics,
-        "seed": scenario.workload.seed,
-        "backend": env.get("backend"),
-        "env": env,
-        "versions": {"wiber_harness": __version__, "python": platform.python_version()},
-        "host": {
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-            "system": platform.system(),
-        },
-        "written_at": dt.datetime.now(dt.UTC).isoformat(),
-    }
-    path = r.run_dir / "result.json"
-    try:
-        path.write_bytes(
-            orjson.dumps(
-                doc,
-                option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
-                default=_default,
-            )
-        )
-    except orjson.JSONEncodeError as e:
-        raise CheckerError(
-            f"{path}: cannot write the result ({e}); a value in the history or final reads "
-            "nests too deep to be written back, so restore those files"
-        ) from None
-    except OSError as e:
-        raise CheckerError(
-            f"{path}: cannot write the result ({e.strerror}); make the run folder writable "
-            "(and result.json a file)"
-        ) from None
-
-
-def _default(o: Any) -> Any:
-    if isinstance(o, float):
-        return None
-    if isinstance(o, set | frozenset | tuple):
-        return list(o)
-    raise TypeError(f"cannot serialise {type(o).__name__}")
-
-
-def check_run(run_dir: Path) -> RunResult:
-    """Re-check a stored run folder offline (writes result.json again).
-
-    Every file is checked before it is read (:mod:`wiber_harness.inputs`: a regular
-    file within its size limit); anything unreadable or malformed raises a
-    :class:`~wiber_harness.errors.HarnessError` whose message is one sentence naming
-    the file and the line or field. A ``result.json`` already there only lends its
-    ``env``; an unreadable one is ignored, since it is rewritten.
-    """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        what = "a file" if run_dir.is_file() else "no such folder"
-        raise CheckerError(
-            f"{run_dir}: {what}, not a run folder; pass a folder a run wrote "
-            "(reports/runs/<time>-<scenario>)"
-        )
-    run_dir = run_dir.resolve()
-    fix = "re-run the scenario (or restore the file)"
-    for name, kind in _RUN_FILES:
-        path = run_dir / name
-        if not (path.exists() or path.is_symlink()):
-            raise CheckerError(
-                f"{run_dir}: no {name}; is this a run folder (reports/runs/<time>-<scenario>)?"
-            )
-        check_file(path, kind, fix)
-    try:
-        scenario = load_scenario(run_dir / "scenario.yaml")
-    except InvalidScenario as e:  # PyYAML's own messages span lines: make it one
-        raise InvalidScenario(" ".join(str(e).split())) from None
-    except RecursionError:
-        raise CheckerError(
-            f"{run_dir / 'scenario.yaml'}: nested too deep to read (thousands of levels); {fix}"
-        ) from None
-    _, ops = read_history(run_dir / "history.jsonl")
-    reads = FinalReads.load(run_dir / "final_reads.json")
-    return judge_run(scenario, ops, reads, run_dir, _old_env(run_dir / "result.json"))
-
-
-_RUN_FILES = (
-    ("scenario.yaml", "scenario"),
-    ("history.jsonl", "history"),
-    ("final_reads.json", "final reads"),
-)
-
-
-def _old_env(path: Path) -> dict[str, Any]:
-    """The ``env`` of an earlier result.json, or {} when there is none to be had."""
-    if not path.is_file():
-        return {}
-    with contextlib.suppress(HarnessError):
-        doc = load_json(path, "result", "")
-        env = doc.get("env") if isinstance(doc, dict) else None
-        if isinstance(env, dict):
-            return dict(env)
-    return {}
-
-
 def _link_latest(root: Path, run_dir: Path) -> None:
     link = root / "latest"
     with contextlib.suppress(OSError):
@@ -415,4 +270,4 @@ def _link_latest(root: Path, run_dir: Path) -> None:
         link.symlink_to(run_dir.name)
 
 
-__all__ = ["RESULT_SCHEMA", "RunOptions", "RunResult", "check_run", "judge_run", "run_scenario"]
+__all__ = ["RunOptions", "attach_options", "run_scenario", "scenario_cluster"]

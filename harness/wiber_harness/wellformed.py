@@ -33,10 +33,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from wiber_harness.words import kind
+
 OP_TYPES: frozenset[str] = frozenset({"invoke", "ok", "fail", "info"})
 NEMESIS = "nemesis"
 
 MAX_TIME_NS = 7 * 86_400 * 1_000_000_000  # a week: no run is longer; epoch ns are far above
+INT64 = 2**63  # every integer of an op is a signed 64-bit integer: -2**63 <= x < 2**63
 
 _FIX = "the harness writes histories itself, so re-run the scenario (or restore the file)"
 _OPTIONAL_STR_SEND = ("conversation", "from", "to", "sender", "retry_of")
@@ -47,31 +50,17 @@ class Malformed(ValueError):
     """One op, or a relation between ops, breaks a rule. The message has the fix."""
 
 
-def _kind(x: object) -> str:
-    if x is None:
-        return "null"
-    if isinstance(x, bool):
-        return "a boolean"
-    if isinstance(x, int):
-        return "an integer"
-    if isinstance(x, float):
-        return "a number"
-    if isinstance(x, str):
-        return "a string"
-    if isinstance(x, list):
-        return "a list"
-    if isinstance(x, dict):
-        return "an object"
-    return type(x).__name__
-
-
 def _is_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
+def _is_int64(x: object) -> bool:
+    return _is_int(x) and -INT64 <= x < INT64  # type: ignore[operator]
+
+
 def _time(x: object, what: str) -> int:
     if not _is_int(x):
-        raise Malformed(f"{what} is {_kind(x)}, not an integer of ns since the run start; {_FIX}")
+        raise Malformed(f"{what} is {kind(x)}, not an integer of ns since the run start; {_FIX}")
     assert isinstance(x, int)
     if not 0 <= x <= MAX_TIME_NS:
         raise Malformed(
@@ -105,35 +94,37 @@ def check_op(d: object) -> dict[str, Any]:
     """
     if not isinstance(d, dict):
         raise Malformed(
-            f"the line holds {_kind(d)}, not an op object with id, type, f, process, time "
+            f"the line holds {kind(d)}, not an op object with id, type, f, process, time "
             f"and value; {_FIX}"
         )
     op_id = d.get("id")
-    if not _is_int(op_id) or op_id < 0:  # type: ignore[operator]
-        raise Malformed(f"field id is {_kind(op_id)} {op_id!r:.40}, not an integer >= 0; {_FIX}")
+    if not _is_int(op_id) or not 0 <= op_id < INT64:  # type: ignore[operator]
+        raise Malformed(
+            f"field id is {kind(op_id)} {op_id!r:.40}, not an integer in 0..2**63-1; {_FIX}"
+        )
     t = d.get("type")
-    if t not in OP_TYPES:
+    if not isinstance(t, str) or t not in OP_TYPES:
         raise Malformed(f"field type is {t!r:.40}, not one of invoke, ok, fail, info; {_FIX}")
     f = d.get("f")
     if not isinstance(f, str) or not f:
-        raise Malformed(f"field f is {_kind(f)}, not a non-empty string; {_FIX}")
+        raise Malformed(f"field f is {kind(f)}, not a non-empty string; {_FIX}")
     process = d.get("process")
     if not isinstance(process, str):
-        raise Malformed(f"field process is {_kind(process)}, not a string; {_FIX}")
+        raise Malformed(f"field process is {kind(process)}, not a string; {_FIX}")
     _time(d.get("time"), "field time")
     value = d.get("value")
     if value is None:
         value = {}
     elif not isinstance(value, dict):
-        raise Malformed(f"field value is {_kind(value)}, not an object; {_FIX}")
+        raise Malformed(f"field value is {kind(value)}, not an object; {_FIX}")
     if f == "send":
         (_send_invoke if t == "invoke" else _send_completion)(value)
-    elif process == NEMESIS and t == "invoke":
+    if process == NEMESIS and t == "invoke":
         for name in ("fault", "kind"):
             if not isinstance(value.get(name), str):
                 raise Malformed(
                     f"a nemesis invoke needs value.{name} as a string, not "
-                    f"{_kind(value.get(name))}; {_FIX}"
+                    f"{kind(value.get(name))}; {_FIX}"
                 )
     return value
 
@@ -143,20 +134,22 @@ def _send_invoke(v: dict[str, object]) -> None:
     if not isinstance(key, str) or not key:
         raise Malformed(
             f"a send invoke needs value.key (the idempotency key) as a non-empty string, not "
-            f"{_kind(key)}; {_FIX}"
+            f"{kind(key)}; {_FIX}"
         )
     for name in _OPTIONAL_STR_SEND:
         x = v.get(name)
         if x is not None and not isinstance(x, str):
-            raise Malformed(f"value.{name} of a send invoke is {_kind(x)}, not a string; {_FIX}")
+            raise Malformed(f"value.{name} of a send invoke is {kind(x)}, not a string; {_FIX}")
     seq = v.get("seq")
-    if seq is not None and not _is_int(seq):
-        raise Malformed(f"value.seq of a send invoke is {_kind(seq)}, not an integer; {_FIX}")
+    if seq is not None and not _is_int64(seq):
+        raise Malformed(
+            f"value.seq of a send invoke is {kind(seq)} {seq!r:.40}, not a 64-bit integer; {_FIX}"
+        )
     intended = v.get("intended")
     if intended is not None:
         if isinstance(intended, bool) or not isinstance(intended, int | float):
             raise Malformed(
-                f"value.intended of a send invoke is {_kind(intended)}, not a number of ns; {_FIX}"
+                f"value.intended of a send invoke is {kind(intended)}, not a number of ns; {_FIX}"
             )
         if not (math.isfinite(intended) and 0 <= intended <= MAX_TIME_NS):
             raise Malformed(
@@ -165,23 +158,20 @@ def _send_invoke(v: dict[str, object]) -> None:
             )
     invalid = v.get("invalid")
     if invalid is not None and not isinstance(invalid, bool):
-        raise Malformed(
-            f"value.invalid of a send invoke is {_kind(invalid)}, not a boolean; {_FIX}"
-        )
+        raise Malformed(f"value.invalid of a send invoke is {kind(invalid)}, not a boolean; {_FIX}")
 
 
 def _send_completion(v: dict[str, object]) -> None:
     for name in ("messageId", "error"):
         x = v.get(name)
         if x is not None and not isinstance(x, str):
-            raise Malformed(
-                f"value.{name} of a send completion is {_kind(x)}, not a string; {_FIX}"
-            )
+            raise Malformed(f"value.{name} of a send completion is {kind(x)}, not a string; {_FIX}")
     for name in _OPTIONAL_INT_DONE:
         x = v.get(name)
-        if x is not None and not _is_int(x):
+        if x is not None and not _is_int64(x):
             raise Malformed(
-                f"value.{name} of a send completion is {_kind(x)}, not an integer; {_FIX}"
+                f"value.{name} of a send completion is {kind(x)} {x!r:.40}, not a 64-bit "
+                f"integer; {_FIX}"
             )
 
 
@@ -259,6 +249,7 @@ def validate_ops(ops: Iterable[OpLike]) -> None:
 
 
 __all__ = [
+    "INT64",
     "MAX_TIME_NS",
     "NEMESIS",
     "OP_TYPES",

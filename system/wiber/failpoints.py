@@ -15,7 +15,7 @@ and the body of ``PUT /debug/failpoints``)::
 * ``hang``: never return (sleeps for a day; in the API only the request
   that hit it hangs, the event loop keeps serving others).
 * ``raise``: raise ``FailpointError`` at that point.
-* ``delay:MS``: sleep MS milliseconds, then continue.
+* ``delay:MS``: sleep MS milliseconds (0 to ``MAX_DELAY_MS``, a day), then continue.
 * ``off``: remove the point (useful in the file or at run time).
 * ``@N``: act only on the N-th hit (1-based) counted from when the rule
   was set; ``%P``: act on each hit with probability P (0..1); neither: act
@@ -60,6 +60,7 @@ POINTS = (
 )
 ACTIONS = ("crash", "hang", "raise", "delay", "off")
 HANG_S = 86_400.0
+MAX_DELAY_MS = 86_400_000  # a day, like hang; a longer delay is a typo
 CRASH_EXIT_CODE = 137
 FILE_CHECK_INTERVAL_S = 0.2
 
@@ -104,6 +105,20 @@ def parse_spec(spec: str) -> dict[str, Rule]:
     return rules
 
 
+def check_points(rules: dict[str, Rule]) -> None:
+    """Raise FailpointSpecError when a rule names no point of :data:`POINTS`.
+
+    ``parse_spec`` takes any name (the tests arm made-up points); a spec
+    that comes from outside (``PUT /debug/failpoints``) is checked with this
+    too, so a typo is refused instead of silently never firing.
+    """
+    unknown = sorted(n for n in rules if n not in POINTS)
+    if unknown:
+        raise FailpointSpecError(
+            f"unknown failpoint {', '.join(unknown)} (the points are {', '.join(POINTS)})"
+        )
+
+
 def _parse_entry(entry: str) -> Rule:
     """One ``name=action[@N|%P]`` entry (comments and blanks already gone)."""
     name, sep, act = entry.partition("=")
@@ -113,10 +128,18 @@ def _parse_entry(entry: str) -> Rule:
     act, nth, prob = _parse_when(name, act)
     delay_ms = 0
     if act.startswith("delay:"):
-        try:
-            delay_ms = int(act.split(":", 1)[1])
-        except ValueError:
-            raise FailpointSpecError(f"failpoint {name}: {act!r} needs delay:MS") from None
+        ms = act.split(":", 1)[1]
+        # ASCII digits only: int() also takes "-5", "1_000", " 7" and non-ASCII digits.
+        if not (ms.isascii() and ms.isdigit()):
+            raise FailpointSpecError(
+                f"failpoint {name}: {act!r} needs delay:MS with MS a whole number of "
+                f"milliseconds, 0 to {MAX_DELAY_MS}"
+            )
+        delay_ms = int(ms) if len(ms) <= 12 else MAX_DELAY_MS + 1
+        if delay_ms > MAX_DELAY_MS:
+            raise FailpointSpecError(
+                f"failpoint {name}: delay:MS is over {MAX_DELAY_MS} ms (a day; use hang)"
+            )
         act = "delay"
     if act not in ACTIONS:
         raise FailpointSpecError(
@@ -311,6 +334,7 @@ def status() -> dict[str, Any]:
 __all__ = [
     "ACTIONS",
     "CRASH_EXIT_CODE",
+    "MAX_DELAY_MS",
     "POINTS",
     "REGISTRY",
     "FailpointError",
@@ -318,6 +342,7 @@ __all__ = [
     "Registry",
     "Rule",
     "ahit",
+    "check_points",
     "configure",
     "hit",
     "parse_spec",

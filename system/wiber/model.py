@@ -42,7 +42,8 @@ import orjson
 # Fixed forever: changing it would change every derived messageId.
 NAMESPACE = uuid.UUID("6f1c2b8e-3a5d-5e4f-9b7a-2c1d0e9f8a7b")
 
-USER_PATTERN = re.compile(r"^[A-Za-z0-9._@+\-]+$")
+# fullmatch, not match: with match, "$" also matches before a trailing newline.
+USER_PATTERN = re.compile(r"[A-Za-z0-9._@+\-]+")
 USER_RULE = "letters, digits and . _ - @ + only"
 
 
@@ -74,7 +75,7 @@ def check_user(value: str, max_len: int) -> str | None:
         return "must not be empty"
     if len(value) > max_len:
         return f"must be at most {max_len} characters (got {len(value)})"
-    if not USER_PATTERN.match(value):
+    if not USER_PATTERN.fullmatch(value):
         return f"may contain {USER_RULE}"
     return None
 

@@ -213,6 +213,17 @@ class Settings(BaseSettings):
     api_port: int = Field(8080, ge=0, le=65535, description="Port of `python -m wiber.api`.")
     api_access_log: bool = Field(False, description="Keep uvicorn's per-request access log.")
     debug_endpoints: bool = Field(False, description="Serve PUT/GET /debug/failpoints.")
+    api_docs: bool = Field(
+        False, description="Serve /openapi.json, /docs and /redoc (off: they answer 404)."
+    )
+    api_body_budget_bytes: int = Field(
+        64 << 20,
+        ge=1 << 20,
+        le=1 << 34,
+        description="Most request-body bytes the API holds at once, over all requests; a body "
+        "that does not fit waits (up to WIBER_REQUEST_TIMEOUT_S, then 503). No route accepts "
+        "a body larger than this.",
+    )
     max_batch: int = Field(100, ge=1, le=10_000, description="Most messages in one batch POST.")
     max_content_bytes: int = Field(
         65_536, ge=1, le=900_000, description="Largest message content, in UTF-8 bytes."

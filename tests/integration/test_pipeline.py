@@ -155,7 +155,10 @@ class Load:
 
 # ------------------------------------------------------------------------- checks
 def store_docs(cluster: LocalCluster, prefix: str) -> list[dict[str, Any]]:
-    with pymongo.MongoClient(cluster.endpoints().store, serverSelectionTimeoutMS=5000) as c:
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+        cluster.endpoints().store, serverSelectionTimeoutMS=5000
+    )
+    with client as c:
         coll = c[cluster.spec.db][cluster.spec.collection]
         proj = {
             "_id": 0,

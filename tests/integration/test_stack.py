@@ -11,10 +11,11 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pymongo
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, Message, Producer
 
 from tests.integration.conftest import pids_alive
 from wiber_harness.cluster.base import ClusterConfig
@@ -38,6 +39,13 @@ def _producer(bootstrap: str, **extra: object) -> Producer:
     return Producer(conf)
 
 
+def _text(msg: Message) -> str:
+    """A record's value as text (every record these tests produce has one)."""
+    value = msg.value()
+    assert value is not None
+    return value.decode()
+
+
 def _consume_all(bootstrap: str, topic: str, want: set[str], timeout: float = 60) -> set[str]:
     c = Consumer(
         {
@@ -54,8 +62,8 @@ def _consume_all(bootstrap: str, topic: str, want: set[str], timeout: float = 60
     try:
         while time.monotonic() < deadline and not want <= seen:
             for m in c.consume(500, timeout=1.0):
-                if m.error() is None and m.value() is not None:
-                    seen.add(m.value().decode())
+                if m.error() is None and (value := m.value()) is not None:
+                    seen.add(value.decode())
     finally:
         c.close()
     return seen
@@ -67,9 +75,9 @@ def test_produce_and_consume_1000_through_toxiproxy(bare_cluster: LocalCluster) 
     p = _producer(ep.kafka)
     acked: set[str] = set()
 
-    def cb(err: KafkaError | None, msg: object) -> None:
+    def cb(err: KafkaError | None, msg: Message) -> None:
         if err is None:
-            acked.add(msg.value().decode())  # type: ignore[attr-defined]
+            acked.add(_text(msg))
 
     for i in range(1000):
         p.produce(TOPIC, key=f"k{i % 37}", value=f"{run}-{i}", callback=cb)
@@ -89,10 +97,10 @@ def test_broker_kill9_loses_nothing_acknowledged(bare_cluster: LocalCluster) -> 
     acked: set[str] = set()
     failed = 0
 
-    def cb(err: KafkaError | None, msg: object) -> None:
+    def cb(err: KafkaError | None, msg: Message) -> None:
         nonlocal failed
         if err is None:
-            acked.add(msg.value().decode())  # type: ignore[attr-defined]
+            acked.add(_text(msg))
         else:
             failed += 1
 
@@ -169,15 +177,16 @@ def test_store_write_read_and_unique_index(bare_cluster: LocalCluster) -> None:
         coll = c["t"][f"m{uuid.uuid4().hex[:6]}"]
         coll.create_index("messageId", unique=True)
         coll.insert_one({"messageId": "a", "v": 1})
-        assert coll.find_one({"messageId": "a"})["v"] == 1  # type: ignore[index]
+        doc = coll.find_one({"messageId": "a"})
+        assert doc is not None and doc["v"] == 1
         with pytest.raises(pymongo.errors.DuplicateKeyError) as exc:
             coll.insert_one({"messageId": "a", "v": 2})
         assert exc.value.code == 11000
         c.close()
 
 
-def _stack_pids(state: dict[str, object]) -> list[int]:
-    return [int(n["pid"]) for n in state["nodes"] if n.get("pid")]  # type: ignore[attr-defined,union-attr]
+def _stack_pids(state: dict[str, Any]) -> list[int]:
+    return [int(n["pid"]) for n in state["nodes"] if n.get("pid")]
 
 
 def test_up_detach_status_down_leave_no_process(tmp_path: Path) -> None:
@@ -214,7 +223,7 @@ def test_up_detach_status_down_leave_no_process(tmp_path: Path) -> None:
     print(f"up --detach ready in {up_s:.1f} s")
 
 
-def _spawn_harness(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], dict[str, object]]:
+def _spawn_harness(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     script = f"""
 import json, sys, time
 from pathlib import Path
@@ -239,13 +248,13 @@ time.sleep(600)
 
 def test_sigkill_of_the_harness_leaves_no_process(tmp_path: Path) -> None:
     proc, info = _spawn_harness(tmp_path, "sleep")
-    pids = [int(p) for p in info["pids"]]  # type: ignore[attr-defined]
+    pids = [int(p) for p in info["pids"]]
     assert len(pids_alive(pids)) == 5
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
     # The guard kills the nodes' groups and then exits itself; it can still be
     # alive for a moment after the last node died, so wait for all of them.
-    watchdog = int(info["watchdog"])  # type: ignore[arg-type]
+    watchdog = int(info["watchdog"])
     deadline = time.monotonic() + 15
     while pids_alive([*pids, watchdog]) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -257,7 +266,7 @@ def test_an_exception_in_the_harness_leaves_no_process(tmp_path: Path) -> None:
     proc, info = _spawn_harness(tmp_path, "raise")
     proc.wait(60)
     assert proc.returncode != 0
-    assert pids_alive([int(p) for p in info["pids"]]) == []  # type: ignore[attr-defined]
+    assert pids_alive([int(p) for p in info["pids"]]) == []
 
 
 @pytest.mark.parametrize(
@@ -321,13 +330,13 @@ def test_a_port_in_use_is_reported_with_the_fix(
 ) -> None:
     import socket
 
-    from wiber_harness.cluster import local
+    from wiber_harness.cluster import common, local
 
     held = socket.socket()
     held.bind(("127.0.0.1", 0))
     held.listen()
     taken = held.getsockname()[1]
-    real = local.free_ports
+    real = common.free_ports  # what local.free_ports is until the patch below
 
     def ports_with_a_taken_one(n: int) -> list[int]:
         ports = real(n)

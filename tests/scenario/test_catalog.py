@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from wiber_harness.judge import check_run
 from wiber_harness.pytest_plugin import summarize
-from wiber_harness.runner import check_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.scenario]
 

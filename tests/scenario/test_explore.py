@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -37,7 +38,7 @@ from wiber_harness.explore import (
     shrink_and_store,
     violation_kinds,
 )
-from wiber_harness.runner import RunResult
+from wiber_harness.judge import RunResult
 from wiber_harness.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,7 +97,7 @@ def test_a_bad_mix_is_one_sentence(mix: str, words: str) -> None:
 
 
 def test_violation_kinds_order_and_fallback() -> None:
-    checks = {
+    checks: dict[str, dict[str, Any]] = {
         "convergence": {"valid": False, "counts": {}},
         "delivery": {"valid": False, "counts": {"lost": 3, "duplicated": 0}},
         "ordering": {"valid": True, "counts": {"realtime_violations": 0}},

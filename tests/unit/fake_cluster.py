@@ -14,9 +14,9 @@ action changed anything). Switches make a fault miss on purpose:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wiber_harness.cluster.base import Endpoints, NodeStatus
+from wiber_harness.cluster.base import Cluster, Endpoints, Node, NodeStatus
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.cluster.toxiproxy import ToxiproxyClient
 
@@ -26,6 +26,7 @@ class FakeNode:
 
     def __init__(self, name: str, pid: int) -> None:
         self.name = name
+        self.role = name.split("-")[0]
         self.state = "running"
         self.code: int | None = None
         self._pid = pid
@@ -197,7 +198,7 @@ class FakeCluster:
     def kill(self, name: str) -> dict[str, Any]:
         return self._to("kill", name, "dead", need="running")
 
-    def stop_node(self, name: str) -> dict[str, Any]:
+    def stop_node(self, name: str, grace: float = 15.0) -> dict[str, Any]:
         return self._to("stop", name, "dead", need="running")
 
     def pause(self, name: str) -> dict[str, Any]:
@@ -251,6 +252,11 @@ class FakeWorkload:
         self.calls.append(count)
         sent = min(count, self.acknowledged)
         return {"requested": count, "sent": sent, "same_response": sent}
+
+
+if TYPE_CHECKING:  # the fakes satisfy the protocols, so drift is a type error
+    _fake_node_is_a_node: type[Node] = FakeNode
+    _fake_cluster_is_a_cluster: type[Cluster] = FakeCluster
 
 
 __all__ = ["FakeCluster", "FakeNode", "FakeToxiproxy", "FakeWorkload"]

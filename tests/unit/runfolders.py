@@ -2,7 +2,7 @@
 
 :func:`make_run` writes ``scenario.yaml``, ``history.jsonl`` and
 ``final_reads.json`` the way the runner does, then calls
-:func:`wiber_harness.runner.judge_run` so ``result.json`` is exactly what a
+:func:`wiber_harness.judge.judge_run` so ``result.json`` is exactly what a
 real run would produce. The load is open-loop (``rate`` sends a second over
 ``duration`` seconds, latency from the intended time); an optional fault
 window makes sends slow, failing or indeterminate and leaves a backlog the
@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from wiber_harness.history import NEMESIS, Op, write_history
+from wiber_harness.judge import RunResult, judge_run
 from wiber_harness.reads import FinalReads, StoredRecord
-from wiber_harness.runner import RunResult, judge_run
 from wiber_harness.scenario import load_scenario
 
 NS = 1_000_000_000

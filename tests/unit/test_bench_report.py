@@ -38,7 +38,13 @@ from wiber_harness.bench.kafka_tools import (
 )
 from wiber_harness.bench.measure import Kind, Measure
 from wiber_harness.bench.profiling import CpuMeter, package_of, summarize_collapsed
-from wiber_harness.bench.search import EXTRA_DOWN_STEPS, EXTRA_UP_STEPS, Search, find_max_rate
+from wiber_harness.bench.search import (
+    EXTRA_DOWN_STEPS,
+    EXTRA_UP_STEPS,
+    Criterion,
+    Search,
+    find_max_rate,
+)
 from wiber_harness.bench.sink import SinkRun, steady_rate
 from wiber_harness.bench.stack_ops import RawInsert
 from wiber_harness.bench.stats import Series, mad, median, ratio_samples
@@ -132,11 +138,11 @@ def measure(
     return m
 
 
-def search(kind: Kind, best: float, criterion: str = "ingest") -> Search:
+def search(kind: Kind, best: float, criterion: Criterion = "ingest") -> Search:
     e2e = None if criterion == "ingest" else 40.0
     s = Search(
         kind, criterion, measure(kind, best * 2, ingest_ok=False, held=False, e2e99=e2e), best
-    )  # type: ignore[arg-type]
+    )
     s.steps = [
         measure(kind, best * 0.85, e2e99=e2e),
         measure(kind, best, e2e99=e2e),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -28,8 +29,9 @@ import pytest
 from tests.unit.clirun import one_sentence, run_cli
 from tests.unit.histories import H
 from tests.unit.runfolders import Fault, make_run
+from wiber_harness.frames import per_second_frame
 from wiber_harness.inputs import LIMIT_ENV
-from wiber_harness.metrics import per_second_frame, summary
+from wiber_harness.metrics import summary
 from wiber_harness.reads import StoredRecord
 from wiber_harness.report import build_summary, load_runs, write_summary
 from wiber_harness.report.frames import safe_histogram
@@ -102,8 +104,8 @@ def test_a_non_numeric_intended_time(run: Path) -> None:
 
 
 def test_an_epoch_stored_at_is_rejected(run: Path) -> None:
-    edit_reads(run, lambda d: d["store"][0].update(stored_at=EPOCH_NS))
-    one_sentence(run_cli("check", str(run)), "final_reads.json", "store[0].stored_at")
+    edit_reads(run, lambda d: d["store"]["stored_at"].__setitem__(0, EPOCH_NS))
+    one_sentence(run_cli("check", str(run)), "final_reads.json", "store.stored_at[0]")
 
 
 def test_per_second_rows_are_bounded_by_the_events_not_by_a_time() -> None:
@@ -115,9 +117,10 @@ def test_per_second_rows_are_bounded_by_the_events_not_by_a_time() -> None:
         h.store(k)
     reads = h.reads()
     r = reads.store[0]
-    reads.store.append(
-        StoredRecord(r.message_id + "x", keys[-1], r.conversation, r.sender, 0, 99, EPOCH_NS)
-    )
+    reads.store = [
+        *reads.store,
+        StoredRecord(r.message_id + "x", keys[-1], r.conversation, r.sender, 0, 99, EPOCH_NS),
+    ]
     t0 = time.monotonic()
     frame = per_second_frame(h.ops, reads)
     s = summary(h.ops, reads)
@@ -169,7 +172,7 @@ def test_non_utf8_in_a_history_line(run: Path) -> None:
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
 def test_non_finite_numbers_in_the_final_reads(run: Path, literal: str) -> None:
     p = run / "final_reads.json"
-    p.write_text(p.read_text().replace('"drain_s": 1.0', f'"drain_s": {literal}', 1))
+    p.write_text(re.sub(r'"drain_s":\s*1\.0', f'"drain_s": {literal}', p.read_text(), count=1))
     assert literal in p.read_text()
     one_sentence(run_cli("check", str(run)), "final_reads.json")
 
@@ -182,11 +185,32 @@ def test_a_huge_integer_time(run: Path) -> None:
     one_sentence(run_cli("check", str(run)), "history.jsonl:2:", "time")
 
 
-def test_deep_nesting_in_a_history_line(run: Path) -> None:
+@pytest.mark.parametrize("depth", [1_000, 2_000, 100_000])
+def test_deep_nesting_in_a_history_line(run: Path, tmp_path: Path, depth: int) -> None:
+    """Fuzz finding F4: check's columnar reader (msgspec) ran out of stack on a line
+    nested ~1,000 deep (a RecursionError: a traceback and exit 1 before the CLI's last
+    resort); report's line reader says which line."""
     h = lines(run / "history.jsonl")
-    h[1] = '{"value": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    op = json.loads(h[1])
+    op["value"]["note"] = "@@"
+    h[1] = json.dumps(op).replace('"@@"', "[" * depth + "]" * depth)
     write_lines(run / "history.jsonl", h)
-    one_sentence(run_cli("check", str(run)), "history.jsonl:2:")
+    out = tmp_path / "report"
+    if depth > 1024:
+        one_sentence(run_cli("report", str(run), "--out", str(out)), "history.jsonl:2:")
+    one_sentence(run_cli("check", str(run)), "history.jsonl", "nests too deep")
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deep_nesting_in_the_final_reads(run: Path, depth: int) -> None:
+    """Fuzz finding F4, in the final reads' fast (msgspec) decoder: extra nested deep."""
+    p = run / "final_reads.json"
+    text = re.sub(
+        r'"extra":\s*\{\}', '"extra": {"x": ' + "[" * depth + "]" * depth + "}", p.read_text()
+    )
+    assert "[[[" in text
+    p.write_text(text)
+    one_sentence(run_cli("check", str(run)), "final_reads.json")
 
 
 def test_deep_nesting_in_the_scenario(run: Path) -> None:

@@ -128,6 +128,9 @@ INV = {"key": "k1", "conversation": AB, "from": "alice", "to": "bob", "sender": 
         ),
         pytest.param(["[1, 2, 3]"], 2, "not an op object", id="json-array"),
         pytest.param(["null"], 2, "not an op object", id="json-null"),
+        pytest.param(  # found by test_columns: an unhashable type crashed the reader
+            [{**_op(1, "invoke", 1, **INV), "type": []}], 2, "field type", id="type-is-a-list"
+        ),
         pytest.param(
             [_op(1, "invoke", 1, **{**INV, "intended": "soon"})],
             2,

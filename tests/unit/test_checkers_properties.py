@@ -203,7 +203,7 @@ def test_clean_runs_pass_every_checker(w: World) -> None:
     results = check_all(w.ops, w.reads())
     # a run that acknowledged nothing tested nothing: delivery and ordering say unknown
     tested = any(s == "acked" for s in w.status.values())
-    expected = dict.fromkeys(results, True)
+    expected: dict[str, bool | str] = dict.fromkeys(results, True)
     if not tested:
         expected |= {"delivery": "unknown", "ordering": "unknown"}
     assert {n: r.valid for n, r in results.items()} == expected, {

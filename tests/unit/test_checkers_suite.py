@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
 from tests.unit.histories import H
@@ -16,6 +14,7 @@ from wiber_harness.checkers import (
     compose_checkers,
     overall,
 )
+from wiber_harness.checkers.base import Ops
 from wiber_harness.errors import CheckerError
 from wiber_harness.history import Op
 from wiber_harness.reads import FinalReads
@@ -32,7 +31,7 @@ def clean() -> tuple[list[Op], FinalReads]:
     return h.ops, h.reads()
 
 
-def boom(ops: Sequence[Op], reads: FinalReads) -> CheckResult:
+def boom(ops: Ops, reads: FinalReads) -> CheckResult:
     raise RuntimeError("checker bug")
 
 
@@ -71,7 +70,7 @@ def test_a_crashing_registered_checker_is_unknown(monkeypatch: pytest.MonkeyPatc
 
 def test_a_crash_inside_the_shared_analysis_is_unknown_not_true() -> None:
     ops, reads = clean()
-    reads.store.append(None)  # type: ignore[arg-type]  # malformed final reads
+    reads.store = [*reads.store, None]  # type: ignore[list-item]  # malformed final reads
     results = check_all(ops, reads)
     assert results["delivery"].valid == "unknown"
     assert results["delivery"].error is not None

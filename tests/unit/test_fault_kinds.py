@@ -11,6 +11,7 @@ a stored schedule names its seed.
 from __future__ import annotations
 
 import asyncio
+import random
 import subprocess
 import sys
 import textwrap
@@ -373,18 +374,19 @@ def test_duplicates_below_the_api_get_their_arguments(
     from wiber_harness.faults.kinds import duplicate_replay, offset_rewind
 
     seen: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(
-        duplicate_replay,
-        "replay_records",
-        lambda c, count, rng: seen.append(("replay", count)) or {"effective": True},
-    )
-    monkeypatch.setattr(
-        offset_rewind,
-        "rewind_offsets",
-        lambda c, consumers, by=None, to=None: (
-            seen.append(("rewind", consumers, by, to)) or {"effective": True}
-        ),
-    )
+
+    def replay_records(c: Cluster, count: int, rng: random.Random) -> dict[str, Any]:
+        seen.append(("replay", count))
+        return {"effective": True}
+
+    def rewind_offsets(
+        c: Cluster, consumers: list[str], by: int | None = None, to: str | None = None
+    ) -> dict[str, Any]:
+        seen.append(("rewind", consumers, by, to))
+        return {"effective": True}
+
+    monkeypatch.setattr(duplicate_replay, "replay_records", replay_records)
+    monkeypatch.setattr(offset_rewind, "rewind_offsets", rewind_offsets)
     run(
         [
             ("duplicate_replay", "workload", {"count": 7}),

@@ -14,16 +14,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.unit.fake_cluster import FakeCluster
 from wiber_harness.clock import Clock
 from wiber_harness.faults.nemesis import Nemesis
 from wiber_harness.history import HistoryWriter
 from wiber_harness.scenario import FaultStep
 
 
-class SlowCluster:
+class SlowCluster(FakeCluster):
     """Kills take 0.3 s; counts operations in flight per node and overall."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.lock = threading.Lock()
         self.now: dict[str, int] = {}
         self.most: dict[str, int] = {}
@@ -54,13 +56,17 @@ class SlowCluster:
             self.total -= 1
         return {"action": "kill", "effective": True}
 
-    def start_node(self, name: str, wait: bool = True) -> dict[str, Any]:
+    def start_node(self, name: str, wait: bool = True, timeout: float = 90) -> dict[str, Any]:
         return {"action": "start", "effective": True}
 
-    def stop_node(self, name: str) -> dict[str, Any]:
+    def stop_node(self, name: str, grace: float = 15.0) -> dict[str, Any]:
         raise AssertionError("not used")
 
-    pause = restart = stop_node
+    def pause(self, name: str) -> dict[str, Any]:
+        raise AssertionError("not used")
+
+    def restart(self, name: str, wait: bool = True) -> dict[str, Any]:
+        raise AssertionError("not used")
 
 
 def run(tmp_path: Path, targets: list[str]) -> SlowCluster:

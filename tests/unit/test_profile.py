@@ -5,6 +5,7 @@ names the file, the field and the fix."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,7 +119,7 @@ def test_missing_required_keys(tmp_path: Path) -> None:
     assert all("required key is missing; add" in x for x in lines)
 
 
-BASE = {
+BASE: dict[str, Any] = {  # a profile as TOML data
     "name": "other",
     "api": {"argv": ["{python}", "-m", "other.api"]},
     "consumer": {"argv": ["{python}", "-m", "other.worker"]},

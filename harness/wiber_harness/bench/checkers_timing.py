@@ -85,7 +85,13 @@ def synthetic_run(
             next_id += 1
             v = {"fault": f"f{j}", "kind": "kill", "target": "kafka.random"}
             ops.append(Op(next_id, "invoke", f, NEMESIS, t, v))
-            ops.append(Op(next_id, "ok", f, NEMESIS, t + 10 * MS, v))
+            healed = {
+                **v,
+                "resolved": ["kafka-1"],
+                "evidence": {"effective": True},
+                "effective": True,
+            }
+            ops.append(Op(next_id, "ok", f, NEMESIS, t + 10 * MS, healed))
     ops.sort(key=lambda o: o.time)
 
     keys = np.fromiter(acks, dtype=np.int64, count=len(acks))

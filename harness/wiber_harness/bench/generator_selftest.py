@@ -7,7 +7,8 @@
 
 The endpoint is :mod:`wiber_harness.bench.endpoint`: ``aiohttp`` is the
 cheapest server, ``fastapi`` (Wiber's pydantic models, uvicorn, one worker)
-the one ENVIRONMENT.md measured wrk against; ``--serve`` only runs it.
+the one the generator was first measured against with wrk (numbers in
+``docs/architecture.md``, "Decisions worth knowing"); ``--serve`` only runs it.
 ``--selftest`` starts it as its own process on a free port
 (:func:`~wiber_harness.bench.endpoint.trivial_server`), runs
 :func:`measure_generator` against it and, with ``--wrk``, runs ``wrk -t1

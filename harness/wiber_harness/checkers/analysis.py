@@ -46,41 +46,30 @@ for runs shorter than 100 days).
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
-from wiber_harness.errors import CheckerError
-from wiber_harness.history import NEMESIS, Op
-from wiber_harness.reads import FinalReads
+from wiber_harness.checkers.codes import Codes, factorize
+from wiber_harness.checkers.windows import NS, Faults, FaultWindow, build_faults, seconds
+from wiber_harness.columns import FAIL, INFO, OK, PENDING, History, as_history
+from wiber_harness.history import Op
+from wiber_harness.reads import FinalReads, StoreColumns, store_columns
 
+T = TypeVar("T")
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
 B = npt.NDArray[np.bool_]
 
-# attempt outcomes
-OK, FAIL, INFO, PENDING = 0, 1, 2, 3
+# attempt outcomes (OK, FAIL, INFO, PENDING) are the columns' codes
 OUTCOME_NAMES = ("ok", "fail", "info", "pending")
 # key statuses
 ACKED, FAILED, INDETERMINATE = 0, 1, 2
-
-NS = 1_000_000_000
-
-
-def seconds(ns: float | None) -> float | None:
-    """ns -> s for reports; None/NaN stay None so results remain JSON."""
-    if ns is None or math.isnan(ns):
-        return None
-    return round(ns / NS, 6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +77,7 @@ class Sends:
     """Send attempts and the keys they group into."""
 
     keys: list[str]
-    key_index: dict[str, int]
+    key_codes: Codes  # the keys as codes (index = key index)
     # per attempt, in history order of invokes
     a_id: I64
     a_process: list[str]
@@ -99,6 +88,7 @@ class Sends:
     a_intended: F64  # the invoke's time when the op carries no intended time
     a_retry: B
     a_mid: list[str | None]
+    a_mid_code: I64  # code of a_mid in ``mids`` (-1: none)
     a_part: I64  # partition the ok answer named; meaningful where a_has_pos
     a_off: I64
     a_has_pos: B  # the completion carried integer partition and offset
@@ -116,9 +106,12 @@ class Sends:
     k_attempts: I64
     k_live: I64  # attempts that did not complete fail
     k_mid: list[str | None]  # first messageId an ok completion returned
+    k_mid_code: I64  # its code (-1: none)
     k_extra_mids: dict[int, set[str]]  # further, different ok messageIds
+    mids: Codes  # every messageId seen, as codes (grows as views encode more)
+    owner: I64  # per messageId code returned by an attempt: its owner key
     conversations: list[str]
-    conv_index: dict[str, int]
+    conv_codes: Codes  # conversations as codes (index into conversations)
     senders: list[str]
     end: float  # time of the last op of the history (any process), ns
 
@@ -131,81 +124,56 @@ class Sends:
         }
 
 
-def mid_owner(sends: Sends) -> dict[str, int]:
-    """messageId -> the key whose completion returned it (an ``ok`` outranks
-    ``fail``/``info``; among equals the first in history order)."""
-    a_key = sends.a_key.tolist()
-    a_mid = sends.a_mid
-    out = sends.a_outcome
-    ok = np.flatnonzero(out == OK).tolist()
-    other = np.flatnonzero((out == FAIL) | (out == INFO)).tolist()
-    # reversed, so the first in history order is what stays
-    owner = {m: a_key[i] for i in reversed(other) if (m := a_mid[i]) is not None}
-    owner.update({m: a_key[i] for i in reversed(ok) if (m := a_mid[i]) is not None})
+def owners(a_key: I64, a_code: I64, outcome: I8, n_codes: int) -> I64:
+    """Per messageId code, the key whose completion returned it (-1: none).
+
+    An ``ok`` outranks ``fail``/``info``; among equals the first attempt in
+    history order wins.
+    """
+    has = np.flatnonzero(a_code >= 0)
+    owner = np.full(n_codes, -1, dtype=np.int64)
+    if len(has):
+        rank = (outcome[has] != OK).astype(np.int8)
+        order = has[np.lexsort((has, rank, a_code[has]))]
+        codes, first = np.unique(a_code[order], return_index=True)
+        owner[codes] = a_key[order[first]]
     return owner
 
 
-def _is_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _int_or(x: object, default: int) -> int:
-    return x if isinstance(x, int) and not isinstance(x, bool) else default
-
-
-def _index(values: list[Any]) -> tuple[list[Any], dict[Any, int], I64]:
-    """(distinct values in order of appearance, value -> index, index per value; None -> -1)."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
-    names = uniques.tolist()
-    return names, {v: i for i, v in enumerate(names)}, codes.astype(np.int64)
-
-
-def build_sends(ops: Sequence[Op]) -> tuple[Sends, list[Op]]:
+def build_sends(history: History | Sequence[Op]) -> tuple[Sends, list[Op]]:
     """Group send attempts by key; also return the nemesis ops, in order."""
-    # comprehensions, not one loop with branches: per-op cost is what a
-    # million-op history is made of
-    send_ops = [op for op in ops if op.f == "send"]
-    invokes = [op for op in send_ops if op.type == "invoke"]
-    done = {op.id: op for op in send_ops if op.type != "invoke"}
-    nemesis = [op for op in ops if op.process == NEMESIS and op.f != "send"]
-    end = max(map(attrgetter("time"), ops), default=0)
-
-    values = [op.value for op in invokes]
-    attempt_keys: list[Any] = [v.get("key") for v in values]
-    if None in attempt_keys:
-        op = invokes[attempt_keys.index(None)]
-        raise CheckerError(
-            f"send op {op.id} has no idempotency key in its value; "
-            "the history was not written by this harness's workload"
-        )
-    keys, key_index, ak = _index(attempt_keys)
+    h = as_history(history)
+    a = h.sends
+    nemesis = h.nemesis
+    key_codes = Codes()
+    ak = key_codes.encode(a.key)
+    keys = key_codes.names
     nk = len(keys)
-    firsts = np.unique(ak, return_index=True)[1].tolist()  # first attempt of each key
-    first_values = [values[i] for i in firsts]
-    k_conversation: list[str | None] = [v.get("conversation") for v in first_values]
-    k_sender: list[str | None] = [v.get("sender", v.get("from")) for v in first_values]
-    k_seq: list[Any] = [v.get("seq") for v in first_values]
+    firsts = np.unique(ak, return_index=True)[1]  # first attempt of each key
+    fl = firsts.tolist()
+    k_conversation: list[str | None] = [a.conversation[i] for i in fl]
+    k_sender: list[str | None] = [a.sender[i] for i in fl]
+    k_seq: list[Any] = [a.seq[i] for i in fl]
 
-    inv = np.fromiter((op.time for op in invokes), dtype=np.float64, count=len(invokes))
-    a_int = np.asarray([v.get("intended") for v in values], dtype=np.float64)
+    inv = a.invoke.astype(np.float64)
+    a_int = a.intended.copy()
     no_int = np.isnan(a_int)
     a_int[no_int] = inv[no_int]
-    comps = [done.get(op.id) for op in invokes]
-    dn = np.asarray([c.time if c is not None else None for c in comps], dtype=np.float64)
-    code = {"ok": OK, "fail": FAIL, "info": INFO}
-    out = np.asarray([code[c.type] if c is not None else PENDING for c in comps], dtype=np.int8)
-    a_mid: list[str | None] = [c.value.get("messageId") if c is not None else None for c in comps]
+    dn = a.done
+    out = a.outcome
+    a_mid = a.mid
 
-    mids = np.asarray(a_mid, dtype=object)
-    has_mid = np.asarray([m is not None for m in a_mid], dtype=np.bool_)
-    ok_mid = np.flatnonzero((out == OK) & has_mid)
+    mids = Codes()
+    a_code = mids.encode(a_mid)
+    ok_mid = np.flatnonzero((out == OK) & (a_code >= 0))
     first_ok = ok_mid[np.unique(ak[ok_mid], return_index=True)[1]]  # per key, in history order
-    k_mid_arr = np.full(nk, None, dtype=object)
-    k_mid_arr[ak[first_ok]] = mids[first_ok]
-    k_mid: list[str | None] = k_mid_arr.tolist()
+    k_mid_code = np.full(nk, -1, dtype=np.int64)
+    k_mid_code[ak[first_ok]] = a_code[first_ok]
+    names = mids.names
+    k_mid: list[str | None] = [None if c < 0 else names[c] for c in k_mid_code.tolist()]
     k_extra: dict[int, set[str]] = {}
-    for i in ok_mid[mids[ok_mid] != k_mid_arr[ak[ok_mid]]].tolist():
-        k_extra.setdefault(int(ak[i]), set()).add(mids[i])
+    for i in ok_mid[a_code[ok_mid] != k_mid_code[ak[ok_mid]]].tolist():
+        k_extra.setdefault(int(ak[i]), set()).add(names[int(a_code[i])])
 
     ok = out == OK
     attempts = np.bincount(ak, minlength=nk).astype(np.int64)
@@ -221,39 +189,27 @@ def build_sends(ops: Sequence[Op]) -> tuple[Sends, list[Op]]:
     k_any = np.full(nk, np.inf)
     np.minimum.at(k_any, ak, inv)
     k_inv = np.where(np.isinf(k_inv), k_any, k_inv)
-    a_part = np.asarray(
-        [_int_or(c.value.get("partition"), -1) if c is not None else -1 for c in comps],
-        dtype=np.int64,
-    )
-    a_off = np.asarray(
-        [_int_or(c.value.get("offset"), -1) if c is not None else -1 for c in comps],
-        dtype=np.int64,
-    )
-    a_has_pos = np.asarray(
-        [
-            c is not None and _is_int(c.value.get("partition")) and _is_int(c.value.get("offset"))
-            for c in comps
-        ],
-        dtype=np.bool_,
-    )
-    conversations, conv_index, k_conv = _index(k_conversation)
-    senders, _, k_sndr = _index(k_sender)
+    conv_codes = Codes()
+    k_conv = conv_codes.encode(k_conversation)
+    conversations = conv_codes.names
+    senders, k_sndr = factorize(k_sender)
     sends = Sends(
         keys=keys,
-        key_index=key_index,
-        a_id=np.fromiter((op.id for op in invokes), dtype=np.int64, count=len(invokes)),
-        a_process=[op.process for op in invokes],
+        key_codes=key_codes,
+        a_id=a.op_id,
+        a_process=a.process,
         a_key=ak,
         a_invoke=inv,
         a_done=dn,
         a_outcome=out,
         a_intended=a_int,
-        a_retry=np.asarray([v.get("retry_of") is not None for v in values], dtype=np.bool_),
+        a_retry=a.retry,
         a_mid=a_mid,
-        a_part=a_part,
-        a_off=a_off,
-        a_has_pos=a_has_pos,
-        a_invalid=np.asarray([v.get("invalid") is True for v in values], dtype=np.bool_),
+        a_mid_code=a_code,
+        a_part=a.part,
+        a_off=a.off,
+        a_has_pos=a.has_pos,
+        a_invalid=a.invalid,
         k_conversation=k_conversation,
         k_conv=k_conv,
         k_sender=k_sender,
@@ -266,11 +222,14 @@ def build_sends(ops: Sequence[Op]) -> tuple[Sends, list[Op]]:
         k_attempts=attempts,
         k_live=np.bincount(ak[live], minlength=nk).astype(np.int64),
         k_mid=k_mid,
+        k_mid_code=k_mid_code,
         k_extra_mids=k_extra,
+        mids=mids,
+        owner=owners(ak, a_code, out, len(names)),
         conversations=conversations,
-        conv_index=conv_index,
+        conv_codes=conv_codes,
         senders=senders,
-        end=float(end),
+        end=float(h.end),
     )
     return sends, nemesis
 
@@ -279,40 +238,45 @@ def build_sends(ops: Sequence[Op]) -> tuple[Sends, list[Op]]:
 class Store:
     """Store records attributed to keys."""
 
+    cols: StoreColumns  # the records themselves, as columns
     r_key: I64  # key index per record, -1 when unattributed
+    r_mid: I64  # messageId code per record (in ``sends.mids``)
     r_stored_at: F64
     r_mid_known: B  # the record's messageId is one the API returned for its key
-    mid_counts: Counter[str]
+    mid_count: I64  # records per messageId code (codes of other origins may be beyond it)
     k_records: I64  # records attributed per key
     k_stored_at: F64  # earliest known stored_at per key, NaN if none known
     k_mid_known: I64  # attributed records whose messageId the API returned
 
 
-def build_store(
-    sends: Sends, reads: FinalReads, owner: Callable[[], dict[str, int]] | None = None
-) -> Store:
-    """Attribute records to keys; ``owner`` gives :func:`mid_owner` (lazily:
-    only records without a sent key need it)."""
-    store = reads.store
+def _owner_of(sends: Sends, codes: I64) -> I64:
+    """The owner key of each messageId code (-1 where none, or a code no attempt returned)."""
+    owner = sends.owner
+    inside = (codes >= 0) & (codes < len(owner))
+    out = np.full(len(codes), -1, dtype=np.int64)
+    out[inside] = owner[codes[inside]]
+    return out
+
+
+def build_store(sends: Sends, reads: FinalReads) -> Store:
+    """Attribute records to keys: by their ``key`` field when that key was sent,
+    else by the owner of their messageId."""
+    cols = store_columns(reads.store)
     nk = len(sends.keys)
-    mids = [r.message_id for r in store]
-    kget = sends.key_index.get
-    r_key = np.asarray([kget(r.key, -1) for r in store], dtype=np.int64)  # type: ignore[arg-type]
-    unkeyed = np.flatnonzero(r_key < 0).tolist()
-    if unkeyed:
-        oget = (owner or (lambda: mid_owner(sends)))().get
-        for i in unkeyed:
-            r_key[i] = oget(mids[i], -1)
-    st = np.asarray([r.stored_at for r in store], dtype=np.float64)  # None -> NaN
-    k_mid = sends.k_mid
-    rk = r_key.tolist()
-    r_known = np.asarray(
-        [ki >= 0 and m == k_mid[ki] for m, ki in zip(mids, rk, strict=True)], dtype=np.bool_
-    )
-    for ki, extra in sends.k_extra_mids.items():
-        for i in np.flatnonzero(r_key == ki).tolist():
-            r_known[i] |= mids[i] in extra
+    r_mid = sends.mids.encode(cols.message_id)
+    r_key = sends.key_codes.lookup(cols.key)
+    unkeyed = r_key < 0
+    r_key[unkeyed] = _owner_of(sends, r_mid[unkeyed])
     att = r_key >= 0
+    r_known = np.zeros(len(cols), dtype=np.bool_)
+    r_known[att] = r_mid[att] == sends.k_mid_code[r_key[att]]
+    if sends.k_extra_mids:
+        mids = cols.message_id
+        for i in np.flatnonzero(att & ~r_known).tolist():
+            extra = sends.k_extra_mids.get(int(r_key[i]))
+            if extra is not None and mids[i] in extra:
+                r_known[i] = True
+    st = cols.stored_at
     k_records = np.bincount(r_key[att], minlength=nk).astype(np.int64)
     k_known = np.bincount(r_key[att & r_known], minlength=nk).astype(np.int64)
     k_st = np.full(nk, np.inf)
@@ -320,10 +284,12 @@ def build_store(
     np.minimum.at(k_st, r_key[has], st[has])
     k_st[np.isinf(k_st)] = np.nan
     return Store(
+        cols=cols,
         r_key=r_key,
+        r_mid=r_mid,
         r_stored_at=st,
         r_mid_known=r_known,
-        mid_counts=Counter(mids),
+        mid_count=np.bincount(r_mid, minlength=len(sends.mids.names)).astype(np.int64),
         k_records=k_records,
         k_stored_at=k_st,
         k_mid_known=k_known,
@@ -338,178 +304,63 @@ class Positions:
     read_offset: dict[str, int]  # conversation -> offset of its read in the global numbering
     checked: frozenset[str]  # conversations whose read succeeded
     duplicate_reads: int  # per read: items minus distinct identities
-    i_key: I64  # per read item (global numbering): its key, -1 when it has none
-    i_conv: list[str]  # per read item: the conversation that was read
+    read_names: list[str]  # the successful reads' conversations, in read order
+    i_read: I64  # per read item (global numbering): index into read_names
+    i_key: I64  # per read item: its key, -1 when it has none
     i_mid: list[str]  # per read item: the messageId
+    i_code: I64  # per read item: the messageId's code
     i_foreign: B  # the item's key belongs to another conversation
 
 
-def build_positions(
-    sends: Sends,
-    store: Store,
-    reads: FinalReads,
-    owner: Callable[[], dict[str, int]] | None = None,
-) -> Positions:
+def build_positions(sends: Sends, store: Store, reads: FinalReads) -> Positions:
     nk = len(sends.keys)
-    attributed = np.flatnonzero(store.r_key >= 0)
-    recs = reads.store
-    # reversed so that the first record of a messageId wins
-    stored_mid_key = {recs[i].message_id: int(store.r_key[i]) for i in attributed[::-1].tolist()}
     flat: list[str] = []
-    item_conv: list[str] = []
-    conv_of_read: list[int] = []
+    names: list[str] = []
+    conv_of_read: list[str] = []
     lengths: list[int] = []
     offsets: dict[str, int] = {}
-    checked: set[str] = set()
     for conv, mids in reads.api.items():
         if conv in reads.api_errors:
             continue
-        checked.add(conv)
+        names.append(conv)
         offsets[conv] = len(flat)
         flat.extend(mids)
-        item_conv.extend([conv] * len(mids))
-        conv_of_read.append(sends.conv_index.get(conv, -2))
+        conv_of_read.append(conv)
         lengths.append(len(mids))
-    sget = stored_mid_key.get
-    ka = np.asarray([sget(m, -1) for m in flat], dtype=np.int64)
-    unstored = np.flatnonzero(ka < 0).tolist()
-    if unstored:  # read but not in the store: fall back to the API's own ids
-        oget = (owner or (lambda: mid_owner(sends)))().get
-        for i in unstored:
-            ka[i] = oget(flat[i], -1)
-    rconv = np.repeat(np.asarray(conv_of_read, dtype=np.int64), lengths)
+    i_code = sends.mids.encode(flat)
+    n_codes = len(sends.mids.names)
+    # per messageId code, the key of its first attributed record (store order)
+    stored_key = np.full(n_codes, -1, dtype=np.int64)
+    att = np.flatnonzero(store.r_key >= 0)
+    codes, first = np.unique(store.r_mid[att], return_index=True)
+    stored_key[codes] = store.r_key[att[first]]
+    ka = stored_key[i_code]
+    loose = ka < 0
+    ka[loose] = _owner_of(sends, i_code[loose])
     read_no = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-    gpos = np.arange(len(flat), dtype=np.float64)
+    read_conv = sends.conv_codes.lookup(conv_of_read)
+    read_conv[read_conv < 0] = -2  # a conversation no key has: never a key's own
+    rconv = np.repeat(read_conv, lengths)
     keyed = ka >= 0
     own = keyed.copy()
     own[keyed] = sends.k_conv[ka[keyed]] == rconv[keyed]  # read in the key's own conversation
     k_pos = np.full(nk, np.inf)
-    np.minimum.at(k_pos, ka[own], gpos[own])
+    np.minimum.at(k_pos, ka[own], np.flatnonzero(own).astype(np.float64))
     k_pos[np.isinf(k_pos)] = np.nan
-    # identities per read: (read, key) for keyed items, (read, messageId) for the others
-    distinct = len(
-        {(r, k) for r, k in zip(read_no[keyed].tolist(), ka[keyed].tolist(), strict=True)}
-    )
-    loose = np.flatnonzero(~keyed).tolist()
-    distinct += len({(int(read_no[i]), flat[i]) for i in loose})
+    # identities per read: the key for keyed items, the messageId for the others
+    ident = np.where(keyed, ka, nk + i_code)
+    distinct = len(np.unique(read_no * (nk + n_codes + 1) + ident))
     return Positions(
         k_pos=k_pos,
         read_offset=offsets,
-        checked=frozenset(checked),
+        checked=frozenset(names),
         duplicate_reads=len(flat) - distinct,
+        read_names=names,
+        i_read=read_no,
         i_key=ka,
-        i_conv=item_conv,
         i_mid=flat,
+        i_code=i_code,
         i_foreign=keyed & ~own,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class FaultWindow:
-    """One inject..heal interval of a fault, in ns since run start.
-
-    ``start`` is the inject's ``ok`` completion, or its invoke when the
-    completion is ``info`` or missing (then ``start_uncertain``);
-    ``end`` the completion of the heal that closed it, or the end of the
-    history when it was never healed (``healed`` False).
-    """
-
-    fault: str
-    kind: str | None
-    target: Any
-    start: float
-    end: float
-    healed: bool
-    start_uncertain: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "fault": self.fault,
-            "kind": self.kind,
-            "target": self.target,
-            "start_s": seconds(self.start),
-            "end_s": seconds(self.end),
-            "duration_s": seconds(self.end - self.start),
-            "healed": self.healed,
-            "start_uncertain": self.start_uncertain,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Faults:
-    windows: list[FaultWindow]
-    failed_injects: int
-    failed_heals: int
-    unmatched_heals: int
-    reinjects: int
-    last_heal: float | None  # completion of the last heal that closed a window
-
-
-def build_faults(nemesis: Sequence[Op], end: float) -> Faults:
-    """Pair inject/heal nemesis ops by ``value["fault"]`` into windows.
-
-    A failed inject opens nothing (the fault did not take effect); a failed
-    heal closes nothing. An inject of a fault that is already open is
-    counted (``reinjects``) and otherwise ignored; a heal of a fault that is
-    not open (the end-of-run heal-everything pass) is counted
-    (``unmatched_heals``). A nemesis op without a fault id cannot be placed:
-    that raises :class:`CheckerError`.
-    """
-    invokes: list[Op] = []
-    done: dict[int, Op] = {}
-    for op in nemesis:
-        if op.f not in ("inject", "heal"):
-            continue
-        if "fault" not in op.value and op.type == "invoke":
-            raise CheckerError(f"nemesis op {op.id} ({op.f}) carries no fault id")
-        if op.type == "invoke":
-            invokes.append(op)
-        else:
-            done[op.id] = op
-    open_: dict[str, tuple[Op, float, bool]] = {}
-    windows: list[FaultWindow] = []
-    failed_injects = failed_heals = unmatched = reinjects = 0
-    last_heal: float | None = None
-    for op in sorted(invokes, key=lambda o: (o.time, o.id)):
-        fault = str(op.value["fault"])
-        c = done.get(op.id)
-        if op.f == "inject":
-            if c is not None and c.type == "fail":
-                failed_injects += 1
-            elif fault in open_:
-                reinjects += 1
-            elif c is None or c.type == "info":
-                # it may have taken effect any time after the invoke
-                open_[fault] = (op, float(op.time), True)
-            else:
-                open_[fault] = (op, float(c.time), False)
-            continue
-        if c is not None and c.type == "fail":
-            failed_heals += 1
-            continue
-        if fault not in open_:
-            unmatched += 1
-            continue
-        inj, start, uncertain = open_.pop(fault)
-        stop = float(c.time) if c is not None else end
-        windows.append(_window(inj, fault, start, max(stop, start), c is not None, uncertain))
-        if c is not None:
-            last_heal = stop if last_heal is None else max(last_heal, stop)
-    for fault, (inj, start, uncertain) in open_.items():
-        windows.append(_window(inj, fault, start, max(end, start), False, uncertain))
-    windows.sort(key=lambda w: (w.start, w.fault))
-    return Faults(windows, failed_injects, failed_heals, unmatched, reinjects, last_heal)
-
-
-def _window(inj: Op, fault: str, start: float, end: float, healed: bool, unc: bool) -> FaultWindow:
-    return FaultWindow(
-        fault=fault,
-        kind=inj.value.get("kind"),
-        target=inj.value.get("target"),
-        start=start,
-        end=end,
-        healed=healed,
-        start_uncertain=unc,
     )
 
 
@@ -522,9 +373,16 @@ class Analysis:
     checker ``unknown``), not at construction.
     """
 
-    def __init__(self, ops: Sequence[Op], reads: FinalReads) -> None:
+    def __init__(self, ops: History | Sequence[Op], reads: FinalReads) -> None:
         self.ops = ops
         self.reads = reads
+        self._memo: dict[str, Any] = {}
+
+    def memo(self, name: str, compute: Callable[[], T]) -> T:
+        """A checker's own derived view, computed once per analysis."""
+        if name not in self._memo:
+            self._memo[name] = compute()
+        return self._memo[name]  # type: ignore[no-any-return]
 
     @cached_property
     def _sends_and_nemesis(self) -> tuple[Sends, list[Op]]:
@@ -540,16 +398,12 @@ class Analysis:
         return self._sends_and_nemesis[1]
 
     @cached_property
-    def mid_owner(self) -> dict[str, int]:
-        return mid_owner(self.sends)
-
-    @cached_property
     def store(self) -> Store:
-        return build_store(self.sends, self.reads, lambda: self.mid_owner)
+        return build_store(self.sends, self.reads)
 
     @cached_property
     def positions(self) -> Positions:
-        return build_positions(self.sends, self.store, self.reads, lambda: self.mid_owner)
+        return build_positions(self.sends, self.store, self.reads)
 
     @cached_property
     def faults(self) -> Faults:
@@ -577,6 +431,6 @@ __all__ = [
     "build_positions",
     "build_sends",
     "build_store",
-    "mid_owner",
+    "owners",
     "seconds",
 ]

@@ -29,21 +29,19 @@ be paired into windows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from wiber_harness.checkers.analysis import FAIL, NS, OK, Analysis, FaultWindow
-from wiber_harness.checkers.base import CheckResult
+from wiber_harness.checkers.base import CheckResult, Ops
 from wiber_harness.errors import CheckerError
-from wiber_harness.history import Op
 from wiber_harness.reads import FinalReads
 
 NAME = "availability"
 
 
-def check_availability(ops: Sequence[Op], reads: FinalReads) -> CheckResult:
+def check_availability(ops: Ops, reads: FinalReads) -> CheckResult:
     """Error rate and outages of sends during each fault window."""
     return availability_from(Analysis(ops, reads))
 

@@ -13,10 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from wiber_harness.columns import History
 from wiber_harness.history import Op
 from wiber_harness.reads import FinalReads
 
 Validity = bool | Literal["unknown"]
+# a history as ops, or as columns (the fast form for large runs): every checker takes both
+Ops = History | Sequence[Op]
 MAX_EXAMPLES = 5
 
 
@@ -42,10 +45,10 @@ class CheckResult:
         }
 
 
-Checker = Callable[[Sequence[Op], FinalReads], CheckResult]
+Checker = Callable[[Ops, FinalReads], CheckResult]
 
 
-def safe_check(name: str, checker: Checker, ops: Sequence[Op], reads: FinalReads) -> CheckResult:
+def safe_check(name: str, checker: Checker, ops: Ops, reads: FinalReads) -> CheckResult:
     """Run one checker; a crash yields ``unknown`` with the error, never ``True``."""
     try:
         return checker(ops, reads)
@@ -62,4 +65,12 @@ def merge_validity(values: Sequence[Validity]) -> Validity:
     return True
 
 
-__all__ = ["MAX_EXAMPLES", "CheckResult", "Checker", "Validity", "merge_validity", "safe_check"]
+__all__ = [
+    "MAX_EXAMPLES",
+    "CheckResult",
+    "Checker",
+    "Ops",
+    "Validity",
+    "merge_validity",
+    "safe_check",
+]

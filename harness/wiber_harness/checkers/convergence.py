@@ -33,20 +33,18 @@ else True.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from wiber_harness.checkers.analysis import ACKED, NS, Analysis, seconds
-from wiber_harness.checkers.base import MAX_EXAMPLES, CheckResult, Validity
-from wiber_harness.history import Op
+from wiber_harness.checkers.base import MAX_EXAMPLES, CheckResult, Ops, Validity
 from wiber_harness.reads import FinalReads
 
 NAME = "convergence"
 
 
-def check_convergence(ops: Sequence[Op], reads: FinalReads) -> CheckResult:
+def check_convergence(ops: Ops, reads: FinalReads) -> CheckResult:
     """Time for every acknowledged message to be stored after the last heal."""
     return convergence_from(Analysis(ops, reads))
 

@@ -64,8 +64,6 @@ flight.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -74,13 +72,15 @@ from wiber_harness.checkers.analysis import (
     ACKED,
     FAIL,
     FAILED,
+    I64,
     INDETERMINATE,
     OK,
     Analysis,
+    B,
     seconds,
 )
-from wiber_harness.checkers.base import MAX_EXAMPLES, CheckResult, Validity
-from wiber_harness.history import Op
+from wiber_harness.checkers.base import MAX_EXAMPLES, CheckResult, Ops, Validity
+from wiber_harness.checkers.codes import Codes
 from wiber_harness.reads import DeadLetter, FinalReads
 
 NAME = "delivery"
@@ -100,7 +100,7 @@ VIOLATIONS: tuple[str, ...] = (
 )
 
 
-def check_delivery(ops: Sequence[Op], reads: FinalReads) -> CheckResult:
+def check_delivery(ops: Ops, reads: FinalReads) -> CheckResult:
     """Lost, unexpected, aborted, duplicated and recovered messages."""
     return delivery_from(Analysis(ops, reads))
 
@@ -120,7 +120,7 @@ def delivery_from(an: Analysis) -> CheckResult:
     ]
     unexpected = np.flatnonzero(st.r_key < 0)
 
-    recs = reads.store
+    sc = st.cols
     unreadable = _unreadable(an, acked & stored)
     multi_keys = np.flatnonzero(st.k_records > 1)
     # the few keys stored more than once: gather their messageIds
@@ -128,11 +128,14 @@ def delivery_from(an: Analysis) -> CheckResult:
     mids_of: dict[int, list[str]] = {k: [] for k in multi}
     if multi:
         for i in np.flatnonzero(np.isin(st.r_key, multi_keys)).tolist():
-            mids_of[int(st.r_key[i])].append(recs[i].message_id)
+            mids_of[int(st.r_key[i])].append(sc.message_id[i])
     dup_keys = [k for k in multi_keys.tolist() if len(set(mids_of[k])) > 1]
-    dup_ids = [m for m, n in st.mid_counts.items() if n > 1]
-    unattributed_ids = [recs[i].message_id for i in unexpected.tolist()]
-    dup_unattributed = {m: n for m, n in Counter(unattributed_ids).items() if n > 1}
+    names = s.mids.names
+    dup_ids = [names[c] for c in np.flatnonzero(st.mid_count > 1).tolist()]
+    loose_count = np.bincount(st.r_mid[unexpected], minlength=len(names))
+    dup_unattributed = {
+        names[c]: int(loose_count[c]) for c in np.flatnonzero(loose_count > 1).tolist()
+    }
     duplicated = len(multi_keys) + len(dup_unattributed)
     copies = int((st.k_records[multi_keys] - 1).sum()) + sum(
         n - 1 for n in dup_unattributed.values()
@@ -152,7 +155,7 @@ def delivery_from(an: Analysis) -> CheckResult:
         "acknowledged": int(acked.sum()),
         "failed": int((status == FAILED).sum()),
         "indeterminate": int((status == INDETERMINATE).sum()),
-        "stored": len(recs),
+        "stored": len(sc),
         "stored_keys": int(stored.sum()),
         "lost": len(lost),
         "unreadable": len(unreadable),
@@ -186,8 +189,8 @@ def delivery_from(an: Analysis) -> CheckResult:
         examples["unreadable"] = [key_ex(k) for k in unreadable[:MAX_EXAMPLES]]
     if len(unexpected):
         examples["unexpected"] = [
-            {"message_id": r.message_id, "key": r.key, "conversation": r.conversation}
-            for r in (recs[i] for i in unexpected[:MAX_EXAMPLES].tolist())
+            {"message_id": sc.message_id[i], "key": sc.key[i], "conversation": sc.conversation[i]}
+            for i in unexpected[:MAX_EXAMPLES].tolist()
         ]
     if len(aborted):
         examples["aborted"] = [
@@ -210,7 +213,10 @@ def delivery_from(an: Analysis) -> CheckResult:
 
     def item_ex(i: int) -> dict[str, Any]:
         k = int(pos.i_key[i])
-        ex: dict[str, Any] = {"read_conversation": pos.i_conv[i], "message_id": pos.i_mid[i]}
+        ex: dict[str, Any] = {
+            "read_conversation": pos.read_names[int(pos.i_read[i])],
+            "message_id": pos.i_mid[i],
+        }
         if k >= 0:
             ex |= {"key": s.keys[k], "conversation": s.k_conversation[k]}
         return ex
@@ -225,8 +231,8 @@ def delivery_from(an: Analysis) -> CheckResult:
         examples["misplaced"] = [
             {
                 **key_ex(int(st.r_key[i])),
-                "stored_id": recs[i].message_id,
-                "stored_conversation": recs[i].conversation,
+                "stored_id": sc.message_id[i],
+                "stored_conversation": sc.conversation[i],
             }
             for i in misplaced[:MAX_EXAMPLES]
         ]
@@ -267,20 +273,36 @@ def delivery_from(an: Analysis) -> CheckResult:
     )
 
 
+def _record_convs(an: Analysis) -> tuple[I64, I64]:
+    """Per store record: its conversation's index among the keys' conversations
+    (-1 null, -2 a conversation no key has), and among the successful reads (-1 none)."""
+    s, st, pos = an.sends, an.store, an.positions
+    conv = st.cols.conversation
+    by_key = s.conv_codes.lookup(conv)
+    unknown = by_key < 0
+    by_key[unknown] = np.where(
+        np.fromiter((c is None for c in conv), np.bool_, len(conv))[unknown], -1, -2
+    )
+    reads = Codes()
+    reads.encode(pos.read_names)
+    by_read = reads.lookup(conv)
+    return by_key, by_read
+
+
 def _misplaced(an: Analysis) -> list[int]:
     """Records attributed to a key whose stored conversation is another one."""
-    s, st, recs = an.sends, an.store, an.reads.store
-    out = []
-    for i in np.flatnonzero(st.r_key >= 0).tolist():
-        c = recs[i].conversation
-        if c is not None and c != s.k_conversation[int(st.r_key[i])]:
-            out.append(i)
-    return out
+    s, st = an.sends, an.store
+    by_key: I64 = an.memo("record_convs", lambda: _record_convs(an))[0]
+    att = st.r_key >= 0
+    wrong = att & (by_key != -1)
+    wrong[wrong] = by_key[wrong] != s.k_conv[st.r_key[wrong]]
+    return np.flatnonzero(wrong).tolist()
 
 
 def _positions(an: Analysis) -> tuple[int, list[tuple[int, list[int], list[list[int]]]]]:
     """(keys checked, [(key, answered [p, o], stored [[p, o], ...])] that mismatch)."""
-    s, st, recs = an.sends, an.store, an.reads.store
+    s, st = an.sends, an.store
+    part, off = st.cols.partition, st.cols.offset
     live = s.a_outcome != FAIL
     # keys with exactly one attempt that did not fail, and that attempt ok with a position
     single = s.k_live == 1
@@ -291,11 +313,11 @@ def _positions(an: Analysis) -> tuple[int, list[tuple[int, list[int], list[list[
         int(s.a_key[a]): (int(s.a_part[a]), int(s.a_off[a])) for a in cand_attempts.tolist()
     }
     stored: dict[int, list[tuple[int, int]]] = {}
-    for i in np.flatnonzero(st.r_key >= 0).tolist():
+    known = (st.r_key >= 0) & ~np.isnan(part) & ~np.isnan(off)
+    for i in np.flatnonzero(known).tolist():
         k = int(st.r_key[i])
-        r = recs[i]
-        if k in answered and r.partition is not None and r.offset is not None:
-            stored.setdefault(k, []).append((r.partition, r.offset))
+        if k in answered:
+            stored.setdefault(k, []).append((int(part[i]), int(off[i])))
     bad = [
         (k, list(answered[k]), [list(x) for x in stored[k]])
         for k in sorted(stored)
@@ -312,26 +334,25 @@ def _dead_letters(an: Analysis) -> list[DeadLetter]:
     return list(dead)
 
 
-def _unreadable(an: Analysis, acked_stored: np.ndarray) -> list[int]:
-    """Acknowledged, stored keys missing from a successful API read of their conversation."""
-    reads, st = an.reads, an.store
+def _unreadable(an: Analysis, acked_stored: B) -> list[int]:
+    """Acknowledged, stored keys missing from a successful API read of their conversation.
+
+    A key is *seen* when one of its records names a conversation whose read
+    succeeded, and *readable* when such a record's messageId is in that read.
+    """
+    reads, st, pos = an.reads, an.store, an.positions
     if not reads.api:
         return []  # this pipeline was not read through an API: nothing to compare
-    api_sets = {c: set(ids) for c, ids in reads.api.items() if c not in reads.api_errors}
-    wanted = set(np.flatnonzero(acked_stored).tolist())
-    seen: set[int] = set()
-    readable: set[int] = set()
-    for i, r in enumerate(reads.store):
-        k = int(st.r_key[i])
-        if k not in wanted:
-            continue
-        ids = api_sets.get(r.conversation) if r.conversation is not None else None
-        if ids is None:
-            continue
-        seen.add(k)
-        if r.message_id in ids:
-            readable.add(k)
-    return sorted(seen - readable)
+    by_read: I64 = an.memo("record_convs", lambda: _record_convs(an))[1]
+    n_codes = len(an.sends.mids) + 1
+    rec = np.flatnonzero((st.r_key >= 0) & (by_read >= 0))
+    rec = rec[acked_stored[st.r_key[rec]]]
+    items = np.unique(pos.i_read * n_codes + pos.i_code)
+    found = np.isin(by_read[rec] * n_codes + st.r_mid[rec], items, assume_unique=False)
+    nk = len(acked_stored)
+    seen = np.bincount(st.r_key[rec], minlength=nk) > 0
+    readable = np.bincount(st.r_key[rec[found]], minlength=nk) > 0
+    return np.flatnonzero(seen & ~readable).tolist()
 
 
 __all__ = ["NAME", "VIOLATIONS", "check_delivery", "delivery_from"]

@@ -47,15 +47,13 @@ a vectorised merge-sort pair count.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from wiber_harness.checkers.analysis import ACKED, F64, I64, Analysis, B, seconds
-from wiber_harness.checkers.base import MAX_EXAMPLES, CheckResult, Validity
-from wiber_harness.history import Op
+from wiber_harness.checkers.base import MAX_EXAMPLES, CheckResult, Ops, Validity
 from wiber_harness.reads import FinalReads
 
 NAME = "ordering"
@@ -68,7 +66,7 @@ class Violations:
     examples: list[tuple[int, int]]  # (A, B) as indexes into the inputs
 
 
-def check_ordering(ops: Sequence[Op], reads: FinalReads) -> CheckResult:
+def check_ordering(ops: Ops, reads: FinalReads) -> CheckResult:
     """Real-time and per-sender order of each conversation's API read."""
     return ordering_from(Analysis(ops, reads))
 
@@ -79,8 +77,8 @@ def ordering_from(an: Analysis) -> CheckResult:
     acked_convs = {s.conversations[c] for c in np.unique(s.k_conv[acked]).tolist() if c >= 0}
     unknown = sorted(c for c in acked_convs if c not in pos.checked)
     checked_conv = np.zeros(len(s.conversations) + 1, dtype=np.bool_)
-    for c in acked_convs & pos.checked:
-        checked_conv[s.conv_index[c]] = True
+    both = sorted(acked_convs & pos.checked)
+    checked_conv[s.conv_codes.lookup(both)] = True
     has_pos = ~np.isnan(pos.k_pos)
     unpositioned = int((acked & ~has_pos & checked_conv[s.k_conv]).sum())
 

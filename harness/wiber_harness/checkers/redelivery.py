@@ -41,44 +41,48 @@ True.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
 from wiber_harness.checkers.analysis import Analysis
-from wiber_harness.checkers.base import MAX_EXAMPLES, CheckResult, Validity
+from wiber_harness.checkers.base import MAX_EXAMPLES, CheckResult, Ops, Validity
 from wiber_harness.history import Op
-from wiber_harness.reads import FinalReads
+from wiber_harness.reads import FinalReads, delivery_columns
 
 NAME = "redelivery"
 CRASH_POINT = "consumer.after_store_before_commit"
 
 
-def check_redelivery(ops: Sequence[Op], reads: FinalReads) -> CheckResult:
+def check_redelivery(ops: Ops, reads: FinalReads) -> CheckResult:
     """Records delivered to consumers more than once (informational)."""
     return redelivery_from(Analysis(ops, reads))
 
 
 def redelivery_from(an: Analysis) -> CheckResult:
-    events = an.reads.delivery
+    events = delivery_columns(an.reads.delivery)
     n = len(events)
-    part = np.fromiter(map(attrgetter("partition"), events), dtype=np.int64, count=n)
-    off = np.fromiter(map(attrgetter("offset"), events), dtype=np.int64, count=n)
+    part = events.partition
+    off = events.offset
     code = {"duplicate": 1, "dlq": 2, "failed": 3}
-    outcome = np.asarray([code.get(o, 0) for o in map(attrgetter("outcome"), events)], np.int8)
+    outcome = np.asarray([code.get(o, 0) for o in events.outcome], np.int8)
     dup_out = outcome == 1
     dlq = outcome == 2
     failed = outcome == 3
     consumers: dict[str, int] = {}
     cons = np.asarray(
-        [consumers.setdefault(c, len(consumers)) for c in map(attrgetter("consumer"), events)],
-        dtype=np.int64,
+        [consumers.setdefault(c, len(consumers)) for c in events.consumer], dtype=np.int64
     )
-    # one record = one (partition, offset), packed into one integer
-    span = int(off.max()) - int(off.min()) + 1 if n else 1
-    packed = (part - (int(part.min()) if n else 0)) * span + (off - (int(off.min()) if n else 0))
-    _, rec, seen = np.unique(packed, return_inverse=True, return_counts=True)
+    # one record = one (partition, offset), grouped by sorting both columns (no
+    # packing into one integer, which far-apart offsets could make collide)
+    order = np.lexsort((off, part))
+    new_group = np.ones(n, dtype=np.bool_)
+    if n:
+        new_group[1:] = (part[order][1:] != part[order][:-1]) | (off[order][1:] != off[order][:-1])
+    group = np.cumsum(new_group) - 1
+    rec = np.empty(n, dtype=np.int64)
+    rec[order] = group
+    seen = np.bincount(rec, minlength=int(group[-1]) + 1 if n else 0)
     rec = rec.reshape(-1)
     n_rec = len(seen)
     dup_rec = (seen > 1) | (np.bincount(rec[dup_out], minlength=n_rec) > 0)
@@ -107,10 +111,10 @@ def redelivery_from(an: Analysis) -> CheckResult:
         "consumers": nc,
     }
     details: dict[str, Any] = {"per_consumer": per_consumer}
-    if not events:
+    if not n:
         details["note"] = "no delivery log was read"
     windows = crash_windows(an.nemesis)
-    ev_time = np.asarray([np.nan if e.time is None else e.time for e in events], dtype=np.float64)
+    ev_time = events.time
     again = dup_rec[rec] | dup_out if n else np.zeros(0, dtype=np.bool_)
     missing = [
         (fault, t)
@@ -118,10 +122,10 @@ def redelivery_from(an: Analysis) -> CheckResult:
         if not bool((again & (np.isnan(ev_time) | (ev_time >= t))).any())
     ]
     counts["crash_windows"] = len(windows)
-    counts["missing_redelivery"] = len(missing) if events else 0
+    counts["missing_redelivery"] = len(missing) if n else 0
     valid: Validity = True
     examples: dict[str, list[Any]] = {}
-    if windows and not events:
+    if windows and not n:
         valid = "unknown"
         details["crash_windows"] = (
             "a consumer crashed between its store write and its commit, but no delivery log "

@@ -10,18 +10,24 @@ verdict is their merge (False beats unknown beats True).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from wiber_harness.checkers.analysis import Analysis
 from wiber_harness.checkers.availability import availability_from, check_availability
-from wiber_harness.checkers.base import Checker, CheckResult, Validity, merge_validity, safe_check
+from wiber_harness.checkers.base import (
+    Checker,
+    CheckResult,
+    Ops,
+    Validity,
+    merge_validity,
+    safe_check,
+)
 from wiber_harness.checkers.convergence import check_convergence, convergence_from
 from wiber_harness.checkers.delivery import check_delivery, delivery_from
 from wiber_harness.checkers.ordering import check_ordering, ordering_from
 from wiber_harness.checkers.redelivery import check_redelivery, redelivery_from
 from wiber_harness.errors import CheckerError
-from wiber_harness.history import Op
 from wiber_harness.reads import FinalReads
 
 CHECKERS: dict[str, Checker] = {
@@ -44,7 +50,7 @@ _ON_ANALYSIS: dict[str, tuple[Checker, Callable[[Analysis], CheckResult]]] = {
 
 
 def check_all(
-    ops: Sequence[Op],
+    ops: Ops,
     reads: FinalReads,
     names: Iterable[str] | None = None,
     *,
@@ -75,7 +81,7 @@ def check_all(
 
 
 def _bound(fn: Callable[[Analysis], CheckResult], an: Analysis) -> Checker:
-    def run(ops: Sequence[Op], reads: FinalReads) -> CheckResult:
+    def run(ops: Ops, reads: FinalReads) -> CheckResult:
         return fn(an)
 
     return run
@@ -95,7 +101,7 @@ def compose_checkers(checkers: Mapping[str, Checker], name: str = "composed") ->
     """
     parts = dict(checkers)
 
-    def composed(ops: Sequence[Op], reads: FinalReads) -> CheckResult:
+    def composed(ops: Ops, reads: FinalReads) -> CheckResult:
         results = {n: safe_check(n, c, ops, reads) for n, c in parts.items()}
         counts: dict[str, int | float] = {}
         examples: dict[str, list[Any]] = {}

@@ -87,7 +87,8 @@ def explore_cmd(
 ) -> int:
     """Run random fault schedules; shrink and store the first one that breaks a promise."""
     from wiber_harness.explore import ExploreConfig, explore
-    from wiber_harness.runner import RunOptions, RunResult, run_scenario
+    from wiber_harness.judge import RunResult
+    from wiber_harness.runner import RunOptions, run_scenario
     from wiber_harness.scenario import Scenario
 
     if seed is None:

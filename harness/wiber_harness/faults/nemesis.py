@@ -184,18 +184,4 @@ class Nemesis:
             return af.resolved, await asyncio.to_thread(kind.heal, self._context(), af)
 
 
-def fault_evidence(ops: Sequence[Op]) -> tuple[bool, list[str]]:
-    """Did every fault take effect? (all effective, one sentence per fault that did not)."""
-    problems = []
-    for op in ops:
-        if op.process != NEMESIS or op.type == "invoke":
-            continue
-        if op.type != "ok" or not op.value.get("effective", False):
-            problems.append(
-                f"{op.f} {op.value.get('kind')} {op.value.get('target')}: "
-                f"{op.value.get('error') or 'no evidence that it took effect'}"
-            )
-    return not problems, problems
-
-
-__all__ = ["ActiveFault", "Nemesis", "fault_evidence"]
+__all__ = ["ActiveFault", "Nemesis"]

@@ -40,6 +40,7 @@ import pandas as pd
 from hdrh.histogram import HdrHistogram
 
 from wiber_harness.checkers.analysis import NS
+from wiber_harness.frames import per_second_frame
 from wiber_harness.metrics import (
     HIGHEST_US,
     LOWEST_US,
@@ -47,7 +48,6 @@ from wiber_harness.metrics import (
     decode_histogram,
     e2e_latencies,
     latency_histograms,
-    per_second_frame,
 )
 from wiber_harness.metrics import fault_windows as metric_windows
 from wiber_harness.report.runs import RunData

@@ -39,7 +39,7 @@ from wiber_harness.checkers.analysis import Analysis
 from wiber_harness.checkers.base import Validity
 from wiber_harness.errors import HarnessError
 from wiber_harness.history import Op, read_history
-from wiber_harness.inputs import check_file
+from wiber_harness.inputs import check_file, too_deep
 from wiber_harness.reads import FinalReads
 from wiber_harness.report.result_file import RESULT_SCHEMA, read_result
 
@@ -157,13 +157,17 @@ class RunData:
         if not _present(path):
             self.problems.append(f"no {name}: {without}")
             return None
+        fix = "re-run the scenario (or restore the file)"
         try:
-            check_file(path, kind, "re-run the scenario (or restore the file)")
+            check_file(path, kind, fix)
             return read(path)
+        except RecursionError:
+            problem = str(too_deep(path, fix))
         except HarnessError as e:
-            self.problems.append(str(e))
-            self.unreadable.append(str(e))
-            return None
+            problem = str(e)
+        self.problems.append(problem)
+        self.unreadable.append(problem)
+        return None
 
     @cached_property
     def history(self) -> tuple[dict[str, Any], list[Op]] | None:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from wiber_harness.inputs import UnreadableInput, kind_of, load_json
+from wiber_harness.inputs import UnreadableInput, load_json
 from wiber_harness.report.doc_checks import check_bench, check_summary
 from wiber_harness.report.runs import (
     ReportError,
@@ -54,6 +54,7 @@ from wiber_harness.report.summary import (
     SUMMARY_SCHEMA,
     build_summary,
 )
+from wiber_harness.words import kind
 
 Direction = Literal["higher", "lower"]
 BENCH_SCHEMA = "wiber-bench/1"
@@ -158,11 +159,11 @@ def _has_runs(path: Path) -> bool:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    kind = "bench" if path.name == BENCH_FILE else "summary"
-    doc = load_json(path, kind, _FIX)
+    file_kind = "bench" if path.name == BENCH_FILE else "summary"
+    doc = load_json(path, file_kind, _FIX)
     if not isinstance(doc, dict):
         raise UnreadableInput(
-            f"{path}: the top level is {kind_of(doc)}, not an object of schema "
+            f"{path}: the top level is {kind(doc)}, not an object of schema "
             f"{SUMMARY_SCHEMA!r} or {BENCH_SCHEMA!r}; {_FIX}"
         )
     return doc

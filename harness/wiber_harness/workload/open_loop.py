@@ -1,4 +1,7 @@
 """The open-loop workload: sends messages on a fixed schedule and records every send as ops.
+Over 500 lines because it is one class whose send paths (single, batch,
+duplicate-injection resend) share the in-flight bookkeeping that makes
+"exactly one completion per invoke" hold.
 
 ::
 
@@ -76,8 +79,9 @@ Spread: requests go round-robin over ``api_urls`` through one
 ``aiohttp.ClientSession`` (keep-alive; its connector holds ``concurrency``
 connections plus room for resends, so a request never queues for a
 connection and skipping is the only back-pressure). aiohttp, not httpx:
-httpx's pool collapses under thousands of waiting tasks in open loop
-(ENVIRONMENT.md). Measure with ``python -m wiber_harness.bench.generator_selftest
+httpx's pool collapses under thousands of waiting tasks in open loop (the
+measurement is in ``docs/architecture.md``, "Decisions worth knowing").
+Measure with ``python -m wiber_harness.bench.generator_selftest
 --selftest-url URL`` (see :mod:`wiber_harness.bench.generator_selftest`).
 """
 

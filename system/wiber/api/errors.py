@@ -99,16 +99,15 @@ async def on_http_error(request: Request, e: StarletteHTTPException) -> Response
 
 
 async def on_unexpected(request: Request, e: Exception) -> Response:
-    # Only a bug or a failpoint `raise` gets here; whether a message was
-    # stored is unknown, so the client is told to retry with its key.
-    log.error("unexpected error on %s: %r", request.url.path, e)
-    return error_response(
-        ApiError(
-            500,
-            "internal_error",
-            f"{type(e).__name__}: the outcome is unknown; retry with the same Idempotency-Key",
-        )
-    )
+    # Only a bug or a failpoint `raise` gets here. After a POST whether a
+    # message was stored is unknown, so the client is told to retry with
+    # its key; any other request changed nothing worth a key.
+    log.error("unexpected error on %s %s: %r", request.method, request.url.path, e)
+    if request.method == "POST":
+        why = "the outcome is unknown; retry with the same Idempotency-Key"
+    else:
+        why = "internal error; retry later"
+    return error_response(ApiError(500, "internal_error", f"{type(e).__name__}: {why}"))
 
 
 async def on_validation_error(request: Request, e: RequestValidationError) -> Response:

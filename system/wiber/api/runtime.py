@@ -8,6 +8,8 @@ Promises:
   closes what it opened itself (never a part it was given) and drops the
   store thread pool. Bad settings or a bad failpoint spec end the process
   with one sentence on stderr and exit code 2.
+* The Runtime also holds the per-route body caps (``RouteLimits``) and the
+  process's ``BodyBudget``, both derived from the settings.
 * The routes depend only on the ``ProducerBridge`` and ``ConversationStore``
   protocols, which ``wiber.producer.KafkaBridge`` and ``wiber.store.Store``
   satisfy, and so do the unit tests' fakes.
@@ -27,6 +29,7 @@ from typing import Any, NoReturn, Protocol
 from fastapi import FastAPI, Request
 
 from wiber import failpoints
+from wiber.api.limits import BodyBudget, RouteLimits
 from wiber.logs import setup_logging
 from wiber.producer import Delivered, KafkaBridge
 from wiber.settings import Settings, SettingsError, load_settings
@@ -76,6 +79,12 @@ class Runtime:
     pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(16, thread_name_prefix="store")
     )
+    limits: RouteLimits = field(init=False)
+    budget: BodyBudget = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limits = RouteLimits.of(self.settings)
+        self.budget = BodyBudget(self.settings.api_body_budget_bytes)
 
 
 @dataclass(frozen=True)

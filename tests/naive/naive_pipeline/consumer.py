@@ -66,7 +66,9 @@ def main() -> None:
         consumer.commit(asynchronous=False)  # the bug: committed before anything is stored
         docs = []
         for m in msgs:
-            d = json.loads(m.value())
+            raw = m.value()
+            assert raw is not None  # the API writes every record with a value
+            d = json.loads(raw)
             docs.append({**d, "p": m.partition(), "o": m.offset(), "ts": time.time_ns()})
         try:
             coll.insert_many(docs, ordered=False)

@@ -1,0 +1,352 @@
+"""The fast readers agree with the authoritative ones on every file.
+
+``read_history_columns`` (msgspec, column-wise rules) must accept exactly what
+``read_history`` (line by line, :mod:`wiber_harness.wellformed`) accepts and
+give the same columns as ``History.from_ops`` of its ops; the final reads'
+fast decoding must equal the strict decoder's result, for both schemas.
+Hypothesis writes the files: well-formed histories, then mutations of them
+(lines dropped, duplicated, swapped, values of the wrong type, times out of
+bounds, a torn or a complete last line without newline).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wiber_harness.columns import History, SendAttempts, read_history_columns
+from wiber_harness.errors import CheckerError
+from wiber_harness.history import read_history
+from wiber_harness.reads import (
+    DeliveryEvent,
+    FinalReads,
+    StoredRecord,
+    delivery_columns,
+    store_columns,
+)
+from wiber_harness.reads_io import decode_fast, decode_strict, encode
+
+EXAMPLES = int(os.environ.get("WIBER_COLUMNS_EXAMPLES", "200"))
+PROPS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+text = st.text(alphabet="abcxyz:-0123", min_size=1, max_size=6)
+maybe_text = st.none() | text
+
+
+@st.composite
+def ops(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """A well-formed history: sends (some retried, some pending) and a fault."""
+    out: list[dict[str, Any]] = []
+    t = 0
+    n = draw(st.integers(0, 12))
+    next_id = 0
+    for _ in range(n):
+        next_id += 1
+        t += draw(st.integers(0, 5))
+        value: dict[str, Any] = {"key": draw(text)}
+        for name in ("conversation", "from", "sender", "retry_of"):
+            if draw(st.booleans()):
+                value[name] = draw(maybe_text)
+        if draw(st.booleans()):
+            value["seq"] = draw(st.none() | st.integers(-5, 5))
+        if draw(st.booleans()):
+            value["intended"] = draw(st.none() | st.integers(0, 100) | st.floats(0, 100))
+        if draw(st.booleans()):
+            value["invalid"] = draw(st.none() | st.booleans())
+        process = draw(st.sampled_from(["client-a", "client-b"]))
+        out.append(
+            {
+                "id": next_id,
+                "type": "invoke",
+                "f": "send",
+                "process": process,
+                "time": t,
+                "value": value,
+            }
+        )
+        outcome = draw(st.sampled_from(["ok", "fail", "info", "pending"]))
+        if outcome == "pending":
+            continue
+        done: dict[str, Any] = {"status": draw(st.none() | st.integers(100, 599))}
+        if draw(st.booleans()):
+            done["messageId"] = draw(maybe_text)
+        if draw(st.booleans()):
+            done["partition"] = draw(st.none() | st.integers(0, 5))
+            done["offset"] = draw(st.none() | st.integers(-1001, 10**6))
+        t += draw(st.integers(0, 5))
+        out.append(
+            {
+                "id": next_id,
+                "type": outcome,
+                "f": "send",
+                "process": process,
+                "time": t,
+                "value": done,
+            }
+        )
+    if draw(st.booleans()):
+        next_id += 1
+        v = {"fault": "f1", "kind": "kill", "target": "kafka.1", "params": {"x": [1, {"y": 2}]}}
+        out.insert(
+            draw(st.integers(0, len(out))),
+            {
+                "id": next_id,
+                "type": "invoke",
+                "f": "inject",
+                "process": "nemesis",
+                "time": 0,
+                "value": v,
+            },
+        )
+    return out
+
+
+def _mutate(draw: st.DrawFn, lines: list[bytes]) -> tuple[list[bytes], bool]:
+    """Some mutation of the op lines; returns (lines, end with newline)."""
+    kind = draw(
+        st.sampled_from(
+            [
+                "none",
+                "drop",
+                "dup",
+                "swap",
+                "retype",
+                "bigtime",
+                "bigint",
+                "blank",
+                "torn",
+                "tail",
+                "nokey",
+                "garbage",
+            ]
+        )
+    )
+    out = list(lines)
+    newline = True
+    if kind == "drop" and out:
+        del out[draw(st.integers(0, len(out) - 1))]
+    elif kind == "dup" and out:
+        i = draw(st.integers(0, len(out) - 1))
+        out.insert(i, out[i])
+    elif kind == "swap" and len(out) > 1:
+        i = draw(st.integers(0, len(out) - 2))
+        out[i], out[i + 1] = out[i + 1], out[i]
+    elif kind in ("retype", "bigtime", "bigint", "nokey") and out:
+        i = draw(st.integers(0, len(out) - 1))
+        d = orjson.loads(out[i])
+        if kind == "retype":
+            field = draw(st.sampled_from(["id", "type", "f", "process", "time", "value"]))
+            d[field] = draw(st.sampled_from([None, "x", 1.5, [], {}, True, -1]))
+        elif kind == "bigtime":
+            d["time"] = 1_733_300_000_000_000_000
+        elif kind == "bigint":
+            d["id"] = 2**63
+        elif kind == "nokey" and d.get("type") == "invoke":
+            d["value"] = {}
+        out[i] = orjson.dumps(d)
+    elif kind == "blank":
+        out.insert(draw(st.integers(0, len(out))), b"   ")
+    elif kind == "torn" and out:
+        newline = False
+        out[-1] = out[-1][: draw(st.integers(1, max(1, len(out[-1]) - 1)))]
+    elif kind == "tail" and out:
+        newline = False
+    elif kind == "garbage":
+        out.insert(draw(st.integers(0, len(out))), b"{not json")
+    return out, newline
+
+
+@st.composite
+def history_files(draw: st.DrawFn) -> bytes:
+    lines = [orjson.dumps(d) for d in draw(ops())]
+    lines, newline = _mutate(draw, lines)
+    head = orjson.dumps({"schema": "wiber-history/1", "scenario": "x"})
+    body = b"\n".join([head, *lines])
+    return body + (b"\n" if newline else b"")
+
+
+def _same(a: SendAttempts, b: SendAttempts) -> None:
+    for name in SendAttempts.__dataclass_fields__:
+        x, y = getattr(a, name), getattr(b, name)
+        if isinstance(x, np.ndarray):
+            assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), name
+        else:
+            assert list(x) == list(y), name
+
+
+@PROPS
+@given(history_files())
+def test_the_fast_history_reader_accepts_and_reads_what_the_slow_one_does(
+    tmp_path: Path, raw: bytes
+) -> None:
+    p = tmp_path / "history.jsonl"
+    p.write_bytes(raw)
+    try:
+        header, ops_ = read_history(p)
+    except CheckerError as e:
+        with pytest.raises(CheckerError) as fast:
+            read_history_columns(p)
+        assert str(fast.value) == str(e)
+        return
+    fast_h = read_history_columns(p)
+    slow_h = History.from_ops(ops_, header)
+    _same(fast_h.sends, slow_h.sends)
+    assert fast_h.others == slow_h.others
+    assert (fast_h.end, fast_h.n_ops, fast_h.header) == (slow_h.end, slow_h.n_ops, slow_h.header)
+
+
+records = st.builds(
+    StoredRecord,
+    message_id=text,
+    key=maybe_text,
+    conversation=maybe_text,
+    sender=maybe_text,
+    partition=st.none() | st.integers(0, 5),
+    offset=st.none() | st.integers(0, 10**9),
+    stored_at=st.none() | st.integers(-(10**12), 10**12),
+)
+events = st.builds(
+    DeliveryEvent,
+    consumer=text,
+    partition=st.integers(0, 5),
+    offset=st.integers(0, 10**9),
+    message_id=maybe_text,
+    time=st.none() | st.integers(0, 10**12),
+    outcome=st.sampled_from(["stored", "duplicate", "dlq", "failed"]),
+)
+final_reads = st.builds(
+    FinalReads,
+    store=st.lists(records, max_size=6),
+    api=st.dictionaries(text, st.lists(text, max_size=4), max_size=3),
+    api_errors=st.dictionaries(text, text, max_size=2),
+    delivery=st.lists(events, max_size=6),
+    drained=st.booleans(),
+    drain_s=st.none() | st.floats(0, 100),
+    healed_at=st.none() | st.integers(0, 10**12),
+)
+
+
+def _reads_equal(a: FinalReads, b: FinalReads) -> None:
+    assert list(a.store) == list(b.store)
+    assert list(a.delivery) == list(b.delivery)
+    assert (
+        a.api,
+        a.api_errors,
+        a.dead_letters,
+        a.end_offsets,
+        a.drained,
+        a.drain_s,
+        a.healed_at,
+        a.extra,
+    ) == (
+        b.api,
+        b.api_errors,
+        b.dead_letters,
+        b.end_offsets,
+        b.drained,
+        b.drain_s,
+        b.healed_at,
+        b.extra,
+    )
+
+
+@PROPS
+@given(final_reads)
+def test_final_reads_round_trip_and_the_fast_decoder_equals_the_strict_one(r: FinalReads) -> None:
+    raw = encode(r)
+    fast = decode_fast(raw)
+    strict = decode_strict(orjson.loads(raw))
+    assert fast is not None
+    _reads_equal(fast, r)
+    _reads_equal(strict, r)
+    # v1, the old file form (records as objects), reads to the same
+    v1 = orjson.loads(raw)
+    v1["schema"] = "wiber-final-reads/1"
+    s, d = store_columns(r.store), delivery_columns(r.delivery)
+    v1["store"] = [
+        {
+            "message_id": m,
+            "key": k,
+            "conversation": c,
+            "sender": x,
+            "partition": p,
+            "offset": o,
+            "stored_at": t,
+        }
+        for m, k, c, x, p, o, t in zip(
+            s.message_id,
+            s.key,
+            s.conversation,
+            s.sender,
+            v1["store"]["partition"],
+            v1["store"]["offset"],
+            v1["store"]["stored_at"],
+            strict=True,
+        )
+    ]
+    v1["delivery"] = [
+        {"consumer": c, "partition": p, "offset": o, "message_id": m, "time": t, "outcome": x}
+        for c, p, o, m, t, x in zip(
+            d.consumer,
+            v1["delivery"]["partition"],
+            v1["delivery"]["offset"],
+            d.message_id,
+            v1["delivery"]["time"],
+            d.outcome,
+            strict=True,
+        )
+    ]
+    raw1 = orjson.dumps(v1)
+    fast1 = decode_fast(raw1)
+    assert fast1 is not None
+    _reads_equal(fast1, r)
+    _reads_equal(decode_strict(v1), r)
+
+
+@pytest.mark.parametrize(
+    ("patch", "words"),
+    [
+        ({"store": {"message_id": ["a"], "key": [None, None]}}, "different lengths"),
+        (
+            {
+                "delivery": {
+                    "consumer": ["c"],
+                    "partition": [0],
+                    "offset": [0],
+                    "message_id": [None],
+                    "time": [1_733_300_000_000_000_000],
+                    "outcome": ["stored"],
+                }
+            },
+            "beyond a week",
+        ),
+        ({"api": []}, "api is list"),
+        ({"end_offsets": {"x": 1}}, "not a partition number"),
+    ],
+)
+def test_a_malformed_v2_file_is_refused_by_both_decoders(
+    tmp_path: Path, patch: dict[str, Any], words: str
+) -> None:
+    doc = orjson.loads(encode(FinalReads()))
+    if "store" in patch and "conversation" not in patch["store"]:
+        patch["store"] |= {
+            f: [None] for f in ("conversation", "sender", "partition", "offset", "stored_at")
+        }
+    doc.update(patch)
+    raw = orjson.dumps(doc)
+    assert decode_fast(raw) is None
+    p = tmp_path / "final_reads.json"
+    p.write_bytes(raw)
+    with pytest.raises(CheckerError, match=words):
+        FinalReads.load(p)
