@@ -217,3 +217,19 @@ def test_a_history_line_with_invalid_utf8_in_a_key_is_malformed(pool: Pool, tmp_
     raw[1] = raw[1].replace(b'"intended"', b'"\xffintended"')
     (run / HISTORY).write_bytes(b"\n".join(raw))
     assert run_cli("check", str(run)).code == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding F7 for the lead (reads_io.py): the fast decoder accepts a store "
+    "partition beyond 64 bits, which the strict decoder (the authority) refuses",
+)
+def test_a_store_partition_beyond_64_bits_is_malformed(pool: Pool, tmp_path: Path) -> None:
+    run = copy_run(pool.runs[0], tmp_path / "run")
+    p = run / READS
+    text = re.sub(
+        r'"partition":\s*\[0', '"partition": [9999999999999999999', p.read_text(), count=1
+    )
+    assert "9999999999999999999" in text
+    p.write_text(text)
+    assert run_cli("check", str(run)).code == 2
