@@ -80,19 +80,22 @@ def ops_frame(ops: Ops, *, analysis: Analysis | None = None) -> pd.DataFrame:
 def per_second_frame(
     ops: Ops, reads: FinalReads, *, analysis: Analysis | None = None
 ) -> pd.DataFrame:
-    """Throughput and ack latency per integer second since run start.
+    """Throughput and ack latency per second since run start.
 
-    Index ``second``; columns sent, acknowledged, failed, indeterminate,
-    stored (counts), ack_p50_ms, ack_p99_ms, ack_max_ms (of ``ok``
-    completions in that second, NaN if none), fault (a fault window overlaps
+    Index ``second`` (the seconds of :func:`wiber_harness.metrics.row_seconds`:
+    every second of a run in which something happens each second, so the rows are
+    bounded by the events, not by a time value); columns sent, acknowledged,
+    failed, indeterminate, stored (counts), ack_p50_ms, ack_p99_ms, ack_max_ms (of
+    ``ok`` completions in that second, NaN if none), fault (a fault window overlaps
     the second), phase.
     """
     an = analysis or Analysis(ops, reads)
     s = an.sends
     counts = per_second_counts(an)
-    n = len(counts["sent"])
-    last = n - 1
-    frame = pd.DataFrame(counts, index=pd.RangeIndex(n, name="second"))
+    rows = counts.pop("second")
+    n = len(rows)
+    last = int(rows[-1])
+    frame = pd.DataFrame(counts, index=pd.Index(rows, name="second"))
     ok = s.a_outcome == OK
     lat = pd.DataFrame(
         {
@@ -104,7 +107,7 @@ def per_second_frame(
     frame["ack_p50_ms"] = g.quantile(0.5).reindex(frame.index)
     frame["ack_p99_ms"] = g.quantile(0.99).reindex(frame.index)
     frame["ack_max_ms"] = g.max().reindex(frame.index)
-    starts = np.arange(n, dtype=np.float64) * NS
+    starts = rows.astype(np.float64) * NS
     fault = np.zeros(n, dtype=np.bool_)
     for w in fault_windows(an):
         fault |= (starts + NS > w.start) & (starts <= w.end)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import platform
 from dataclasses import dataclass
@@ -31,9 +30,10 @@ from wiber_harness.checkers import CheckResult, check_all
 from wiber_harness.checkers.analysis import Analysis
 from wiber_harness.checkers.base import Validity, merge_validity
 from wiber_harness.columns import History, read_history_columns
-from wiber_harness.errors import CheckerError, HarnessError
+from wiber_harness.errors import CheckerError, HarnessError, InvalidScenario
 from wiber_harness.faults.evidence import fault_evidence
 from wiber_harness.history import Op
+from wiber_harness.inputs import check_file, load_json, too_deep
 from wiber_harness.metrics import summary, threshold_metrics
 from wiber_harness.reads import FinalReads
 from wiber_harness.scenario import Scenario, load_scenario
@@ -151,13 +151,25 @@ def _write_result(r: RunResult, scenario: Scenario, env: dict[str, Any]) -> None
         },
         "written_at": dt.datetime.now(dt.UTC).isoformat(),
     }
-    (r.run_dir / "result.json").write_bytes(
-        orjson.dumps(
-            doc,
-            option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
-            default=_default,
+    path = r.run_dir / "result.json"
+    try:
+        path.write_bytes(
+            orjson.dumps(
+                doc,
+                option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
+                default=_default,
+            )
         )
-    )
+    except orjson.JSONEncodeError as e:
+        raise CheckerError(
+            f"{path}: cannot write the result ({e}); a value in the history or final reads "
+            "nests too deep to be written back, so restore those files"
+        ) from None
+    except OSError as e:
+        raise CheckerError(
+            f"{path}: cannot write the result ({e.strerror}); make the run folder writable "
+            "(and result.json a file)"
+        ) from None
 
 
 def _default(o: Any) -> Any:
@@ -169,22 +181,66 @@ def _default(o: Any) -> Any:
 
 
 def check_run(run_dir: Path) -> RunResult:
-    """Re-check a stored run folder offline (writes result.json again)."""
-    run_dir = Path(run_dir).resolve()
-    for name in ("scenario.yaml", "history.jsonl", "final_reads.json"):
-        if not (run_dir / name).exists():
+    """Re-check a stored run folder offline (writes result.json again).
+
+    Every file is checked before it is read (:mod:`wiber_harness.inputs`: a regular
+    file within its size limit); anything unreadable or malformed raises a
+    :class:`~wiber_harness.errors.HarnessError` whose message is one sentence naming
+    the file and the line or field. A ``result.json`` already there only lends its
+    ``env``; an unreadable one is ignored, since it is rewritten.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        what = "a file" if run_dir.is_file() else "no such folder"
+        raise CheckerError(
+            f"{run_dir}: {what}, not a run folder; pass a folder a run wrote "
+            "(reports/runs/<time>-<scenario>)"
+        )
+    run_dir = run_dir.resolve()
+    fix = "re-run the scenario (or restore the file)"
+    for name, kind in _RUN_FILES:
+        path = run_dir / name
+        if not (path.exists() or path.is_symlink()):
             raise CheckerError(
                 f"{run_dir}: no {name}; is this a run folder (reports/runs/<time>-<scenario>)?"
             )
-    scenario = load_scenario(run_dir / "scenario.yaml")
-    history = read_history_columns(run_dir / "history.jsonl")
-    reads = FinalReads.load(run_dir / "final_reads.json")
-    env = {}
-    old = run_dir / "result.json"
-    if old.exists():
-        with contextlib.suppress(ValueError):
-            env = dict(json.loads(old.read_text()).get("env", {}))
-    return judge_run(scenario, history, reads, run_dir, env)
+        check_file(path, kind, fix)
+    try:
+        scenario = load_scenario(run_dir / "scenario.yaml")
+    except InvalidScenario as e:  # PyYAML's own messages span lines: make it one
+        raise InvalidScenario(" ".join(str(e).split())) from None
+    except RecursionError:
+        raise CheckerError(
+            f"{run_dir / 'scenario.yaml'}: nested too deep to read (thousands of levels); {fix}"
+        ) from None
+    try:
+        history = read_history_columns(run_dir / "history.jsonl")
+    except RecursionError:
+        raise too_deep(run_dir / "history.jsonl", fix) from None
+    try:
+        reads = FinalReads.load(run_dir / "final_reads.json")
+    except RecursionError:
+        raise too_deep(run_dir / "final_reads.json", fix) from None
+    return judge_run(scenario, history, reads, run_dir, _old_env(run_dir / "result.json"))
+
+
+_RUN_FILES = (
+    ("scenario.yaml", "scenario"),
+    ("history.jsonl", "history"),
+    ("final_reads.json", "final reads"),
+)
+
+
+def _old_env(path: Path) -> dict[str, Any]:
+    """The ``env`` of an earlier result.json, or {} when there is none to be had."""
+    if not path.is_file():
+        return {}
+    with contextlib.suppress(HarnessError):
+        doc = load_json(path, "result", "")
+        env = doc.get("env") if isinstance(doc, dict) else None
+        if isinstance(env, dict):
+            return dict(env)
+    return {}
 
 
 __all__ = ["EXIT", "RESULT_SCHEMA", "RunResult", "check_run", "judge_run"]

@@ -5,12 +5,17 @@ gate failed, 2 the harness could not decide (bad input, setup failure,
 checker error). A :class:`~wiber_harness.errors.HarnessError` is printed as
 its one sentence, never as a traceback; control characters in any message are
 escaped (:func:`wiber_harness.cli._common.show_error`), and under ``--json``
-the error is also the command's JSON document on stdout.
+the error is also the command's JSON document on stdout. Any other exception
+is a harness bug: it is printed as one sentence too and exits 2, never 1, since
+CI reads 1 as "the pipeline broke a promise" (``WIBER_DEBUG=1`` also prints the
+traceback).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 import click
@@ -56,6 +61,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(130)
     except click.ClickException as e:
         show_click_error(e, EXIT_UNKNOWN)
+        sys.exit(EXIT_UNKNOWN)
+    except Exception as e:  # a bug, or an input nothing foresaw: "could not decide", never 1
+        if os.environ.get("WIBER_DEBUG"):
+            traceback.print_exc()
+        detail = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+        show_error(
+            f"internal error ({detail}); this is a harness bug, please report it "
+            "with the command line (WIBER_DEBUG=1 prints the traceback)",
+            EXIT_UNKNOWN,
+        )
         sys.exit(EXIT_UNKNOWN)
     sys.exit(rv if isinstance(rv, int) else 0)
 

@@ -2,10 +2,16 @@
 
 ``wiber-harness report RUN_DIR... --out DIR`` writes the report of stored
 runs (a RUN_DIR may be a suite folder holding run folders); it exits with
-the suite's verdict (0 valid, 1 violation, 2 unknown), like ``check``.
+the suite's verdict (0 valid, 1 violation, 2 unknown), like ``check``,
+except that a file of a run that is there but unreadable (malformed,
+too large, a folder in its place ...) makes it exit 2 whatever the
+verdicts: the report is still written, showing the problem, and stderr
+gets one sentence naming the first such file (``docs/verdicts.md``
+section 8).
 ``wiber-harness compare BASELINE CURRENT`` is the regression gate (0 ok,
 1 broken promise or regression, 2 cannot compare); see
-:mod:`wiber_harness.report.compare` for its rules.
+:mod:`wiber_harness.report.compare` for its rules. ``--json`` writes
+strict JSON (never ``NaN`` or ``Infinity``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import click
 
 from wiber_harness.cli import cli
 from wiber_harness.verdict import EXIT_UNKNOWN
+
+MAX_THRESHOLD_PCT = 1e6  # = wiber_harness.report.doc_checks.MAX_THRESHOLD_PCT (lazy import)
 
 
 @cli.command("report")
@@ -43,6 +51,11 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path, title: str) -> int:
     )
     click.echo(f"summary: {paths.summary_md}  junit: {paths.junit}  json: {paths.summary_json}")
     click.echo(f"report: {paths.index}")
+    if paths.unreadable:
+        more = len(paths.unreadable) - 1
+        tail = f" (and {more} more unreadable file{'s' * (more > 1)}, listed in the report)"
+        click.echo(f"wiber-harness: {paths.unreadable[0]}{tail if more else ''}", err=True)
+        return EXIT_UNKNOWN
     return int(s["exit_code"])
 
 
@@ -52,7 +65,7 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path, title: str) -> int:
 @click.option(
     "--threshold",
     "threshold_pct",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=MAX_THRESHOLD_PCT),
     default=None,
     metavar="PCT",
     help="Allowed worsening in % of the baseline for every figure "
@@ -60,7 +73,7 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path, title: str) -> int:
 )
 @click.option(
     "--mad-k",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=MAX_THRESHOLD_PCT),
     default=None,
     help="Noise bound in baseline MADs when the baseline has repeats (default 4).",
 )
@@ -96,15 +109,22 @@ def compare_cmd(
         mad_k=DEFAULT_MAD_K if mad_k is None else mad_k,
     )
     if result.exit_code == EXIT_UNKNOWN and not result.deltas:
-        # nothing was compared: the input is wrong; say so like any other bad input
-        for problem in result.problems:
-            click.echo(f"wiber-harness: {problem}", err=True)
+        # nothing was compared: the input is wrong; say so like any other bad input, in
+        # one line however many problems there are
+        click.echo(f"wiber-harness: {'; and '.join(result.problems)}", err=True)
     else:
         for line in result.lines():
             click.echo(line)
-    if markdown is not None:
-        with markdown.open("a") as fh:
-            fh.write(result.markdown())
-    if json_out is not None:
-        json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    try:
+        if markdown is not None:
+            with markdown.open("a") as fh:
+                fh.write(result.markdown())
+        if json_out is not None:
+            # strict JSON: a non-finite number is a bug upstream, never "Infinity" in the file
+            json_out.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+    except (OSError, ValueError) as e:
+        what = e.strerror if isinstance(e, OSError) else str(e)
+        where = (e.filename if isinstance(e, OSError) else None) or json_out or markdown
+        click.echo(f"wiber-harness: {where}: cannot write the comparison ({what})", err=True)
+        return EXIT_UNKNOWN
     return result.exit_code

@@ -134,10 +134,14 @@ def _seeds(own: int, seed: int | None, repeat: int) -> list[int | None]:
 
 
 @cli.command("check")
-@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @json_option
 def check_cmd(run_dirs: tuple[Path, ...], as_json: bool) -> int:
-    """Re-check stored runs offline from their history and final reads."""
+    """Re-check stored runs offline from their history and final reads.
+
+    A missing folder or an unreadable file is one sentence and exit 2 (the checker
+    could not decide), never a traceback and never exit 1.
+    """
     from wiber_harness.checkers.base import merge_validity
     from wiber_harness.judge import check_run
 

@@ -12,7 +12,10 @@ overwritten, nothing else is touched):
 
 Run folders are only read (see :mod:`wiber_harness.report.runs`). A run
 whose plots cannot be drawn still gets its section, with the reason; a
-report is never dropped for one bad run. No run folder at all is a
+report is never dropped for one bad run. A run's file that is there but
+unreadable is listed in :attr:`ReportPaths.unreadable` (one sentence each),
+and the ``report`` command then exits 2 after writing the report. No run
+folder at all, or an output folder that cannot be written, is a
 :class:`~wiber_harness.report.runs.ReportError`.
 """
 
@@ -27,7 +30,7 @@ from typing import Any
 from wiber_harness.report.html import page_name, render_index, render_run_page, run_view
 from wiber_harness.report.junit import write_junit
 from wiber_harness.report.markdown import render_markdown
-from wiber_harness.report.runs import RunData, load_runs
+from wiber_harness.report.runs import ReportError, RunData, load_runs
 from wiber_harness.report.summary import SUMMARY_FILE, build_summary, write_summary
 
 RUN_PAGES = "pages"
@@ -44,6 +47,7 @@ class ReportPaths:
     junit: Path
     run_pages: dict[str, Path] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    unreadable: list[str] = field(default_factory=list)  # one sentence per unreadable file
 
 
 def _rel(path: Path, base: Path) -> str:
@@ -69,9 +73,20 @@ def build_report(
     progress: Callable[[str], None] | None = None,
 ) -> ReportPaths:
     """Write the report of ``run_dirs`` (run or suite folders) into ``out_dir``."""
-    say = progress or (lambda s: None)
     runs = load_runs([Path(d) for d in run_dirs])
     out_dir = Path(out_dir)
+    try:
+        return _write(runs, out_dir, title, progress or (lambda s: None))
+    except OSError as e:
+        raise ReportError(
+            f"{e.filename or out_dir}: cannot write the report there ({e.strerror}); pass an "
+            "--out folder you can write to"
+        ) from None
+
+
+def _write(
+    runs: list[RunData], out_dir: Path, title: str, say: Callable[[str], None]
+) -> ReportPaths:
     pages_dir = out_dir / RUN_PAGES
     pages_dir.mkdir(parents=True, exist_ok=True)
 
@@ -86,6 +101,7 @@ def build_report(
     for i, run in enumerate(runs, 1):
         say(f"report: {i}/{len(runs)} {run.run_id}")
         page = pages_dir / page_name(run.run_id)
+        run.read_inputs()
         view = _view(run, f"{RUN_PAGES}/{page.name}")
         view["path"] = _rel(run.path, out_dir)
         page.write_text(
@@ -103,6 +119,7 @@ def build_report(
         junit=out_dir / "junit.xml",
         run_pages=pages,
         summary=summary,
+        unreadable=[u for run in runs for u in dict.fromkeys(run.unreadable)],
     )
     write_summary(summary, paths.summary_json)
     paths.summary_md.write_text(render_markdown(summary))

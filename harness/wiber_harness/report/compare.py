@@ -13,11 +13,16 @@ Exit codes (:attr:`CompareResult.exit_code`):
   scenario) any of its runs lost or duplicated a message (``lost`` /
   ``duplicated`` > 0). The baseline's verdicts do not matter;
 * **2**: cannot compare (and nothing above failed): a file is missing,
-  unreadable or of another schema; the sides are of different kinds; a
-  baseline scenario (or bench group) is missing from CURRENT; or a CURRENT
-  scenario's verdict is ``unknown`` (the harness could not decide, so the
-  gate cannot vouch for it). Each problem is one sentence naming the file
-  and the fix;
+  unreadable, malformed (a field of the wrong type, a non-finite or absurd
+  number, nesting deeper than 64 levels: then nothing else is looked at,
+  whatever the other side says) or of another schema; the sides are of
+  different kinds; a baseline scenario (or bench group) is missing from
+  CURRENT; a CURRENT scenario's verdict is ``unknown`` (the harness could
+  not decide, so the gate cannot vouch for it); or no figure was measured
+  on both sides (a gate that compared nothing must not pass); or
+  ``threshold_pct`` / ``mad_k`` is not a finite number in 0 ..
+  :data:`~wiber_harness.report.doc_checks.MAX_THRESHOLD_PCT`. Each problem
+  is one sentence naming the file and the fix;
 * **0**: otherwise.
 
 Regressions, per scenario (bench: per group) and figure
@@ -56,13 +61,15 @@ including the part of ``bench.json`` the gate reads.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from wiber_harness.report.runs import ReportError
+from wiber_harness.errors import HarnessError
+from wiber_harness.report.doc_checks import MAX_THRESHOLD_PCT
 from wiber_harness.report.sides import Figure, Side, SideInput, load_side
 
 DEFAULT_MAD_K = 4.0
@@ -247,11 +254,18 @@ def compare(
 ) -> CompareResult:
     """Gate CURRENT against BASELINE (see the module docstring for every rule)."""
     labels = [_label(baseline), _label(current)]
+    for name, x in (("threshold_pct", threshold_pct), ("mad_k", mad_k)):
+        if x is not None and not (math.isfinite(x) and 0 <= x <= MAX_THRESHOLD_PCT):
+            return CompareResult(
+                labels[0],
+                labels[1],
+                problems=[f"{name} is {x!r}, not a number in 0..{MAX_THRESHOLD_PCT:g}; pass one"],
+            )
     sides: list[Side] = []
     for which, src in (("baseline", baseline), ("current", current)):
         try:
             sides.append(load_side(src))
-        except ReportError as e:
+        except HarnessError as e:
             return CompareResult(labels[0], labels[1], problems=[f"{which}: {e}"])
     base, cur = sides
     if base.kind != cur.kind:
@@ -295,6 +309,12 @@ def compare(
                     group, fig, b, c, mad_k=mad_k, spread=base.spreads.get((group, name))
                 )
             )
+    if not deltas and not problems:  # (a problem above already says why nothing compared)
+        problems.append(
+            f"nothing was compared: no figure is measured in both {base.source} and "
+            f"{cur.source}, and a gate that compared nothing cannot pass; compare outputs "
+            "of runs that measured something (or bench.json files with values)"
+        )
     return CompareResult(
         base.source,
         cur.source,

@@ -131,15 +131,20 @@ def _legend(ax: Axes, faults: bool, **kw: Any) -> None:
     )
 
 
+def _end_s(frame: pd.DataFrame) -> float:
+    """The end of the frame's last second (its rows may skip quiet seconds)."""
+    return float(frame["time_s"].iloc[-1]) + 1.0 if len(frame) else 1.0
+
+
 def _xlim(ax: Axes, frame: pd.DataFrame) -> None:
-    ax.set_xlim(0, max(float(len(frame)), 1.0))
+    ax.set_xlim(0, max(_end_s(frame), 1.0))
     ax.set_xlabel("time since run start (s)")
 
 
 def throughput_plot(frame: pd.DataFrame, windows: Sequence[Mapping[str, Any]], title: str) -> bytes:
     fig, ax = _figure()
     # one extra edge so the last second's step is drawn to its end
-    x = np.append(frame["time_s"].to_numpy(), float(len(frame)))
+    x = np.append(frame["time_s"].to_numpy(), _end_s(frame))
     for col, color in SERIES_COLORS.items():
         y = frame[col].to_numpy()
         y = np.append(y, y[-1:])

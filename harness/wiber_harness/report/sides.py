@@ -7,8 +7,13 @@ to samples per (group, figure) (:class:`Side`): a summary's groups are its
 scenarios, each run one sample of each key figure (:data:`DEFAULT_FIGURES`);
 a bench's groups and figures are the document's own, with their samples and
 spread. Its broken promises and undecided verdicts come along. A side that
-cannot be read raises :class:`~wiber_harness.report.runs.ReportError` with
-one sentence naming the file and the fix. The gate's rules are in
+cannot be read raises :class:`~wiber_harness.report.runs.ReportError` (or
+:class:`~wiber_harness.inputs.UnreadableInput`) with one sentence naming the
+file, the field and the fix: a file that is not JSON, too large
+(:mod:`wiber_harness.inputs`), nested deeper than 64 levels, or whose fields
+the gate reads have the wrong type or a non-finite or absurd number
+(:mod:`wiber_harness.report.doc_checks`); and a run folder whose
+``result.json`` is unreadable. The gate's rules are in
 :mod:`wiber_harness.report.compare`.
 
 ``bench.json`` (written by the benchmark suite), what the gate reads::
@@ -29,20 +34,27 @@ baseline's), so a new figure is gated as soon as both sides carry it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from wiber_harness.report.runs import ReportError, find_run_dirs, is_run_dir, load_runs
+from wiber_harness.inputs import UnreadableInput, load_json
+from wiber_harness.report.doc_checks import check_bench, check_summary
+from wiber_harness.report.runs import (
+    ReportError,
+    RunData,
+    find_run_dirs,
+    is_run_dir,
+    load_runs,
+)
 from wiber_harness.report.summary import (
     PROMISE_COUNTS,
     SUMMARY_FILE,
     SUMMARY_SCHEMA,
     build_summary,
-    load_summary,
 )
+from wiber_harness.words import kind
 
 Direction = Literal["higher", "lower"]
 BENCH_SCHEMA = "wiber-bench/1"
@@ -104,22 +116,35 @@ def load_side(source: SideInput) -> Side:
         )
     if len(dirs) == 1:
         return _from_path(dirs[0])
-    return _from_doc(build_summary(load_runs(dirs)), f"{len(dirs)} run folders ({dirs[0]} ...)")
+    return _from_runs(dirs, f"{len(dirs)} run folders ({dirs[0]} ...)")
+
+
+def _from_runs(dirs: Sequence[Path], source: str) -> Side:
+    """The summary of run folders; a run whose result.json is unreadable stops the gate."""
+    runs: list[RunData] = load_runs(dirs)
+    for run in runs:
+        if run.unreadable:
+            raise ReportError(run.unreadable[0])
+    return _from_doc(build_summary(runs), source)
+
+
+_FIX = "write it again with `wiber-harness report` (or the benchmark suite)"
 
 
 def _from_path(path: Path) -> Side:
-    if path.is_file():
-        return _from_doc(_read_json(path), str(path))
     if path.is_dir():
         for name in (SUMMARY_FILE, BENCH_FILE):
-            if (path / name).is_file():
-                return _from_doc(_read_json(path / name), str(path / name))
+            p = path / name
+            if p.exists() or p.is_symlink():
+                return _from_doc(_read_json(p), str(p))
         if is_run_dir(path) or _has_runs(path):
-            return _from_doc(build_summary(load_runs([path])), str(path))
+            return _from_runs([path], str(path))
         raise ReportError(
             f"{path}: holds no {SUMMARY_FILE}, {BENCH_FILE} or run folders; pass a report "
             "folder, a suite folder or the JSON file itself"
         )
+    if path.exists() or path.is_symlink():
+        return _from_doc(_read_json(path), str(path))
     raise ReportError(
         f"{path}: no such file or folder; check the path, or write it with "
         "`wiber-harness report RUN_DIR... --out DIR`"
@@ -134,28 +159,27 @@ def _has_runs(path: Path) -> bool:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise ReportError(
-            f"{path}: cannot read it as JSON ({e}); write it again with "
-            "`wiber-harness report` (or the benchmark suite)"
-        ) from e
+    file_kind = "bench" if path.name == BENCH_FILE else "summary"
+    doc = load_json(path, file_kind, _FIX)
     if not isinstance(doc, dict):
-        raise ReportError(f"{path}: not a JSON object; expected {SUMMARY_SCHEMA} or {BENCH_SCHEMA}")
-    if doc.get("schema") == SUMMARY_SCHEMA:
-        load_summary(path)  # the structural checks, with their sentences
+        raise UnreadableInput(
+            f"{path}: the top level is {kind(doc)}, not an object of schema "
+            f"{SUMMARY_SCHEMA!r} or {BENCH_SCHEMA!r}; {_FIX}"
+        )
     return doc
 
 
 def _from_doc(doc: dict[str, Any], source: str) -> Side:
     schema = doc.get("schema")
-    if schema == SUMMARY_SCHEMA:
-        return _summary_side(doc, source)
-    if schema == BENCH_SCHEMA:
-        return _bench_side(doc, source)
+    try:
+        if schema == SUMMARY_SCHEMA:
+            return _summary_side(dict(check_summary(doc)), source)
+        if schema == BENCH_SCHEMA:
+            return _bench_side(dict(check_bench(doc)), source)
+    except ValueError as e:
+        raise UnreadableInput(f"{source}: {e}; {_FIX}") from None
     raise ReportError(
-        f"{source}: schema {schema!r} is neither {SUMMARY_SCHEMA!r} nor {BENCH_SCHEMA!r}; "
+        f"{source}: schema {schema!r:.60} is neither {SUMMARY_SCHEMA!r} nor {BENCH_SCHEMA!r}; "
         "compare two summary.json or two bench.json files written by this harness"
     )
 
@@ -221,29 +245,17 @@ def _bench_side(doc: dict[str, Any], source: str) -> Side:
     samples: dict[tuple[str, str], list[float]] = {}
     spreads: dict[tuple[str, str], float] = {}
     groups: set[str] = set()
-    items = doc.get("figures")
-    if not isinstance(items, list):
-        raise ReportError(
-            f"{source}: a {BENCH_SCHEMA} document needs 'figures' (a list); "
-            "write it again with the benchmark suite"
-        )
-    for i, f in enumerate(items):
-        name, direction = (
-            (f.get("name"), f.get("direction")) if isinstance(f, dict) else (None, None)
-        )
-        if not isinstance(name, str) or direction not in ("higher", "lower"):
-            raise ReportError(
-                f"{source}: figures[{i}] needs a 'name' and a 'direction' of "
-                "'higher' or 'lower'; fix the benchmark suite's output"
-            )
+    for f in doc["figures"]:  # checked by check_bench
+        name, direction = f["name"], f["direction"]
         group = str(f.get("group") or "bench")
         groups.add(group)
+        pct = f.get("threshold_pct")
         figures[name] = Figure(
             name,
             direction,
-            float(f.get("threshold_pct", DEFAULT_THRESHOLD_PCT)),
-            float(f.get("floor", 0.0)),
-            str(f.get("unit", "")),
+            float(DEFAULT_THRESHOLD_PCT if pct is None else pct),
+            float(f.get("floor") or 0.0),
+            str(f.get("unit") or ""),
         )
         vals = [v for v in (_num(x) for x in f.get("samples") or []) if v is not None]
         if vals:

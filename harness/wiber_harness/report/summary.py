@@ -58,6 +58,8 @@ import pandas as pd
 
 from wiber_harness import __version__
 from wiber_harness.checkers.base import Validity, merge_validity
+from wiber_harness.inputs import load_json
+from wiber_harness.report.doc_checks import check_summary
 from wiber_harness.report.runs import ReportError, RunData
 from wiber_harness.verdict import exit_code
 
@@ -204,27 +206,22 @@ def load_summary(path: Path) -> dict[str, Any]:
     """Read and validate a summary.json; :class:`ReportError` says what is wrong and how to
     fix it."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError as e:
+    if not (path.exists() or path.is_symlink()):
         raise ReportError(
             f"{path}: no such file; run `wiber-harness report RUN_DIR... --out DIR` to write one"
-        ) from e
-    except (OSError, ValueError) as e:
-        raise ReportError(
-            f"{path}: cannot read it as JSON ({e}); write it again with `wiber-harness report`"
-        ) from e
+        )
+    fix = "write it again with `wiber-harness report`"
+    doc = load_json(path, "summary", fix)
     schema = doc.get("schema") if isinstance(doc, dict) else None
     if schema != SUMMARY_SCHEMA:
         raise ReportError(
-            f"{path}: schema {schema!r} is not {SUMMARY_SCHEMA!r}; write it again "
+            f"{path}: schema {schema!r:.60} is not {SUMMARY_SCHEMA!r}; write it again "
             "with this harness's `wiber-harness report`"
         )
-    if not isinstance(doc.get("runs"), list) or not isinstance(doc.get("scenarios"), dict):
-        raise ReportError(
-            f"{path}: a {SUMMARY_SCHEMA} document needs 'runs' (a list) and "
-            "'scenarios' (an object); write it again with `wiber-harness report`"
-        )
+    try:
+        check_summary(doc)
+    except ValueError as e:
+        raise ReportError(f"{path}: {e}; {fix}") from None
     return dict(doc)
 
 
