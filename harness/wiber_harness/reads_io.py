@@ -3,6 +3,9 @@
 Two schemas are read: ``wiber-final-reads/2`` (written since issue 13: the
 store and the delivery log as columns, one JSON list per field, all of one
 length; compact JSON) and ``wiber-final-reads/1`` (records as objects).
+Fields added since (issue 14) are optional in both, so older files read
+as before: the store's ``tag`` column (absent: every tag null), ``api_tags``
+(absent: no read item has a tag) and ``stored_at_observed`` (absent: false).
 The fields and their types are in ``docs/formats.md``; every run-relative
 time (``stored_at``, a delivery event's ``time``, ``healed_at``) must be
 within a week of the run start (an epoch timestamp in such a field is an
@@ -46,6 +49,7 @@ from wiber_harness.words import kind
 
 MAX_ABS_NS = 7 * 86_400 * 1_000_000_000  # run-relative times: a week either way
 _STORE_FIELDS = ("message_id", "key", "conversation", "sender", "partition", "offset", "stored_at")
+_OPTIONAL_STORE_FIELDS = ("tag",)  # added in issue 14: absent in older files means all null
 _DELIVERY_FIELDS = ("consumer", "partition", "offset", "message_id", "time", "outcome")
 
 
@@ -74,8 +78,10 @@ def encode(reads: FinalReads) -> bytes:
             "partition": _ints(s.partition),
             "offset": _ints(s.offset),
             "stored_at": _ints(s.stored_at),
+            "tag": s.tag,
         },
         "api": reads.api,
+        "api_tags": reads.api_tags,
         "api_errors": reads.api_errors,
         "delivery": {
             "consumer": d.consumer,
@@ -101,6 +107,7 @@ def encode(reads: FinalReads) -> bytes:
         "drain_s": reads.drain_s,
         "healed_at": reads.healed_at,
         "extra": reads.extra,
+        "stored_at_observed": reads.stored_at_observed,
     }
     return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)
 
@@ -154,6 +161,7 @@ class _StoreLow(msgspec.Struct):
 class _StoreHigh(msgspec.Struct):
     message_id: list[str]
     key: list[str | None]
+    tag: list[str | None] | msgspec.UnsetType = msgspec.UNSET  # optional column (issue 14)
 
 
 class _DeliveryLow(msgspec.Struct):
@@ -176,6 +184,7 @@ class _LowV2(msgspec.Struct):
 class _Common(msgspec.Struct):
     schema: str
     api: dict[str, list[str]] = {}
+    api_tags: dict[str, list[str | None]] = {}
     api_errors: dict[str, str] = {}
     dead_letters: list[DeadLetter] | None = None
     end_offsets: dict[str, int] = {}
@@ -183,6 +192,7 @@ class _Common(msgspec.Struct):
     drain_s: float | None = None
     healed_at: int | None = None
     extra: dict[str, Any] = {}
+    stored_at_observed: bool = False
 
 
 class _WireV2(_Common):
@@ -228,8 +238,10 @@ def _common(w: _Common) -> dict[str, Any]:
     if w.drain_s is not None and not math.isfinite(w.drain_s):
         raise MalformedReads("drain_s")
     _check_ns([w.healed_at])
+    _check_api_tags(w.api, w.api_tags)
     return {
         "api": w.api,
+        "api_tags": w.api_tags,
         "api_errors": w.api_errors,
         "dead_letters": w.dead_letters,
         "end_offsets": {int(k): v for k, v in w.end_offsets.items()},
@@ -237,7 +249,23 @@ def _common(w: _Common) -> dict[str, Any]:
         "drain_s": w.drain_s,
         "healed_at": w.healed_at,
         "extra": w.extra,
+        "stored_at_observed": w.stored_at_observed,
     }
+
+
+def _check_api_tags(api: dict[str, list[str]], tags: dict[str, list[str | None]]) -> None:
+    """Every conversation of ``api_tags`` is read in ``api``, with one tag per item."""
+    for conv, items in tags.items():
+        if conv not in api:
+            raise MalformedReads(
+                f"api_tags has the conversation {conv!r:.40}, which api does not have; "
+                "each tag list belongs to a read"
+            )
+        if len(items) != len(api[conv]):
+            raise MalformedReads(
+                f"api_tags[{conv!r:.40}] has {len(items)} tags for {len(api[conv])} read items; "
+                "it must have one per item"
+            )
 
 
 def _check_ns(values: Sequence[int | None]) -> None:
@@ -283,8 +311,10 @@ def _from_v2(
     if (w.store is None) != (low_store is None) or (w.delivery is None) != (low_delivery is None):
         raise MalformedReads("store or delivery present in one pass only")
     if w.store is not None and low_store is not None:
-        cols = {"message_id": w.store.message_id, "key": w.store.key, **low_store}
-        if len({len(cols[f]) for f in _STORE_FIELDS}) > 1:
+        n = len(w.store.message_id)
+        tag = [None] * n if isinstance(w.store.tag, msgspec.UnsetType) else w.store.tag
+        cols = {"message_id": w.store.message_id, "key": w.store.key, "tag": tag, **low_store}
+        if len({len(cols[f]) for f in (*_STORE_FIELDS, *_OPTIONAL_STORE_FIELDS)}) > 1:
             raise MalformedReads("store columns of different lengths")
         store = StoreTable(StoreColumns(**cols))
     if w.delivery is not None and low_delivery is not None:
@@ -383,6 +413,11 @@ def decode_strict(d: object) -> FinalReads:
     for conv, ids in _obj(top.get("api", {}), "api").items():
         w = f"api[{conv!r:.40}]"
         api[conv] = [_str(m, f"{w}[{j}]") or "" for j, m in enumerate(_list(ids, w))]
+    api_tags: dict[str, list[str | None]] = {}
+    for conv, tags in _obj(top.get("api_tags", {}), "api_tags").items():
+        w = f"api_tags[{conv!r:.40}]"
+        api_tags[conv] = [_str(t, f"{w}[{j}]", null=True) for j, t in enumerate(_list(tags, w))]
+    _check_api_tags(api, api_tags)
     api_errors = {
         conv: _str(e, f"api_errors[{conv!r:.40}]") or ""
         for conv, e in _obj(top.get("api_errors", {}), "api_errors").items()
@@ -413,6 +448,9 @@ def decode_strict(d: object) -> FinalReads:
     drained = top.get("drained", True)
     if not isinstance(drained, bool):
         raise _bad("drained", drained, "true or false")
+    observed = top.get("stored_at_observed", False)
+    if not isinstance(observed, bool):
+        raise _bad("stored_at_observed", observed, "true or false")
     return FinalReads(
         store=store,
         api=api,
@@ -424,12 +462,20 @@ def decode_strict(d: object) -> FinalReads:
         drain_s=_num(top.get("drain_s"), "drain_s"),
         healed_at=_int(top.get("healed_at"), "healed_at", null=True, ns=True),
         extra=_obj(top.get("extra", {}), "extra"),
+        api_tags=api_tags,
+        stored_at_observed=observed,
     )
 
 
-def _columns(x: object, where: str, fields: tuple[str, ...]) -> dict[str, list[Any]]:
+def _columns(
+    x: object, where: str, fields: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, list[Any]]:
+    """The named columns of ``x``; an ``optional`` one that is absent is all null."""
     o = _obj(x, where)
     cols = {f: _list(o.get(f), f"{where}.{f}") for f in fields}
+    n = len(next(iter(cols.values()))) if cols else 0
+    for f in optional:
+        cols[f] = _list(o[f], f"{where}.{f}") if f in o else [None] * n
     lengths = {f: len(c) for f, c in cols.items()}
     if len(set(lengths.values())) > 1:
         raise MalformedReads(
@@ -443,11 +489,11 @@ def _columns(x: object, where: str, fields: tuple[str, ...]) -> dict[str, list[A
 def _store_v2(x: object) -> Sequence[StoredRecord]:
     if x is None:
         return []
-    c = _columns(x, "store", _STORE_FIELDS)
+    c = _columns(x, "store", _STORE_FIELDS, _OPTIONAL_STORE_FIELDS)
     w = "store"
     for j, m in enumerate(c["message_id"]):
         _str(m, f"{w}.message_id[{j}]")
-    for f in ("key", "conversation", "sender"):
+    for f in ("key", "conversation", "sender", "tag"):
         for j, v in enumerate(c[f]):
             _str(v, f"{w}.{f}[{j}]", null=True)
     for f in ("partition", "offset", "stored_at"):
@@ -462,6 +508,7 @@ def _store_v2(x: object) -> Sequence[StoredRecord]:
             partition=_floats(c["partition"]),
             offset=_floats(c["offset"]),
             stored_at=_floats(c["stored_at"]),
+            tag=c["tag"],
         )
     )
 
@@ -507,6 +554,7 @@ def _store_v1(x: object) -> list[StoredRecord]:
                 partition=_int(o.get("partition"), f"{w}.partition", null=True),
                 offset=_int(o.get("offset"), f"{w}.offset", null=True),
                 stored_at=_int(o.get("stored_at"), f"{w}.stored_at", null=True, ns=True),
+                tag=_str(o.get("tag"), f"{w}.tag", null=True),
             )
         )
     return store
