@@ -649,9 +649,7 @@ class Workload:
     ) -> tuple[OpType, dict[str, Any]]:
         """One duplicate-injection resend of ``key``, recorded as ops; its outcome."""
         ack = self.acknowledged[key]
-        m = _Msg(
-            key, ack["from"], ack["to"], ack["seq"], ack["conversation"], 0, ack["body"], key
-        )
+        m = _Msg(key, ack["from"], ack["to"], ack["seq"], ack["conversation"], 0, ack["body"], key)
         m.tag = ack["tag"]
         m.intended = self.clock.now()
         body, headers = self._single_request(m)
