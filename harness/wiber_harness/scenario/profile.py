@@ -53,22 +53,40 @@ Wiber's value, printed here; unknown keys and tables are errors)::
     ok_statuses = [201]                 # done; any 4xx and not_sent_statuses: surely not
     not_sent_statuses = [503]           # done; any other status: unknown (info)
     multi_status = 207                  # batch answer with mixed results
+    tag = "prefix"                      # where each message's unique tag goes: "prefix" or
+                                        # "suffix" of the content, "field", or false (none)
+    tag_field = "tag"                   # the body field of the tag when tag = "field"
 
-    [read]                              # GET of one conversation, in write order, paged
+    [read]                              # GET of one conversation, in write order
     path = "/messages/{user1}/{user2}"  # the route; must hold {user1} and {user2}
-    items = "messages"                  # answer field: the page's documents
-    cursor = "nextCursor"               # answer field: next page's cursor (null at the end),
-                                        # sent back as ?after=CURSOR with ?limit=N
+    items = "messages"                  # answer field: the page's items; false: the answer
+                                        # is a bare JSON list
+    paging = "cursor"                   # "cursor": the answer's `cursor` field, sent back
+                                        # as ?PARAM=CURSOR; "offset": ?PARAM=N (items read
+                                        # so far; "skip" APIs: param = "skip"); "after" /
+                                        # "before": ?PARAM=<id of the newest / oldest item
+                                        # read>; "none": one page of `limit` items (a full
+                                        # page makes the read unknown: it may be truncated)
+    cursor = "nextCursor"               # answer field: the next page's cursor (null at end)
+    param = "after"                     # the paging query parameter (default by paging:
+                                        # after, offset, after, before)
+    limit_param = "limit"               # the page size's query parameter; false: none
     limit = 500
+    order = "oldest_first"              # a page's items oldest first, or "newest_first"
+    tag = "content"                     # item field holding the message's tag; false: none
 
-    [stored]                            # field names of a stored document
+    [stored]                            # field names of a stored document; false: the
+                                        # pipeline does not store it (message_id is required)
     message_id = "messageId"            # the id the API answered (also read items' id)
     key = "clientMessageId"             # the idempotency key the client sent
-    conversation = "conversationId"
+    conversation = "conversationId"     # false: derived from sender and recipient
     sender = "fromUser"
+    recipient = "toUser"
     partition = "partition"             # the Kafka partition and offset it came from
     offset = "offset"
-    stored_at_ns = "storedAtNs"         # epoch nanoseconds of the write
+    stored_at_ns = "storedAtNs"         # epoch nanoseconds of the write; false: the time
+                                        # the harness first saw it (approximate)
+    tag = "content"                     # where the message's tag is found; false: nowhere
 
     [extra]                             # free-form, passed to SystemSpec.extra
 
@@ -83,6 +101,11 @@ profile can point at code next to it (``PYTHONPATH = "{profile_dir}"``).
 Write ``{{`` and ``}}`` for literal braces. Scenario settings
 (``topology.settings``, ``--set``) are added to the environment as they
 are; another implementation may ignore them.
+
+Derived defaults: ``[read] param`` defaults by ``paging``; with ``[http]
+tag = "field"``, ``[stored] tag`` and ``[read] tag`` default to
+``tag_field``. Cross-key rules: cursor paging needs an object answer
+(``items`` not false); ``tag_field`` is not another body field.
 
 Errors: every problem of a file is one sentence ``FILE: FIELD: what is
 wrong; how to fix it`` and all of them are raised together as one
@@ -100,9 +123,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
+from wiber_harness.cluster.system_spec import (
+    DEFAULT_SYSTEM,
+    PAGING_PARAM,
+    PAGINGS,
+    READ_ORDERS,
+    SystemSpec,
+)
 from wiber_harness.errors import InvalidScenario
 from wiber_harness.workload.plan import ApiProfile
+from wiber_harness.workload.tag import TAG_PLACES
 
 TEMPLATE_FIELDS: tuple[str, ...] = (
     "python",
@@ -131,8 +161,10 @@ _FORMATTER = string.Formatter()
 class _Key:
     """One key of a table: its kind and where it goes in the SystemSpec / ApiProfile."""
 
-    kind: str  # "str", "route", "name", "optname", "int", "statuses", "argv", "ready"
+    kind: str  # "str", "route", "name", "optname", "int", "statuses", "argv", "ready",
+    # "choice" (one of choices), "optchoice" (one of choices, or false)
     default: Any
+    choices: tuple[str, ...] = ()
 
 
 def _wiber_keys() -> dict[str, dict[str, _Key]]:
@@ -161,6 +193,7 @@ def _wiber_keys() -> dict[str, dict[str, _Key]]:
                     "results_field",
                     "result_index_field",
                     "result_status_field",
+                    "tag_field",
                 )
             },
             **{
@@ -176,14 +209,22 @@ def _wiber_keys() -> dict[str, dict[str, _Key]]:
             "ok_statuses": _Key("statuses", a.ok_statuses),
             "not_sent_statuses": _Key("statuses", a.not_sent_statuses),
             "multi_status": _Key("status", a.multi_status),
+            "tag": _Key("optchoice", a.tag, TAG_PLACES),
         },
         "read": {
             "path": _Key("route", d.read_path),
-            "items": _Key("name", d.read_items),
+            "items": _Key("optname", d.read_items),
+            "paging": _Key("choice", d.read_paging, PAGINGS),
             "cursor": _Key("name", d.read_cursor),
+            "param": _Key("name", d.read_param),
+            "limit_param": _Key("optname", d.read_limit_param),
             "limit": _Key("int", d.read_limit),
+            "order": _Key("choice", d.read_order, READ_ORDERS),
+            "tag": _Key("optname", d.read_tag),
         },
-        "stored": {k: _Key("name", v) for k, v in d.fields.items()},
+        "stored": {
+            k: _Key("name" if k == "message_id" else "optname", v) for k, v in d.fields.items()
+        },
     }
 
 
@@ -274,6 +315,14 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
                     f"'{value}' must hold both {{user1}} and {{user2}}, "
                     "like '/messages/{user1}/{user2}'",
                 )
+        return value
+    if k in ("choice", "optchoice"):
+        if k == "optchoice" and value is False:
+            return None
+        if value not in key.choices:
+            alt = " or false (none)" if k == "optchoice" else ""
+            p.add(where, f"is {value!r}; use one of {', '.join(key.choices)}{alt}")
+            return key.default
         return value
     if k == "ready":
         if value not in READY_CHOICES:
@@ -381,6 +430,7 @@ def profile_from_dict(
                 p.add(f"env.{k}", why)
             env[k] = v
     extra = dict(_table(p, data, "extra"))
+    _derive(p, data, values)
     p.raise_if_any()
     http = values["http"]
     return SystemSpec(
@@ -390,15 +440,47 @@ def profile_from_dict(
         env=env,
         **values["names"],
         fields=dict(values["stored"]),
-        read_path=values["read"]["path"],
-        read_items=values["read"]["items"],
-        read_cursor=values["read"]["cursor"],
-        read_limit=values["read"]["limit"],
+        **{f"read_{k}": v for k, v in values["read"].items()},
         api_ready_path=values["api"]["ready_path"],
         consumer_ready=values["consumer"]["ready"],
         api=ApiProfile(**http),
         extra=extra,
     )
+
+
+def _derive(p: _Problems, data: Mapping[str, Any], values: dict[str, dict[str, Any]]) -> None:
+    """Defaults that follow from other keys, and the rules between keys."""
+    given: dict[str, Mapping[str, Any]] = {}
+    for t in TABLES:
+        raw = data.get(t)
+        given[t] = raw if isinstance(raw, Mapping) else {}
+    read, http, stored = values["read"], values["http"], values["stored"]
+    paging = read["paging"]
+    if "param" not in given["read"]:
+        read["param"] = PAGING_PARAM.get(paging, read["param"])
+    elif paging == "none":
+        p.add("read.param", 'has no use with paging = "none" (one page, no paging); remove it')
+    if paging == "cursor" and read["items"] is None:
+        p.add(
+            "read.paging",
+            "cursor paging needs an object answer that holds the cursor, but items = false "
+            "says the answer is a bare list; use paging = offset, after, before or none",
+        )
+    if http["tag"] == "field":
+        taken = {
+            http[f]: f
+            for f in ("from_field", "to_field", "content_field", "key_field")
+            if http[f] is not None
+        }
+        if http["tag_field"] in taken:
+            p.add(
+                "http.tag_field",
+                f"'{http['tag_field']}' is already the {taken[http['tag_field']]}; "
+                "name a body field of its own",
+            )
+        for table in (stored, read):
+            if "tag" not in given["stored" if table is stored else "read"]:
+                table["tag"] = http["tag_field"]
 
 
 def load_profile(path: str | Path) -> SystemSpec:
