@@ -9,7 +9,9 @@
   or object with the command-line options below; returns the RunResult).
 * Options: ``--wiber-backend``, ``--wiber-seed``, ``--wiber-quick``,
   ``--wiber-out``, ``--wiber-set NAME=VALUE`` (repeatable; a system setting
-  such as an unsafe one, on top of the scenario's own). Markers
+  such as an unsafe one, on top of the scenario's own), ``--wiber-system
+  PROFILE.toml`` (drive another implementation of the pipeline; a bad
+  profile is a usage error with one sentence per problem). Markers
   ``integration``, ``slow`` and ``scenario`` are registered, so
   ``--strict-markers`` is clean.
 """
@@ -26,6 +28,7 @@ from wiber_harness.verdict import quiet_word, word
 
 if TYPE_CHECKING:
     from wiber_harness.cluster.base import Cluster
+    from wiber_harness.cluster.system_spec import SystemSpec
     from wiber_harness.judge import RunResult
     from wiber_harness.scenario import Scenario
 
@@ -55,6 +58,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run scenarios in their quick form",
     )
     g.addoption("--wiber-out", default=str(Path("reports") / "runs"), help="where run folders go")
+    g.addoption(
+        "--wiber-system",
+        default=None,
+        metavar="PROFILE.toml",
+        help="system profile of the pipeline under test (default: Wiber itself)",
+    )
     g.addoption(
         "--wiber-set",
         action="append",
@@ -152,6 +161,19 @@ def _settings(pairs: list[str]) -> dict[str, str]:
         raise pytest.UsageError(str(e)) from e
 
 
+def _system(path: str | None) -> SystemSpec:
+    from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
+    from wiber_harness.errors import InvalidScenario
+    from wiber_harness.scenario.profile import load_profile
+
+    if path is None:
+        return DEFAULT_SYSTEM
+    try:
+        return load_profile(path)
+    except InvalidScenario as e:
+        raise pytest.UsageError(f"--wiber-system: {e}") from e
+
+
 def _run(config: pytest.Config, scenario: Scenario, **overrides: Any) -> RunResult:
     from wiber_harness.runner import RunOptions, run_scenario
 
@@ -161,6 +183,7 @@ def _run(config: pytest.Config, scenario: Scenario, **overrides: Any) -> RunResu
         quick=bool(config.getoption("--wiber-quick")),
         backend=str(config.getoption("--wiber-backend")),
         settings=_settings(list(config.getoption("--wiber-set"))),
+        system=_system(config.getoption("--wiber-system")),
     )
     for k, v in overrides.items():
         setattr(opts, k, v)

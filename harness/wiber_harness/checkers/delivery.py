@@ -87,6 +87,7 @@ from wiber_harness.checkers.analysis import (
     FAILED,
     I64,
     INDETERMINATE,
+    NS,
     OK,
     Analysis,
     B,
@@ -370,25 +371,48 @@ def _skipped(an: Analysis) -> dict[str, str]:
     return out
 
 
+# a message acknowledged this long before a fault took effect may still have been on
+# its way through the pipeline (consumed, being stored) when it did
+LOST_LEAD_S = 2.0
+
+
 def _lost_cause(an: Analysis, lost: I64) -> str | None:
-    """One sentence placing the lost keys' ack times in the fault windows (None: no faults)."""
+    """One sentence placing the lost keys' ack times against the fault windows.
+
+    Each lost key goes to the window nearest its ack time; the window with
+    the most keys within :data:`LOST_LEAD_S` before or during it is named.
+    None without lost keys or fault windows.
+    """
     windows = an.faults.windows
     if not len(lost) or not windows:
         return None
     ack = an.sends.k_ack[lost]
-    inside = [int(((ack >= w.start) & (ack <= w.end)).sum()) for w in windows]
-    best = int(np.argmax(inside))
-    w, n = windows[best], inside[best]
-    where = (
-        f"fault {w.fault} ({w.kind} {w.target}) was in effect, "
-        f"{seconds(w.start) or 0:.1f} s to {seconds(w.end) or 0:.1f} s"
-    )
+    start = np.asarray([w.start for w in windows])
+    end = np.asarray([w.end for w in windows])
+    dist = np.maximum(np.maximum(start[None, :] - ack[:, None], ack[:, None] - end[None, :]), 0)
+    nearest = np.argmin(dist, axis=1)
+    near = dist[np.arange(len(ack)), nearest] <= LOST_LEAD_S * NS
+    best = int(np.bincount(nearest[near], minlength=len(windows)).argmax()) if near.any() else -1
     total = len(lost)
+    if best < 0:
+        return (
+            f"lost {total}: none was acknowledged during a fault window or within "
+            f"{LOST_LEAD_S:g} s before one"
+        )
+    w = windows[best]
+    mine = near & (nearest == best)
+    n = int(mine.sum())
+    lead = float(np.max(w.start - ack[mine], initial=0.0))
+    span = f"{(seconds(ack[mine].min()) or 0):.2f} s to {(seconds(ack[mine].max()) or 0):.2f} s"
+    where = (
+        f"while fault {w.fault} ({w.kind} {w.target}) was in effect "
+        f"({(seconds(w.start) or 0):.1f} s to {(seconds(w.end) or 0):.1f} s)"
+    )
+    if lead > 0:
+        where += f" or at most {lead / NS:.2f} s before it took effect"
     if n == total:
-        return f"lost {total}: all {total} were acknowledged while {where}"
-    if n == 0:
-        return f"lost {total}: none was acknowledged during a fault window"
-    return f"lost {total}: {n} of them were acknowledged while {where}"
+        return f"lost {total}: all acknowledged from {span}, {where}"
+    return f"lost {total}: {n} acknowledged from {span}, {where}; the others at other times"
 
 
 def _dead_letters(an: Analysis) -> list[DeadLetter]:
