@@ -98,16 +98,16 @@ def judge_run(
         },
         examples={"without_evidence": fault_problems[:5]} if fault_problems else {},
     )
-    verdict, why = scenario.expect.judge(
-        {k: v.valid for k, v in checks.items() if k != "faults"}, metrics
-    )
-    reasons += why
-    # a checker that did not say valid may say why in one sentence: the run's reasons name it
-    reasons += [
-        f"{k}: {v.details['cause']}"
+    # a checker that did not say valid may say why in one sentence: its shortfall ends with it
+    causes = {
+        k: v.details["cause"]
         for k, v in checks.items()
         if v.valid is not True and isinstance(v.details.get("cause"), str)
-    ]
+    }
+    verdict, why = scenario.expect.judge(
+        {k: v.valid for k, v in checks.items() if k != "faults"}, metrics, causes
+    )
+    reasons += why
     if not faults_ok:
         reasons += [f"fault without evidence: {p}" for p in fault_problems]
         # a violation found anyway stands; otherwise the run proves nothing

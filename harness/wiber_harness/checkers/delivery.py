@@ -379,9 +379,11 @@ LOST_LEAD_S = 2.0
 def _lost_cause(an: Analysis, lost: I64) -> str | None:
     """One sentence placing the lost keys' ack times against the fault windows.
 
-    Each lost key goes to the window nearest its ack time; the window with
-    the most keys within :data:`LOST_LEAD_S` before or during it is named.
-    None without lost keys or fault windows.
+    Each lost key goes to the window it was acknowledged in, or the nearest
+    one it was acknowledged before; the window with the most keys within
+    :data:`LOST_LEAD_S` before or during it is named. A key acknowledged
+    after a window ended is not placed in it.
+    None without lost keys, or when none falls in or just before a window.
     """
     windows = an.faults.windows
     if not len(lost) or not windows:
@@ -389,16 +391,16 @@ def _lost_cause(an: Analysis, lost: I64) -> str | None:
     ack = an.sends.k_ack[lost]
     start = np.asarray([w.start for w in windows])
     end = np.asarray([w.end for w in windows])
-    dist = np.maximum(np.maximum(start[None, :] - ack[:, None], ack[:, None] - end[None, :]), 0)
+    # how long before each window each key was acknowledged (0 inside; after it: never)
+    dist = np.where(
+        ack[:, None] <= end[None, :], np.maximum(start[None, :] - ack[:, None], 0), np.inf
+    )
     nearest = np.argmin(dist, axis=1)
     near = dist[np.arange(len(ack)), nearest] <= LOST_LEAD_S * NS
     best = int(np.bincount(nearest[near], minlength=len(windows)).argmax()) if near.any() else -1
     total = len(lost)
     if best < 0:
-        return (
-            f"lost {total}: none was acknowledged during a fault window or within "
-            f"{LOST_LEAD_S:g} s before one"
-        )
+        return None  # no fault explains it: the counts and examples say the rest
     w = windows[best]
     mine = near & (nearest == best)
     n = int(mine.sum())
