@@ -171,7 +171,7 @@ def drain(
         while True:
             try:
                 docs = _stored(coll, field, tag_field, spec.api.tag)
-                if watch is not None:
+                if watch is not None and observed_times(cluster):
                     watch.see(list(docs))
                 missing = len(acked - {m for m, _ in docs.values()})
                 missing += len(acked_tags - {t for _, t in docs.values()})
