@@ -1,4 +1,7 @@
 """A history as columns: what the checkers read, without a million op objects.
+Over 500 lines because the fast reader and the columns it fills are one
+contract: every column :meth:`History.from_ops` builds, the reader builds
+the same way, and a unit test holds them equal.
 
 :class:`History` holds the send attempts as columns (:class:`SendAttempts`:
 numpy arrays and lists, one row per send invoke in file order, its

@@ -110,10 +110,15 @@ def judge_run(
     reasons += why
     if not faults_ok:
         reasons += [f"fault without evidence: {p}" for p in fault_problems]
-        # a violation found anyway stands; otherwise the run proves nothing
-        verdict = merge_validity([verdict, "unknown"])
-    if scenario.expect.violation and verdict is True and not faults_ok:
-        verdict = "unknown"
+        found = any(v.valid is False for k, v in checks.items() if k != "faults")
+        if found:
+            pass  # a violation found anyway stands (and proves an unsafe setup unsafe)
+        elif scenario.expect.violation:
+            # an unsafe setup must break a promise under its fault; the fault did not
+            # happen, so "no violation" proves nothing either way
+            verdict = "unknown"
+        else:
+            verdict = merge_validity([verdict, "unknown"])  # the run proves nothing
     result = RunResult(
         run_dir,
         scenario.name,

@@ -11,7 +11,10 @@
   ``--wiber-out``, ``--wiber-set NAME=VALUE`` (repeatable; a system setting
   such as an unsafe one, on top of the scenario's own), ``--wiber-system
   PROFILE.toml`` (drive another implementation of the pipeline; a bad
-  profile is a usage error with one sentence per problem). Markers
+  profile is a usage error with one sentence per problem), ``--wiber-target
+  DEPLOY.toml`` (attach to a running deployment instead of starting a
+  stack; a scenario it cannot run is skipped with the one-sentence reason
+  the CLI would refuse it with). Markers
   ``integration``, ``slow`` and ``scenario`` are registered, so
   ``--strict-markers`` is clean.
 """
@@ -28,9 +31,12 @@ from wiber_harness.verdict import quiet_word, word
 
 if TYPE_CHECKING:
     from wiber_harness.cluster.base import Cluster
+    from wiber_harness.cluster.deployment import Deployment
     from wiber_harness.cluster.system_spec import SystemSpec
     from wiber_harness.judge import RunResult
     from wiber_harness.scenario import Scenario
+
+_DEPLOYMENT = pytest.StashKey["Deployment"]()
 
 MARKERS = (
     "integration: needs the real local stack (Kafka, store, Toxiproxy)",
@@ -73,6 +79,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             "extra system setting (env) for every scenario run, "
             "e.g. WIBER_CONSUMER_COMMIT_MODE=auto"
         ),
+    )
+    g.addoption(
+        "--wiber-target",
+        default=None,
+        metavar="DEPLOY.toml",
+        help="attach to the running deployment this target file describes (backend attach)",
     )
 
 
@@ -122,7 +134,12 @@ class ScenarioItem(pytest.Item):
         self.scenario = scenario
 
     def runtest(self) -> None:
-        r = _run(self.config, self.scenario)
+        from wiber_harness.faults.needs import NotSupported
+
+        try:
+            r = _run(self.config, self.scenario)
+        except NotSupported as e:
+            pytest.skip(f"the target cannot run this scenario: {e}")
         self.user_properties.append(("run_dir", str(r.run_dir)))
         if r.verdict is not True:
             raise ScenarioFailed(summarize(r))
@@ -185,9 +202,36 @@ def _run(config: pytest.Config, scenario: Scenario, **overrides: Any) -> RunResu
         settings=_settings(list(config.getoption("--wiber-set"))),
         system=_system(config.getoption("--wiber-system")),
     )
+    target = config.getoption("--wiber-target")
+    if target:
+        opts.backend = "attach"
+        opts.deployment = _deployment(config, str(target))
+        named = config.getoption("--wiber-system")
+        if opts.deployment.system is not None:  # as the CLI does: the target's profile
+            if named is not None and opts.system != opts.deployment.system:
+                raise pytest.UsageError(
+                    f"{target} names the system profile {opts.deployment.system_source} and "
+                    f"--wiber-system names {named}; give the profile once"
+                )
+            opts.system = opts.deployment.system
     for k, v in overrides.items():
         setattr(opts, k, v)
     return run_scenario(scenario, opts)
+
+
+def _deployment(config: pytest.Config, path: str) -> Deployment:
+    """The ``--wiber-target`` file, loaded once per session (a bad file is a usage error)."""
+    from wiber_harness.cluster.deployment import load_deployment
+    from wiber_harness.errors import InvalidScenario
+
+    cached = config.stash.get(_DEPLOYMENT, None)
+    if cached is None:
+        try:
+            cached = load_deployment(path)
+        except InvalidScenario as e:
+            raise pytest.UsageError(str(e)) from None
+        config.stash[_DEPLOYMENT] = cached
+    return cached
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The runner: one scenario, end to end, into a run folder.
 
-    start the cluster (its own, fresh)
+    start the cluster (its own, fresh; or attach to a deployment: --backend attach)
     -> workload and fault timeline in parallel, recorded in history.jsonl
     -> heal every fault, let the workload finish
     -> drain (bounded), final reads
@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wiber_harness.clock import Clock
+from wiber_harness.cluster.attach_scope import scoped
 from wiber_harness.cluster.base import Cluster, ClusterConfig
 from wiber_harness.cluster.factory import make_cluster
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
@@ -37,6 +39,9 @@ from wiber_harness.history import NEMESIS, HistoryWriter
 from wiber_harness.judge import RunResult, judge_run
 from wiber_harness.scenario import Scenario
 from wiber_harness.verdict import word as _word
+
+if TYPE_CHECKING:
+    from wiber_harness.cluster.deployment import Deployment
 
 
 @dataclass
@@ -53,6 +58,9 @@ class RunOptions:
     progress: Callable[[str], None] | None = None
     # (elapsed s, duration s, workload counters) once a second during the load
     tick: Callable[[float, float, dict[str, int]], None] | None = None
+    # backend "attach": the deployment of a target file (cluster/deployment.py)
+    deployment: Deployment | None = None
+    user_prefix: str = "u"  # the workload's user names; attach runs get their own
 
 
 def _utc() -> str:
@@ -74,8 +82,35 @@ def scenario_cluster(scenario: Scenario, run_dir: Path, opts: RunOptions) -> Clu
         run_dir,
         settings={**scenario.topology.env(), **opts.settings},
         system=opts.system,
+        deployment=opts.deployment,
     )
     return make_cluster(opts.backend, config)
+
+
+def attach_options(scenario: Scenario, opts: RunOptions) -> RunOptions:
+    """An attach run's options: refused unless the target can run ``scenario``; its profile.
+
+    Raises :class:`~wiber_harness.faults.needs.NotSupported` (exit 2), one
+    sentence per missing driver, before anything is started or written. The
+    run's users get a prefix of their own (``u<hex ms>x``), so its
+    conversations are new on a deployment that holds earlier runs.
+    """
+    from wiber_harness.errors import ClusterError, HarnessError
+    from wiber_harness.faults.needs import check_fit
+
+    d = opts.deployment
+    if d is None:
+        raise ClusterError("--backend attach needs a target file: --target DEPLOY.toml")
+    check_fit([scenario], d, opts.settings)
+    system = opts.system
+    if d.system is not None:
+        if system not in (DEFAULT_SYSTEM, d.system):
+            raise HarnessError(
+                f"{d.source} names the system profile {d.system_source} and another profile "
+                "was given too; give the profile once"
+            )
+        system = d.system
+    return dataclasses.replace(opts, system=system, user_prefix=f"u{time.time_ns() // 10**6:x}x")
 
 
 def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResult:
@@ -83,13 +118,21 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
     opts = opts or RunOptions()
     say = opts.progress or (lambda s: None)
     scenario = prepare(scenario, opts)
+    if opts.backend == "attach":
+        opts = attach_options(scenario, opts)
     run_dir = (opts.out_root / f"{_utc()}-{scenario.name}").resolve()
     run_dir.mkdir(parents=True, exist_ok=False)
     (run_dir / "scenario.yaml").write_text(scenario.to_yaml())
     _link_latest(opts.out_root, run_dir)
     cluster = scenario_cluster(scenario, run_dir, opts)
     t0 = time.monotonic()
-    say(f"{scenario.name}: starting the {opts.backend} stack")
+    attached = opts.deployment is not None and opts.backend == "attach"
+    say(
+        f"{scenario.name}: starting the attach backend (checking that {opts.deployment.source} "
+        "answers; it starts nothing)"
+        if attached and opts.deployment is not None
+        else f"{scenario.name}: starting the {opts.backend} stack"
+    )
     try:
         cluster.start()
         start_s = time.monotonic() - t0
@@ -127,6 +170,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
                 extra={"drain": dinfo},
                 watch=watch,
             )
+        reads = scoped(cluster, reads)  # attach: without what the deployment held before
         reads.save(run_dir / "final_reads.json")
         env = {
             "start_s": round(start_s, 3),
@@ -134,7 +178,12 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
             "ready_after_heal_s": round(ready_s, 3),
         }
     finally:
-        say(f"{scenario.name}: stopping the stack")
+        say(
+            f"{scenario.name}: stopping the attach backend (healing what the run left; the "
+            "deployment keeps running)"
+            if attached
+            else f"{scenario.name}: stopping the stack"
+        )
         cluster.close()
     result = judge_run(scenario, ops, reads, run_dir, env)
     say(f"{scenario.name}: {_word(result.verdict)}")
@@ -161,6 +210,7 @@ async def _drive(
         seed=w.seed,
         batch=w.batch,
         run_id=f"{scenario.name}-{clock.wall0_ns}",
+        user_prefix=opts.user_prefix,
     )
     workload = Workload(
         cfg, list(cluster.endpoints().apis), history, clock, api_profile=opts.system.api
@@ -222,4 +272,4 @@ def _link_latest(root: Path, run_dir: Path) -> None:
         link.symlink_to(run_dir.name)
 
 
-__all__ = ["RunOptions", "run_scenario", "scenario_cluster"]
+__all__ = ["RunOptions", "attach_options", "run_scenario", "scenario_cluster"]

@@ -102,22 +102,17 @@ def test_an_inject_without_a_completion_counts_as_no_evidence(
     scenario: Scenario, tmp_path: Path
 ) -> None:
     h = history(heal_effective=True)
-    # the nemesis crashed mid-inject: only the invoke made it into the history
+    # the nemesis crashed mid-inject: only the invoke made it into the history (a
+    # completion without its invoke would be a malformed history, not this case)
     h._next_id += 1
     h.ops.append(
         Op(
             h._next_id,
-            "info",
+            "invoke",
             "inject",
             NEMESIS,
             h.tick(),
-            {
-                "fault": "1-kill",
-                "kind": "kill",
-                "target": "consumer.1",
-                "effective": False,
-                "error": "FaultError: target consumer.1 matched nothing",
-            },
+            {"fault": "1-kill", "kind": "kill", "target": "consumer.1"},
         )
     )
     r = judge_run(scenario, h.ops, h.reads(), tmp_path)
@@ -139,8 +134,20 @@ def test_an_unsafe_scenario_without_evidence_is_not_a_pass(tmp_path: Path) -> No
     r = judge_run(
         sc, history(heal_effective=False).ops, history(heal_effective=False).reads(), tmp_path
     )
-    assert r.verdict is not True
-    assert r.verdict in (False, "unknown")
+    # the fault did not happen and nothing was found: that proves nothing either way
+    assert r.verdict == "unknown" and r.exit_code == 2
+
+
+def test_an_unsafe_scenario_that_found_its_violation_stands_without_evidence(
+    tmp_path: Path,
+) -> None:
+    sc = parse_scenario(
+        BASE.replace("description:", "expect:\n  violation: [delivery]\ndescription:"),
+        "unsafe.yaml",
+    )
+    h = history(heal_effective=False, lose_one=True)
+    r = judge_run(sc, h.ops, h.reads(), tmp_path)
+    assert r.verdict is True  # the unsafe setup did break the promise it must break
 
 
 # --- the real stack: faults that miss -----------------------------------------------------

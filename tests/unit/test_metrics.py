@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from tests.unit.histories import MS, H
 from wiber_harness.checkers import Analysis, check_all
+from wiber_harness.frames import ops_frame, per_second_frame
 from wiber_harness.metrics import (
     HIGHEST_US,
     _bucket_floor,
@@ -19,8 +20,6 @@ from wiber_harness.metrics import (
     encode_histogram,
     latency_histograms,
     new_histogram,
-    ops_frame,
-    per_second_frame,
     phases,
     record_ns,
     summary,

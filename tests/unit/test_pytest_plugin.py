@@ -47,6 +47,7 @@ def test_scenario_runs_get_the_profile(monkeypatch: pytest.MonkeyPatch) -> None:
         "--wiber-backend": "local",
         "--wiber-set": [],
         "--wiber-system": str(ROOT / "tests" / "naive" / "naive.toml"),
+        "--wiber-target": None,
     }
 
     class Config:

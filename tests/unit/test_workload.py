@@ -275,7 +275,9 @@ def test_all_ok_run_records_one_completion_per_invoke(tmp_path: Path) -> None:
 
     async def go() -> tuple[Workload, Any, list[Op]]:
         async with a.serve(), b.serve():
-            return await drive(tmp_path, cfg(rate=400.0, duration=0.5), [a.url + "/", b.url])
+            return await drive(
+                tmp_path, cfg(rate=400.0, duration=0.5, request_timeout=15.0), [a.url + "/", b.url]
+            )
 
     wl, stats, ops = run(go())
     got = check_history(ops)

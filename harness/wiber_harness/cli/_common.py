@@ -8,8 +8,12 @@ Every command module imports from here, never from another command module:
   usage error);
 * :func:`load_system`: the ``--system`` profile, or Wiber's own spec;
 * :func:`utc_folder`: ``reports/<kind>/<UTC time>``, a command's default output;
-* :func:`backend_option`, :func:`sets_option`, :func:`system_option`: the
-  options several commands take, with the same names, defaults and help.
+* :func:`backend_option`, :func:`sets_option`, :func:`system_option`,
+  :func:`target_option`: the options several commands take, with the same
+  names, defaults and help;
+* :func:`attach_target`: ``--backend attach --target DEPLOY.toml`` resolved
+  to the backend, the loaded deployment and the system profile (``--target``
+  alone means attach).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec, parse_
 from wiber_harness.verdict import COLOURS, word
 
 if TYPE_CHECKING:
+    from wiber_harness.cluster.deployment import Deployment
     from wiber_harness.judge import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,7 +83,7 @@ def utc_folder(kind: str) -> Path:
 
 
 def backend_option(f: F) -> F:
-    """``--backend local|compose`` (default local)."""
+    """``--backend local|compose|attach`` (default local)."""
     option = click.option(
         "--backend", type=click.Choice(list(BACKENDS)), default="local", show_default=True
     )
@@ -102,7 +107,57 @@ def system_option(f: F) -> F:
     return option(f)
 
 
+def target_option(f: F) -> F:
+    """``--target DEPLOY.toml``: the deployment to attach to (backend attach)."""
+    option = click.option(
+        "--target",
+        "target",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Target file (TOML) of a running deployment to attach to (--backend attach).",
+    )
+    return option(f)
+
+
+def attach_target(
+    backend: str, target: Path | None, system_profile: Path | None
+) -> tuple[str, Deployment | None, SystemSpec]:
+    """The backend, the deployment to attach to (None: not attaching) and the system profile.
+
+    ``--target`` alone means ``--backend attach``; with another backend named
+    on the command line it is a usage error, and so is ``--backend attach``
+    without ``--target``. A profile named by the target file is the run's,
+    unless ``--system`` names a different one (a usage error).
+    """
+    if target is None:
+        if backend == "attach":
+            raise click.UsageError(
+                "--backend attach needs --target DEPLOY.toml, the file that says where the "
+                "deployment answers (see docs/scaling.md)"
+            )
+        return backend, None, load_system(system_profile)
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source("backend") if ctx is not None else None
+    if backend != "attach" and source is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError(
+            f"--target attaches to a running deployment; it does not go with --backend {backend}"
+        )
+    from wiber_harness.cluster.deployment import load_deployment
+
+    deployment = load_deployment(target)
+    system = load_system(system_profile)
+    if deployment.system is not None:
+        if system_profile is not None and system != deployment.system:
+            raise click.UsageError(
+                f"{target} names the system profile {deployment.system_source} and --system "
+                f"names {system_profile}; give the profile once"
+            )
+        system = deployment.system
+    return "attach", deployment, system
+
+
 __all__ = [
+    "attach_target",
     "backend_option",
     "load_system",
     "parse_sets",
@@ -110,5 +165,6 @@ __all__ = [
     "progress",
     "sets_option",
     "system_option",
+    "target_option",
     "utc_folder",
 ]

@@ -8,13 +8,14 @@ import click
 
 from wiber_harness.cli import cli
 from wiber_harness.cli._common import (
+    attach_target,
     backend_option,
-    load_system,
     parse_sets,
     print_result,
     progress,
     sets_option,
     system_option,
+    target_option,
 )
 from wiber_harness.verdict import EXIT_UNKNOWN, exit_code
 
@@ -34,6 +35,7 @@ from wiber_harness.verdict import EXIT_UNKNOWN, exit_code
     "--repeat", type=int, default=1, show_default=True, help="Run each scenario N times (seed+i)."
 )
 @system_option
+@target_option
 def run_cmd(
     scenarios: tuple[Path, ...],
     seed: int | None,
@@ -45,6 +47,7 @@ def run_cmd(
     sets: tuple[str, ...],
     repeat: int,
     system_profile: Path | None,
+    target: Path | None = None,
 ) -> int:
     """Run scenario files on a fresh stack; exit 0 valid, 1 violation, 2 unknown."""
     from wiber_harness.checkers.base import merge_validity
@@ -52,7 +55,11 @@ def run_cmd(
     from wiber_harness.scenario import load_scenarios
 
     loaded = load_scenarios(scenarios)  # validate every file before starting anything
-    system = load_system(system_profile)
+    backend, deployment, system = attach_target(backend, target, system_profile)
+    if deployment is not None:  # refuse what the deployment cannot do, before any run
+        from wiber_harness.faults.needs import check_fit
+
+        check_fit(loaded, deployment, parse_sets(sets))
     verdicts = []
     for sc in loaded:
         for i in range(max(1, repeat)):
@@ -71,6 +78,7 @@ def run_cmd(
                 settings=parse_sets(sets),
                 progress=progress,
                 system=system,
+                deployment=deployment,
             )
             r = run_scenario(sc, opts)
             print_result(r)

@@ -5,7 +5,8 @@ tears it down. ``up --detach`` starts a supervisor process in its own
 session that owns the stack, and returns when the stack is ready. The
 supervisor refreshes ``cluster.json`` in the stack folder every few
 seconds; ``status`` reads it; ``down`` asks the supervisor to stop (SIGTERM)
-and waits until no process of the stack is left.
+and waits until no process of the stack is left. The supervisor also serves
+node verbs (``wiber-harness node``, :mod:`wiber_harness.cluster.control`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import psutil
@@ -30,6 +31,9 @@ from wiber_harness.cluster.factory import make_cluster
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
 from wiber_harness.errors import ClusterError
 from wiber_harness.verdict import EXIT_UNKNOWN
+
+if TYPE_CHECKING:
+    from wiber_harness.cluster.control import ControlServer
 
 DEFAULT_STACK_DIR = Path("reports") / "stack"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -129,6 +133,7 @@ def up(
     if stack_dir.exists() and not serve:
         _clean_stack_dir(stack_dir)
     cluster = make_cluster(backend, cfg)
+    control: ControlServer | None = None
     stop = {"flag": False}
 
     def on_term(signum: int, frame: object) -> None:
@@ -149,6 +154,10 @@ def up(
         cluster.start()
         cluster.write_state()
         if serve:
+            # node verbs for 'wiber-harness node' and attach-mode targets (cluster/control.py)
+            from wiber_harness.cluster.control import ControlServer
+
+            control = ControlServer(cluster, stack_dir)
             _mark_ready(stack_dir, cluster)
             while not stop["flag"]:
                 time.sleep(2)
@@ -166,6 +175,8 @@ def up(
     finally:
         if not serve:
             click.echo("stopping the stack ...")
+        if control is not None:
+            control.close()
         cluster.close()
         _mark_down(stack_dir)
 

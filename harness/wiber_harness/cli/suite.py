@@ -14,7 +14,13 @@ from pathlib import Path
 import click
 
 from wiber_harness.cli import cli
-from wiber_harness.cli._common import backend_option, load_system, system_option, utc_folder
+from wiber_harness.cli._common import (
+    attach_target,
+    backend_option,
+    system_option,
+    target_option,
+    utc_folder,
+)
 from wiber_harness.verdict import exit_code, styled
 
 QUICK_SUITE = (
@@ -60,6 +66,7 @@ def suite_paths(directory: Path, quick: bool) -> list[Path]:
 )
 @click.option("--seed", type=int, default=None)
 @system_option
+@target_option
 def suite_cmd(
     backend: str,
     quick: bool,
@@ -67,6 +74,7 @@ def suite_cmd(
     directory: Path,
     seed: int | None,
     system_profile: Path | None,
+    target: Path | None = None,
 ) -> int:
     """Run the standard scenario suite and write the report."""
     from rich.console import Console
@@ -80,7 +88,11 @@ def suite_cmd(
     from wiber_harness.scenario import load_scenarios
 
     scenarios = load_scenarios(suite_paths(directory, quick))
-    system = load_system(system_profile)
+    backend, deployment, system = attach_target(backend, target, system_profile)
+    if deployment is not None:  # refuse what the deployment cannot do, before any run
+        from wiber_harness.faults.needs import check_fit
+
+        check_fit(scenarios, deployment)
     folder = out or utc_folder("suites")
     runs_root = folder / "runs"
     console = Console(stderr=True)
@@ -117,6 +129,7 @@ def suite_cmd(
                 progress=say,
                 tick=tick,
                 system=system,
+                deployment=deployment,
             )
             r = run_scenario(sc, opts)
             results.append(r)

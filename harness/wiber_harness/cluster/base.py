@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 
 if TYPE_CHECKING:
+    from wiber_harness.cluster.deployment import Deployment
     from wiber_harness.cluster.toxiproxy import ToxiproxyClient
     from wiber_harness.scenario import Scenario
 
@@ -72,6 +73,8 @@ class ClusterConfig:
     compose_dir: Path | None = None  # default: the repository's docker/
     project: str | None = None  # default: wiber-<random>
     akhq: bool = False  # also start AKHQ (official images only)
+    # attach backend: the deployment a target file describes (cluster/deployment.py)
+    deployment: Deployment | None = None
 
     @classmethod
     def for_scenario(
@@ -81,8 +84,13 @@ class ClusterConfig:
         *,
         settings: dict[str, str] | None = None,
         system: SystemSpec | None = DEFAULT_SYSTEM,
+        deployment: Deployment | None = None,
     ) -> ClusterConfig:
-        """A scenario run's own throw-away cluster, as its topology asks, in ``run_dir/cluster``."""
+        """A scenario run's own throw-away cluster, as its topology asks, in ``run_dir/cluster``.
+
+        With ``deployment`` (attach backend) nothing is thrown away: the
+        cluster is the deployment, and the topology only shapes the workload.
+        """
         topo = scenario.topology
         return cls(
             run_dir=Path(run_dir) / "cluster",
@@ -91,7 +99,8 @@ class ClusterConfig:
             apis=topo.apis,
             settings=dict(settings or {}),
             system=system,
-            disposable=True,
+            disposable=deployment is None,
+            deployment=deployment,
         )
 
 

@@ -17,13 +17,17 @@ from wiber_harness.cluster.base import Cluster, ClusterConfig
 from wiber_harness.errors import HarnessError
 
 if TYPE_CHECKING:
+    from wiber_harness.cluster.attach import AttachCluster
     from wiber_harness.cluster.compose import ComposeCluster
     from wiber_harness.cluster.local import LocalCluster
 
     _local_is_a_cluster: type[Cluster] = LocalCluster
     _compose_is_a_cluster: type[Cluster] = ComposeCluster
+    _attach_is_a_cluster: type[Cluster] = AttachCluster
 
-BACKENDS = ("local", "compose")
+# attach: a deployment the harness did not start, described by a target file
+# (ClusterConfig.deployment; see cluster/attach.py)
+BACKENDS = ("local", "compose", "attach")
 
 
 def make_cluster(backend: str, config: ClusterConfig) -> Cluster:
@@ -36,6 +40,10 @@ def make_cluster(backend: str, config: ClusterConfig) -> Cluster:
         from wiber_harness.cluster.compose import ComposeCluster
 
         return ComposeCluster(config)
+    if backend == "attach":
+        from wiber_harness.cluster.attach import AttachCluster
+
+        return AttachCluster(config)
     raise HarnessError(f"unknown backend {backend!r}; use {' or '.join(BACKENDS)}")
 
 

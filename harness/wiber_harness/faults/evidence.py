@@ -14,10 +14,23 @@ from wiber_harness.history import NEMESIS, Op
 
 
 def fault_evidence(ops: Sequence[Op]) -> tuple[bool, list[str]]:
-    """Did every fault take effect? (all effective, one sentence per fault that did not)."""
+    """Did every fault take effect? (all effective, one sentence per fault that did not).
+
+    A completion that is not ``ok`` with ``effective`` true has no evidence; an
+    inject or heal with no completion at all (the harness stopped first) has none
+    either.
+    """
     problems = []
+    done = {op.id for op in ops if op.process == NEMESIS and op.type != "invoke"}
     for op in ops:
-        if op.process != NEMESIS or op.type == "invoke":
+        if op.process != NEMESIS:
+            continue
+        if op.type == "invoke":
+            if op.id not in done:
+                problems.append(
+                    f"{op.f} {op.value.get('kind')} {op.value.get('target')}: never completed "
+                    "(the harness stopped before the fault's outcome was known)"
+                )
             continue
         if op.type != "ok" or not op.value.get("effective", False):
             problems.append(

@@ -33,12 +33,8 @@ import pandas as pd
 from hdrh.histogram import HdrHistogram
 
 from wiber_harness.checkers.analysis import NS
-from wiber_harness.metrics import (
-    decode_histogram,
-    e2e_latencies,
-    latency_histograms,
-    per_second_frame,
-)
+from wiber_harness.frames import per_second_frame
+from wiber_harness.metrics import decode_histogram, e2e_latencies, latency_histograms
 from wiber_harness.metrics import fault_windows as metric_windows
 from wiber_harness.report.runs import RunData
 

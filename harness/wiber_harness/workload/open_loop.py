@@ -1,4 +1,7 @@
 """The open-loop workload: sends messages on a fixed schedule and records every send as ops.
+Over 500 lines because it is one class whose send paths (single, batch,
+duplicate-injection resend) share the in-flight bookkeeping that makes
+"exactly one completion per invoke" hold.
 
 ::
 
