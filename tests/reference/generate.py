@@ -1,4 +1,7 @@
 """Hypothesis strategies for random runs: history bytes, final reads, planted anomalies.
+Over 500 lines because a run's parts (sends, records, reads, faults, logs) share the
+generator's state (``Key``, ``Timeline``, the planted list) and weighting helpers;
+split, each part would import them back from the others.
 
 :func:`cases` draws one :class:`Case`: the raw bytes of a ``history.jsonl``
 (written through the real file format, so the fast path reads the same

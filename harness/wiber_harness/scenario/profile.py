@@ -53,39 +53,29 @@ Wiber's value, printed here; unknown keys and tables are errors)::
     ok_statuses = [201]                 # done; any 4xx and not_sent_statuses: surely not
     not_sent_statuses = [503]           # done; any other status: unknown (info)
     multi_status = 207                  # batch answer with mixed results
-    tag = "prefix"                      # where each message's unique tag goes: "prefix" or
-                                        # "suffix" of the content, "field", or false (none)
-    tag_field = "tag"                   # the body field of the tag when tag = "field"
+    tag = "prefix"                      # each message's unique tag: "prefix" / "suffix" of
+    tag_field = "tag"                   # the content, "field" (tag_field), false: none
 
-    [read]                              # GET of one conversation, in write order
+    [read]                              # GET of one conversation (wiber_harness.api_reads)
     path = "/messages/{user1}/{user2}"  # the route; must hold {user1} and {user2}
-    items = "messages"                  # answer field: the page's items; false: the answer
-                                        # is a bare JSON list
-    paging = "cursor"                   # "cursor": the answer's `cursor` field, sent back
-                                        # as ?PARAM=CURSOR; "offset": ?PARAM=N (items read
-                                        # so far; "skip" APIs: param = "skip"); "after" /
-                                        # "before": ?PARAM=<id of the newest / oldest item
-                                        # read>; "none": one page of `limit` items (a full
-                                        # page makes the read unknown: it may be truncated)
-    cursor = "nextCursor"               # answer field: the next page's cursor (null at end)
-    param = "after"                     # the paging query parameter (default by paging:
-                                        # after, offset, after, before)
-    limit_param = "limit"               # the page size's query parameter; false: none
+    items = "messages"                  # answer field of the items; false: a bare list
+    paging = "cursor"                   # cursor, offset, after, before or none (one page)
+    cursor = "nextCursor"               # answer field: the next page's cursor
+    param = "after"                     # paging query parameter (default by paging)
+    limit_param = "limit"               # page size's query parameter; false: none
     limit = 500
-    order = "oldest_first"              # a page's items oldest first, or "newest_first"
-    tag = "content"                     # item field holding the message's tag; false: none
+    order = "oldest_first"              # a page's items; or "newest_first"
+    tag = "content"                     # item field holding the tag; false: none
 
-    [stored]                            # field names of a stored document; false: the
-                                        # pipeline does not store it (message_id is required)
-    message_id = "messageId"            # the id the API answered (also read items' id)
+    [stored]                            # field names of a stored document; false: not
+    message_id = "messageId"            # stored (message_id is required)
     key = "clientMessageId"             # the idempotency key the client sent
     conversation = "conversationId"     # false: derived from sender and recipient
     sender = "fromUser"
     recipient = "toUser"
     partition = "partition"             # the Kafka partition and offset it came from
     offset = "offset"
-    stored_at_ns = "storedAtNs"         # epoch nanoseconds of the write; false: the time
-                                        # the harness first saw it (approximate)
+    stored_at_ns = "storedAtNs"         # epoch ns of the write; false: first seen (approx.)
     tag = "content"                     # where the message's tag is found; false: nowhere
 
     [extra]                             # free-form, passed to SystemSpec.extra
@@ -102,10 +92,8 @@ Write ``{{`` and ``}}`` for literal braces. Scenario settings
 (``topology.settings``, ``--set``) are added to the environment as they
 are; another implementation may ignore them.
 
-Derived defaults: ``[read] param`` defaults by ``paging``; with ``[http]
-tag = "field"``, ``[stored] tag`` and ``[read] tag`` default to
-``tag_field``. Cross-key rules: cursor paging needs an object answer
-(``items`` not false); ``tag_field`` is not another body field.
+Defaults that follow from other keys, and the rules between keys, are
+:mod:`wiber_harness.scenario.profile_rules`'s.
 
 Errors: every problem of a file is one sentence ``FILE: FIELD: what is
 wrong; how to fix it`` and all of them are raised together as one
@@ -123,14 +111,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wiber_harness.cluster.system_spec import (
-    DEFAULT_SYSTEM,
-    PAGING_PARAM,
-    PAGINGS,
-    READ_ORDERS,
-    SystemSpec,
-)
+from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, PAGINGS, READ_ORDERS, SystemSpec
 from wiber_harness.errors import InvalidScenario
+from wiber_harness.scenario.profile_rules import derive
 from wiber_harness.workload.plan import ApiProfile
 from wiber_harness.workload.tag import TAG_PLACES
 
@@ -430,7 +413,7 @@ def profile_from_dict(
                 p.add(f"env.{k}", why)
             env[k] = v
     extra = dict(_table(p, data, "extra"))
-    _derive(p, data, values)
+    derive(p.add, {t: r for t in TABLES if isinstance(r := data.get(t), Mapping)}, values)
     p.raise_if_any()
     http = values["http"]
     return SystemSpec(
@@ -446,41 +429,6 @@ def profile_from_dict(
         api=ApiProfile(**http),
         extra=extra,
     )
-
-
-def _derive(p: _Problems, data: Mapping[str, Any], values: dict[str, dict[str, Any]]) -> None:
-    """Defaults that follow from other keys, and the rules between keys."""
-    given: dict[str, Mapping[str, Any]] = {}
-    for t in TABLES:
-        raw = data.get(t)
-        given[t] = raw if isinstance(raw, Mapping) else {}
-    read, http, stored = values["read"], values["http"], values["stored"]
-    paging = read["paging"]
-    if "param" not in given["read"]:
-        read["param"] = PAGING_PARAM.get(paging, read["param"])
-    elif paging == "none":
-        p.add("read.param", 'has no use with paging = "none" (one page, no paging); remove it')
-    if paging == "cursor" and read["items"] is None:
-        p.add(
-            "read.paging",
-            "cursor paging needs an object answer that holds the cursor, but items = false "
-            "says the answer is a bare list; use paging = offset, after, before or none",
-        )
-    if http["tag"] == "field":
-        taken = {
-            http[f]: f
-            for f in ("from_field", "to_field", "content_field", "key_field")
-            if http[f] is not None
-        }
-        if http["tag_field"] in taken:
-            p.add(
-                "http.tag_field",
-                f"'{http['tag_field']}' is already the {taken[http['tag_field']]}; "
-                "name a body field of its own",
-            )
-        for table in (stored, read):
-            if "tag" not in given["stored" if table is stored else "read"]:
-                table["tag"] = http["tag_field"]
 
 
 def load_profile(path: str | Path) -> SystemSpec:
