@@ -68,6 +68,7 @@ class SendAttempts:
     intended: F64  # NaN when absent
     retry: B  # the invoke carries retry_of
     invalid: B  # the invoke carries invalid: true
+    tag: list[str | None]  # the invoke's content tag
     mid: list[str | None]  # the completion's messageId
     part: I64  # the completion's partition (meaningful where has_pos)
     off: I64
@@ -132,6 +133,7 @@ class History:
             ),
             retry=np.asarray([v.get("retry_of") is not None for v in values], np.bool_),
             invalid=np.asarray([v.get("invalid") is True for v in values], np.bool_),
+            tag=[v.get("tag") for v in values],
             mid=[v.get("messageId") for v in cvals],
             part=np.asarray([p if h else -1 for p, h in zip(part, has_pos, strict=True)], np.int64),
             off=np.asarray([o if h else -1 for o, h in zip(off, has_pos, strict=True)], np.int64),
@@ -177,6 +179,7 @@ class _Value(msgspec.Struct):
     intended: float | None = None
     retry_of: str | None = None
     invalid: bool | None = None
+    tag: str | None = None
     messageId: str | None = None
     partition: int | None = None
     offset: int | None = None
@@ -297,6 +300,7 @@ class _Columns:
         self.i_intended: list[F64] = []
         self.i_retry: list[B] = []
         self.i_invalid: list[B] = []
+        self.i_tag: list[str | None] = []
         # send completions, in file order
         self.c_id: list[I64] = []
         self.c_mid: list[str | None] = []
@@ -350,6 +354,7 @@ class _Columns:
         )
         self.i_retry.append(np.asarray([v.retry_of is not None for v in iv], np.bool_))
         self.i_invalid.append(np.asarray([v.invalid is True for v in iv], np.bool_))
+        self.i_tag += map(attrgetter("tag"), iv)
         del iv
         comp = np.flatnonzero(send & (tc != 0))
         self.c_id.append(ids[comp])
@@ -470,6 +475,7 @@ class _Columns:
                 intended=intended,
                 retry=_cat(self.i_retry, np.bool_),
                 invalid=_cat(self.i_invalid, np.bool_),
+                tag=self.i_tag,
                 mid=mid,
                 part=part,
                 off=off,

@@ -4,11 +4,21 @@ Draining: after every fault is healed and the workload stopped, the harness
 waits (bounded) until every acknowledged message is in the store and the
 consumer group has committed up to the topic's end, or until both stop
 moving for a while (a pipeline that lost messages never catches up; waiting
-longer would not change the verdict). Then it reads, over direct
-connections only: every stored document, every conversation through the
-API's GET (all pages), the consumers' delivery logs and the topic's end
-offsets. Field names come from the system spec, so another implementation
-of the pipeline is read the same way.
+longer would not change the verdict; the drain's details then say
+``settled``). Then it reads, over direct connections only: every stored
+document, every conversation through the API's GET (all pages, whatever
+their shape: :mod:`wiber_harness.api_reads`), the consumers' delivery logs
+and the topic's end offsets. Field names come from the system spec, so
+another implementation of the pipeline is read the same way.
+
+What a pipeline does not store is filled in or left out, never invented:
+the content tag is looked for in the stored field the spec names (the
+checkers attribute by it when no stored key names the send); a missing
+conversation is derived from the stored sender and recipient; a missing
+write time becomes the time the harness first saw the document, from a
+:class:`StoreWatch` that the drain feeds each time it polls the store (the
+final reads then say ``stored_at_observed``); missing partition, offset or
+key stay null.
 """
 
 from __future__ import annotations
@@ -22,10 +32,13 @@ import httpx
 import orjson
 import pymongo
 
+from wiber.model import conversation_id
+from wiber_harness.api_reads import ReadError, ReadShape, read_conversation
 from wiber_harness.clock import Clock
 from wiber_harness.cluster.base import Cluster
 from wiber_harness.history import Op
 from wiber_harness.reads import DeadLetter, DeliveryEvent, FinalReads, StoredRecord
+from wiber_harness.workload.tag import find_tag
 
 
 def acknowledged_ids(ops: Sequence[Op]) -> set[str]:
@@ -34,6 +47,37 @@ def acknowledged_ids(ops: Sequence[Op]) -> set[str]:
         for op in ops
         if op.type == "ok" and op.f == "send" and op.value.get("messageId")
     }
+
+
+def acknowledged_tags(ops: Sequence[Op]) -> set[str]:
+    """The tags of acknowledged sends whose answer named no messageId."""
+    tag_of = {
+        op.id: str(op.value["tag"])
+        for op in ops
+        if op.type == "invoke" and op.f == "send" and op.value.get("tag")
+    }
+    return {
+        tag_of[op.id]
+        for op in ops
+        if op.type == "ok" and op.f == "send" and not op.value.get("messageId") and op.id in tag_of
+    }
+
+
+class StoreWatch:
+    """When the harness first saw each stored document (run-relative ns, by ``_id``).
+
+    Fed by every poll of the drain and by the final read, so a pipeline that
+    stores no write time still has an (approximate, upper-bound) stored time.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.first_seen: dict[Any, int] = {}
+
+    def see(self, ids: Sequence[Any]) -> None:
+        now = self.clock.now()
+        for i in ids:
+            self.first_seen.setdefault(i, now)
 
 
 def conversations(ops: Sequence[Op]) -> dict[str, tuple[str, str]]:
@@ -53,8 +97,16 @@ def _collection(cluster: Cluster) -> Any:
     return client, client[spec.db][spec.collection]
 
 
-def _stored_ids(coll: Any, field: str) -> list[str]:
-    return [str(d.get(field)) for d in coll.find({}, {field: 1, "_id": 0})]
+def _stored(coll: Any, field: str, tag_field: str | None, place: str | None) -> dict[Any, Any]:
+    """``_id`` -> (messageId, tag) of every stored document (the tag only with a field)."""
+    proj = {field: 1} | ({tag_field: 1} if tag_field else {})
+    return {
+        d.get("_id"): (
+            str(d.get(field)),
+            find_tag(d.get(tag_field), place) if tag_field else None,
+        )
+        for d in coll.find({}, proj)
+    }
 
 
 def _lag(cluster: Cluster) -> int | None:
@@ -94,63 +146,119 @@ def drain(
     timeout: float = 120.0,
     settle: float = 8.0,
     on_progress: Callable[[str], None] | None = None,
+    watch: StoreWatch | None = None,
 ) -> tuple[bool, float, dict[str, Any]]:
     """Wait until everything acknowledged is stored and lag is 0, or nothing moves for ``settle`` s.
 
-    Returns (drained, seconds waited, details).
+    Acknowledged messages are recognised by the messageId their answer named,
+    or by their tag when it named none. Every poll feeds ``watch``. Returns
+    (drained, seconds waited, details); ``details["settled"]`` is True when it
+    stopped because the lag was 0 and nothing moved (not at the time bound).
     """
     acked = acknowledged_ids(ops)
-    field = cluster.spec.fields["message_id"]
+    acked_tags = acknowledged_tags(ops)
+    spec = cluster.spec
+    field = spec.message_id_field
+    tag_field = spec.fields.get("tag") if acked_tags and spec.api.tag is not None else None
     client, coll = _collection(cluster)
     t0 = time.monotonic()
     last_change = t0
     last_state: tuple[int, int | None] = (-1, None)
-    missing = len(acked)
+    missing = len(acked) + len(acked_tags)
     lag: int | None = None
+    settled = False
     try:
         while True:
             try:
-                stored = set(_stored_ids(coll, field))
-                missing = len(acked - stored)
+                docs = _stored(coll, field, tag_field, spec.api.tag)
+                if watch is not None and observed_times(cluster):
+                    watch.see(list(docs))
+                missing = len(acked - {m for m, _ in docs.values()})
+                missing += len(acked_tags - {t for _, t in docs.values()})
             except pymongo.errors.PyMongoError:
-                stored = set()
+                docs = {}
             lag = _lag(cluster)
             now = time.monotonic()
             if missing == 0 and lag == 0:
                 return True, now - t0, {"missing": 0, "lag": 0}
-            state = (len(stored), lag)
+            state = (len(docs), lag)
             if state != last_state:
                 last_state, last_change = state, now
             if on_progress:
                 on_progress(f"draining: {missing} acknowledged not yet stored, lag {lag}")
             if now - last_change > settle and lag == 0:
+                settled = True
                 break  # consumers are done; what is missing will not come
             if now - t0 > timeout:
                 break
             time.sleep(0.5)
     finally:
         client.close()
-    return missing == 0, time.monotonic() - t0, {"missing": missing, "lag": lag}
+    info = {"missing": missing, "lag": lag, "settled": settled}
+    return missing == 0, time.monotonic() - t0, info
 
 
-def read_store(cluster: Cluster, clock: Clock) -> list[StoredRecord]:
-    f = cluster.spec.fields
+def _text(d: dict[str, Any], name: str | None) -> str | None:
+    """The stored field ``name`` as text (None: not named, absent or null)."""
+    if name is None or d.get(name) is None:
+        return None
+    return str(d[name])
+
+
+def _int(d: dict[str, Any], name: str | None) -> int | None:
+    if name is None or d.get(name) is None:
+        return None
+    return int(d[name])
+
+
+def observed_times(cluster: Cluster) -> bool:
+    """Whether stored times are the harness's observations: the pipeline stores none."""
+    return not cluster.spec.fields.get("stored_at_ns")
+
+
+def read_store(
+    cluster: Cluster, clock: Clock, watch: StoreWatch | None = None
+) -> list[StoredRecord]:
+    """Every stored document as a record.
+
+    Only the fields the spec names are fetched. Without a stored write time
+    (:func:`observed_times`) a record's time is when ``watch`` first saw it,
+    or now.
+    """
+    spec = cluster.spec
+    f = spec.fields
+    tag_place = spec.api.tag
+    tag_field = f.get("tag") if tag_place is not None else None
+    observed = observed_times(cluster)
+    names = {n for n in f.values() if n}
+    if tag_field is None:
+        names.discard(f.get("tag") or "")
+    watch = watch or StoreWatch(clock)
     client, coll = _collection(cluster)
     out = []
     try:
-        for d in coll.find({}, {"_id": 0, "content": 0}):
-            at = d.get(f["stored_at_ns"])
+        docs = list(coll.find({}, dict.fromkeys(sorted(names), 1)))
+        watch.see([d.get("_id") for d in docs])
+        for d in docs:
+            conv = _text(d, f.get("conversation"))
+            sender, recipient = _text(d, f.get("sender")), _text(d, f.get("recipient"))
+            if f.get("conversation") is None and sender is not None and recipient is not None:
+                conv = conversation_id(sender, recipient)
+            if observed:
+                at: int | None = watch.first_seen.get(d.get("_id"))
+            else:
+                wall = _int(d, f.get("stored_at_ns"))
+                at = None if wall is None else clock.from_wall(wall)
             out.append(
                 StoredRecord(
-                    message_id=str(d.get(f["message_id"])),
-                    key=None if d.get(f["key"]) is None else str(d.get(f["key"])),
-                    conversation=None
-                    if d.get(f["conversation"]) is None
-                    else str(d.get(f["conversation"])),
-                    sender=None if d.get(f["sender"]) is None else str(d.get(f["sender"])),
-                    partition=None if d.get(f["partition"]) is None else int(d[f["partition"]]),
-                    offset=None if d.get(f["offset"]) is None else int(d[f["offset"]]),
-                    stored_at=None if at is None else clock.from_wall(int(at)),
+                    message_id=str(d.get(spec.message_id_field)),
+                    key=_text(d, f.get("key")),
+                    conversation=conv,
+                    sender=sender,
+                    partition=_int(d, f.get("partition")),
+                    offset=_int(d, f.get("offset")),
+                    stored_at=at,
+                    tag=find_tag(d.get(tag_field), tag_place) if tag_field else None,
                 )
             )
     finally:
@@ -160,34 +268,35 @@ def read_store(cluster: Cluster, clock: Clock) -> list[StoredRecord]:
 
 def read_api(
     cluster: Cluster, convs: dict[str, tuple[str, str]]
-) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """Every conversation through the API's GET, all pages, in the order returned."""
-    spec = cluster.spec
-    base = cluster.endpoints().api
-    mid = spec.fields["message_id"]
+) -> tuple[dict[str, list[str]], dict[str, str], dict[str, list[str | None]]]:
+    """Every conversation through the API's GET, all pages, oldest first: (messageIds,
+    errors, tags) per conversation (:mod:`wiber_harness.api_reads`)."""
+    shape = ReadShape.of(cluster.spec)
     reads: dict[str, list[str]] = {}
     errors: dict[str, str] = {}
-    with httpx.Client(base_url=base, timeout=30) as http:
-        for conv, (u1, u2) in convs.items():
-            ids: list[str] = []
-            cursor: str | None = None
+    tags: dict[str, list[str | None]] = {}
+    with httpx.Client(base_url=cluster.endpoints().api, timeout=30) as http:
+
+        def get(path: str, params: dict[str, Any]) -> tuple[int, Any, str]:
+            r = http.get(path, params=params)
             try:
-                for _ in range(10_000):
-                    params: dict[str, Any] = {"limit": spec.read_limit}
-                    if cursor:
-                        params["after"] = cursor
-                    r = http.get(spec.read_path.format(user1=u1, user2=u2), params=params)
-                    if r.status_code != 200:
-                        raise RuntimeError(f"GET answered {r.status_code}: {r.text[:200]}")
-                    body = r.json()
-                    ids += [str(d[mid]) for d in body[spec.read_items]]
-                    cursor = body.get(spec.read_cursor)
-                    if not cursor:
-                        break
-                reads[conv] = ids
+                body = r.json()
+            except ValueError:
+                body = None
+            return r.status_code, body, r.text
+
+        for conv, (u1, u2) in convs.items():
+            try:
+                reads[conv], conv_tags = read_conversation(get, shape, u1, u2)
+            except ReadError as e:
+                errors[conv] = str(e)
+                continue
             except Exception as e:
                 errors[conv] = f"{type(e).__name__}: {e}"
-    return reads, errors
+                continue
+            if any(t is not None for t in conv_tags):
+                tags[conv] = conv_tags
+    return reads, errors, tags
 
 
 def read_delivery(cluster: Cluster, clock: Clock) -> list[DeliveryEvent]:
@@ -221,7 +330,7 @@ def read_dead_letters(cluster: Cluster, timeout: float = 30.0) -> list[DeadLette
 
     spec = cluster.spec
     header = str(spec.extra.get("dlq_reason_header", "wiber.error"))
-    mid_field = spec.fields["message_id"]
+    mid_field = spec.message_id_field
     c = Consumer(
         {
             "bootstrap.servers": cluster.endpoints().kafka_direct,
@@ -305,12 +414,15 @@ def final_reads(
     drain_s: float,
     healed_at: int | None,
     extra: dict[str, Any] | None = None,
+    watch: StoreWatch | None = None,
 ) -> FinalReads:
-    api, api_errors = read_api(cluster, conversations(ops))
+    api, api_errors, api_tags = read_api(cluster, conversations(ops))
     return FinalReads(
-        store=read_store(cluster, clock),
+        store=read_store(cluster, clock, watch),
         api=api,
         api_errors=api_errors,
+        api_tags=api_tags,
+        stored_at_observed=observed_times(cluster),
         delivery=read_delivery(cluster, clock),
         dead_letters=read_dead_letters(cluster),
         end_offsets=end_offsets(cluster),
@@ -321,4 +433,11 @@ def final_reads(
     )
 
 
-__all__ = ["acknowledged_ids", "conversations", "drain", "final_reads"]
+__all__ = [
+    "StoreWatch",
+    "acknowledged_ids",
+    "acknowledged_tags",
+    "conversations",
+    "drain",
+    "final_reads",
+]

@@ -12,8 +12,9 @@ Send ops (``f == "send"``) carry in ``value``:
 * invoke: ``key`` (the Idempotency-Key), ``conversation`` (canonical id),
   ``from``, ``to``, ``sender`` (== from), ``seq`` (per-sender sequence
   number), ``intended`` (ns: when the open-loop schedule meant to send it;
-  latency counts from here), optionally ``retry_of`` (a duplicate-injection
-  resend of an already-acknowledged key);
+  latency counts from here), ``tag`` (the message's unique content tag,
+  :mod:`wiber_harness.workload.tag`), optionally ``retry_of`` (a
+  duplicate-injection resend of an already-acknowledged key);
 * completion: ``status`` (HTTP status or null), ``messageId`` (when known),
   ``partition`` and ``offset`` (the Kafka position an ok answer named),
   ``error`` (a short reason for fail/info).

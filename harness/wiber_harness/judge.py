@@ -98,8 +98,14 @@ def judge_run(
         },
         examples={"without_evidence": fault_problems[:5]} if fault_problems else {},
     )
+    # a checker that did not say valid may say why in one sentence: its shortfall ends with it
+    causes = {
+        k: v.details["cause"]
+        for k, v in checks.items()
+        if v.valid is not True and isinstance(v.details.get("cause"), str)
+    }
     verdict, why = scenario.expect.judge(
-        {k: v.valid for k, v in checks.items() if k != "faults"}, metrics
+        {k: v.valid for k, v in checks.items() if k != "faults"}, metrics, causes
     )
     reasons += why
     if not faults_ok:

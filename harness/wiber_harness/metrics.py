@@ -10,7 +10,8 @@ Definitions:
   ``intended`` time of its invoke (the open-loop schedule's time, so a
   stalled client does not hide a stall: no coordinated omission);
 * **e2e latency** of a stored key: its earliest known ``stored_at`` minus
-  the ``intended`` time of its first attempt (acknowledged or not);
+  the ``intended`` time of its first attempt (acknowledged or not; not
+  measured when ``FinalReads.stored_at_observed``);
 * latencies go into HDR histograms (``hdrh``) in microseconds, 1 us to
   1 h, 3 significant digits; a negative latency (clock trouble) is recorded
   as 0 and one above 1 h as 1 h, and both are counted;
@@ -175,8 +176,10 @@ def ack_latencies(an: Analysis) -> tuple[F64, F64]:
 
 
 def e2e_latencies(an: Analysis) -> tuple[F64, F64]:
-    """(intended time, end-to-end latency) in ns for every key with a stored time."""
+    """(intended time, e2e latency) in ns per key with a stored time (none if only observed)."""
     s, st = an.sends, an.store
+    if an.reads.stored_at_observed:
+        return np.zeros(0), np.zeros(0)
     has = ~np.isnan(st.k_stored_at)
     return s.k_intended[has], st.k_stored_at[has] - s.k_intended[has]
 

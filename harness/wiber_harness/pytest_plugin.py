@@ -23,7 +23,9 @@ environment the harness is installed in, so it collects nothing unless asked:
 * Options: ``--wiber``, ``--wiber-backend``, ``--wiber-seed``,
   ``--wiber-quick``, ``--wiber-out``, ``--wiber-set NAME=VALUE``
   (repeatable; a system setting such as an unsafe one, on top of the
-  scenario's own, checked against Wiber's settings at start-up),
+  scenario's own, checked against the system's settings at start-up),
+  ``--wiber-system PROFILE.toml`` (drive another implementation of the
+  pipeline; a bad profile is a usage error with one sentence per problem),
   ``--wiber-target DEPLOY.toml`` (attach to a running deployment instead of
   starting a stack; a scenario it cannot run is skipped with the one-sentence
   reason the CLI would refuse it with). Markers ``integration``, ``slow``,
@@ -45,6 +47,7 @@ from wiber_harness.verdict import quiet_word, word
 if TYPE_CHECKING:
     from wiber_harness.cluster.base import Cluster
     from wiber_harness.cluster.deployment import Deployment
+    from wiber_harness.cluster.system_spec import SystemSpec
     from wiber_harness.judge import RunResult
     from wiber_harness.scenario import Scenario
 
@@ -92,6 +95,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     g.addoption("--wiber-out", default=str(Path("reports") / "runs"), help="where run folders go")
     g.addoption(
+        "--wiber-system",
+        default=None,
+        metavar="PROFILE.toml",
+        help="system profile of the pipeline under test (default: Wiber itself)",
+    )
+    g.addoption(
         "--wiber-set",
         action="append",
         default=[],
@@ -127,7 +136,8 @@ def pytest_configure(config: pytest.Config) -> None:
         from wiber_harness.scenario.fields import check_overrides
 
         try:
-            check_overrides(_settings(pairs), "--wiber-set", own=True)
+            own = config.getoption("--wiber-system") is None  # another pipeline has its own names
+            check_overrides(_settings(pairs), "--wiber-set", own=own)
         except InvalidScenario as e:
             raise pytest.UsageError(printable(str(e))) from None
 
@@ -265,6 +275,19 @@ def _settings(pairs: list[str]) -> dict[str, str]:
         raise pytest.UsageError(str(e)) from e
 
 
+def _system(path: str | None) -> SystemSpec:
+    from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
+    from wiber_harness.errors import InvalidScenario
+    from wiber_harness.scenario.profile import load_profile
+
+    if path is None:
+        return DEFAULT_SYSTEM
+    try:
+        return load_profile(path)
+    except InvalidScenario as e:
+        raise pytest.UsageError(f"--wiber-system: {e}") from e
+
+
 def _run(config: pytest.Config, scenario: Scenario, **overrides: Any) -> RunResult:
     from wiber_harness.runner import RunOptions, run_scenario
 
@@ -274,11 +297,20 @@ def _run(config: pytest.Config, scenario: Scenario, **overrides: Any) -> RunResu
         quick=bool(config.getoption("--wiber-quick")),
         backend=str(config.getoption("--wiber-backend")),
         settings=_settings(list(config.getoption("--wiber-set"))),
+        system=_system(config.getoption("--wiber-system")),
     )
     target = config.getoption("--wiber-target")
     if target:
         opts.backend = "attach"
         opts.deployment = _deployment(config, str(target))
+        named = config.getoption("--wiber-system")
+        if opts.deployment.system is not None:  # as the CLI does: the target's profile
+            if named is not None and opts.system != opts.deployment.system:
+                raise pytest.UsageError(
+                    f"{target} names the system profile {opts.deployment.system_source} and "
+                    f"--wiber-system names {named}; give the profile once"
+                )
+            opts.system = opts.deployment.system
     for k, v in overrides.items():
         setattr(opts, k, v)
     return run_scenario(scenario, opts)

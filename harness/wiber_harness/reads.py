@@ -39,7 +39,9 @@ class StoredRecord:
 
     ``key`` is the idempotency key the workload sent (None if the document
     carries none: then it was never sent by this harness). ``stored_at`` is
-    run-relative ns (may be negative or None when unknown).
+    run-relative ns (may be negative or None when unknown). ``tag`` is the
+    workload's content tag found in the document
+    (:mod:`wiber_harness.workload.tag`; None when it has none).
     """
 
     message_id: str
@@ -49,6 +51,7 @@ class StoredRecord:
     partition: int | None
     offset: int | None
     stored_at: int | None
+    tag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,7 @@ class StoreColumns:
     partition: F64
     offset: F64
     stored_at: F64
+    tag: list[str | None]
 
     def __len__(self) -> int:
         return len(self.message_id)
@@ -134,6 +138,7 @@ class StoreTable(Sequence[StoredRecord]):
             _opt(c.partition[i]),
             _opt(c.offset[i]),
             _opt(c.stored_at[i]),
+            c.tag[i],
         )
 
     def __iter__(self) -> Iterator[StoredRecord]:
@@ -196,6 +201,7 @@ def store_columns(store: Sequence[StoredRecord]) -> StoreColumns:
         partition=_nums([r.partition for r in store]),
         offset=_nums([r.offset for r in store]),
         stored_at=_nums([r.stored_at for r in store]),
+        tag=[r.tag for r in store],
     )
 
 
@@ -219,8 +225,10 @@ class FinalReads:
 
     * ``store``: every document of the messages collection;
     * ``api``: per conversation id, the messageIds in the order the API's
-      GET returned them (all pages); ``api_errors`` per conversation whose
-      read failed;
+      GET returned them (all pages, oldest first); ``api_errors`` per
+      conversation whose read failed; ``api_tags``: per conversation of
+      ``api``, the content tag of each of its items (None where an item has
+      none; same length as its ``api`` list; a conversation may be absent);
     * ``delivery``: the consumers' delivery logs;
     * ``dead_letters``: every record of the dead-letter topic, with the reason
       its header gives (None: the dead-letter topic was not read);
@@ -229,7 +237,10 @@ class FinalReads:
       readable within the bound; ``drain_s`` how long that took (from the
       start of the end phase);
     * ``healed_at``: run-relative ns when the last fault was healed (None if
-      the scenario had none).
+      the scenario had none);
+    * ``stored_at_observed``: the pipeline stores no write time, so each
+      record's ``stored_at`` is when the harness first saw it in the store
+      (polled during the drain): an upper bound, approximate.
     """
 
     store: Sequence[StoredRecord] = field(default_factory=list)
@@ -242,6 +253,8 @@ class FinalReads:
     drain_s: float | None = None
     healed_at: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    api_tags: dict[str, list[str | None]] = field(default_factory=dict)
+    stored_at_observed: bool = False
 
     def to_json(self) -> bytes:
         """The file form (schema :data:`SCHEMA`: records as columns)."""

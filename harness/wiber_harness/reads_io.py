@@ -3,6 +3,9 @@
 Two schemas are read: ``wiber-final-reads/2`` (written since issue 13: the
 store and the delivery log as columns, one JSON list per field, all of one
 length; compact JSON) and ``wiber-final-reads/1`` (records as objects).
+Fields added since (issue 14) are optional in both, so older files read
+as before: the store's ``tag`` column (absent: every tag null), ``api_tags``
+(absent: no read item has a tag) and ``stored_at_observed`` (absent: false).
 The fields and their types are in ``docs/formats.md``; every run-relative
 time (``stored_at``, a delivery event's ``time``, ``healed_at``) must be
 within a week of the run start (an epoch timestamp in such a field is an
@@ -45,8 +48,10 @@ from wiber_harness.reads import (
 from wiber_harness.reads_strict import (
     DELIVERY_FIELDS,
     MAX_ABS_NS,
+    OPTIONAL_STORE_FIELDS,
     STORE_FIELDS,
     MalformedReads,
+    check_api_tags,
     decode_strict,
     floats,
     interned,
@@ -73,8 +78,10 @@ def encode(reads: FinalReads) -> bytes:
             "partition": _ints(s.partition),
             "offset": _ints(s.offset),
             "stored_at": _ints(s.stored_at),
+            "tag": s.tag,
         },
         "api": reads.api,
+        "api_tags": reads.api_tags,
         "api_errors": reads.api_errors,
         "delivery": {
             "consumer": d.consumer,
@@ -100,6 +107,7 @@ def encode(reads: FinalReads) -> bytes:
         "drain_s": reads.drain_s,
         "healed_at": reads.healed_at,
         "extra": reads.extra,
+        "stored_at_observed": reads.stored_at_observed,
     }
     return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)
 
@@ -153,6 +161,7 @@ class _StoreLow(msgspec.Struct):
 class _StoreHigh(msgspec.Struct):
     message_id: list[str]
     key: list[str | None]
+    tag: list[str | None] | msgspec.UnsetType = msgspec.UNSET  # optional column (issue 14)
 
 
 class _DeliveryLow(msgspec.Struct):
@@ -175,6 +184,7 @@ class _LowV2(msgspec.Struct):
 class _Common(msgspec.Struct):
     schema: str
     api: dict[str, list[str]] = {}
+    api_tags: dict[str, list[str | None]] = {}
     api_errors: dict[str, str] = {}
     dead_letters: list[DeadLetter] | None = None
     end_offsets: dict[str, int] = {}
@@ -182,6 +192,7 @@ class _Common(msgspec.Struct):
     drain_s: float | None = None
     healed_at: int | None = None
     extra: dict[str, Any] = {}
+    stored_at_observed: bool = False
 
 
 class _WireV2(_Common):
@@ -227,8 +238,10 @@ def _common(w: _Common) -> dict[str, Any]:
     if w.drain_s is not None and not math.isfinite(w.drain_s):
         raise MalformedReads("drain_s")
     _check_ns([w.healed_at])
+    check_api_tags(w.api, w.api_tags)
     return {
         "api": w.api,
+        "api_tags": w.api_tags,
         "api_errors": w.api_errors,
         "dead_letters": w.dead_letters,
         "end_offsets": {int(k): v for k, v in w.end_offsets.items()},
@@ -236,6 +249,7 @@ def _common(w: _Common) -> dict[str, Any]:
         "drain_s": w.drain_s,
         "healed_at": w.healed_at,
         "extra": w.extra,
+        "stored_at_observed": w.stored_at_observed,
     }
 
 
@@ -282,8 +296,10 @@ def _from_v2(
     if (w.store is None) != (low_store is None) or (w.delivery is None) != (low_delivery is None):
         raise MalformedReads("store or delivery present in one pass only")
     if w.store is not None and low_store is not None:
-        cols = {"message_id": w.store.message_id, "key": w.store.key, **low_store}
-        if len({len(cols[f]) for f in STORE_FIELDS}) > 1:
+        n = len(w.store.message_id)
+        tag = [None] * n if isinstance(w.store.tag, msgspec.UnsetType) else w.store.tag
+        cols = {"message_id": w.store.message_id, "key": w.store.key, "tag": tag, **low_store}
+        if len({len(cols[f]) for f in (*STORE_FIELDS, *OPTIONAL_STORE_FIELDS)}) > 1:
             raise MalformedReads("store columns of different lengths")
         store = StoreTable(StoreColumns(**cols))
     if w.delivery is not None and low_delivery is not None:

@@ -33,6 +33,7 @@ from wiber_harness.words import kind
 
 MAX_ABS_NS = 7 * 86_400 * 1_000_000_000  # run-relative times: a week either way
 STORE_FIELDS = ("message_id", "key", "conversation", "sender", "partition", "offset", "stored_at")
+OPTIONAL_STORE_FIELDS = ("tag",)  # added in issue 14: absent in older files means all null
 DELIVERY_FIELDS = ("consumer", "partition", "offset", "message_id", "time", "outcome")
 
 
@@ -49,6 +50,21 @@ def interned(values: list[Any]) -> list[Any]:
 def floats(values: list[int | None]) -> np.ndarray:
     """Integers (or null) as float64 with NaN for null."""
     return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def check_api_tags(api: dict[str, list[str]], tags: dict[str, list[str | None]]) -> None:
+    """Every conversation of ``api_tags`` is read in ``api``, with one tag per item."""
+    for conv, items in tags.items():
+        if conv not in api:
+            raise MalformedReads(
+                f"api_tags has the conversation {conv!r:.40}, which api does not have; "
+                "each tag list belongs to a read"
+            )
+        if len(items) != len(api[conv]):
+            raise MalformedReads(
+                f"api_tags[{conv!r:.40}] has {len(items)} tags for {len(api[conv])} read items; "
+                "it must have one per item"
+            )
 
 
 def _bad(where: str, x: object, want: str) -> MalformedReads:
@@ -119,6 +135,11 @@ def decode_strict(d: object) -> FinalReads:
     for conv, ids in _obj(top.get("api", {}), "api").items():
         w = f"api[{conv!r:.40}]"
         api[conv] = [_str(m, f"{w}[{j}]") or "" for j, m in enumerate(_list(ids, w))]
+    api_tags: dict[str, list[str | None]] = {}
+    for conv, tags in _obj(top.get("api_tags", {}), "api_tags").items():
+        w = f"api_tags[{conv!r:.40}]"
+        api_tags[conv] = [_str(t, f"{w}[{j}]", null=True) for j, t in enumerate(_list(tags, w))]
+    check_api_tags(api, api_tags)
     api_errors = {
         conv: _str(e, f"api_errors[{conv!r:.40}]") or ""
         for conv, e in _obj(top.get("api_errors", {}), "api_errors").items()
@@ -149,6 +170,9 @@ def decode_strict(d: object) -> FinalReads:
     drained = top.get("drained", True)
     if not isinstance(drained, bool):
         raise _bad("drained", drained, "true or false")
+    observed = top.get("stored_at_observed", False)
+    if not isinstance(observed, bool):
+        raise _bad("stored_at_observed", observed, "true or false")
     return FinalReads(
         store=store,
         api=api,
@@ -160,12 +184,20 @@ def decode_strict(d: object) -> FinalReads:
         drain_s=_num(top.get("drain_s"), "drain_s"),
         healed_at=_int(top.get("healed_at"), "healed_at", null=True, ns=True),
         extra=_obj(top.get("extra", {}), "extra"),
+        api_tags=api_tags,
+        stored_at_observed=observed,
     )
 
 
-def _columns(x: object, where: str, fields: tuple[str, ...]) -> dict[str, list[Any]]:
+def _columns(
+    x: object, where: str, fields: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, list[Any]]:
+    """The named columns of ``x``; an ``optional`` one that is absent is all null."""
     o = _obj(x, where)
     cols = {f: _list(o.get(f), f"{where}.{f}") for f in fields}
+    n = len(next(iter(cols.values()))) if cols else 0
+    for f in optional:
+        cols[f] = _list(o[f], f"{where}.{f}") if f in o else [None] * n
     lengths = {f: len(c) for f, c in cols.items()}
     if len(set(lengths.values())) > 1:
         raise MalformedReads(
@@ -179,11 +211,11 @@ def _columns(x: object, where: str, fields: tuple[str, ...]) -> dict[str, list[A
 def _store_v2(x: object) -> Sequence[StoredRecord]:
     if x is None:
         return []
-    c = _columns(x, "store", STORE_FIELDS)
+    c = _columns(x, "store", STORE_FIELDS, OPTIONAL_STORE_FIELDS)
     w = "store"
     for j, m in enumerate(c["message_id"]):
         _str(m, f"{w}.message_id[{j}]")
-    for f in ("key", "conversation", "sender"):
+    for f in ("key", "conversation", "sender", "tag"):
         for j, v in enumerate(c[f]):
             _str(v, f"{w}.{f}[{j}]", null=True)
     for f in ("partition", "offset", "stored_at"):
@@ -198,6 +230,7 @@ def _store_v2(x: object) -> Sequence[StoredRecord]:
             partition=floats(c["partition"]),
             offset=floats(c["offset"]),
             stored_at=floats(c["stored_at"]),
+            tag=c["tag"],
         )
     )
 
@@ -243,6 +276,7 @@ def _store_v1(x: object) -> list[StoredRecord]:
                 partition=_int(o.get("partition"), f"{w}.partition", null=True),
                 offset=_int(o.get("offset"), f"{w}.offset", null=True),
                 stored_at=_int(o.get("stored_at"), f"{w}.stored_at", null=True, ns=True),
+                tag=_str(o.get("tag"), f"{w}.tag", null=True),
             )
         )
     return store

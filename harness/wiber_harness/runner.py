@@ -33,7 +33,7 @@ from wiber_harness.cluster.attach_scope import scoped
 from wiber_harness.cluster.base import Cluster, ClusterConfig
 from wiber_harness.cluster.factory import make_cluster
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
-from wiber_harness.end_phase import drain, final_reads
+from wiber_harness.end_phase import StoreWatch, drain, final_reads
 from wiber_harness.faults.nemesis import Nemesis
 from wiber_harness.history import NEMESIS, HistoryWriter
 from wiber_harness.judge import RunResult, judge_run
@@ -156,8 +156,9 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
                 if op.process == NEMESIS and op.f == "heal" and op.type != "invoke"
             ]
             say(f"{scenario.name}: draining")
+            watch = StoreWatch(clock)  # first sightings: the stored time of a pipeline without
             drained, drain_s, dinfo = drain(
-                cluster, ops, timeout=opts.drain_timeout, on_progress=say
+                cluster, ops, timeout=opts.drain_timeout, on_progress=say, watch=watch
             )
             reads = final_reads(
                 cluster,
@@ -167,6 +168,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions | None = None) -> RunResul
                 drain_s=drain_s,
                 healed_at=max(healed) if healed else None,
                 extra={"drain": dinfo},
+                watch=watch,
             )
         reads = scoped(cluster, reads)  # attach: without what the deployment held before
         reads.save(run_dir / "final_reads.json")

@@ -11,7 +11,7 @@ validation, adapted). An op is an object with ``id`` (integer >= 0),
   ``process``, is not earlier in time, and is that invoke's only completion;
 * an invoke without a completion is pending, which is allowed;
 * a ``send`` invoke carries ``key`` (a non-empty string) and may carry
-  ``conversation``, ``from``, ``to``, ``sender``, ``retry_of`` (strings),
+  ``conversation``, ``from``, ``to``, ``sender``, ``retry_of``, ``tag`` (strings),
   ``seq`` (an integer), ``intended`` (a number within the bounds of
   ``time``) and ``invalid`` (true or false); a ``send`` completion may carry
   ``messageId`` and ``error`` (strings), ``status``, ``partition`` and
@@ -42,7 +42,7 @@ MAX_TIME_NS = 7 * 86_400 * 1_000_000_000  # a week: no run is longer; epoch ns a
 INT64 = 2**63  # every integer of an op is a signed 64-bit integer: -2**63 <= x < 2**63
 
 _FIX = "the harness writes histories itself, so re-run the scenario (or restore the file)"
-_OPTIONAL_STR_SEND = ("conversation", "from", "to", "sender", "retry_of")
+_OPTIONAL_STR_SEND = ("conversation", "from", "to", "sender", "retry_of", "tag")
 _OPTIONAL_INT_DONE = ("status", "partition", "offset")
 
 

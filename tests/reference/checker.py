@@ -101,21 +101,21 @@ def id_mismatch(run: Run) -> int:
     return n
 
 
-def read_items(run: Run) -> list[tuple[str, str]]:
-    """Every read item as (conversation read, messageId)."""
-    return [(c, m) for c, ids in run.successful_reads().items() for m in ids]
+def read_items(run: Run) -> list[tuple[str, str, str | None]]:
+    """Every read item as (conversation read, messageId, tag)."""
+    return [(c, m, t) for c in run.successful_reads() for m, t in run.items(c)]
 
 
 def unexpected_reads(run: Run) -> int:
     """ "read items with no key (a value that was never written)"."""
-    return sum(1 for _, m in read_items(run) if run.read_key(m) is None)
+    return sum(1 for _, m, t in read_items(run) if run.read_key(m, t) is None)
 
 
 def foreign_reads(run: Run) -> int:
     """ "read items whose key's conversation is not the conversation that was read"."""
     n = 0
-    for c, m in read_items(run):
-        key = run.read_key(m)
+    for c, m, t in read_items(run):
+        key = run.read_key(m, t)
         if key is not None and run.conversation(key) != c:
             n += 1
     return n
@@ -124,7 +124,8 @@ def foreign_reads(run: Run) -> int:
 def duplicate_reads(run: Run) -> int:
     """ "over successful reads, read items minus distinct identities in that read"."""
     return sum(
-        len(ids) - len({run.identity(m) for m in ids}) for ids in run.successful_reads().values()
+        len(run.items(c)) - len({run.identity(m, t) for m, t in run.items(c)})
+        for c in run.successful_reads()
     )
 
 
@@ -217,6 +218,7 @@ def check_delivery(ops: Sequence[Op], reads: FinalReads) -> Result:
         "indeterminate": len(keys_with(run, "indeterminate")),
         "stored": len(reads.store),
         "stored_keys": len(stored),
+        "by_tag": sum(1 for r in reads.store if run.by_tag(r)),
         "lost": sum(1 for k in keys_with(run, "acknowledged") if k not in stored),
         "unexpected": sum(1 for r in reads.store if run.attribution(r) is None),
         "aborted": sum(1 for k in keys_with(run, "failed") if k in stored),

@@ -36,7 +36,7 @@ CHECKED = ("delivery", "ordering", "redelivery")
 ANOMALIES = frozenset(
     {
         *ref.DELIVERY_BAD,
-        *("recovered", "id_mismatch", "duplicated_keys", "position_checked"),
+        *("recovered", "id_mismatch", "duplicated_keys", "position_checked", "by_tag"),
         *("unpositioned", "realtime_violations", "sender_order", "conversations_unknown"),
         *("redelivered", "crash_windows", "missing_redelivery"),
     }
@@ -120,8 +120,9 @@ def _judged(
 
 def order_matters(raw: bytes) -> bool:
     """Whether the file order of lines may decide a verdict: a messageId returned
-    for two keys (its owner is the first attempt), or attempts of one key that name
-    different conversations or senders (the first attempt's count)."""
+    for two keys (its owner is the first attempt), a tag carried by two keys (its
+    tag owner is the first attempt), or attempts of one key that name different
+    conversations or senders (the first attempt's count)."""
     parsed = ref.parse_history(raw)
     assert not isinstance(parsed, ref.Problem)
     run = ref.Run(parsed, FinalReads())
@@ -130,6 +131,12 @@ def order_matters(raw: bytes) -> bool:
         if a.message_id is not None:
             owners.setdefault(a.message_id, set()).add(a.key)
     if any(len(keys) > 1 for keys in owners.values()):
+        return True
+    tagged: dict[str, set[str]] = {}
+    for a in run.attempts:
+        if a.invoke.value.get("tag") is not None:
+            tagged.setdefault(a.invoke.value["tag"], set()).add(a.key)
+    if any(len(keys) > 1 for keys in tagged.values()):
         return True
     for k in run.keys:
         firsts = {

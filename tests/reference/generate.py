@@ -1,4 +1,7 @@
 """Hypothesis strategies for random runs: history bytes, final reads, planted anomalies.
+Over 500 lines because a run's parts (sends, records, reads, faults, logs) share the
+generator's state (``Key``, ``Timeline``, the planted list) and weighting helpers;
+split, each part would import them back from the others.
 
 :func:`cases` draws one :class:`Case`: the raw bytes of a ``history.jsonl``
 (written through the real file format, so the fast path reads the same
@@ -6,8 +9,10 @@ bytes) and the :class:`FinalReads` of the same run. A run has concurrent and
 sequential sends over a few conversations and senders, client retries with
 the same key, duplicate-injection resends (``retry_of``), ok / fail / info /
 pending outcomes, one messageId per key or a new one per retry, answered
-partition and offset, store records with and without key, conversation,
-position and stored_at, reads that fail, delivery logs, failpoint crash
+partition and offset, content tags (own, borrowed, absent), store records with
+and without key, conversation, position, stored_at and tag (a *keyless* store,
+the tutorial pipeline's shape, attributed by tag alone), reads that fail, read
+items with and without tags, delivery logs, failpoint crash
 windows with and without redelivery, dead letters, and planted anomalies of
 every class of ``docs/verdicts.md``. On top, one of the mutations of
 :mod:`tests.reference.mutate` may shuffle the lines (keeping each completion
@@ -49,6 +54,7 @@ class Key:
     write: int  # when its record was written (between invoke and ack)
     first: int  # when its first attempt was invoked (failed or not)
     pos: tuple[int, int]  # where its record lands (partition, offset)
+    tag: str | None = None  # the content tag its sends carry
 
 
 def weighted(*pairs: tuple[int, Any]) -> st.SearchStrategy[Any]:
@@ -131,6 +137,9 @@ def draw_send(draw: st.DrawFn, tl: Timeline, i: int, start: int, convs: int, sty
         del value["from"]  # a key with no sender at all
     if draw(weighted((12, False), (1, True))):
         value["invalid"] = True
+    tag = draw(weighted((6, "own"), (1, None), (1, "borrowed")))  # borrowed: key 0's tag
+    if tag is not None:
+        value["tag"] = {"own": f"t{i}", "borrowed": "t0"}[tag]
     n = draw(st.integers(1, 3))
     t = start
     got: list[tuple[str, int, int]] = []  # (outcome, invoke, done)
@@ -161,7 +170,7 @@ def draw_send(draw: st.DrawFn, tl: Timeline, i: int, start: int, convs: int, sty
     oks = [(inv, done) for o, inv, done in got if o == "ok"]
     lo, hi = oks[0] if oks else live[0]
     write = lo + int(draw(st.floats(0, 1)) * (hi - lo))
-    return Key(key, conv, conv_i, sender, mids, status, write, start, pos)
+    return Key(key, conv, conv_i, sender, mids, status, write, start, pos, value.get("tag"))
 
 
 def draw_reply(
@@ -205,8 +214,13 @@ def draw_records(
     first_sent: dict[str, int],
 ) -> list[Any]:
     """Store records in write order: each key's copies, then unattributed ghosts.
-    Fills ``first_sent``: messageId -> first invoke of its key (any attempt)."""
+    Fills ``first_sent``: messageId -> first invoke of its key (any attempt).
+    A *keyless* store (the tutorial pipeline's shape) keeps no idempotency key and
+    its own messageId for a send that never got one: only the content tag can
+    attribute such a record."""
     out: list[tuple[int, StoredRecord]] = []
+    keyless = draw(weighted((3, False), (1, True)))
+    planted += ["store:keyless"] if keyless else []
     for k in keys:
         if k.status == "acked":
             copies = draw(plant(calm, (6, 1), (1, 0), (1, 2)))
@@ -217,11 +231,15 @@ def draw_records(
         if (k.status, copies) in (("acked", 0), ("failed", 1), ("indet", 1)):
             planted.append({"acked": "lost", "failed": "aborted", "indet": "recovered"}[k.status])
         for c in range(copies):
-            mid = k.mids[0] if k.mids else f"m-{k.key}"
+            mid = k.mids[0] if k.mids else (f"s-{k.key}" if keyless else f"m-{k.key}")
             if draw(plant(calm, (5, False), (1, True))):
                 mid = f"m2-{k.key}-{c}"
                 planted.append("record:other-id")
             rkey = draw(plant(calm, (5, "key"), (1, None), (1, "stranger"), (1, "neighbour")))
+            if keyless and (k.tag is not None or not calm):
+                rkey = None
+            rtag = draw(plant(calm, (5, "own"), (1, None), (1, "stranger")))
+            tag = {"own": k.tag, None: None, "stranger": f"tx-{k.key}"}[rtag]
             rconv = draw(plant(calm, (6, "own"), (1, None), (1, "other")))
             conv = {"own": k.conv, None: None, "other": conv_name((k.conv_i + 1) % convs)}[rconv]
             where = draw(plant(calm, (5, "true"), (1, "moved"), (1, None)))
@@ -240,16 +258,20 @@ def draw_records(
                 partition=p,
                 offset=o,
                 stored_at=k.write + MS if known else None,
+                tag=tag,
             )
             out.append((k.write + c, rec))
             first_sent[mid] = min(first_sent.get(mid, k.first), k.first)
             planted += [f"record:key-{rkey}", f"record:conv-{rconv}", f"record:pos-{where}"]
+            planted += [f"record:tag-{rtag}"]
             planted += ["record:copy"] if c else []
     for g in range(draw(plant(calm, (4, 0), (1, 1), (1, 2)))):
         mid = draw(st.sampled_from([f"ghost-{g}", "ghost-0", "m-k0", "m-k1"]))
         key = draw(st.sampled_from([None, f"never-{g}"]))
         conv = draw(st.sampled_from([None, conv_name(0)]))
-        out.append((draw(st.integers(0, 40)) * MS, StoredRecord(mid, key, conv, None, 9, g, None)))
+        tag = draw(st.sampled_from([None, "t1", "tghost"]))  # t1: a sent key's tag
+        ghost = StoredRecord(mid, key, conv, None, 9, g, None, tag)
+        out.append((draw(st.integers(0, 40)) * MS, ghost))
         planted.append("ghost")
     out.sort(key=lambda e: e[0])
     recs = [r for _, r in out]
@@ -267,15 +289,20 @@ def draw_reads(
     calm: bool,
     first_sent: dict[str, int],
     ordered: bool = False,
-) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """API reads per conversation (store order), some failing, with planted read anomalies.
+) -> tuple[dict[str, list[str]], dict[str, str], dict[str, list[str | None]]]:
+    """API reads per conversation (store order), some failing, with planted read anomalies,
+    and the content tag of each read item (``api_tags``; some reads without).
     "first-sent" orders a read by each message's first attempt, failed or not: right by
     the old rule, a real-time violation by section 2's start-time rule."""
     api: dict[str, list[str]] = {}
     errors: dict[str, str] = {}
+    api_tags: dict[str, list[str | None]] = {}
     if draw(plant(calm, (8, False), (1, True))):
         planted.append("no-api")
-        return api, errors
+        return api, errors, api_tags
+    tag_of: dict[str, str | None] = {}
+    for r in recs:
+        tag_of.setdefault(r.message_id, r.tag)
     names = [conv_name(i) for i in range(convs)]
     for c in names:
         mids: list[str] = []
@@ -325,7 +352,19 @@ def draw_reads(
     if draw(plant(calm, (6, False), (1, True))):
         api["nobody:else"] = ["phantom-2", *[r.message_id for r in recs[:1]]]
         planted.append("read:extra-conversation")
-    return api, errors
+    for c, mids in api.items():
+        how = draw(weighted((4, "all"), (1, "none"), (1, "some")))
+        planted.append(f"read-tags:{how}")
+        if how == "none":
+            continue
+        # a phantom may carry a sent key's tag: the read returned a message the store
+        # does not have under that id, yet it was written
+        phantom = draw(st.sampled_from([None, "t0", "t1", "tghost"]))
+        tags = [tag_of.get(m, phantom) for m in mids]
+        if how == "some":
+            tags = [t if draw(st.booleans()) else None for t in tags]
+        api_tags[c] = tags
+    return api, errors, api_tags
 
 
 # ------------------------------------------------------------------ faults and logs
@@ -451,11 +490,12 @@ def runs(
         planted.append("times-at-the-bound")
     first_sent: dict[str, int] = {}
     recs = draw_records(draw, keys, convs, planted, calm, first_sent)
-    api, errors = draw_reads(draw, recs, convs, planted, calm, first_sent, ordered)
+    api, errors, api_tags = draw_reads(draw, recs, convs, planted, calm, first_sent, ordered)
     reads = FinalReads(
         store=recs,
         api=api,
         api_errors=errors,
+        api_tags=api_tags,
         delivery=draw_delivery(draw, recs, injects, planted, crash),
         drained=draw(weighted((5, True), (1, False))),
         **draw_dead_letters(draw, planted, calm),

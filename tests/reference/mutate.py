@@ -181,6 +181,7 @@ WRONG_SEND_INVOKE: dict[str, list[Any]] = {
     "sender": [1],
     "to": [{}],
     "retry_of": [7],
+    "tag": [5, ["t"]],
     "seq": ["1", 1.5, True],
     "intended": ["x", -1, MAX_TIME + 1, True],
 }
@@ -195,7 +196,7 @@ WRONG_NEMESIS: dict[str, list[Any]] = {"fault": ["<absent>", 3, []], "kind": ["<
 # optional fields that may be null (section 1: "null counts as absent")
 NULLS: dict[str, list[str]] = {
     "op": ["value"],
-    "invoke": ["conversation", "from", "to", "sender", "retry_of", "seq", "intended"],
+    "invoke": ["conversation", "from", "to", "sender", "retry_of", "tag", "seq", "intended"],
     "done": ["error"],
 }
 
@@ -206,6 +207,7 @@ RIGHT_SEND_INVOKE: dict[str, list[Any]] = {
     "seq": [-1, 0],
     "intended": [0, 0.5, MAX_TIME, float(MAX_TIME)],
     "retry_of": [""],
+    "tag": [""],
     "colour": [[1, {"a": None}]],  # an extra field no rule names
 }
 RIGHT_SEND_DONE: dict[str, list[Any]] = {

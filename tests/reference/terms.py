@@ -116,12 +116,30 @@ class Run:
                     return a.key
         return None
 
+    def tag_owner(self, tag: str | None) -> str | None:
+        """ "tag owner of a tag: the key of the first attempt (attempt order) whose
+        invoke carries that tag; else none"."""
+        if tag is None:
+            return None
+        for a in self.attempts:
+            if a.invoke.value.get("tag") == tag:
+                return a.key
+        return None
+
     def attribution(self, r: StoredRecord) -> str | None:
         """ "the key named by the record's key field when that key was sent;
-        otherwise the owner of its message_id; otherwise none"."""
+        otherwise the owner of its message_id; otherwise the tag owner of its tag;
+        otherwise none"."""
         if r.key is not None and r.key in self.keys:
             return r.key
-        return self.owner(r.message_id)
+        owner = self.owner(r.message_id)
+        return owner if owner is not None else self.tag_owner(r.tag)
+
+    def by_tag(self, r: StoredRecord) -> bool:
+        """Attributed by its tag alone: neither its key field nor its messageId named a key."""
+        if r.key is not None and r.key in self.keys:
+            return False
+        return self.owner(r.message_id) is None and self.tag_owner(r.tag) is not None
 
     def records_of(self, key: str) -> list[StoredRecord]:
         """A key's attributed records."""
@@ -133,26 +151,43 @@ class Run:
         r = self.reads
         return {c: list(ids) for c, ids in r.api.items() if c not in r.api_errors}
 
-    def read_key(self, mid: str) -> str | None:
+    def read_tags(self, conversation: str) -> list[str | None]:
+        """ "its tag: the entry of api_tags at the item's index (none when the
+        conversation has no api_tags)"."""
+        ids = self.reads.api.get(conversation, [])
+        tags = self.reads.api_tags.get(conversation)
+        return list(tags) if tags is not None else [None] * len(ids)
+
+    def items(self, conversation: str) -> list[tuple[str, str | None]]:
+        """The read items of a successful read: (messageId, tag), in order."""
+        if conversation not in self.successful_reads():
+            return []
+        ids = self.successful_reads()[conversation]
+        return list(zip(ids, self.read_tags(conversation), strict=True))
+
+    def read_key(self, mid: str, tag: str | None = None) -> str | None:
         """ "the attribution of the first store record (store order) with that
         messageId that is attributed; if there is none, the owner of the
-        messageId; else none"."""
+        messageId; if none, the tag owner of its tag; else none"."""
         for r in self.reads.store:
             if r.message_id == mid and self.attribution(r) is not None:
                 return self.attribution(r)
-        return self.owner(mid)
+        owner = self.owner(mid)
+        return owner if owner is not None else self.tag_owner(tag)
 
-    def identity(self, mid: str) -> str:
+    def identity(self, mid: str, tag: str | None = None) -> str:
         """ "its key when it has one, else its messageId" (tagged so they never clash)."""
-        key = self.read_key(mid)
+        key = self.read_key(mid, tag)
         return f"key:{key}" if key is not None else f"id:{mid}"
 
     def position(self, key: str) -> int | None:
         """ "the smallest index, in its own conversation's read, of a read item whose
         key is that key. Items read in another conversation do not give a position"."""
-        items = self.successful_reads().get(self.conversation(key))  # type: ignore[arg-type]
-        for i, mid in enumerate(items or []):
-            if self.read_key(mid) == key:
+        conv = self.conversation(key)
+        if conv is None:
+            return None
+        for i, (mid, tag) in enumerate(self.items(conv)):
+            if self.read_key(mid, tag) == key:
                 return i
         return None
 

@@ -127,12 +127,12 @@ def field_problem(d: object) -> str | None:
 
 def send_invoke_problem(v: dict[str, Any]) -> str | None:
     """ "a send invoke carries key (non-empty string, the idempotency key), and may
-    carry conversation, from, to, sender, retry_of (strings), seq (a 64-bit
+    carry conversation, from, to, sender, retry_of, tag (strings), seq (a 64-bit
     integer), intended (a number in the same bounds as time) and invalid (true or
     false) ... For each of these optional fields, null counts as absent"."""
     if not (isinstance(v.get("key"), str) and v["key"]):
         return "a send invoke's key is not a non-empty string"
-    for name in ("conversation", "from", "to", "sender", "retry_of"):
+    for name in ("conversation", "from", "to", "sender", "retry_of", "tag"):
         if v.get(name) is not None and not isinstance(v[name], str):
             return f"a send invoke's {name} is not a string"
     if v.get("seq") is not None and not is_int64(v["seq"]):

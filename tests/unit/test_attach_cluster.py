@@ -196,6 +196,7 @@ def test_a_run_scope_leaves_out_what_was_there_before() -> None:
     reads = FinalReads(
         store=[rec("old1"), rec("new1"), rec("old2")],
         api={"c": ["old1", "new1"]},
+        api_tags={"c": ["aaaaaa-1", "aaaaaa-2"]},
         delivery=[
             DeliveryEvent("consumer-1", 0, 9, "old1", None, "stored"),
             DeliveryEvent("consumer-1", 0, 10, "new1", None, "stored"),
@@ -204,6 +205,7 @@ def test_a_run_scope_leaves_out_what_was_there_before() -> None:
     )
     out = scope.apply(reads)
     assert [r.message_id for r in out.store] == ["new1"] and out.api == {"c": ["new1"]}
+    assert out.api_tags == {"c": ["aaaaaa-2"]}  # each read item's tag stays with its item
     assert [e.offset for e in out.delivery] == [10] and out.dead_letters == [
         DeadLetter(0, 2, "y", None)
     ]

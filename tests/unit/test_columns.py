@@ -215,6 +215,7 @@ records = st.builds(
     partition=st.none() | st.integers(0, 5),
     offset=st.none() | st.integers(0, 10**9),
     stored_at=st.none() | st.integers(-(10**12), 10**12),
+    tag=maybe_text,
 )
 events = st.builds(
     DeliveryEvent,
@@ -234,7 +235,18 @@ final_reads = st.builds(
     drained=st.booleans(),
     drain_s=st.none() | st.floats(0, 100),
     healed_at=st.none() | st.integers(0, 10**12),
+    stored_at_observed=st.booleans(),
 )
+
+
+@st.composite
+def final_reads_with_tags(draw: st.DrawFn) -> FinalReads:
+    """Final reads whose reads carry a tag per item (some conversations none)."""
+    r = draw(final_reads)
+    for conv, ids in r.api.items():
+        if draw(st.booleans()):
+            r.api_tags[conv] = draw(st.lists(maybe_text, min_size=len(ids), max_size=len(ids)))
+    return r
 
 
 def _reads_equal(a: FinalReads, b: FinalReads) -> None:
@@ -249,6 +261,8 @@ def _reads_equal(a: FinalReads, b: FinalReads) -> None:
         a.drain_s,
         a.healed_at,
         a.extra,
+        a.api_tags,
+        a.stored_at_observed,
     ) == (
         b.api,
         b.api_errors,
@@ -258,11 +272,13 @@ def _reads_equal(a: FinalReads, b: FinalReads) -> None:
         b.drain_s,
         b.healed_at,
         b.extra,
+        b.api_tags,
+        b.stored_at_observed,
     )
 
 
 @PROPS
-@given(final_reads)
+@given(final_reads_with_tags())
 def test_final_reads_round_trip_and_the_fast_decoder_equals_the_strict_one(r: FinalReads) -> None:
     raw = encode(r)
     fast = decode_fast(raw)
@@ -283,8 +299,9 @@ def test_final_reads_round_trip_and_the_fast_decoder_equals_the_strict_one(r: Fi
             "partition": p,
             "offset": o,
             "stored_at": t,
+            "tag": g,
         }
-        for m, k, c, x, p, o, t in zip(
+        for m, k, c, x, p, o, t, g in zip(
             s.message_id,
             s.key,
             s.conversation,
@@ -292,6 +309,7 @@ def test_final_reads_round_trip_and_the_fast_decoder_equals_the_strict_one(r: Fi
             v1["store"]["partition"],
             v1["store"]["offset"],
             v1["store"]["stored_at"],
+            s.tag,
             strict=True,
         )
     ]
@@ -333,6 +351,10 @@ def test_final_reads_round_trip_and_the_fast_decoder_equals_the_strict_one(r: Fi
         ),
         ({"api": []}, "api is list"),
         ({"end_offsets": {"x": 1}}, "not a partition number"),
+        ({"store": {"message_id": ["a"], "key": [None], "tag": [3]}}, "store.tag.0. is integer"),
+        ({"api": {"a:b": ["m"]}, "api_tags": {"a:b": []}}, "0 tags for 1 read items"),
+        ({"api_tags": {"a:b": [None]}}, "which api does not have"),
+        ({"stored_at_observed": "yes"}, "stored_at_observed is string"),
     ],
 )
 def test_a_malformed_v2_file_is_refused_by_both_decoders(
@@ -350,3 +372,17 @@ def test_a_malformed_v2_file_is_refused_by_both_decoders(
     p.write_bytes(raw)
     with pytest.raises(CheckerError, match=words):
         FinalReads.load(p)
+
+
+def test_files_from_before_tags_read_as_untagged() -> None:
+    """A v2 file written before issue 14 has no tag column, api_tags or
+    stored_at_observed: it reads as before, every tag null."""
+    r = FinalReads(
+        store=[StoredRecord("m", "k", "a:b", "a", 0, 1, 2, "abcdef-1")], api={"a:b": ["m"]}
+    )
+    doc = orjson.loads(encode(r))
+    del doc["store"]["tag"], doc["api_tags"], doc["stored_at_observed"]
+    for got in (decode_fast(orjson.dumps(doc)), decode_strict(doc)):
+        assert got is not None
+        assert list(got.store) == [StoredRecord("m", "k", "a:b", "a", 0, 1, 2, None)]
+        assert got.api_tags == {} and got.stored_at_observed is False

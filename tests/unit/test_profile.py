@@ -193,3 +193,54 @@ def test_run_command_reports_a_bad_profile_in_one_sentence(
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "http.send_rout: unknown key 'send_rout'" in err and "Traceback" not in err
+
+
+def test_tutorial_profile_describes_a_pipeline_that_keeps_nothing_for_the_harness() -> None:
+    spec = load_profile(ROOT / "tests" / "tutorial" / "tutorial.toml")
+    assert spec.name == "tutorial" and spec.api.ok_statuses == frozenset({200})
+    assert (spec.read_items, spec.read_paging, spec.read_order) == (None, "none", "oldest_first")
+    assert spec.api.tag == "prefix" and spec.fields["tag"] == "content"
+    for name in ("key", "conversation", "partition", "offset", "stored_at_ns"):
+        assert spec.fields[name] is None, name
+    assert (spec.fields["sender"], spec.fields["recipient"]) == ("sender", "receiver")
+
+
+def test_read_shapes_and_their_derived_defaults(tmp_path: Path) -> None:
+    spec = load_profile(write(tmp_path, MINIMAL + '[read]\nitems = false\npaging = "offset"\n'))
+    assert (spec.read_items, spec.read_paging, spec.read_param) == (None, "offset", "offset")
+    spec = load_profile(write(tmp_path, MINIMAL + '[read]\npaging = "offset"\nparam = "skip"\n'))
+    assert spec.read_param == "skip"
+    spec = load_profile(
+        write(tmp_path, MINIMAL + '[read]\npaging = "before"\nlimit_param = false\n')
+    )
+    assert (spec.read_param, spec.read_limit_param) == ("before", None)
+    # a tag in a field of its own is looked for in that field, stored and read
+    spec = load_profile(write(tmp_path, MINIMAL + '[http]\ntag = "field"\ntag_field = "ref"\n'))
+    assert (spec.api.tag, spec.fields["tag"], spec.read_tag) == ("field", "ref", "ref")
+    spec = load_profile(write(tmp_path, MINIMAL + "[http]\ntag = false\n"))
+    assert spec.api.tag is None
+
+
+def test_bad_read_shapes_and_tags_are_one_sentence_each(tmp_path: Path) -> None:
+    lines = problems(
+        tmp_path,
+        MINIMAL
+        + '[http]\ntag = "middle"\n'
+        + '[read]\nitems = false\npaging = "cursor"\norder = "random"\n'
+        + "[stored]\nmessage_id = false\n",
+    )
+    assert len(lines) == 4, lines
+    assert any(
+        "http.tag: is 'middle'; use one of prefix, suffix, field or false" in x for x in lines
+    )
+    assert any("read.order: is 'random'; use one of oldest_first, newest_first" in x for x in lines)
+    assert any("read.paging: cursor paging needs an object answer" in x for x in lines)
+    assert any("stored.message_id: must be a non-empty string" in x for x in lines)
+    lines = problems(
+        tmp_path,
+        MINIMAL + '[http]\ntag = "field"\ntag_field = "content"\n[read]\npaging = "none"\n'
+        'param = "after"\n',
+    )
+    assert len(lines) == 2, lines
+    assert any("http.tag_field: 'content' is already the content_field" in x for x in lines)
+    assert any('read.param: has no use with paging = "none"' in x for x in lines)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from wiber_harness.pytest_plugin import _settings
+from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
+from wiber_harness.pytest_plugin import _run, _settings, _system
 from wiber_harness.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_wiber_set_pairs_become_system_settings() -> None:
@@ -25,7 +29,6 @@ def test_wiber_set_pairs_become_system_settings() -> None:
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = (
     (ROOT / "scenarios" / "baseline.yaml").read_text().replace("name: baseline", "name: checkout")
 )
@@ -129,3 +132,40 @@ def test_a_wiber_set_typo_is_a_usage_error(pytester: pytest.Pytester) -> None:
     r = pytester.runpytest_inprocess("--wiber-set", "WIBER_PRODUCR_ACKS=1")
     assert r.ret == pytest.ExitCode.USAGE_ERROR
     assert "did you mean 'WIBER_PRODUCER_ACKS'" in r.stderr.str()
+
+
+def test_wiber_system_names_the_pipeline_under_test(tmp_path: Path) -> None:
+    assert _system(None) is DEFAULT_SYSTEM
+    assert _system(str(ROOT / "tests" / "tutorial" / "tutorial.toml")).name == "tutorial"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[api]\nargv = ["a"]\n')
+    with pytest.raises(pytest.UsageError, match=r"--wiber-system: .*consumer.argv: required"):
+        _system(str(bad))
+
+
+def test_scenario_runs_get_the_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--wiber-system`` reaches the runner's options (the run itself is faked)."""
+    seen: dict[str, Any] = {}
+
+    def fake_run(scenario: Any, opts: Any) -> str:
+        seen["opts"] = opts
+        return "ran"
+
+    monkeypatch.setattr("wiber_harness.runner.run_scenario", fake_run)
+    options = {
+        "--wiber-out": "out",
+        "--wiber-seed": 3,
+        "--wiber-quick": True,
+        "--wiber-backend": "local",
+        "--wiber-set": [],
+        "--wiber-system": str(ROOT / "tests" / "naive" / "naive.toml"),
+        "--wiber-target": None,
+    }
+
+    class Config:
+        def getoption(self, name: str) -> Any:
+            return options[name]
+
+    result: Any = _run(Config(), object())  # type: ignore[arg-type]
+    assert result == "ran"
+    assert seen["opts"].system.name == "naive" and seen["opts"].seed == 3

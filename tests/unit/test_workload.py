@@ -37,6 +37,7 @@ from wiber_harness.workload import (
     conversation_pairs,
     plan,
 )
+from wiber_harness.workload.tag import find_tag
 
 T = TypeVar("T")
 NS = 1_000_000_000
@@ -290,7 +291,12 @@ def test_all_ok_run_records_one_completion_per_invoke(tmp_path: Path) -> None:
     for path, headers, body in a.requests + b.requests:
         assert path == "/messages"
         assert headers["Idempotency-Key"] == body["clientMessageId"]
-        assert body["content"].startswith(f"{body['fromUser']}#") and len(body["content"]) == 64
+        # the message's tag first (the default place), then sender and seq
+        tag, rest = body["content"].split(" ", 1)
+        assert rest.startswith(f"{body['fromUser']}#") and len(body["content"]) == 64
+        assert find_tag(body["content"]) == tag
+    tags = {i.value["key"]: i.value["tag"] for i, _ in got.values()}
+    assert len(set(tags.values())) == 200  # one unique tag per message
     for i, d in got.values():
         assert d.type == "ok" and d.value["status"] == 201
         assert d.value["messageId"] == derive_message_id(i.value["from"], i.value["key"])

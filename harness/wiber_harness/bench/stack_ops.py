@@ -90,9 +90,11 @@ def stored_count(cluster: Cluster) -> int:
 
 
 def stored_times(cluster: Cluster) -> list[int]:
-    """``storedAtNs`` of every stored document (epoch ns)."""
+    """``storedAtNs`` of every stored document (epoch ns); none when the pipeline stores none."""
     spec = cluster.spec
     f = spec.fields["stored_at_ns"]
+    if f is None:
+        return []
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
         cluster.endpoints().store, serverSelectionTimeoutMS=5000, socketTimeoutMS=60000
     )

@@ -26,13 +26,16 @@ Terms used by every checker:
 * **attribution**: a stored record belongs to the key named by its ``key``
   field when that key was sent; otherwise to the key whose completion
   returned the record's ``messageId`` (``ok`` completions take precedence);
-  otherwise to no key (it is *unexpected*). Each record belongs to at most
-  one key, so a messageId returned for two keys cannot make both look stored;
+  otherwise to the key whose sends carried the record's content ``tag``
+  (the first attempt carrying it, in history order: every written value is
+  unique, so this needs nothing from the pipeline); otherwise to no key (it
+  is *unexpected*). Each record belongs to at most one key, so a messageId
+  returned for two keys cannot make both look stored;
 * **read item**: one messageId of a successful conversation read. Its key
   is the attribution of the first attributed store record with that
   messageId, else the messageId's owner (the key whose completion returned
-  it), else none; its *identity* is its key, or its messageId when it has
-  none;
+  it), else the key of the item's own tag (``reads.api_tags``), else none;
+  its *identity* is its key, or its messageId when it has none;
 * **position**: a key's position in its conversation's API read is the
   smallest index of a read item of that key in the read of the key's own
   conversation (items read in another conversation give no position).
@@ -57,6 +60,7 @@ import numpy.typing as npt
 from wiber_harness.checkers.codes import Codes, factorize
 from wiber_harness.checkers.windows import NS, Faults, FaultWindow, build_faults, seconds
 from wiber_harness.columns import FAIL, INFO, OK, PENDING, History, as_history
+from wiber_harness.errors import CheckerError
 from wiber_harness.history import Op
 from wiber_harness.reads import FinalReads, StoreColumns, store_columns
 
@@ -93,6 +97,7 @@ class Sends:
     a_off: I64
     a_has_pos: B  # the completion carried integer partition and offset
     a_invalid: B  # the invoke says the request is invalid on purpose
+    a_tag: I64  # code of the invoke's content tag in ``tags`` (-1: none)
     # per key
     k_conversation: list[str | None]
     k_conv: I64  # index into conversations, -1 for None
@@ -110,6 +115,8 @@ class Sends:
     k_extra_mids: dict[int, set[str]]  # further, different ok messageIds
     mids: Codes  # every messageId seen, as codes (grows as views encode more)
     owner: I64  # per messageId code returned by an attempt: its owner key
+    tags: Codes  # every content tag the sends carried, as codes
+    tag_owner: I64  # per tag code: the key of the first attempt that carried it
     conversations: list[str]
     conv_codes: Codes  # conversations as codes (index into conversations)
     senders: list[str]
@@ -189,6 +196,12 @@ def build_sends(history: History | Sequence[Op]) -> tuple[Sends, list[Op]]:
     k_any = np.full(nk, np.inf)
     np.minimum.at(k_any, ak, inv)
     k_inv = np.where(np.isinf(k_inv), k_any, k_inv)
+    tags = Codes()
+    a_tag = tags.encode(a.tag)
+    tag_owner = np.full(len(tags), -1, dtype=np.int64)
+    tagged = np.flatnonzero(a_tag >= 0)
+    t_codes, t_first = np.unique(a_tag[tagged], return_index=True)
+    tag_owner[t_codes] = ak[tagged[t_first]]  # first attempt in history order
     conv_codes = Codes()
     k_conv = conv_codes.encode(k_conversation)
     conversations = conv_codes.names
@@ -210,6 +223,7 @@ def build_sends(history: History | Sequence[Op]) -> tuple[Sends, list[Op]]:
         a_off=a.off,
         a_has_pos=a.has_pos,
         a_invalid=a.invalid,
+        a_tag=a_tag,
         k_conversation=k_conversation,
         k_conv=k_conv,
         k_sender=k_sender,
@@ -226,6 +240,8 @@ def build_sends(history: History | Sequence[Op]) -> tuple[Sends, list[Op]]:
         k_extra_mids=k_extra,
         mids=mids,
         owner=owners(ak, a_code, out, len(names)),
+        tags=tags,
+        tag_owner=tag_owner,
         conversations=conversations,
         conv_codes=conv_codes,
         senders=senders,
@@ -240,6 +256,7 @@ class Store:
 
     cols: StoreColumns  # the records themselves, as columns
     r_key: I64  # key index per record, -1 when unattributed
+    r_by_tag: B  # attributed by its content tag (neither its key nor its messageId named one)
     r_mid: I64  # messageId code per record (in ``sends.mids``)
     r_stored_at: F64
     r_mid_known: B  # the record's messageId is one the API returned for its key
@@ -258,15 +275,30 @@ def _owner_of(sends: Sends, codes: I64) -> I64:
     return out
 
 
+def _tag_owner_of(sends: Sends, tags: Sequence[str | None]) -> I64:
+    """The key whose sends carried each tag (-1 where none did, or no tag)."""
+    codes = sends.tags.lookup(tags)
+    out = np.full(len(codes), -1, dtype=np.int64)
+    has = codes >= 0
+    out[has] = sends.tag_owner[codes[has]]
+    return out
+
+
 def build_store(sends: Sends, reads: FinalReads) -> Store:
     """Attribute records to keys: by their ``key`` field when that key was sent,
-    else by the owner of their messageId."""
+    else by the owner of their messageId, else by the key of their content tag."""
     cols = store_columns(reads.store)
     nk = len(sends.keys)
     r_mid = sends.mids.encode(cols.message_id)
     r_key = sends.key_codes.lookup(cols.key)
     unkeyed = r_key < 0
     r_key[unkeyed] = _owner_of(sends, r_mid[unkeyed])
+    loose = np.flatnonzero(r_key < 0)
+    r_by_tag = np.zeros(len(cols), dtype=np.bool_)
+    if len(loose) and len(sends.tags):
+        by_tag = _tag_owner_of(sends, [cols.tag[i] for i in loose.tolist()])
+        r_key[loose] = by_tag
+        r_by_tag[loose] = by_tag >= 0
     att = r_key >= 0
     r_known = np.zeros(len(cols), dtype=np.bool_)
     r_known[att] = r_mid[att] == sends.k_mid_code[r_key[att]]
@@ -286,6 +318,7 @@ def build_store(sends: Sends, reads: FinalReads) -> Store:
     return Store(
         cols=cols,
         r_key=r_key,
+        r_by_tag=r_by_tag,
         r_mid=r_mid,
         r_stored_at=st,
         r_mid_known=r_known,
@@ -315,6 +348,7 @@ class Positions:
 def build_positions(sends: Sends, store: Store, reads: FinalReads) -> Positions:
     nk = len(sends.keys)
     flat: list[str] = []
+    flat_tags: list[str | None] = []
     names: list[str] = []
     conv_of_read: list[str] = []
     lengths: list[int] = []
@@ -325,6 +359,13 @@ def build_positions(sends: Sends, store: Store, reads: FinalReads) -> Positions:
         names.append(conv)
         offsets[conv] = len(flat)
         flat.extend(mids)
+        tags = reads.api_tags.get(conv)
+        if tags is not None and len(tags) != len(mids):
+            raise CheckerError(
+                f"the read of {conv!r} has {len(tags)} tags for {len(mids)} items; "
+                "api_tags must have one per item"
+            )
+        flat_tags.extend(tags if tags is not None else [None] * len(mids))
         conv_of_read.append(conv)
         lengths.append(len(mids))
     i_code = sends.mids.encode(flat)
@@ -337,6 +378,9 @@ def build_positions(sends: Sends, store: Store, reads: FinalReads) -> Positions:
     ka = stored_key[i_code]
     loose = ka < 0
     ka[loose] = _owner_of(sends, i_code[loose])
+    untied = np.flatnonzero(ka < 0)
+    if len(untied) and len(sends.tags):
+        ka[untied] = _tag_owner_of(sends, [flat_tags[i] for i in untied.tolist()])
     read_no = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     read_conv = sends.conv_codes.lookup(conv_of_read)
     read_conv[read_conv < 0] = -2  # a conversation no key has: never a key's own

@@ -2,6 +2,13 @@
 
 Times come from ``StoredRecord.stored_at`` (run-relative ns); a key's
 *stored time* is the earliest known ``stored_at`` of its attributed records.
+A pipeline that stores no write time gets *observed* times instead
+(``reads.stored_at_observed``: when the harness first saw each message in
+the store, polling during the drain; a message already there when the drain
+began counts as stored then). Those are upper bounds: ``recovery_s`` and
+``backlog_s`` may be too large, never too small, the e2e figures say
+nothing about the pipeline and are null, and ``details["approximate"]``
+says so.
 
 The *reference* is the moment the system was last allowed to be broken:
 ``reads.healed_at``; else the completion of the last heal in the history;
@@ -27,8 +34,13 @@ latency). Counts (``CheckResult.counts``; seconds are floats):
 * ``drain_s``: ``reads.drain_s`` when known.
 
 ``valid``: False if ``reads.drained`` is False (the pipeline did not
-converge within the bound); else ``"unknown"`` if ``missing_stored_at`` > 0;
-else True.
+converge within the bound), except when the drain *settled*
+(``reads.extra["drain"]["settled"]``: the consumer group had committed
+everything, lag 0, and nothing moved for the settle time): then the
+acknowledged messages still missing will never come, they are lost (the
+delivery checker's finding, not a late convergence), and convergence is
+judged on what was stored, with ``details["settled"]`` saying so; else
+``"unknown"`` if ``missing_stored_at`` > 0; else True.
 """
 
 from __future__ import annotations
@@ -76,7 +88,9 @@ def convergence_from(an: Analysis) -> CheckResult:
     lag = np.maximum(t - np.maximum(ref, s.k_ack[conv]), 0.0)
     before = s.k_ack[conv] <= ref
     backlog = np.maximum(t[before] - ref, 0.0)
-    e2e = t - s.k_intended[conv]
+    observed = reads.stored_at_observed
+    e2e = t - s.k_intended[conv] if not observed else np.zeros(0)
+    nan = float("nan")
     counts: dict[str, int | float] = {
         "acknowledged": int(acked.sum()),
         "converged": len(conv),
@@ -84,8 +98,8 @@ def convergence_from(an: Analysis) -> CheckResult:
         "missing_stored_at": missing,
         "recovery_s": float(lag.max()) / NS if len(lag) else 0.0,
         "backlog_s": float(backlog.max()) / NS if len(backlog) else 0.0,
-        "e2e_mean_s": float(e2e.mean()) / NS if len(e2e) else 0.0,
-        "e2e_max_s": float(e2e.max()) / NS if len(e2e) else 0.0,
+        "e2e_mean_s": float(e2e.mean()) / NS if len(e2e) else (nan if observed else 0.0),
+        "e2e_max_s": float(e2e.max()) / NS if len(e2e) else (nan if observed else 0.0),
         "e2e_negative": int((e2e < 0).sum()),
     }
     if reads.drain_s is not None:
@@ -108,14 +122,32 @@ def convergence_from(an: Analysis) -> CheckResult:
         "reference": source,
         "drained": reads.drained,
     }
+    if observed:
+        details["approximate"] = (
+            "the pipeline stores no write time: stored times are when the harness first saw "
+            "each message in the store (polled during the drain), so recovery_s and "
+            "backlog_s are upper bounds and the e2e figures are not measured"
+        )
     valid: Validity = True
-    if not reads.drained:
+    if not reads.drained and _settled(reads):
+        details["settled"] = (
+            f"{not_stored} acknowledged messages were never stored, but the consumers had "
+            "committed everything (lag 0) and nothing moved: they are lost (the delivery "
+            "checker's finding), not late; the stored ones converged"
+        )
+    elif not reads.drained:
         valid = False
         details["note"] = "the pipeline did not drain within the bound"
-    elif missing:
+    if valid is True and missing:
         valid = "unknown"
         details["note"] = "stored_at is unknown for some acknowledged messages"
     return CheckResult(name=NAME, valid=valid, counts=counts, examples=examples, details=details)
+
+
+def _settled(reads: FinalReads) -> bool:
+    """The drain stopped because everything was committed and nothing moved (not at its bound)."""
+    drain = reads.extra.get("drain")
+    return isinstance(drain, dict) and drain.get("settled") is True and drain.get("lag") == 0
 
 
 __all__ = ["NAME", "check_convergence", "convergence_from", "reference_time"]

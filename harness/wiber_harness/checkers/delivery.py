@@ -8,7 +8,9 @@ Keys, attempts, attribution, read items and their identities are defined in
 * ``attempted``: distinct keys; ``acknowledged`` / ``failed`` /
   ``indeterminate``: keys by status (they sum to ``attempted``);
 * ``stored``: records in the store; ``stored_keys``: keys with at least one
-  attributed record;
+  attributed record; ``by_tag``: records attributed by their content tag
+  alone (neither their key field nor their messageId named a key; see
+  *attribution* in :mod:`wiber_harness.checkers.analysis`; informational);
 * ``lost``: acknowledged keys with no attributed record;
 * ``unexpected``: records attributed to no key (their key was never sent, or
   they carry none and their messageId was never returned by the API);
@@ -23,7 +25,10 @@ Keys, attempts, attribution, read items and their identities are defined in
   ``duplicate_copies`` is the number of surplus records behind
   ``duplicated``;
 * ``recovered``: indeterminate keys that were stored (the request did
-  happen; not a failure);
+  happen; not a failure). Attribution by content tag is what finds them in
+  a pipeline that keeps no idempotency key: a send that timed out never
+  got its messageId, yet the stored message carries the send's tag, so it
+  is *recovered*, never *unexpected*;
 * ``unreadable``: acknowledged, stored keys that the API's read of their
   conversation does not return (that read succeeded, yet none of the key's
   stored messageIds is in it): the write path kept the message but the read
@@ -60,6 +65,14 @@ acknowledged (the run tested nothing); else True. When the final reads were
 taken before the pipeline drained (``reads.drained`` False) the verdict
 stands but ``details["drained"]`` says so: lost messages may have been in
 flight.
+
+Checks that need what a pipeline may not keep are skipped, never guessed:
+``details["skipped"]`` says which and why (no Kafka position in the
+answers or in the store: ``position_checked`` stays 0; no stored
+conversation: ``unreadable`` and ``misplaced`` stay 0). When messages were
+lost and the history has fault windows, ``details["cause"]`` is one
+sentence placing them: how many were acknowledged while which fault was in
+effect (the runner adds it to the run's reasons).
 """
 
 from __future__ import annotations
@@ -74,6 +87,7 @@ from wiber_harness.checkers.analysis import (
     FAILED,
     I64,
     INDETERMINATE,
+    NS,
     OK,
     Analysis,
     B,
@@ -157,6 +171,7 @@ def delivery_from(an: Analysis) -> CheckResult:
         "indeterminate": int((status == INDETERMINATE).sum()),
         "stored": len(sc),
         "stored_keys": int(stored.sum()),
+        "by_tag": int(st.r_by_tag.sum()),
         "lost": len(lost),
         "unreadable": len(unreadable),
         "unexpected": len(unexpected),
@@ -260,6 +275,12 @@ def delivery_from(an: Analysis) -> CheckResult:
         )
     if reads.dead_letters is None:
         details["dead_letters"] = "the dead-letter topic was not read"
+    skipped = _skipped(an)
+    if skipped:
+        details["skipped"] = skipped
+    cause = _lost_cause(an, lost)
+    if cause:
+        details["cause"] = cause
     valid: Validity = not any(counts[b] for b in VIOLATIONS)
     if valid and not counts["acknowledged"]:
         valid = "unknown"
@@ -324,6 +345,76 @@ def _positions(an: Analysis) -> tuple[int, list[tuple[int, list[int], list[list[
         if answered[k] not in stored[k]
     ]
     return len(stored), bad
+
+
+def _skipped(an: Analysis) -> dict[str, str]:
+    """The checks this run could not make, each with the reason."""
+    s, sc = an.sends, an.store.cols
+    out: dict[str, str] = {}
+    if not len(sc):
+        return out
+    if not bool(s.a_has_pos.any()):
+        out["position"] = (
+            "the API's answers named no Kafka partition and offset, so no acknowledged "
+            "position was compared with the stored one"
+        )
+    elif bool((np.isnan(sc.partition) | np.isnan(sc.offset)).all()):
+        out["position"] = (
+            "no stored message has a Kafka partition and offset (the profile's [stored] "
+            "partition/offset), so no acknowledged position was compared with the stored one"
+        )
+    if all(c is None for c in sc.conversation):
+        out["unreadable"] = (
+            "no stored message names its conversation (the profile's [stored] "
+            "conversation, or sender and recipient), so unreadable and misplaced were not judged"
+        )
+    return out
+
+
+# a message acknowledged this long before a fault took effect may still have been on
+# its way through the pipeline (consumed, being stored) when it did
+LOST_LEAD_S = 2.0
+
+
+def _lost_cause(an: Analysis, lost: I64) -> str | None:
+    """One sentence placing the lost keys' ack times against the fault windows.
+
+    Each lost key goes to the window it was acknowledged in, or the nearest
+    one it was acknowledged before; the window with the most keys within
+    :data:`LOST_LEAD_S` before or during it is named. A key acknowledged
+    after a window ended is not placed in it.
+    None without lost keys, or when none falls in or just before a window.
+    """
+    windows = an.faults.windows
+    if not len(lost) or not windows:
+        return None
+    ack = an.sends.k_ack[lost]
+    start = np.asarray([w.start for w in windows])
+    end = np.asarray([w.end for w in windows])
+    # how long before each window each key was acknowledged (0 inside; after it: never)
+    dist = np.where(
+        ack[:, None] <= end[None, :], np.maximum(start[None, :] - ack[:, None], 0), np.inf
+    )
+    nearest = np.argmin(dist, axis=1)
+    near = dist[np.arange(len(ack)), nearest] <= LOST_LEAD_S * NS
+    best = int(np.bincount(nearest[near], minlength=len(windows)).argmax()) if near.any() else -1
+    total = len(lost)
+    if best < 0:
+        return None  # no fault explains it: the counts and examples say the rest
+    w = windows[best]
+    mine = near & (nearest == best)
+    n = int(mine.sum())
+    lead = float(np.max(w.start - ack[mine], initial=0.0))
+    span = f"{(seconds(ack[mine].min()) or 0):.2f} s to {(seconds(ack[mine].max()) or 0):.2f} s"
+    where = (
+        f"while fault {w.fault} ({w.kind} {w.target}) was in effect "
+        f"({(seconds(w.start) or 0):.1f} s to {(seconds(w.end) or 0):.1f} s)"
+    )
+    if lead > 0:
+        where += f" or at most {lead / NS:.2f} s before it took effect"
+    if n == total:
+        return f"lost {total}: all acknowledged from {span}, {where}"
+    return f"lost {total}: {n} acknowledged from {span}, {where}; the others at other times"
 
 
 def _dead_letters(an: Analysis) -> list[DeadLetter]:

@@ -33,7 +33,9 @@ Counts (``CheckResult.counts``):
   reads at its first place).
 
 ``valid``: False if ``realtime_violations`` > 0; else ``"unknown"`` if any
-conversation with acknowledged sends could not be read, or if no
+conversation with acknowledged sends could not be read (``details["cause"]``
+says how many and why the first failed, e.g. a read without paging that
+came back full), or if no
 conversation was checked at all (nothing acknowledged, or nothing read:
 order was not tested); else True. ``docs/verdicts.md`` section 4 states the
 same rules as the specification.
@@ -137,6 +139,11 @@ def ordering_from(an: Analysis) -> CheckResult:
         details["unknown_conversations"] = unknown[:MAX_EXAMPLES]
         errors = an.reads.api_errors
         details["api_errors"] = {c: errors[c] for c in unknown[:MAX_EXAMPLES] if c in errors}
+        first = next((c for c in unknown if c in errors), None)
+        why = f"; {first}: {errors[first]}" if first is not None else " (not read)"
+        details["cause"] = (
+            f"{len(unknown)} of {len(acked_convs)} conversations could not be read{why}"
+        )
     checked = len(acked_convs) - len(unknown)
     valid: Validity = False if rt.pairs else ("unknown" if unknown or not checked else True)
     if not rt.pairs and not checked:

@@ -51,7 +51,7 @@ class RunScope:
         """Snapshot the store's message ids and the end offsets of the topic and its DLQ."""
         import pymongo
 
-        mid = spec.fields["message_id"]
+        mid = spec.message_id_field
         client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
             store_uri, serverSelectionTimeoutMS=5000, socketTimeoutMS=120_000
         )
@@ -88,6 +88,11 @@ class RunScope:
         old = self.store_ids
         store = [r for r in reads.store if r.message_id not in old]
         api = {conv: [i for i in items if i not in old] for conv, items in reads.api.items()}
+        # each read item's tag goes (or stays) with its item
+        api_tags = {
+            conv: [t for i, t in zip(reads.api[conv], tags, strict=True) if i not in old]
+            for conv, tags in reads.api_tags.items()
+        }
         api_left = sum(len(v) for v in reads.api.values()) - sum(len(v) for v in api.values())
         delivery = [e for e in reads.delivery if e.offset >= self.topic_offsets.get(e.partition, 0)]
         dead = (
@@ -110,6 +115,7 @@ class RunScope:
             reads,
             store=store,
             api=api,
+            api_tags=api_tags,
             delivery=delivery,
             dead_letters=dead,
             extra={**reads.extra, "attach_scope": note},

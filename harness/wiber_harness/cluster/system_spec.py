@@ -13,6 +13,13 @@ node's proxied store URI), ``{topic}``, ``{dlq_topic}``, ``{group}``,
 
 ``api`` is what the workload needs to talk to the API (routes, field
 names, status meanings); the runner hands it to the workload.
+
+``fields`` names the fields of a stored document (None: the pipeline does
+not store it; only ``message_id`` is required) and the ``read_*`` fields
+the shape of the conversation read (an object with the items in
+``read_items`` or a bare list when None; paged by ``read_paging``); what
+each means is in :mod:`wiber_harness.scenario.profile` and
+:mod:`wiber_harness.api_reads`.
 """
 
 from __future__ import annotations
@@ -53,15 +60,24 @@ DEFAULT_ENV = {
     "WIBER_LOG_FORMAT": "json",
 }
 
-DEFAULT_FIELDS = {
+DEFAULT_FIELDS: dict[str, str | None] = {
     "message_id": "messageId",
     "key": "clientMessageId",
     "conversation": "conversationId",
     "sender": "fromUser",
+    # the conversation is derived from sender and recipient when it is not stored
+    "recipient": "toUser",
     "partition": "partition",
     "offset": "offset",
     "stored_at_ns": "storedAtNs",
+    # where the workload's content tag is found (wiber_harness.workload.tag)
+    "tag": "content",
 }
+# how a conversation read pages (wiber_harness.api_reads), and the query
+# parameter each way sends when the profile names none
+PAGINGS: tuple[str, ...] = ("cursor", "offset", "after", "before", "none")
+PAGING_PARAM = {"cursor": "after", "offset": "offset", "after": "after", "before": "before"}
+READ_ORDERS: tuple[str, ...] = ("oldest_first", "newest_first")
 
 
 @dataclass(frozen=True)
@@ -77,18 +93,31 @@ class SystemSpec:
     group: str = "wiber-consumers"
     db: str = "wiber"
     collection: str = "messages"
-    # stored document field names (what the harness reads back from the store)
-    fields: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
-    # GET route of one conversation, in write order, paged with {limit}/{after}
+    # stored document field names (what the harness reads back from the store;
+    # None: the pipeline does not store it)
+    fields: Mapping[str, str | None] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
+    # GET route of one conversation, in write order, paged (wiber_harness.api_reads)
     read_path: str = "/messages/{user1}/{user2}"
-    read_items: str = "messages"  # response field holding the page's documents
-    read_cursor: str = "nextCursor"  # response field holding the next cursor (null at the end)
+    read_items: str | None = "messages"  # answer field holding the page's items; None: bare list
+    read_paging: str = "cursor"  # cursor, offset, after, before or none (see PAGINGS)
+    read_cursor: str = "nextCursor"  # answer field holding the next cursor (null at the end)
+    read_param: str = "after"  # query parameter carrying the cursor / offset / id
+    read_limit_param: str | None = "limit"  # query parameter of the page size; None: none
     read_limit: int = 500
+    read_order: str = "oldest_first"  # items of a page oldest first, or newest_first
+    read_tag: str | None = "content"  # item field holding the content tag; None: none
     api_ready_path: str = "/health/readiness"
     consumer_ready: str = "metrics"  # "metrics": its metrics port answers; "none": started is ready
     # routes, request/response field names and status meanings the workload uses
     api: ApiProfile = field(default_factory=ApiProfile)
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def message_id_field(self) -> str:
+        """The stored (and read) field holding a message's id: the one field every
+        pipeline must keep."""
+        name = self.fields.get("message_id")
+        return name if name else "messageId"
 
     def render(self, template: str, values: Mapping[str, object]) -> str:
         return template.format_map({"python": sys.executable, **values})
@@ -120,4 +149,12 @@ def parse_settings(pairs: Iterable[str], option: str) -> dict[str, str]:
     return out
 
 
-__all__ = ["DEFAULT_FIELDS", "DEFAULT_SYSTEM", "SystemSpec", "parse_settings"]
+__all__ = [
+    "DEFAULT_FIELDS",
+    "DEFAULT_SYSTEM",
+    "PAGINGS",
+    "PAGING_PARAM",
+    "READ_ORDERS",
+    "SystemSpec",
+    "parse_settings",
+]

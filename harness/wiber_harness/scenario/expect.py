@@ -68,9 +68,16 @@ def parse_threshold(value: object) -> Threshold:
 
 
 def judge(
-    expect: Expect, validity: Mapping[str, Validity], metrics: Mapping[str, float | None]
+    expect: Expect,
+    validity: Mapping[str, Validity],
+    metrics: Mapping[str, float | None],
+    causes: Mapping[str, str] | None = None,
 ) -> tuple[Validity, list[str]]:
     """Did a run meet ``expect``? (verdict, one sentence per shortfall).
+
+    ``causes`` maps a checker to what it said about why it was not valid
+    (``details["cause"]``); a shortfall of that checker's ends with it
+    (``delivery found a violation: lost 3: all acknowledged ...``).
 
     ``validity`` maps checker names to their verdicts, ``metrics`` metric
     names to values. ``valid`` checkers must say True; with
@@ -83,12 +90,17 @@ def judge(
     """
     failed: list[str] = []
     unknown: list[str] = []
+    why = causes or {}
+
+    def because(name: str) -> str:
+        return f": {why[name]}" if why.get(name) else ""
+
     for name in expect.valid:
         v = validity.get(name, "unknown")
         if v is False:
-            failed.append(f"{name} found a violation")
+            failed.append(f"{name} found a violation{because(name)}")
         elif v is not True:
-            unknown.append(f"{name} could not decide")
+            unknown.append(f"{name} could not decide{because(name)}")
     if expect.violation is True:
         if not any(v is False for v in validity.values()):
             target = failed if all(v is True for v in validity.values()) else unknown
@@ -99,7 +111,7 @@ def judge(
             if v is True:
                 failed.append(f"{name} found no violation, but this unsafe setup must produce one")
             elif v is not False:
-                unknown.append(f"{name} could not decide")
+                unknown.append(f"{name} could not decide{because(name)}")
     notes: list[str] = []
     for metric, bound in expect.thresholds.items():
         value = metrics.get(metric)

@@ -53,22 +53,30 @@ Wiber's value, printed here; unknown keys and tables are errors)::
     ok_statuses = [201]                 # done; any 4xx and not_sent_statuses: surely not
     not_sent_statuses = [503]           # done; any other status: unknown (info)
     multi_status = 207                  # batch answer with mixed results
+    tag = "prefix"                      # each message's unique tag: "prefix" / "suffix" of
+    tag_field = "tag"                   # the content, "field" (tag_field), false: none
 
-    [read]                              # GET of one conversation, in write order, paged
+    [read]                              # GET of one conversation (wiber_harness.api_reads)
     path = "/messages/{user1}/{user2}"  # the route; must hold {user1} and {user2}
-    items = "messages"                  # answer field: the page's documents
-    cursor = "nextCursor"               # answer field: next page's cursor (null at the end),
-                                        # sent back as ?after=CURSOR with ?limit=N
+    items = "messages"                  # answer field of the items; false: a bare list
+    paging = "cursor"                   # cursor, offset, after, before or none (one page)
+    cursor = "nextCursor"               # answer field: the next page's cursor
+    param = "after"                     # paging query parameter (default by paging)
+    limit_param = "limit"               # page size's query parameter; false: none
     limit = 500
+    order = "oldest_first"              # a page's items; or "newest_first"
+    tag = "content"                     # item field holding the tag; false: none
 
-    [stored]                            # field names of a stored document
-    message_id = "messageId"            # the id the API answered (also read items' id)
+    [stored]                            # field names of a stored document; false: not
+    message_id = "messageId"            # stored (message_id is required)
     key = "clientMessageId"             # the idempotency key the client sent
-    conversation = "conversationId"
+    conversation = "conversationId"     # false: derived from sender and recipient
     sender = "fromUser"
+    recipient = "toUser"
     partition = "partition"             # the Kafka partition and offset it came from
     offset = "offset"
-    stored_at_ns = "storedAtNs"         # epoch nanoseconds of the write
+    stored_at_ns = "storedAtNs"         # epoch ns of the write; false: first seen (approx.)
+    tag = "content"                     # where the message's tag is found; false: nowhere
 
     [extra]                             # free-form, passed to SystemSpec.extra
 
@@ -83,6 +91,9 @@ profile can point at code next to it (``PYTHONPATH = "{profile_dir}"``).
 Write ``{{`` and ``}}`` for literal braces. Scenario settings
 (``topology.settings``, ``--set``) are added to the environment as they
 are; another implementation may ignore them.
+
+Defaults that follow from other keys, and the rules between keys, are
+:mod:`wiber_harness.scenario.profile_rules`'s.
 
 Errors: every problem of a file is one sentence ``FILE: FIELD: what is
 wrong; how to fix it`` and all of them are raised together as one
@@ -99,11 +110,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
+from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, PAGINGS, READ_ORDERS, SystemSpec
 from wiber_harness.errors import InvalidScenario
 from wiber_harness.printable import clip, one_line, shown
+from wiber_harness.scenario.profile_rules import derive
 from wiber_harness.scenario.reading import MAX_PROFILE_BYTES, load_toml, read_text
 from wiber_harness.workload.plan import ApiProfile
+from wiber_harness.workload.tag import TAG_PLACES
 
 TEMPLATE_FIELDS: tuple[str, ...] = (
     "python",
@@ -132,8 +145,10 @@ _FORMATTER = string.Formatter()
 class _Key:
     """One key of a table: its kind and where it goes in the SystemSpec / ApiProfile."""
 
-    kind: str  # "str", "route", "name", "optname", "int", "statuses", "argv", "ready"
+    kind: str  # "str", "route", "name", "optname", "int", "statuses", "argv", "ready",
+    # "choice" (one of choices), "optchoice" (one of choices, or false)
     default: Any
+    choices: tuple[str, ...] = ()
 
 
 def _wiber_keys() -> dict[str, dict[str, _Key]]:
@@ -162,6 +177,7 @@ def _wiber_keys() -> dict[str, dict[str, _Key]]:
                     "results_field",
                     "result_index_field",
                     "result_status_field",
+                    "tag_field",
                 )
             },
             **{
@@ -177,14 +193,22 @@ def _wiber_keys() -> dict[str, dict[str, _Key]]:
             "ok_statuses": _Key("statuses", a.ok_statuses),
             "not_sent_statuses": _Key("statuses", a.not_sent_statuses),
             "multi_status": _Key("status", a.multi_status),
+            "tag": _Key("optchoice", a.tag, TAG_PLACES),
         },
         "read": {
             "path": _Key("route", d.read_path),
-            "items": _Key("name", d.read_items),
+            "items": _Key("optname", d.read_items),
+            "paging": _Key("choice", d.read_paging, PAGINGS),
             "cursor": _Key("name", d.read_cursor),
+            "param": _Key("name", d.read_param),
+            "limit_param": _Key("optname", d.read_limit_param),
             "limit": _Key("int", d.read_limit),
+            "order": _Key("choice", d.read_order, READ_ORDERS),
+            "tag": _Key("optname", d.read_tag),
         },
-        "stored": {k: _Key("name", v) for k, v in d.fields.items()},
+        "stored": {
+            k: _Key("name" if k == "message_id" else "optname", v) for k, v in d.fields.items()
+        },
     }
 
 
@@ -277,6 +301,14 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
                     f"'{clip(value)}' must hold both {{user1}} and {{user2}}, "
                     "like '/messages/{user1}/{user2}'",
                 )
+        return value
+    if k in ("choice", "optchoice"):
+        if k == "optchoice" and value is False:
+            return None
+        if value not in key.choices:
+            alt = " or false (none)" if k == "optchoice" else ""
+            p.add(where, f"is {value!r}; use one of {', '.join(key.choices)}{alt}")
+            return key.default
         return value
     if k == "ready":
         if value not in READY_CHOICES:
@@ -386,6 +418,7 @@ def profile_from_dict(
                 p.add(f"env.{k}", why)
             env[k] = v
     extra = dict(_table(p, data, "extra"))
+    derive(p.add, {t: r for t in TABLES if isinstance(r := data.get(t), Mapping)}, values)
     p.raise_if_any()
     http = values["http"]
     return SystemSpec(
@@ -395,10 +428,7 @@ def profile_from_dict(
         env=env,
         **values["names"],
         fields=dict(values["stored"]),
-        read_path=values["read"]["path"],
-        read_items=values["read"]["items"],
-        read_cursor=values["read"]["cursor"],
-        read_limit=values["read"]["limit"],
+        **{f"read_{k}": v for k, v in values["read"].items()},
         api_ready_path=values["api"]["ready_path"],
         consumer_ready=values["consumer"]["ready"],
         api=ApiProfile(**http),

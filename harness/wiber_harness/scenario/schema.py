@@ -364,10 +364,13 @@ class Expect(_Model):
         return self
 
     def judge(
-        self, validity: Mapping[str, Validity], metrics: Mapping[str, float | None]
+        self,
+        validity: Mapping[str, Validity],
+        metrics: Mapping[str, float | None],
+        causes: Mapping[str, str] | None = None,
     ) -> tuple[Validity, list[str]]:
         """Did a run meet these expectations? See :func:`~wiber_harness.scenario.expect.judge`."""
-        return judge(self, validity, metrics)
+        return judge(self, validity, metrics, causes)
 
 
 def _known_checkers(names: tuple[str, ...]) -> tuple[str, ...]:

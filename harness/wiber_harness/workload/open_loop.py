@@ -24,7 +24,8 @@ in :mod:`wiber_harness.workload.plan`; this module sends it. Its promises
   logged once: the checkers would otherwise group the store wrongly.
 * **Ops.** Every send is an ``invoke`` op (``f="send"``, process
   ``client-<sender>``, time = when the request actually left, ``value`` with
-  ``key, conversation, from, to, sender, seq, intended``) followed by
+  ``key, conversation, from, to, sender, seq, intended`` and the message's
+  ``tag`` unless the profile puts none) followed by
   exactly one completion: ``ok`` (status in ``ok_statuses``, 201), ``fail``
   (any 4xx, or a status in ``not_sent_statuses``, 503; or the TCP connect
   failed, so no byte of the request left: that one is certain too) or
@@ -114,6 +115,7 @@ from wiber_harness.workload.plan import (
     conversation_pairs,
     plan,
 )
+from wiber_harness.workload.tag import make_tag, nonce_for, tagged_content
 
 log = logging.getLogger("wiber_harness.workload")
 T = TypeVar("T")
@@ -141,6 +143,7 @@ class _Msg:
     intended: int
     body: dict[str, Any]
     retry_of: str | None = None
+    tag: str | None = None
 
     def invoke_value(self) -> dict[str, Any]:
         v: dict[str, Any] = {
@@ -152,6 +155,8 @@ class _Msg:
             "seq": self.seq,
             "intended": self.intended,
         }
+        if self.tag is not None:
+            v["tag"] = self.tag
         if self.retry_of is not None:
             v["retry_of"] = self.retry_of
         return v
@@ -216,6 +221,8 @@ class Workload:
         self.acknowledged: dict[str, dict[str, Any]] = {}
         self._rr = 0
         self._seq: dict[str, int] = {}
+        self._tags = 0  # messages tagged so far (the number in each tag)
+        self._nonce = nonce_for(cfg.run_id)
         self._pending: dict[int, _Msg] = {}  # op id -> message awaiting its completion
         self._tasks: set[asyncio.Task[Any]] = set()
         self._session: aiohttp.ClientSession | None = None
@@ -459,11 +466,13 @@ class Workload:
         m.key = f"{self.cfg.run_id}-{m.sender}-{seq}"
         m.conversation = conversation_id(m.sender, m.recipient)
         pr = self.profile
-        m.body = {
-            pr.from_field: m.sender,
-            pr.to_field: m.recipient,
-            pr.content_field: content_for(m.sender, seq, self.cfg.payload_size),
-        }
+        if pr.tag is not None:
+            self._tags += 1
+            m.tag = make_tag(self._nonce, self._tags)
+        content = tagged_content(m.tag or "", pr.tag, m.sender, seq, self.cfg.payload_size)
+        m.body = {pr.from_field: m.sender, pr.to_field: m.recipient, pr.content_field: content}
+        if pr.tag == "field":
+            m.body[pr.tag_field] = m.tag
         if pr.key_field is not None:
             m.body[pr.key_field] = m.key
 
@@ -644,6 +653,7 @@ class Workload:
         """One duplicate-injection resend of ``key``, recorded as ops; its outcome."""
         ack = self.acknowledged[key]
         m = _Msg(key, ack["from"], ack["to"], ack["seq"], ack["conversation"], 0, ack["body"], key)
+        m.tag = ack["tag"]
         m.intended = self.clock.now()
         body, headers = self._single_request(m)
         url = self._next_url()
@@ -702,6 +712,7 @@ class Workload:
                 "from": m.sender,
                 "to": m.recipient,
                 "seq": m.seq,
+                "tag": m.tag,
             }
 
 

@@ -17,7 +17,10 @@
   sent as the ``Idempotency-Key`` header and as ``clientMessageId`` (names
   from :class:`ApiProfile`). The content carries sender and seq (``"u3#17
   "``) padded with ``.`` to ``payload_size`` bytes (ASCII; longer only when
-  sender and seq need more).
+  sender and seq need more), and the message's unique *tag*
+  (:mod:`wiber_harness.workload.tag`) where ``ApiProfile.tag`` puts it, so
+  a stored message can be matched to its send without any key the
+  pipeline would have to keep.
 * **Conversation id.** ``value.conversation`` is
   :func:`wiber.model.conversation_id` of the two users (``"u2:u3"``: sorted,
   joined by ``:``), exactly what Wiber stores as ``conversationId``. The
@@ -109,6 +112,10 @@ class ApiProfile:
     not_sent_statuses: frozenset[int] = frozenset({503})  # 5xx that promise nothing happened
     multi_status: int = 207  # batch answer with per-item results that are not all ok
     max_key_len: int = 200  # longest idempotency key the API accepts (WIBER_MAX_KEY_LEN)
+    # where each message's unique tag goes (wiber_harness.workload.tag): "prefix" or
+    # "suffix" of the content, "field" (its own body field, tag_field), None: nowhere
+    tag: str | None = "prefix"
+    tag_field: str = "tag"
 
 
 @dataclass(frozen=True, slots=True)
