@@ -102,6 +102,7 @@ def judge_run(
         {k: v.valid for k, v in checks.items() if k != "faults"}, metrics
     )
     reasons += why
+    reasons += list(scenario.notes or ())  # what --quick changed to keep a fault's meaning
     if not faults_ok:
         reasons += [f"fault without evidence: {p}" for p in fault_problems]
         # a violation found anyway stands; otherwise the run proves nothing

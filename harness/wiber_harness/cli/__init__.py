@@ -29,6 +29,7 @@ def _register() -> None:
     from wiber_harness.cli import (  # noqa: F401
         bench,
         explore,
+        mutants,
         reporting,
         run,
         stack,
