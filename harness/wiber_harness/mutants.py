@@ -229,11 +229,14 @@ def wiber_source() -> Path:
     return Path(wiber.__file__).resolve().parent
 
 
-def materialize(mutant: Mutant, dest: Path, source: Path | None = None) -> Path:
+def materialize(
+    mutant: Mutant, dest: Path, source: Path | None = None, *, check_imports: bool = True
+) -> Path:
     """Copy ``wiber`` into ``dest/system/wiber``, apply the patch; the ``PYTHONPATH`` root.
 
-    Raises :class:`HarnessError` when the patch does not apply or the copy
-    does not import as the pipeline's processes would import it.
+    Raises :class:`HarnessError` when the patch does not apply or (with
+    ``check_imports``) the copy does not import as the pipeline's processes
+    would import it.
     """
     src = source or wiber_source()
     root = dest / "system"
@@ -249,7 +252,8 @@ def materialize(mutant: Mutant, dest: Path, source: Path | None = None) -> Path:
                 f"regenerate {mutant.patch} against the current system/wiber"
             )
     shutil.rmtree(dest / ".git", ignore_errors=True)
-    _check_imports(mutant, root)
+    if check_imports:
+        _check_imports(mutant, root)
     return root
 
 
@@ -369,6 +373,36 @@ def _since(t: float) -> float:
 # --- the kill table ------------------------------------------------------------------
 
 
+def load_results(out: Path) -> list[MutantResult]:
+    """The results already in ``out/kill.json`` (none when there is no such file)."""
+    path = out / "kill.json"
+    if not path.exists():
+        return []
+    try:
+        doc = json.loads(path.read_text())
+        return [
+            MutantResult(
+                m["name"],
+                m["area"],
+                m["status"],
+                [ScenarioRun(**r) for r in m["runs"]],
+                float(m["seconds"]),
+            )
+            for m in doc["mutants"]
+        ]
+    except (ValueError, KeyError, TypeError) as e:
+        raise HarnessError(
+            f"{path}: not a kill table ({e}); move it away or pick another --out"
+        ) from None
+
+
+def merge_results(old: Sequence[MutantResult], new: Sequence[MutantResult]) -> list[MutantResult]:
+    """``old`` with every mutant of ``new`` replaced or added (catalog order kept by caller)."""
+    by = {r.name: r for r in old}
+    by.update({r.name: r for r in new})
+    return list(by.values())
+
+
 def kill_rate(results: Sequence[MutantResult]) -> tuple[int, int]:
     """(killed, non-equivalent) over the results."""
     judged = [r for r in results if r.status != "equivalent"]
@@ -445,7 +479,9 @@ __all__ = [
     "judge_caught",
     "kill_rate",
     "load_catalog",
+    "load_results",
     "materialize",
+    "merge_results",
     "mutant_system",
     "mutated",
     "render_markdown",

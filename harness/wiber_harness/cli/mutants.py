@@ -5,7 +5,9 @@ loads ``mutants/catalog.yaml`` (:func:`wiber_harness.mutants.load_catalog`),
 runs every selected mutant against the scenarios it names on a fresh stack
 each (:func:`wiber_harness.mutants.run_mutant`) and writes ``kill.json`` and
 ``kill.md`` into ``DIR``. ``--fast`` selects the fast subset (each on its
-first, quickest scenario only). Exit 0 when no selected mutant survived or
+first, quickest scenario only). Results accumulate in ``DIR``: a mutant
+already in ``DIR/kill.json`` is replaced by its new run, the others are kept,
+so the suite can run one mutant at a time (``--only``). Exit 0 when no selected mutant survived or
 errored, 1 when one survived, 2 when one could not be run.
 """
 
@@ -53,7 +55,15 @@ def mutants_cmd(
 ) -> int:
     """Plant each mutant in a copy of the pipeline; which scenario catches it?"""
     from wiber_harness.errors import InvalidScenario
-    from wiber_harness.mutants import kill_rate, load_catalog, run_mutant, write_kill_table
+    from wiber_harness.mutants import (
+        MutantResult,
+        kill_rate,
+        load_catalog,
+        load_results,
+        merge_results,
+        run_mutant,
+        write_kill_table,
+    )
     from wiber_harness.runner import RunOptions
 
     mutants = load_catalog(catalog, scenarios_dir)
@@ -64,7 +74,15 @@ def mutants_cmd(
     opts = RunOptions(
         out_root=out.resolve(), seed=seed, quick=quick, backend=backend, progress=progress
     )
-    results = []
+    order = {m.name: i for i, m in enumerate(mutants)}
+    earlier = [r for r in load_results(out) if r.name in order]
+    results: list[MutantResult] = []
+    meta = {"quick": quick, "fast": fast, "seed": seed}
+
+    def table() -> tuple[Path, Path]:
+        merged = sorted(merge_results(earlier, results), key=lambda r: order[r.name])
+        return write_kill_table(merged, mutants, out, meta)
+
     for m in chosen:
         r = run_mutant(m, scenarios_dir, opts, fast=fast, say=progress)
         results.append(r)
@@ -72,10 +90,13 @@ def mutants_cmd(
         click.echo(
             f"{r.status.upper():<10} {m.name:<40} {c.scenario if c else ''} {r.seconds:.0f} s"
         )
-        write_kill_table(results, mutants, out, {"quick": quick, "fast": fast, "seed": seed})
-    jp, mp = write_kill_table(results, mutants, out, {"quick": quick, "fast": fast, "seed": seed})
+        table()
+    jp, mp = table()
     killed, judged = kill_rate(results)
-    click.echo(f"{killed} of {judged} non-equivalent mutants killed; kill table: {mp} ({jp.name})")
+    click.echo(
+        f"{killed} of {judged} non-equivalent mutants run here killed; kill table: {mp} "
+        f"({jp.name}, every mutant run into {out})"
+    )
     if any(r.status == "error" for r in results):
         return EXIT_UNKNOWN
     return EXIT_VIOLATION if any(r.status == "survived" for r in results) else EXIT_VALID
