@@ -20,7 +20,11 @@ sentences, one per line.
 Derived scenarios are validated again: :meth:`Scenario.with_overrides`
 (``--seed``, ``--rate``, ``--duration``) and :meth:`Scenario.quick`
 (``--quick``: every time scaled by :data:`QUICK_FACTOR`, never below
-:data:`QUICK_MIN_DURATION`).
+:data:`QUICK_MIN_DURATION`, and a step that ``outlasts`` a timeout never
+below the system's effective value of it plus a margin, see
+:mod:`~wiber_harness.scenario.quick`; what that changed is kept in
+``Scenario.notes``). A scenario as written (not derived) must last longer
+than the timeouts its steps declare, with its own settings.
 """
 
 from __future__ import annotations
