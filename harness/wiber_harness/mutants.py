@@ -23,7 +23,8 @@ setting involved). The curated list is ``mutants/catalog.yaml`` with one
   verdict, the checkers that failed with their non-zero anomaly counts, the
   run folder and the time taken. A mutant no scenario catches *survives*; a
   run that could not decide (a harness error, an "unknown" verdict) never
-  counts as a catch.
+  counts as a catch. The local backend only (the compose backend runs the
+  pipeline from its image, so a mutant would never be in it).
 * :func:`write_kill_table` writes ``kill.json`` and ``kill.md`` (the kill
   table with run times and the kill rate over the non-equivalent mutants).
 
@@ -319,6 +320,11 @@ def run_mutant(
     """Run the mutant's scenarios until one catches it (see module docstring)."""
     from wiber_harness.scenario import load_scenario
 
+    if opts.backend != "local":
+        raise HarnessError(
+            f"mutants run on the local backend only: the {opts.backend} backend starts the "
+            "pipeline from its image, not from the mutated copy; use --backend local"
+        )
     res = MutantResult(mutant.name, mutant.area, "equivalent")
     if mutant.equivalent is not None:
         return res

@@ -255,3 +255,9 @@ def test_the_kill_table_is_json_and_markdown_and_accumulates(tmp_path: Path) -> 
         "delivery": {"lost": 7}
     }
     assert kill_rate(again) == (1, 1)
+
+
+def test_mutants_refuse_a_backend_that_would_not_run_the_copy(tmp_path: Path) -> None:
+    opts = RunOptions(out_root=tmp_path, backend="compose")
+    with pytest.raises(HarnessError, match="local backend only"):
+        run_mutant(fake_mutant(), SCENARIOS, opts, run=lambda sc, o: result(CLEAN))

@@ -8,7 +8,9 @@ each (:func:`wiber_harness.mutants.run_mutant`) and writes ``kill.json`` and
 first, quickest scenario only). Results accumulate in ``DIR``: a mutant
 already in ``DIR/kill.json`` is replaced by its new run, the others are kept,
 so the suite can run one mutant at a time (``--only``). Exit 0 when no selected mutant survived or
-errored, 1 when one survived, 2 when one could not be run.
+errored, 1 when one survived, 2 when one could not be run. The local
+backend only: the compose backend starts the pipeline from its app image,
+not from the mutated copy, so every mutant would survive there unseen.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 import click
 
 from wiber_harness.cli import cli
-from wiber_harness.cli._common import backend_option, progress
+from wiber_harness.cli._common import progress
 from wiber_harness.verdict import EXIT_UNKNOWN, EXIT_VALID, EXIT_VIOLATION
 
 
@@ -42,7 +44,6 @@ from wiber_harness.verdict import EXIT_UNKNOWN, EXIT_VALID, EXIT_VIOLATION
 @click.option("--only", multiple=True, metavar="NAME", help="Only these mutants (repeatable).")
 @click.option("--seed", type=int, default=None, help="Override every scenario's seed.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
-@backend_option
 def mutants_cmd(
     catalog: Path,
     scenarios_dir: Path,
@@ -51,7 +52,6 @@ def mutants_cmd(
     only: tuple[str, ...],
     seed: int | None,
     out: Path,
-    backend: str,
 ) -> int:
     """Plant each mutant in a copy of the pipeline; which scenario catches it?"""
     from wiber_harness.errors import InvalidScenario
@@ -72,7 +72,7 @@ def mutants_cmd(
         raise InvalidScenario(f"--only {', '.join(unknown)}: no such mutant in {catalog}")
     chosen = [m for m in mutants if (not only or m.name in only) and (not fast or m.fast)]
     opts = RunOptions(
-        out_root=out.resolve(), seed=seed, quick=quick, backend=backend, progress=progress
+        out_root=out.resolve(), seed=seed, quick=quick, backend="local", progress=progress
     )
     order = {m.name: i for i, m in enumerate(mutants)}
     earlier = [r for r in load_results(out) if r.name in order]
