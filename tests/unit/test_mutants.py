@@ -1,4 +1,4 @@
-"""The mutation suite without a stack: the catalog, its patches, the runner's decisions, the table."""
+"""The mutation suite without a stack: the catalog, its patches, the runner, the kill table."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""--quick keeps each fault's meaning: a step that ``outlasts`` a timeout is never scaled below it."""
+"""--quick keeps each fault's meaning: a step that ``outlasts`` a timeout stays longer."""
 
 from __future__ import annotations
 
