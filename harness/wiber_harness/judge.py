@@ -108,6 +108,7 @@ def judge_run(
         {k: v.valid for k, v in checks.items() if k != "faults"}, metrics, causes
     )
     reasons += why
+    reasons += list(scenario.notes or ())  # what --quick changed to keep a fault's meaning
     if not faults_ok:
         reasons += [f"fault without evidence: {p}" for p in fault_problems]
         found = any(v.valid is False for k, v in checks.items() if k != "faults")

@@ -69,7 +69,7 @@ def _utc() -> str:
 
 def prepare(scenario: Scenario, opts: RunOptions) -> Scenario:
     if opts.quick:
-        scenario = scenario.quick()
+        scenario = scenario.quick(opts.settings)
     if opts.seed is not None or opts.rate is not None or opts.duration is not None:
         scenario = scenario.with_overrides(seed=opts.seed, rate=opts.rate, duration=opts.duration)
     return scenario

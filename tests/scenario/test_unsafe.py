@@ -5,6 +5,15 @@ Each file in scenarios/unsafe/ says which checker must fail
 (``expect.violation``); the run's verdict is valid only when it does. A run
 that is "unknown" (for example a fault without evidence) fails here too:
 an unsafe setting that goes unnoticed is exactly what this guards against.
+
+Every pairing reaches its window by construction, not by luck, also under
+``--quick``: frozen followers and then a leader kill that outlasts the
+brokers' session timeout (acks=1); a hang of the only consumer that lasts
+past the auto-commit interval before its kill (auto-commit); a store cut
+that outlasts the store timeout (skip on store error); a rewind over stored
+records (no unique index); and the seeded conversations' keys, which put
+both directions of a conversation in different partitions (key per
+direction).
 """
 
 from __future__ import annotations

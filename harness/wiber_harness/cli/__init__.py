@@ -36,6 +36,7 @@ def _register() -> None:
     from wiber_harness.cli import (  # noqa: F401
         bench,
         explore,
+        mutants,
         node,
         reporting,
         run,

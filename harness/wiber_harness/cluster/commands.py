@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CLIENT_ROLES = ("api", "consumer")
+# how long a silent broker stays registered with the controller (a fault on a
+# broker must outlast it to be noticed: wiber_harness.scenario.quick)
+BROKER_SESSION_TIMEOUT_MS = 6000
 
 JVM_FLAGS = (
     "-Xms256m",
@@ -99,7 +102,7 @@ def broker_properties(
         "group.initial.rebalance.delay.ms": "0",
         # Faster failure detection than the defaults, so a scenario's fault
         # window shows recovery within seconds on a small machine.
-        "broker.session.timeout.ms": "6000",
+        "broker.session.timeout.ms": str(BROKER_SESSION_TIMEOUT_MS),
         "broker.heartbeat.interval.ms": "1000",
         "replica.lag.time.max.ms": "10000",
         "num.network.threads": "2",

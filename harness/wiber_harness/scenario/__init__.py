@@ -34,6 +34,11 @@ Schema (``*`` = required; unknown keys are errors, with a "did you mean")::
         heal_at: 20              # heal at this time; neither: heal in the end phase
         params: {}               # per kind, checked against the catalog (defaults filled in)
         id: kill-leader          # optional; default "<index>-<fault>" (history's `fault`)
+        outlasts: broker_session_timeout  # optional: the system timeout the fault must
+                                 # last longer than (producer_delivery_timeout,
+                                 # consumer_session_timeout, store_timeout,
+                                 # broker_session_timeout); needs for/heal_at longer
+                                 # than it; --quick keeps it above (scenario.quick)
     expect:
       valid: [delivery, ordering, convergence]  # checkers that must say valid
       thresholds: {recovery_s: "<= 60"}         # metric -> "<=|<|>=|>|== number"
@@ -41,6 +46,8 @@ Schema (``*`` = required; unknown keys are errors, with a "did you mean")::
                                  # report a violation; [delivery] = each listed
                                  # checker must; then `valid` defaults to []
                                  # (Expect.judge applies all of this)
+    notes: [...]                 # written by the harness, not by hand: what --quick
+                                 # changed (listed among the run's reasons)
 
 Cross-field rules: a fault heals inside the workload (``at + for`` or
 ``heal_at`` <= duration), ``heal_at`` > ``at``, instantaneous kinds (restart,
@@ -52,7 +59,9 @@ a checker is not both expected valid and expected to flag a violation.
 Derived scenarios are validated again: :meth:`Scenario.with_overrides`
 (``--seed``, ``--rate``, ``--duration``) and :meth:`Scenario.quick`
 (``--quick``: every time scaled by one factor, ~0.4, never below 15 s, so
-faults stay inside and keep their order and overlaps). :meth:`Scenario.to_dict`
+faults stay inside and keep their order and overlaps; a step that
+``outlasts`` a timeout stays longer than the system's effective value, see
+:mod:`~wiber_harness.scenario.quick`). :meth:`Scenario.to_dict`
 / :meth:`Scenario.to_yaml` give the resolved scenario (defaults filled in)
 for the run folder; loading it again yields an equal scenario.
 
@@ -63,6 +72,8 @@ Modules (this package re-exports their public names):
   kinds), each imported from the code that defines it;
 * :mod:`~wiber_harness.scenario.schema`: the pydantic models and the
   derived scenarios; :mod:`~wiber_harness.scenario.fields` their field types;
+* :mod:`~wiber_harness.scenario.quick`: the timeouts a fault may have to
+  outlast and how ``--quick`` keeps it longer;
 * :mod:`~wiber_harness.scenario.expect`: thresholds and the judgement of a
   run against ``expect`` (:meth:`Expect.judge`);
 * :mod:`~wiber_harness.scenario.messages`: validation problems as sentences;

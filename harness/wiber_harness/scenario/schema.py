@@ -20,7 +20,11 @@ sentences, one per line.
 Derived scenarios are validated again: :meth:`Scenario.with_overrides`
 (``--seed``, ``--rate``, ``--duration``) and :meth:`Scenario.quick`
 (``--quick``: every time scaled by :data:`QUICK_FACTOR`, never below
-:data:`QUICK_MIN_DURATION`).
+:data:`QUICK_MIN_DURATION`, and a step that ``outlasts`` a timeout never
+below the system's effective value of it plus a margin, see
+:mod:`~wiber_harness.scenario.quick`; what that changed is kept in
+``Scenario.notes``). A scenario as written (not derived) must last longer
+than the timeouts its steps declare, with its own settings.
 """
 
 from __future__ import annotations
@@ -66,6 +70,12 @@ from wiber_harness.scenario.messages import problems as _problems
 from wiber_harness.scenario.messages import sentences
 from wiber_harness.scenario.messages import suggest as _suggest
 from wiber_harness.scenario.messages import unknown_key as _unknown_key
+from wiber_harness.scenario.quick import (
+    OUTLAST_TIMEOUTS,
+    OutlastError,
+    fit_outlasts,
+    outlast_problems,
+)
 from wiber_harness.scenario.targets import (
     Leader,
     LinksOf,
@@ -199,6 +209,22 @@ class FaultStep(_Model):
         default=None, gt=0, description="when to heal, seconds since the workload started"
     )
     params: dict[str, Any] = Field(default_factory=dict, description="kind-specific parameters")
+    outlasts: str | None = Field(
+        default=None,
+        description="a timeout of the system the fault must last longer than, also under "
+        "--quick (wiber_harness.scenario.quick.OUTLAST_TIMEOUTS)",
+    )
+
+    @field_validator("outlasts")
+    @classmethod
+    def _timeout(cls, v: str | None) -> str | None:
+        if v is not None and v not in OUTLAST_TIMEOUTS:
+            raise _problem(
+                "",
+                f"unknown timeout '{v}'; {_suggest(v, OUTLAST_TIMEOUTS)}"
+                f"use one of {', '.join(OUTLAST_TIMEOUTS)}",
+            )
+        return v
 
     @model_validator(mode="before")
     @classmethod
@@ -395,6 +421,11 @@ class Scenario(_Model):
     workload: Workload = Field(description="the load: rate and duration at least")
     timeline: tuple[FaultStep, ...] = Field(default=(), description="the faults")
     expect: Expect = Field(default_factory=lambda: Expect(), description="the expected verdicts")
+    notes: tuple[str, ...] | None = Field(
+        default=None,
+        description="written by the harness: how a derivation (--quick) changed the scenario; "
+        "the run lists them among its reasons",
+    )
 
     _source: str = PrivateAttr(default="<scenario>")
 
@@ -504,20 +535,31 @@ class Scenario(_Model):
                 data["workload"][key] = value
         return validate(data, self._source, where="the command-line overrides")
 
-    def quick(self) -> Scenario:
+    def quick(self, settings: Mapping[str, str] | None = None) -> Scenario:
         """A shorter run for ``--quick``: every time scaled by the same factor,
         and, when it scales, thresholds reported but not gated
         (``expect.gate_thresholds: false``).
 
         The factor is :data:`QUICK_FACTOR` but never takes the workload below
         :data:`QUICK_MIN_DURATION`; scaling everything keeps faults inside
-        the workload and keeps their order and overlaps.
+        the workload and keeps their order and overlaps. A step that
+        ``outlasts`` a timeout is never scaled below it (plus a margin): its
+        value is the system's effective one, with ``settings`` (``--set``)
+        over the scenario's own; :func:`~wiber_harness.scenario.quick.fit_outlasts`
+        says how, in ``notes``.
         """
         d = self.workload.duration
         f = min(1.0, max(QUICK_FACTOR, QUICK_MIN_DURATION / d))
-        if f >= 1.0:
-            return self
         data = self.to_dict()
+        if f >= 1.0:
+            try:
+                notes = fit_outlasts(data, self.to_dict(), settings)
+            except OutlastError as e:
+                raise InvalidScenario(f"{self._source}: --quick: {e}") from None
+            if not notes:
+                return self
+            data["notes"] = [*(self.notes or ()), *notes]
+            return validate(data, self._source, where="--quick")
         # thresholds were written for the full timeline: a fault window scaled
         # below Kafka's failure detection (6 s) cannot meet an error-rate bound
         # meant for a 10 s one, so --quick reports them without gating
@@ -529,6 +571,12 @@ class Scenario(_Model):
                 if key in step:
                     scaled = math.floor(step[key] * f * 10) / 10
                     step[key] = scaled if key == "at" else max(0.1, scaled)
+        try:
+            notes = fit_outlasts(data, self.to_dict(), settings)
+        except OutlastError as e:
+            raise InvalidScenario(f"{self._source}: --quick: {e}") from None
+        if notes:
+            data["notes"] = [*(self.notes or ()), *notes]
         return validate(data, self._source, where="--quick")
 
 
@@ -562,6 +610,13 @@ def validate(data: object, source: str, where: str | None = None) -> Scenario:
         if where:
             lines = [f"{line} (after {where})" for line in lines]
         raise InvalidScenario("\n".join(lines)) from None
+    if where is None and not scenario.notes:
+        # the scenario as written must outlast its timeouts at full length; a
+        # derivation (--quick, maybe with --set) is fitted by fit_outlasts instead
+        steps = [s.model_dump(by_alias=True) for s in scenario.timeline]
+        bad = outlast_problems(steps, scenario.topology.settings)
+        if bad:
+            raise InvalidScenario("\n".join(f"{source}: {f}: {why}" for f, why in bad))
     scenario._source = source
     return scenario
 
