@@ -107,7 +107,8 @@ def test_http_floor_wrk_and_the_generator(tmp_path: Path) -> None:
     reason="the whole quick bench takes 8 to 15 minutes here; set WIBER_BENCH_QUICK_E2E=1",
 )
 def test_bench_quick_end_to_end(tmp_path: Path) -> None:
-    """``bench --quick`` on its own stack: every gated ratio measured, the gate accepts the result."""
+    """``bench --quick`` on its own stack: every gated ratio measured, the gate accepts
+    the result."""
     from wiber_harness.bench import BenchConfig, run_bench
     from wiber_harness.report import compare
 

@@ -231,7 +231,10 @@ from wiber_harness.cluster.base import ClusterConfig
 from wiber_harness.cluster.local import LocalCluster
 c = LocalCluster(ClusterConfig(run_dir=Path({str(tmp_path / "h")!r}), system=None))
 c.start()
-print(json.dumps({{"pids": [p.pid for p in c.processes()], "watchdog": c._watchdog.pid}}), flush=True)
+print(
+    json.dumps({{"pids": [p.pid for p in c.processes()], "watchdog": c._watchdog.pid}}),
+    flush=True,
+)
 if {mode!r} == "raise":
     try:
         raise RuntimeError("boom")

@@ -43,7 +43,8 @@ def promises_only(tmp_path: Path) -> list[Path]:
 
 
 def repeat(tmp_path: Path, n: int, seed: int) -> list[dict[str, Any]]:
-    """``run --quick --repeat n --seed seed`` over CLEAN; asserts exit 0; returns every result.json."""
+    """``run --quick --repeat n --seed seed`` over CLEAN; asserts exit 0; returns every
+    result.json."""
     from wiber_harness.cli import main
 
     out = tmp_path / "runs"

@@ -286,9 +286,11 @@ def test_explore_finds_shrinks_and_replays_a_lost_message_bug(tmp_path: Path) ->
     counts = result["checks"]["delivery"]["counts"]
     assert counts["lost"] + counts["unreadable"] > 0, result["checks"]["delivery"]
     print(
-        f"found by {found.scenario.name} after {ex.outcomes.index(found) + 1} runs: {found.scenario.description}"
+        f"found by {found.scenario.name} after {ex.outcomes.index(found) + 1} runs: "
+        f"{found.scenario.description}"
     )
     print(
-        f"minimal ({len(faults)} -> {len(shrunk.faults)} faults, {shrunk.reruns} re-runs): {minimal}"
+        f"minimal ({len(faults)} -> {len(shrunk.faults)} faults, {shrunk.reruns} re-runs): "
+        f"{minimal}"
     )
     print(f"replay: lost={counts['lost']} unreadable={counts['unreadable']}")

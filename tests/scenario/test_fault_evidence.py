@@ -174,7 +174,8 @@ timeline:
     # consumer-1 handles a few thousand records at most: hit 1000000 never comes
     "failpoint-never-hit": """
 name: evidence-failpoint-never-hit
-description: Arm a crash failpoint on consumer 1 that would fire on the millionth hit; it never fires.
+description: Arm a crash failpoint on consumer 1 that would fire on the millionth hit;
+  it never fires.
 workload:
   rate: 100
   duration: 15

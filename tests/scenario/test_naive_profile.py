@@ -30,7 +30,8 @@ PROFILE = Path(__file__).resolve().parents[1] / "naive" / "naive.toml"
 
 PARTITION = """
 name: naive-consumer-store-partition
-description: Partition the naive consumers from the store for 8 s; commit-before-store loses what they consumed.
+description: Partition the naive consumers from the store for 8 s;
+  commit-before-store loses what they consumed.
 workload:
   rate: 100
   duration: 20

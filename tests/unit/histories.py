@@ -190,7 +190,8 @@ class H:
         return rec
 
     def read(self, conversation: str, items: list[str]) -> None:
-        """Set a conversation's API read; items are keys (mapped to their messageId) or messageIds."""
+        """Set a conversation's API read; items are keys (mapped to their messageId) or
+        messageIds."""
         self.api[conversation] = [self.mid(i) if i in self._first else i for i in items]
 
     def reads(self, **overrides: Any) -> FinalReads:

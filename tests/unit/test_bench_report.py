@@ -59,8 +59,10 @@ Reading payloads from: /tmp/payloads.txt
 Number of records read: 2000
 378 records sent, 337.5 records/sec (0.10 MB/sec), 912.4 ms avg latency, 2326.0 ms max latency.
 In steady state.
-100000 records sent, 4323.015736 records/sec (1.23 MB/sec), 8494.79 ms avg latency, 12049.00 ms max latency, 9349 ms 50th, 11661 ms 95th, 11911 ms 99th, 12049 ms 99.9th.
-70000 steady state records sent, 6100.5 records/sec (1.75 MB/sec), 21.50 ms avg latency, 180.00 ms max latency, 12 ms 50th, 60 ms 95th, 95 ms 99th, 170 ms 99.9th.
+100000 records sent, 4323.015736 records/sec (1.23 MB/sec), 8494.79 ms avg latency, \
+12049.00 ms max latency, 9349 ms 50th, 11661 ms 95th, 11911 ms 99th, 12049 ms 99.9th.
+70000 steady state records sent, 6100.5 records/sec (1.75 MB/sec), 21.50 ms avg latency, \
+180.00 ms max latency, 12 ms 50th, 60 ms 95th, 95 ms 99th, 170 ms 99.9th.
 """
 E2E_OUT = "0\t31.2\nAvg latency: 4.1234 ms\nPercentiles: 50th = 3, 99th = 9, 99.9th = 15\n"
 WRK_OUT = """\

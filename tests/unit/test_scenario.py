@@ -64,7 +64,10 @@ def error(text: str) -> str:
 
 def with_step(step: str, duration: int = 40) -> str:
     """A minimal scenario whose only timeline step is ``step`` (YAML flow mapping)."""
-    return f"name: x\ndescription: d\nworkload: {{rate: 100, duration: {duration}}}\ntimeline:\n  - {step}\n"
+    return (
+        f"name: x\ndescription: d\nworkload: {{rate: 100, duration: {duration}}}\n"
+        f"timeline:\n  - {step}\n"
+    )
 
 
 # --- the happy path -------------------------------------------------------------
@@ -93,7 +96,8 @@ def test_minimal_scenario_gets_defaults() -> None:
 def test_params_get_catalog_defaults() -> None:
     s = load(
         with_step(
-            "{at: 5, fault: latency, target: 'link(consumer, kafka.all)', params: {latency_ms: 200}}"
+            "{at: 5, fault: latency, target: 'link(consumer, kafka.all)', "
+            "params: {latency_ms: 200}}"
         )
     )
     assert s.timeline[0].params == {
@@ -155,24 +159,28 @@ def test_models_are_frozen() -> None:
         # unknown fault, with a suggestion and the catalog
         (
             BASE.replace("fault: kill", "fault: kil"),
-            "scenarios/x.yaml: timeline[0].fault: unknown fault 'kil'; did you mean 'kill'? use one of kill, stop,",
+            "scenarios/x.yaml: timeline[0].fault: unknown fault 'kil'; did you mean 'kill'? "
+            "use one of kill, stop,",
         ),
         # bad target syntax
         (
             BASE.replace("kafka.leader(partition=0)", "kafak.leader(partition=0)"),
-            "scenarios/x.yaml: timeline[0].target: target 'kafak.leader(partition=0)' is not valid: "
+            "scenarios/x.yaml: timeline[0].target: "
+            "target 'kafak.leader(partition=0)' is not valid: "
             "unknown role 'kafak' (did you mean 'kafka'?)",
         ),
         # wrong target category
         (
             BASE.replace("target: kafka.leader(partition=0)", "target: link(api, kafka.1)"),
             "scenarios/x.yaml: timeline[0].target: kill needs a process target such as "
-            "'kafka.leader(partition=0)', not the link target 'link(api, kafka.1)'; to cut a link use fault: partition",
+            "'kafka.leader(partition=0)', not the link target 'link(api, kafka.1)'; "
+            "to cut a link use fault: partition",
         ),
         # negative rate
         (
             BASE.replace("rate: 200", "rate: -5"),
-            "scenarios/x.yaml: workload.rate: must be > 0, not -5; use a value > 0 (messages per second)",
+            "scenarios/x.yaml: workload.rate: must be > 0, not -5; "
+            "use a value > 0 (messages per second)",
         ),
         # zero duration
         (
@@ -182,7 +190,8 @@ def test_models_are_frozen() -> None:
         # missing required field
         (
             BASE.replace("  rate: 200\n", ""),
-            "scenarios/x.yaml: workload.rate: required field is missing; add rate: (messages per second)",
+            "scenarios/x.yaml: workload.rate: required field is missing; add rate: "
+            "(messages per second)",
         ),
         (
             BASE.replace("description: Kill the leader of partition 0.\n", ""),
@@ -195,7 +204,8 @@ def test_models_are_frozen() -> None:
         # unknown key, with "did you mean"
         (
             BASE.replace("rate: 200", "rat: 200"),
-            "scenarios/x.yaml: workload.rat: unknown key 'rat'; did you mean 'rate'? allowed keys are rate, duration,",
+            "scenarios/x.yaml: workload.rat: unknown key 'rat'; did you mean 'rate'? "
+            "allowed keys are rate, duration,",
         ),
         (
             BASE.replace("for: 10", "fro: 10"),
@@ -208,12 +218,14 @@ def test_models_are_frozen() -> None:
         # fault window beyond the workload
         (
             BASE.replace("for: 10", "for: 40"),
-            "scenarios/x.yaml: timeline[0].for: the fault would heal at 50 s, after the workload ends at 40 s; "
+            "scenarios/x.yaml: timeline[0].for: "
+            "the fault would heal at 50 s, after the workload ends at 40 s; "
             "heal by 40 s or raise workload.duration",
         ),
         (
             BASE.replace("at: 10", "at: 45"),
-            "scenarios/x.yaml: timeline[0].at: the fault starts at 45 s, when the 40 s workload is over",
+            "scenarios/x.yaml: timeline[0].at: the fault starts at 45 s, "
+            "when the 40 s workload is over",
         ),
         (
             BASE.replace("for: 10", "heal_at: 41"),
@@ -222,7 +234,8 @@ def test_models_are_frozen() -> None:
         # heal before inject
         (
             BASE.replace("for: 10", "heal_at: 5"),
-            "scenarios/x.yaml: timeline[0].heal_at: heal_at (5) is not after at (10); set heal_at > at or use for: N",
+            "scenarios/x.yaml: timeline[0].heal_at: heal_at (5) is not after at (10); "
+            "set heal_at > at or use for: N",
         ),
         (
             BASE.replace("for: 10", "for: 0"),
@@ -260,16 +273,19 @@ def test_models_are_frozen() -> None:
         ),
         (
             BASE.replace("partition=0", "partition=6"),
-            "scenarios/x.yaml: timeline[0].target: partition 6 does not exist: the topic has 6 (0..5)",
+            "scenarios/x.yaml: timeline[0].target: partition 6 does not exist: "
+            "the topic has 6 (0..5)",
         ),
         (
             BASE.replace("kafka.leader(partition=0)", "consumer.3"),
-            "scenarios/x.yaml: timeline[0].target: 'consumer.3' does not exist: there are only 2 consumer nodes",
+            "scenarios/x.yaml: timeline[0].target: 'consumer.3' does not exist: "
+            "there are only 2 consumer nodes",
         ),
         # settings
         (
             BASE + "topology:\n  settings: {WIBER_PRODUCER_ACK: all}\n",
-            "scenarios/x.yaml: topology.settings.WIBER_PRODUCER_ACK: unknown system setting 'WIBER_PRODUCER_ACK'; "
+            "scenarios/x.yaml: topology.settings.WIBER_PRODUCER_ACK: "
+            "unknown system setting 'WIBER_PRODUCER_ACK'; "
             "did you mean 'WIBER_PRODUCER_ACKS'?",
         ),
         (
@@ -280,24 +296,29 @@ def test_models_are_frozen() -> None:
         (BASE + "topology:\n  settings: {consumer_batch_size: lots}\n", "use a whole number"),
         (
             BASE + "topology:\n  settings: {producer_acks: '1'}\n",
-            "topology.settings.WIBER_PRODUCER_ACKS: acks other than all needs WIBER_PRODUCER_IDEMPOTENCE: false",
+            "topology.settings.WIBER_PRODUCER_ACKS: acks other than all needs "
+            "WIBER_PRODUCER_IDEMPOTENCE: false",
         ),
         # expect
         (
             BASE + "expect:\n  thresholds: {recovry_s: '<= 3'}\n",
-            "scenarios/x.yaml: expect.thresholds.recovry_s: unknown metric 'recovry_s'; did you mean 'recovery_s'?",
+            "scenarios/x.yaml: expect.thresholds.recovry_s: unknown metric 'recovry_s'; "
+            "did you mean 'recovery_s'?",
         ),
         (
             BASE + "expect:\n  thresholds: {recovery_s: 30}\n",
-            "scenarios/x.yaml: expect.thresholds.recovery_s: threshold 30 is not a comparison; write it quoted",
+            "scenarios/x.yaml: expect.thresholds.recovery_s: threshold 30 is not a comparison; "
+            "write it quoted",
         ),
         (
             BASE + "expect:\n  valid: [delivery, orderng]\n",
-            "scenarios/x.yaml: expect.valid[1]: unknown checker 'orderng'; did you mean 'ordering'?",
+            "scenarios/x.yaml: expect.valid[1]: unknown checker 'orderng'; "
+            "did you mean 'ordering'?",
         ),
         (
             BASE + "expect:\n  valid: [delivery]\n  violation: [delivery]\n",
-            "scenarios/x.yaml: expect.valid: delivery cannot be both valid and expected to flag a violation",
+            "scenarios/x.yaml: expect.valid: "
+            "delivery cannot be both valid and expected to flag a violation",
         ),
         (BASE + "expect:\n  violation: []\n", "expect.violation: an empty list expects nothing"),
     ],
@@ -324,15 +345,18 @@ def test_validation_errors(text: str, expected: str) -> None:
         # params against the catalog
         (
             "{at: 5, fault: latency, target: 'link(api, store)', params: {latency: 200}}",
-            "timeline[0].params.latency: latency has no parameter 'latency'; did you mean 'latency_ms'?",
+            "timeline[0].params.latency: latency has no parameter 'latency'; "
+            "did you mean 'latency_ms'?",
         ),
         (
             "{at: 5, fault: latency, target: 'link(api, store)', params: {latency_ms: -1}}",
-            "timeline[0].params.latency_ms: latency parameter 'latency_ms' is -1, below its minimum 0",
+            "timeline[0].params.latency_ms: latency parameter 'latency_ms' is -1, "
+            "below its minimum 0",
         ),
         (
             "{at: 5, fault: latency, target: 'link(api, store)', params: {latency_ms: '200'}}",
-            "timeline[0].params.latency_ms: latency parameter 'latency_ms' must be a whole number, not '200'",
+            "timeline[0].params.latency_ms: "
+            "latency parameter 'latency_ms' must be a whole number, not '200'",
         ),
         (
             "{at: 5, fault: latency, target: 'link(api, store)', params: {toxicity: 1.5}}",
@@ -340,10 +364,12 @@ def test_validation_errors(text: str, expected: str) -> None:
         ),
         (
             "{at: 5, fault: latency, target: 'link(api, store)', params: {stream: up}}",
-            "timeline[0].params.stream: latency parameter 'stream' is 'up'; use one of upstream, downstream, both",
+            "timeline[0].params.stream: latency parameter 'stream' is 'up'; "
+            "use one of upstream, downstream, both",
         ),
         (
-            "{at: 5, fault: slicer, target: 'link(api, store)', params: {average_size: 10, size_variation: 10}}",
+            "{at: 5, fault: slicer, target: 'link(api, store)', "
+            "params: {average_size: 10, size_variation: 10}}",
             "size_variation must be smaller than average_size",
         ),
         (
@@ -366,18 +392,22 @@ def test_validation_errors(text: str, expected: str) -> None:
         ),
         (
             "{at: 5, fault: failpoint, target: consumer.1, params: {name: consumer.after_store}}",
-            "timeline[0].params.name: failpoint parameter 'name' is 'consumer.after_store'; did you mean 'consumer.",
+            "timeline[0].params.name: failpoint parameter 'name' is 'consumer.after_store'; "
+            "did you mean 'consumer.",
         ),
         (
             "{at: 5, fault: failpoint, target: api.1, params: {name: consumer.before_store}}",
-            "timeline[0].target: failpoint consumer.before_store lives in the consumer process, not in 'api.1'",
+            "timeline[0].target: "
+            "failpoint consumer.before_store lives in the consumer process, not in 'api.1'",
         ),
         (
-            "{at: 5, fault: failpoint, target: consumer.1, params: {name: consumer.before_store, hit: 2, probability: 0.5}}",
+            "{at: 5, fault: failpoint, target: consumer.1, "
+            "params: {name: consumer.before_store, hit: 2, probability: 0.5}}",
             "give only one of hit or probability",
         ),
         (
-            "{at: 5, fault: failpoint, target: consumer.1, params: {name: consumer.before_store, action: delay}}",
+            "{at: 5, fault: failpoint, target: consumer.1, "
+            "params: {name: consumer.before_store, action: delay}}",
             "action delay needs params.delay_ms",
         ),
         (
@@ -387,7 +417,9 @@ def test_validation_errors(text: str, expected: str) -> None:
         # target categories and roles
         (
             "{at: 5, fault: latency, target: kafka.1}",
-            "latency needs a link target such as 'link(consumer, kafka.all)', not the process target 'kafka.1'; to cut kafka.1 off from its clients write links(kafka.1)",
+            "latency needs a link target such as 'link(consumer, kafka.all)', "
+            "not the process target 'kafka.1'; "
+            "to cut kafka.1 off from its clients write links(kafka.1)",
         ),
         (
             "{at: 5, fault: isolate, target: consumer.1}",
@@ -444,7 +476,8 @@ def test_several_problems_in_one_step() -> None:
 def test_duplicate_fault_ids() -> None:
     text = (
         "name: x\ndescription: d\nworkload: {rate: 1, duration: 30}\ntimeline:\n"
-        "  - {id: a, at: 1, fault: kill, target: kafka.1}\n  - {id: a, at: 2, fault: kill, target: kafka.2}\n"
+        "  - {id: a, at: 1, fault: kill, target: kafka.1}\n"
+        "  - {id: a, at: 2, fault: kill, target: kafka.2}\n"
     )
     assert (
         "scenarios/x.yaml: timeline[1].id: id 'a' is already used by timeline[0]; pick another"
@@ -583,7 +616,10 @@ def test_quick_never_goes_below_the_minimum() -> None:
 def test_to_dict_round_trips_and_is_json() -> None:
     s = load(
         BASE
-        + "topology:\n  settings: {consumer_batch_size: 50}\nexpect:\n  thresholds: {error_rate: '< 0.5'}\n"
+        + (
+            "topology:\n  settings: {consumer_batch_size: 50}\n"
+            "expect:\n  thresholds: {error_rate: '< 0.5'}\n"
+        )
     )
     d = s.to_dict()
     json.dumps(d)
@@ -756,9 +792,9 @@ def test_load_scenarios_reports_every_bad_file_and_duplicate_names(tmp_path: Pat
     lines = str(e.value).splitlines()
     assert len(lines) == 2
     assert lines[0].startswith(str(tmp_path / "c.yaml")) and "workload.rate" in lines[0]
-    assert (
-        lines[1]
-        == f"{tmp_path / 'b.yaml'}: name: 'leader-kill' is also the name of {tmp_path / 'a.yaml'}; rename one of them"
+    assert lines[1] == (
+        f"{tmp_path / 'b.yaml'}: name: 'leader-kill' is also the name of "
+        f"{tmp_path / 'a.yaml'}; rename one of them"
     )
 
 

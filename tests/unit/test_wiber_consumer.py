@@ -102,7 +102,8 @@ class FakeKafka:
     def revoke_at_next_poll(
         self, consumer: WiberConsumer, parts: list[int], keep: list[int]
     ) -> None:
-        """A rebalance during the consumer's next poll: ``parts`` revoked, ``keep`` left assigned."""
+        """A rebalance during the consumer's next poll: ``parts`` revoked, ``keep`` left
+        assigned."""
         self.revoke_next = (consumer, parts, keep)
 
     def pause(self, parts: list[TP]) -> None:

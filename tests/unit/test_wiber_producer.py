@@ -1,4 +1,5 @@
-"""wiber.producer: the asyncio bridge maps delivery outcomes to Delivered / NotSent / OutcomeUnknown."""
+"""wiber.producer: the asyncio bridge maps delivery outcomes to Delivered / NotSent /
+OutcomeUnknown."""
 
 from __future__ import annotations
 

@@ -101,9 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep and args.dir is None:
             shutil.rmtree(base, ignore_errors=True)
     w, m = statistics.median(walls), statistics.median(peaks)
+    met = "met" if w < TARGET_WALL_S and m < TARGET_PEAK_MB else "NOT met"
     print(
         f"median: {w:.2f} s wall (target < {TARGET_WALL_S:g}), {m:.0f} MB peak "
-        f"(target < {TARGET_PEAK_MB:g}); {'met' if w < TARGET_WALL_S and m < TARGET_PEAK_MB else 'NOT met'}"
+        f"(target < {TARGET_PEAK_MB:g}); {met}"
     )
     return 0 if ok else 1
 

@@ -58,7 +58,8 @@ def require_tool(tool: str, component: str, fix: str) -> Path:
     p = which(tool)
     if p is None:
         raise ProvisionError(
-            f"{component}: '{tool}' is not on PATH, and it is needed to provision {component}; {fix}"
+            f"{component}: '{tool}' is not on PATH, "
+            f"and it is needed to provision {component}; {fix}"
         )
     return p
 
@@ -127,8 +128,8 @@ def check_marker(entry: Path, manifest: dict[str, int], component: str) -> bool:
         recorded = json.loads(marker.read_text())["files"]
     except (ValueError, KeyError, OSError) as e:
         raise ProvisionError(
-            f"{component}: the cache entry {entry} has an unreadable marker; delete it (rm -rf {entry}) "
-            f"or run 'wiber-harness doctor --fix'"
+            f"{component}: the cache entry {entry} has an unreadable marker; "
+            f"delete it (rm -rf {entry}) or run 'wiber-harness doctor --fix'"
         ) from e
     if recorded != manifest:
         missing = sorted(set(recorded) - set(manifest))
