@@ -74,7 +74,6 @@ values 1,000 characters, templates 4,000.
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -85,6 +84,7 @@ from typing import Any, Literal
 from wiber_harness.cluster.system_spec import SystemSpec
 from wiber_harness.cluster.templates import Template, TemplateError, parse_template
 from wiber_harness.errors import InvalidScenario
+from wiber_harness.scenario.messages import suggest as _suggest
 
 MAX_FILE = 256 << 10
 MAX_NODES = 64
@@ -197,11 +197,6 @@ class Deployment:
 
 
 # ----------------------------------------------------------------------- problems
-
-
-def _suggest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'? " if close else ""
 
 
 class _Problems:

@@ -102,7 +102,6 @@ wrong; how to fix it`` and all of them are raised together as one
 
 from __future__ import annotations
 
-import difflib
 import re
 import string
 from collections.abc import Callable, Mapping
@@ -113,6 +112,7 @@ from typing import Any
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, PAGINGS, READ_ORDERS, SystemSpec
 from wiber_harness.errors import InvalidScenario
 from wiber_harness.printable import clip, one_line, shown
+from wiber_harness.scenario.messages import suggest as _suggest
 from wiber_harness.scenario.profile_rules import derive
 from wiber_harness.scenario.reading import MAX_PROFILE_BYTES, load_toml, read_text
 from wiber_harness.workload.plan import ApiProfile
@@ -215,11 +215,6 @@ def _wiber_keys() -> dict[str, dict[str, _Key]]:
 TABLES: Mapping[str, Mapping[str, _Key]] = _wiber_keys()
 REQUIRED: tuple[str, ...] = ("name", "api.argv", "consumer.argv")
 TOP_KEYS: tuple[str, ...] = ("name", *TABLES, "env", "extra")
-
-
-def _suggest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'? " if close else ""
 
 
 class _Problems:
