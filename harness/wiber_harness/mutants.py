@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from wiber_harness.checkers.delivery import VIOLATIONS as DELIVERY_VIOLATIONS
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.errors import HarnessError, InvalidScenario
 
@@ -62,20 +63,8 @@ CATALOG_SCHEMA = 1
 PROMISE_CHECKERS = ("delivery", "ordering", "convergence", "redelivery")
 # counts that name an anomaly (a broken promise), per checker
 ANOMALIES: Mapping[str, tuple[str, ...]] = {
-    "delivery": (
-        "lost",
-        "unreadable",
-        "unexpected",
-        "aborted",
-        "duplicated",
-        "duplicated_ids",
-        "unexpected_reads",
-        "foreign_reads",
-        "duplicate_reads",
-        "misplaced",
-        "position_mismatch",
-        "dead_lettered",
-    ),
+    # the delivery checker's own list: a count it judges by is a count a mutant is caught by
+    "delivery": DELIVERY_VIOLATIONS,
     "ordering": ("realtime_violations", "realtime_messages"),
     "convergence": ("not_stored",),
     "redelivery": ("missing_redelivery", "crash_windows"),
