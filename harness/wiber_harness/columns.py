@@ -13,7 +13,9 @@ It is the same history as a list of ops, in the form the checkers need:
 The fast reader decodes typed lines with msgspec and checks the rules of
 :mod:`wiber_harness.wellformed` column-wise. It is an optimisation only:
 whenever it meets anything it cannot vouch for (a decoding or type error, a
-pairing rule that fails, a header it does not know) it hands the file to
+pairing rule that fails, a header it does not know, a
+line that might not be UTF-8, nest deeper than 64 levels or hold an integer
+beyond 64 bits) it hands the file to
 :func:`wiber_harness.history.read_history`, the authoritative line-by-line
 reader, which either raises the one-sentence :class:`CheckerError` or
 returns the ops. So the fast reader accepts exactly what ``read_history``
@@ -25,6 +27,7 @@ as absent; a send's sender is ``sender``, else ``from``.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -39,7 +42,15 @@ import orjson
 from wiber_harness.errors import CheckerError
 from wiber_harness.history import SCHEMA, Op, read_history
 from wiber_harness.memory import prefer_mmap, trim
-from wiber_harness.wellformed import INT64, MAX_TIME_NS, NEMESIS, Malformed, check_op
+from wiber_harness.wellformed import (
+    INT64,
+    LONG_DIGITS,
+    MAX_DEPTH,
+    MAX_TIME_NS,
+    NEMESIS,
+    Malformed,
+    check_op,
+)
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -254,6 +265,8 @@ def _fast(path: Path) -> History:
                 have += got
                 cut = buf.rfind(b"\n", 0, have) + 1
                 if cut:
+                    if _suspect(view[:cut]):
+                        raise _Fallback  # the authority decides exactly, line by line
                     cols.add(view[:cut])
                     buf[: have - cut] = buf[cut:have]
                     have -= cut
@@ -269,6 +282,25 @@ def _fast(path: Path) -> History:
             return cols.finish(header)
     except (OSError, OverflowError, ValueError, msgspec.DecodeError) as e:
         raise _Fallback from e
+
+
+def _suspect(chunk: memoryview) -> bool:
+    """Whether some line of ``chunk`` (whole lines) might break a rule msgspec does not
+    check on the keys and values it skips: not UTF-8, nesting deeper than
+    :data:`MAX_DEPTH` (a line with more opening brackets than that), or an integer
+    beyond 64 bits (a run of 19 digits). False is certain."""
+    try:
+        codecs.utf_8_decode(chunk, "strict", True)
+    except UnicodeDecodeError:
+        return True
+    if LONG_DIGITS.search(chunk):
+        return True
+    a = np.frombuffer(chunk, np.uint8)
+    opens = np.flatnonzero((a == 0x5B) | (a == 0x7B))
+    if len(opens) <= MAX_DEPTH:
+        return False
+    line_of = np.searchsorted(np.flatnonzero(a == 0x0A), opens)
+    return int(np.bincount(line_of).max()) > MAX_DEPTH
 
 
 class _Columns:

@@ -41,7 +41,15 @@ from typing import IO, Any, Literal
 import orjson
 
 from wiber_harness.errors import CheckerError
-from wiber_harness.wellformed import NEMESIS, OP_TYPES, Malformed, Pairing, check_op
+from wiber_harness.wellformed import (
+    MAX_DEPTH,
+    NEMESIS,
+    OP_TYPES,
+    Malformed,
+    Pairing,
+    check_op,
+    line_problem,
+)
 
 SCHEMA = "wiber-history/1"
 
@@ -166,9 +174,17 @@ def read_history(path: Path) -> tuple[dict[str, Any], list[Op]]:
         except orjson.JSONDecodeError as e:
             if torn_possible and n == last:
                 break  # torn final line of a crashed run
+            if "depth" in str(e):  # orjson stops at 1,024 levels; the rule is 64
+                raise CheckerError(
+                    f"{path}:{n}: a value nests deeper than {MAX_DEPTH} levels; "
+                    "re-run the scenario (or restore the file)"
+                ) from None
             raise CheckerError(
                 f"{path}:{n}: the line is not JSON ({e}); re-run the scenario (or restore the file)"
             ) from None
+        problem = line_problem(line)  # nesting and integers the JSON reader lets through
+        if problem is not None:
+            raise CheckerError(f"{path}:{n}: {problem}; re-run the scenario (or restore the file)")
         try:
             op = Op.from_dict(d)
             pairing.add(op, f"line {n}")

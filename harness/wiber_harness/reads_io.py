@@ -20,8 +20,9 @@ into one :class:`~wiber_harness.errors.CheckerError` sentence with the file.
 
 from __future__ import annotations
 
+import codecs
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ from wiber_harness.reads_strict import (
     floats,
     interned,
 )
+from wiber_harness.wellformed import INT64, MAX_DEPTH, tree_problem
 
 # --- writing -----------------------------------------------------------------------
 
@@ -127,11 +129,16 @@ def load(path: Path) -> FinalReads:
     fast = decode_fast(raw)
     if fast is not None:
         return fast
-    try:
-        d = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
+    try:  # msgspec keeps an integer of any size exact (orjson makes a float of it)
+        d = msgspec.json.decode(raw)
+    except msgspec.DecodeError as e:
         raise CheckerError(
             f"{path}: the final reads are not JSON ({e}); re-run the scenario (or restore the file)"
+        ) from None
+    except RecursionError:
+        raise CheckerError(
+            f"{path}: a value in the final reads nests deeper than {MAX_DEPTH} levels; "
+            "re-run the scenario (or restore the file)"
         ) from None
     del raw
     try:
@@ -221,6 +228,8 @@ def decode_fast(raw: bytes) -> FinalReads | None:
     None sends the file to :func:`decode_strict`, which is the authority: it
     accepts what this accepts and says what is wrong with the rest.
     """
+    if not _utf8(raw):
+        return None
     try:
         schema = _SCHEMA.decode(raw).schema
         if schema == SCHEMA:
@@ -229,15 +238,34 @@ def decode_fast(raw: bytes) -> FinalReads | None:
             return _from_v2(_V2.decode(raw), *low)
         if schema == SCHEMA_V1:
             return _from_v1(_V1.decode(raw))
-    except (msgspec.DecodeError, MalformedReads, ValueError, OverflowError):
+    except (msgspec.DecodeError, MalformedReads, ValueError, OverflowError, RecursionError):
         return None
     return None
+
+
+def _utf8(raw: bytes) -> bool:
+    """Whether ``raw`` is UTF-8 (msgspec does not check the keys and values it skips),
+    checked in slices so no copy of a large file is made."""
+    dec = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(raw)
+    try:
+        for i in range(0, len(raw), 1 << 22):
+            dec.decode(view[i : i + (1 << 22)])
+        dec.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    finally:
+        view.release()
+    return True
 
 
 def _common(w: _Common) -> dict[str, Any]:
     if w.drain_s is not None and not math.isfinite(w.drain_s):
         raise MalformedReads("drain_s")
     _check_ns([w.healed_at])
+    _check_int64(w.end_offsets.values())
+    if tree_problem(w.extra) is not None:
+        raise MalformedReads("extra")
     check_api_tags(w.api, w.api_tags)
     return {
         "api": w.api,
@@ -251,6 +279,11 @@ def _common(w: _Common) -> dict[str, Any]:
         "extra": w.extra,
         "stored_at_observed": w.stored_at_observed,
     }
+
+
+def _check_int64(values: Iterable[int | None]) -> None:
+    if any(v is not None and not -INT64 <= v < INT64 for v in values):
+        raise MalformedReads("an integer beyond 64 bits")
 
 
 def _check_ns(values: Sequence[int | None]) -> None:
@@ -267,6 +300,8 @@ def _low(w: _LowV2) -> _Low:
     if w.store is not None:
         s = w.store
         _check_ns(s.stored_at)
+        _check_int64(s.partition)
+        _check_int64(s.offset)
         store = {
             "conversation": interned(s.conversation),
             "sender": interned(s.sender),
@@ -314,6 +349,8 @@ def _from_v1(w: _WireV1) -> FinalReads:
     common = _common(w)
     _check_ns([r.stored_at for r in w.store])
     _check_ns([e.time for e in w.delivery])
+    _check_int64(x for r in w.store for x in (r.partition, r.offset))
+    _check_int64(x for e in w.delivery for x in (e.partition, e.offset))
     return FinalReads(store=w.store, delivery=w.delivery, **common)
 
 

@@ -29,6 +29,7 @@ from wiber_harness.reads import (
     StoredRecord,
     StoreTable,
 )
+from wiber_harness.wellformed import tree_problem
 from wiber_harness.words import kind
 
 MAX_ABS_NS = 7 * 86_400 * 1_000_000_000  # run-relative times: a week either way
@@ -69,6 +70,15 @@ def check_api_tags(api: dict[str, list[str]], tags: dict[str, list[str | None]])
 
 def _bad(where: str, x: object, want: str) -> MalformedReads:
     return MalformedReads(f"{where} is {kind(x, article=False)} {x!r:.40}, not {want}")
+
+
+def _extra(x: object) -> dict[str, Any]:
+    """``extra``: an object of anything JSON, within the nesting and 64-bit rule."""
+    d = _obj(x, "extra")
+    problem = tree_problem(d)
+    if problem is not None:
+        raise MalformedReads(f"extra: {problem}")
+    return d
 
 
 def _obj(x: object, where: str) -> dict[str, Any]:
@@ -183,7 +193,7 @@ def decode_strict(d: object) -> FinalReads:
         drained=drained,
         drain_s=_num(top.get("drain_s"), "drain_s"),
         healed_at=_int(top.get("healed_at"), "healed_at", null=True, ns=True),
-        extra=_obj(top.get("extra", {}), "extra"),
+        extra=_extra(top.get("extra", {})),
         api_tags=api_tags,
         stored_at_observed=observed,
     )

@@ -17,7 +17,11 @@ validation, adapted). An op is an object with ``id`` (integer >= 0),
   ``messageId`` and ``error`` (strings), ``status``, ``partition`` and
   ``offset`` (integers); null counts as absent for each of these optional
   fields;
-* a nemesis invoke carries ``fault`` and ``kind`` (strings).
+* a nemesis invoke carries ``fault`` and ``kind`` (strings);
+* whatever its fields, no line nests deeper than :data:`MAX_DEPTH` (64)
+  levels and no integer in it is beyond 64 bits (:func:`line_problem`, the
+  rule every harness file keeps; the final reads apply it to their
+  untyped ``extra``).
 
 :func:`check_op` checks one op on its own, :class:`Pairing` the rules
 between ops; both raise :class:`Malformed` with a sentence that says what is
@@ -29,9 +33,12 @@ op's index). A malformed history is never reinterpreted: the run is
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import msgspec
 
 from wiber_harness.words import kind
 
@@ -46,8 +53,61 @@ _OPTIONAL_STR_SEND = ("conversation", "from", "to", "sender", "retry_of", "tag")
 _OPTIONAL_INT_DONE = ("status", "partition", "offset")
 
 
+MAX_DEPTH = 64  # no harness file nests deeper (docs/verdicts.md section 8)
+# a run of 19 digits may be an integer beyond 64 bits (2**63 has 19 digits); in a string
+# it is harmless, and only costs the exact check below
+LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
 class Malformed(ValueError):
     """One op, or a relation between ops, breaks a rule. The message has the fix."""
+
+
+def tree_problem(doc: object) -> str | None:
+    """None, or what breaks the rule of every harness document in ``doc``: nesting
+    deeper than :data:`MAX_DEPTH` levels, or an integer beyond 64 bits (checked
+    without recursion)."""
+    stack: list[tuple[object, int]] = [(doc, 0)]
+    while stack:
+        x, depth = stack.pop()
+        if isinstance(x, dict):
+            items: Iterable[object] = x.values()
+        elif isinstance(x, list):
+            items = x
+        elif _is_int(x) and not -INT64 <= x < INT64:  # type: ignore[operator]
+            return f"the integer {str(x)[:24]} is beyond 64 bits"
+        else:
+            continue
+        if depth + 1 > MAX_DEPTH:
+            return f"a value nests deeper than {MAX_DEPTH} levels"
+        stack.extend((v, depth + 1) for v in items)
+    return None
+
+
+def screen(raw: bytes) -> bool:
+    """Whether the JSON text ``raw`` might break :func:`tree_problem`'s rule: more
+    opening brackets than :data:`MAX_DEPTH`, or a run of 19 digits. False is
+    certain; True asks for :func:`line_problem`."""
+    return raw.count(b"[") + raw.count(b"{") > MAX_DEPTH or bool(LONG_DIGITS.search(raw))
+
+
+def line_problem(raw: bytes) -> str | None:
+    """None, or what breaks the nesting and 64-bit rule in the JSON text ``raw``.
+
+    Cheap for ordinary lines (:func:`screen`); a suspect one is decoded with
+    integers of any size kept exact (a JSON reader that turns a huge integer
+    into a float would hide it) and walked. Text that is not JSON is left to
+    the caller's JSON reader to refuse.
+    """
+    if not screen(raw):
+        return None
+    try:
+        doc = msgspec.json.decode(raw)
+    except RecursionError:
+        return f"a value nests deeper than {MAX_DEPTH} levels"
+    except msgspec.DecodeError:
+        return None
+    return tree_problem(doc)
 
 
 def _is_int(x: object) -> bool:
@@ -250,6 +310,8 @@ def validate_ops(ops: Iterable[OpLike]) -> None:
 
 __all__ = [
     "INT64",
+    "LONG_DIGITS",
+    "MAX_DEPTH",
     "MAX_TIME_NS",
     "NEMESIS",
     "OP_TYPES",
@@ -257,5 +319,8 @@ __all__ = [
     "OpLike",
     "Pairing",
     "check_op",
+    "line_problem",
+    "screen",
+    "tree_problem",
     "validate_ops",
 ]

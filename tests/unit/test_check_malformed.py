@@ -157,9 +157,9 @@ def test_binary_garbage(run: Path, name: str) -> None:
 
 
 def test_a_nul_byte_in_the_scenario_is_one_line(run: Path) -> None:
-    """Fuzz finding: PyYAML's reader error spans two lines."""
+    """Fuzz finding: PyYAML's reader error spans two lines; the bounded reader names the byte."""
     (run / "scenario.yaml").write_bytes(b"\x00" + (run / "scenario.yaml").read_bytes())
-    one_sentence(run_cli("check", str(run)), "scenario.yaml", "not valid YAML")
+    one_sentence(run_cli("check", str(run)), "scenario.yaml", "control character U+0000")
 
 
 def test_non_utf8_in_a_history_line(run: Path) -> None:
@@ -185,20 +185,23 @@ def test_a_huge_integer_time(run: Path) -> None:
     one_sentence(run_cli("check", str(run)), "history.jsonl:2:", "time")
 
 
-@pytest.mark.parametrize("depth", [1_000, 2_000, 100_000])
+@pytest.mark.parametrize("depth", [65, 100, 1_000, 2_000, 100_000])
 def test_deep_nesting_in_a_history_line(run: Path, tmp_path: Path, depth: int) -> None:
-    """Fuzz finding F4: check's columnar reader (msgspec) ran out of stack on a line
-    nested ~1,000 deep (a RecursionError: a traceback and exit 1 before the CLI's last
-    resort); report's line reader says which line."""
+    """Fuzz findings F4 and F1: check's columnar reader (msgspec) ran out of stack on a
+    line nested ~1,000 deep (a RecursionError: a traceback and exit 1 before the CLI's
+    last resort), and both readers took 65..1,024 levels where the rule is 64; now both
+    name the line."""
     h = lines(run / "history.jsonl")
     op = json.loads(h[1])
     op["value"]["note"] = "@@"
     h[1] = json.dumps(op).replace('"@@"', "[" * depth + "]" * depth)
     write_lines(run / "history.jsonl", h)
     out = tmp_path / "report"
-    if depth > 1024:
-        one_sentence(run_cli("report", str(run), "--out", str(out)), "history.jsonl:2:")
-    one_sentence(run_cli("check", str(run)), "history.jsonl", "nests too deep")
+    if depth > 1024 or depth == 65:
+        one_sentence(
+            run_cli("report", str(run), "--out", str(out)), "history.jsonl:2:", "deeper than 64"
+        )
+    one_sentence(run_cli("check", str(run)), "history.jsonl:2:", "nests deeper than 64 levels")
 
 
 @pytest.mark.parametrize("depth", [1_000, 100_000])

@@ -176,11 +176,6 @@ def _strict_json(path: Path, what: str) -> None:
     path.unlink()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding F1 for the lead (history.py/reads.py): nesting of 65..1024 levels in a "
-    "field the readers do not type is accepted; docs/verdicts.md section 8 says 64",
-)
 def test_history_nested_deeper_than_64_levels_is_malformed(pool: Pool, tmp_path: Path) -> None:
     run = copy_run(pool.runs[0], tmp_path / "run")
     lines = (run / HISTORY).read_text().split("\n")
@@ -206,11 +201,6 @@ def test_a_history_op_type_that_is_a_list_is_a_sentence_naming_the_line(
     assert o.code == 2 and "internal error" not in o.err and "history.jsonl:2:" in o.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding F6 for the lead (columns.py, reads_io.py): the msgspec readers skip "
-    "unknown keys without checking their UTF-8, so a line that is not JSON is accepted",
-)
 def test_a_history_line_with_invalid_utf8_in_a_key_is_malformed(pool: Pool, tmp_path: Path) -> None:
     run = copy_run(pool.runs[0], tmp_path / "run")
     raw = (run / HISTORY).read_bytes().split(b"\n")
@@ -219,11 +209,6 @@ def test_a_history_line_with_invalid_utf8_in_a_key_is_malformed(pool: Pool, tmp_
     assert run_cli("check", str(run)).code == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding F7 for the lead (reads_io.py): the fast decoder accepts a store "
-    "partition beyond 64 bits, which the strict decoder (the authority) refuses",
-)
 def test_a_store_partition_beyond_64_bits_is_malformed(pool: Pool, tmp_path: Path) -> None:
     run = copy_run(pool.runs[0], tmp_path / "run")
     p = run / READS
