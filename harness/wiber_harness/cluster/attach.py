@@ -53,7 +53,7 @@ from wiber_harness.cluster.attach_node import AttachNode, tcp_open
 from wiber_harness.cluster.attach_scope import RunScope
 from wiber_harness.cluster.backend import ClusterBackend
 from wiber_harness.cluster.base import ClusterConfig, Endpoints, read_delivery_logs
-from wiber_harness.cluster.common import http_ok, safe
+from wiber_harness.cluster.common import http_ok, safe, store_pings
 from wiber_harness.cluster.deployment import Deployment
 from wiber_harness.cluster.toxiproxy import ToxiproxyClient
 from wiber_harness.errors import ClusterError, FaultError
@@ -154,19 +154,7 @@ class AttachCluster(ClusterBackend[AttachNode]):
         return self._ready_check(name)()
 
     def _store_ready(self) -> bool:
-        import pymongo
-
-        try:
-            c: pymongo.MongoClient[dict[str, Any]]
-            with contextlib.closing(
-                pymongo.MongoClient(
-                    self.store_uri, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000
-                )
-            ) as c:
-                c.admin.command("ping")
-            return True
-        except Exception:
-            return False
+        return store_pings(self.store_uri, 1000)
 
     def _healthy(self, name: str) -> bool:
         return safe(self._ready_check(name))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from wiber_harness.cluster.common import quiet_logger
-from wiber_harness.cluster.kafka_observer import port_served
+from wiber_harness.cluster.kafka_observer import node_serving
 from wiber_harness.cluster.system_spec import SystemSpec
 from wiber_harness.errors import FaultError
 
@@ -46,7 +46,7 @@ class DeploymentKafka:
         self.spec = spec
         self._log = quiet_logger(log_dir / "harness-kafka-client.log")
         self._admin: Any = None
-        self._node_admins: dict[str, Any] = {}
+        self._node_admins: dict[int, Any] = {}
 
     def _conf(self, bootstrap: str) -> dict[str, Any]:
         return {"bootstrap.servers": bootstrap, "socket.timeout.ms": 3000, "logger": self._log}
@@ -70,25 +70,8 @@ class DeploymentKafka:
 
     def node_serving(self, address: str, broker_id: int) -> bool:
         """The broker answers metadata on its own listener ``address`` and lists itself."""
-        from confluent_kafka.admin import AdminClient
-
         host, _, port = address.rpartition(":")
-        if not port_served(int(port), host):
-            self._node_admins.pop(address, None)
-            return False
-        client = self._node_admins.get(address)
-        if client is None:
-            client = AdminClient(self._conf(address))
-            self._node_admins[address] = client
-        try:
-            md = client.list_topics(timeout=4)
-        except Exception:
-            self._node_admins.pop(address, None)
-            return False
-        if md.orig_broker_id != broker_id:
-            self._node_admins.pop(address, None)
-            return False
-        return broker_id in md.brokers
+        return node_serving(self._node_admins, broker_id, host, int(port), self._conf)
 
     def partitions(self, topic: str | None = None) -> int | None:
         """How many partitions the topic has (None: it does not exist or nothing answers)."""

@@ -54,6 +54,25 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def store_pings(uri: str, timeout_ms: int) -> bool:
+    """The MongoDB-wire store at ``uri`` answers ``ping`` within ``timeout_ms`` (any error: no)."""
+    import contextlib
+
+    import pymongo
+
+    try:
+        c: pymongo.MongoClient[dict[str, object]]
+        with contextlib.closing(
+            pymongo.MongoClient(
+                uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+            )
+        ) as c:
+            c.admin.command("ping")
+        return True
+    except Exception:
+        return False
+
+
 def safe(fn: Callable[[], object]) -> bool:
     """The truth of ``fn()``; False when it raises (a probe never throws)."""
     try:

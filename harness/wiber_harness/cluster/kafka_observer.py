@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,27 +56,7 @@ class KafkaObserver:
         probe fails and it falls back to protocol versions Kafka 4 no
         longer speaks).
         """
-        from confluent_kafka.admin import AdminClient
-
-        port = self.ports[node_id - 1]
-        if not port_served(port):
-            self._node_admins.pop(node_id, None)
-            return False
-        client = self._node_admins.get(node_id)
-        if client is None:
-            client = AdminClient(self._conf(f"{HOST}:{port}"))
-            self._node_admins[node_id] = client
-        try:
-            md = client.list_topics(timeout=4)
-        except Exception:
-            self._node_admins.pop(node_id, None)
-            return False
-        if md.orig_broker_id != node_id:
-            # librdkafka asked another broker it has learned of; only a fresh
-            # client's first request is sure to reach the bootstrap node
-            self._node_admins.pop(node_id, None)
-            return False
-        return node_id in md.brokers
+        return node_serving(self._node_admins, node_id, HOST, self.ports[node_id - 1], self._conf)
 
     def brokers_up(self) -> int:
         """How many brokers the cluster's metadata lists (0 when none answers)."""
@@ -149,6 +129,43 @@ class KafkaObserver:
             h.close()
 
 
+def node_serving(
+    clients: dict[Any, Any],
+    broker_id: int,
+    host: str,
+    port: int,
+    conf: Callable[[str], dict[str, Any]],
+) -> bool:
+    """The broker ``broker_id`` answers metadata on its own listener ``host:port`` and
+    lists itself. ``clients`` caches one AdminClient per broker id between calls.
+
+    A client is made only once the port is really served (:func:`port_served`)
+    and is dropped after any failure, and when the answer came from another
+    broker: librdkafka may ask any broker it has learned of, and only a fresh
+    client's first request is sure to reach the node; a client whose first
+    connection was cut (by docker-proxy) never recovers (its API version probe
+    fails and it falls back to protocol versions Kafka 4 no longer speaks).
+    """
+    from confluent_kafka.admin import AdminClient
+
+    if not port_served(port, host):
+        clients.pop(broker_id, None)
+        return False
+    client = clients.get(broker_id)
+    if client is None:
+        client = AdminClient(conf(f"{host}:{port}"))
+        clients[broker_id] = client
+    try:
+        md = client.list_topics(timeout=4)
+    except Exception:
+        clients.pop(broker_id, None)
+        return False
+    if md.orig_broker_id != broker_id:
+        clients.pop(broker_id, None)
+        return False
+    return broker_id in md.brokers
+
+
 def port_served(port: int, host: str = HOST, timeout: float = 0.5) -> bool:
     """Something behind a published port accepts connections.
 
@@ -168,4 +185,4 @@ def port_served(port: int, host: str = HOST, timeout: float = 0.5) -> bool:
         return False
 
 
-__all__ = ["KafkaObserver", "port_served"]
+__all__ = ["KafkaObserver", "node_serving", "port_served"]

@@ -49,7 +49,7 @@ from wiber_harness.cluster.commands import (
     store_argv,
     toxiproxy_argv,
 )
-from wiber_harness.cluster.common import HOST, free_ports, http_ok, port_open, safe
+from wiber_harness.cluster.common import HOST, free_ports, http_ok, port_open, safe, store_pings
 from wiber_harness.cluster.guards import Watchdog
 from wiber_harness.cluster.kafka_observer import KafkaObserver
 from wiber_harness.cluster.process import ManagedProcess, ProcessSpec, stop_all
@@ -336,19 +336,7 @@ class LocalCluster(ClusterBackend[ManagedProcess]):
         )
 
     def _store_ready(self) -> bool:
-        import pymongo
-
-        try:
-            c: pymongo.MongoClient[dict[str, Any]]
-            with contextlib.closing(
-                pymongo.MongoClient(
-                    self.store_uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500
-                )
-            ) as c:
-                c.admin.command("ping")
-            return True
-        except Exception:
-            return False
+        return store_pings(self.store_uri, 500)
 
     def _kafka_node_serving(self, node_id: int) -> bool:
         """The node's current process finished start-up and the cluster lists it.
