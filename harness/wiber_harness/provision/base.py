@@ -114,6 +114,15 @@ def write_marker(entry: Path, manifest: dict[str, int]) -> None:
     (entry / MARKER).write_text(json.dumps({"files": manifest}, indent=1, sort_keys=True))
 
 
+def swap_into_place(tmp: Path, entry: Path, manifest: dict[str, int]) -> None:
+    """Mark the finished build in ``tmp`` complete and make it the cache ``entry``,
+    replacing an old one (a half-built entry never carries the marker)."""
+    write_marker(tmp, manifest)
+    if entry.exists():
+        shutil.rmtree(entry)
+    tmp.rename(entry)
+
+
 def check_marker(entry: Path, manifest: dict[str, int], component: str) -> bool:
     """True if the entry is complete; False if absent; raise if present but damaged."""
     marker = entry / MARKER
@@ -161,5 +170,6 @@ __all__ = [
     "require_tool",
     "run_logged",
     "which",
+    "swap_into_place",
     "write_marker",
 ]

@@ -29,8 +29,8 @@ from wiber_harness.provision.base import (
     log_dir,
     manifest_of,
     run_logged,
+    swap_into_place,
     which,
-    write_marker,
 )
 from wiber_harness.provision.gotool import go_for
 
@@ -57,10 +57,7 @@ def _install_entry(entry: Path, binary: str, build: Callable[[Path], None]) -> P
             raise ProvisionError(
                 f"{entry.name}: the build finished without producing {binary}; see {log_dir()}"
             )
-        write_marker(tmp, manifest_of(tmp))
-        if entry.exists():
-            shutil.rmtree(entry)
-        tmp.rename(entry)
+        swap_into_place(tmp, entry, manifest_of(tmp))
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -73,28 +70,55 @@ def _cached(entry: Path, binary: str, component: str) -> Path | None:
     return None
 
 
+def _from_env(comp: str, var: str) -> Found | None:
+    """The binary the environment variable ``var`` names (it must be executable), or None."""
+    env = os.environ.get(var)
+    if not env:
+        return None
+    if not os.access(env, os.X_OK):
+        raise ProvisionError(
+            f"{comp}: {var}={env} is not an executable file; fix the path or unset it"
+        )
+    return Found(comp, Path(env), var)
+
+
+def _existing(
+    comp: str,
+    var: str,
+    name: str,
+    entry: Path,
+    version: str,
+    install: bool,
+    *,
+    cached_as: str | None = None,
+    usable: Callable[[Path], bool] = lambda p: True,
+) -> Found | None:
+    """A Go-built tool found where it already is, in this order: the variable ``var``,
+    ``name`` on the PATH (if ``usable``), the cache ``entry`` (binary ``cached_as``, by
+    default ``name``). None: it must be built; without ``install`` that is one sentence."""
+    named = _from_env(comp, var)
+    if named:
+        return named
+    on_path = which(name)
+    if on_path and usable(on_path):
+        return Found(comp, on_path, "PATH")
+    hit = _cached(entry, cached_as or name, comp)
+    if hit:
+        return Found(comp, hit, "cache", version)
+    if not install:
+        raise ProvisionError(
+            f"{comp}: not found ({var}, PATH, {entry}); run 'wiber-harness doctor --fix'"
+        )
+    return None
+
+
 def find_toxiproxy(*, install: bool = True) -> Found:
     """toxiproxy-server v2.12.0."""
     comp = "Toxiproxy"
-    env = os.environ.get("TOXIPROXY_BIN")
-    if env:
-        if not os.access(env, os.X_OK):
-            raise ProvisionError(
-                f"Toxiproxy: TOXIPROXY_BIN={env} is not an executable file; "
-                "fix the path or unset it"
-            )
-        return Found(comp, Path(env), "TOXIPROXY_BIN")
-    on_path = which("toxiproxy-server")
-    if on_path:
-        return Found(comp, on_path, "PATH")
     entry = cache_root() / f"toxiproxy-{TOXIPROXY_VERSION}"
-    hit = _cached(entry, "toxiproxy-server", comp)
-    if hit:
-        return Found(comp, hit, "cache", TOXIPROXY_VERSION)
-    if not install:
-        raise ProvisionError(
-            f"Toxiproxy: not found (TOXIPROXY_BIN, PATH, {entry}); run 'wiber-harness doctor --fix'"
-        )
+    found = _existing(comp, "TOXIPROXY_BIN", "toxiproxy-server", entry, TOXIPROXY_VERSION, install)
+    if found:
+        return found
     go, go_extra = go_for(TOXIPROXY_GO, comp, "TOXIPROXY_BIN")
     log = log_dir() / f"toxiproxy-{TOXIPROXY_VERSION}-build.log"
 
@@ -135,24 +159,19 @@ def _ferretdb_ok(path: Path) -> bool:
 def find_ferretdb(*, install: bool = True) -> Found:
     """FerretDB v1.24.2 (SQLite handler)."""
     comp = "FerretDB"
-    env = os.environ.get("FERRETDB_BIN")
-    if env:
-        if not os.access(env, os.X_OK):
-            raise ProvisionError(
-                f"FerretDB: FERRETDB_BIN={env} is not an executable file; fix the path or unset it"
-            )
-        return Found(comp, Path(env), "FERRETDB_BIN")
-    on_path = which("ferretdb")
-    if on_path and _ferretdb_ok(on_path):
-        return Found(comp, on_path, "PATH")
     entry = cache_root() / f"ferretdb-{FERRETDB_VERSION}"
-    hit = _cached(entry, "ferretdb-runner", comp)
-    if hit:
-        return Found(comp, hit, "cache", FERRETDB_VERSION)
-    if not install:
-        raise ProvisionError(
-            f"FerretDB: not found (FERRETDB_BIN, PATH, {entry}); run 'wiber-harness doctor --fix'"
-        )
+    found = _existing(
+        comp,
+        "FERRETDB_BIN",
+        "ferretdb",
+        entry,
+        FERRETDB_VERSION,
+        install,
+        cached_as="ferretdb-runner",
+        usable=_ferretdb_ok,
+    )
+    if found:
+        return found
     go, go_extra = go_for(FERRETDB_GO, comp, "FERRETDB_BIN")
     log = log_dir() / f"ferretdb-{FERRETDB_VERSION}-build.log"
     src = resources.files("wiber_harness.provision") / "ferretdb_runner"
@@ -184,13 +203,9 @@ def find_ferretdb(*, install: bool = True) -> Found:
 
 def find_mongod() -> Found | None:
     """A real mongod (MONGOD_BIN or PATH), or None."""
-    env = os.environ.get("MONGOD_BIN")
-    if env:
-        if not os.access(env, os.X_OK):
-            raise ProvisionError(
-                f"MongoDB: MONGOD_BIN={env} is not an executable file; fix the path or unset it"
-            )
-        return Found("MongoDB", Path(env), "MONGOD_BIN")
+    named = _from_env("MongoDB", "MONGOD_BIN")
+    if named:
+        return named
     p = which("mongod")
     return Found("MongoDB", p, "PATH") if p else None
 

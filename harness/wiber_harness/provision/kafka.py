@@ -30,8 +30,8 @@ from wiber_harness.provision.base import (
     manifest_of,
     require_tool,
     run_logged,
+    swap_into_place,
     which,
-    write_marker,
 )
 
 KAFKA_VERSION = "4.4.0"
@@ -144,10 +144,7 @@ def provision_kafka(version: str = KAFKA_VERSION) -> Path:
             raise ProvisionError(
                 f"Kafka: Maven finished but the broker or log4j jars are missing; see {log}"
             )
-        write_marker(tmp, manifest_of(libs, "*.jar"))
-        if entry.exists():
-            shutil.rmtree(entry)
-        tmp.rename(entry)
+        swap_into_place(tmp, entry, manifest_of(libs, "*.jar"))
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
