@@ -57,7 +57,7 @@ from wiber_harness.reads_strict import (
     floats,
     interned,
 )
-from wiber_harness.wellformed import INT64, MAX_DEPTH, tree_problem
+from wiber_harness.wellformed import INT64, LONG_NUMBER, MAX_DEPTH, tree_problem
 
 # --- writing -----------------------------------------------------------------------
 
@@ -126,7 +126,10 @@ def load(path: Path) -> FinalReads:
         raise CheckerError(
             f"{path}: cannot read the final reads ({e.strerror}); re-run the scenario"
         ) from e
-    fast = decode_fast(raw)
+    # a number of 19 digits anywhere may be an integer beyond 64 bits, which a typed float
+    # field would take: such a (rare) file is decoded exactly and walked, never fast
+    suspect = LONG_NUMBER.search(raw) is not None
+    fast = None if suspect else decode_fast(raw)
     if fast is not None:
         return fast
     try:  # msgspec keeps an integer of any size exact (orjson makes a float of it)
@@ -141,6 +144,9 @@ def load(path: Path) -> FinalReads:
             "re-run the scenario (or restore the file)"
         ) from None
     del raw
+    problem = tree_problem(d) if suspect else None
+    if problem is not None:
+        raise CheckerError(f"{path}: {problem}; re-run the scenario (or restore the file)")
     try:
         return decode_strict(d)
     except MalformedReads as e:

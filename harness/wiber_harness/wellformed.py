@@ -54,9 +54,11 @@ _OPTIONAL_INT_DONE = ("status", "partition", "offset")
 
 
 MAX_DEPTH = 64  # no harness file nests deeper (docs/verdicts.md section 8)
-# a run of 19 digits may be an integer beyond 64 bits (2**63 has 19 digits); in a string
-# it is harmless, and only costs the exact check below
-LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# a number of 19 digits or more may be an integer beyond 64 bits (2**63 has 19 digits). A
+# JSON number follows ':', ',' or '[' (and blanks); the same text inside a string (rare:
+# keys like "run-1796433729698439220-u1" have a '-' before the digits) only costs the
+# exact check below, never a verdict
+LONG_NUMBER = re.compile(rb"[:,\[][ \t\r\n]*-?[0-9]{19}")
 
 
 class Malformed(ValueError):
@@ -86,9 +88,9 @@ def tree_problem(doc: object) -> str | None:
 
 def screen(raw: bytes) -> bool:
     """Whether the JSON text ``raw`` might break :func:`tree_problem`'s rule: more
-    opening brackets than :data:`MAX_DEPTH`, or a run of 19 digits. False is
-    certain; True asks for :func:`line_problem`."""
-    return raw.count(b"[") + raw.count(b"{") > MAX_DEPTH or bool(LONG_DIGITS.search(raw))
+    opening brackets than :data:`MAX_DEPTH`, or a number of 19 digits or more.
+    False is certain; True asks for :func:`line_problem`."""
+    return raw.count(b"[") + raw.count(b"{") > MAX_DEPTH or bool(LONG_NUMBER.search(raw))
 
 
 def line_problem(raw: bytes) -> str | None:
@@ -310,7 +312,7 @@ def validate_ops(ops: Iterable[OpLike]) -> None:
 
 __all__ = [
     "INT64",
-    "LONG_DIGITS",
+    "LONG_NUMBER",
     "MAX_DEPTH",
     "MAX_TIME_NS",
     "NEMESIS",

@@ -386,3 +386,52 @@ def test_files_from_before_tags_read_as_untagged() -> None:
         assert got is not None
         assert list(got.store) == [StoredRecord("m", "k", "a:b", "a", 0, 1, 2, None)]
         assert got.api_tags == {} and got.stored_at_observed is False
+
+
+def test_a_real_shaped_history_takes_the_fast_path(tmp_path: Path) -> None:
+    """The screen for what msgspec skips (depth, 64 bits, UTF-8) must not send ordinary
+    histories to the slow reader: real keys carry the 19-digit run seed inside a string."""
+    from wiber_harness import columns
+
+    lines = [orjson.dumps({"schema": "wiber-history/1"})]
+    for i in range(1, 200):
+        value = {
+            "key": f"baseline-1796433729698439220-u{i % 7}-{i}",
+            "conversation": "u1:u2",
+            "from": "u1",
+            "to": "u2",
+            "sender": "u1",
+            "seq": i,
+            "intended": i * 1000,
+            "tag": f"u8z8mn-{i}",
+        }
+        lines.append(
+            orjson.dumps(
+                {
+                    "id": i,
+                    "type": "invoke",
+                    "f": "send",
+                    "process": "c1",
+                    "time": i * 1000,
+                    "value": value,
+                }
+            )
+        )
+        lines.append(
+            orjson.dumps(
+                {
+                    "id": i,
+                    "type": "ok",
+                    "f": "send",
+                    "process": "c1",
+                    "time": i * 1000 + 5,
+                    "value": {"messageId": f"m{i}", "partition": 0, "offset": i},
+                }
+            )
+        )
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    header = orjson.loads(lines[0])
+    assert header["schema"] == read_history(path)[0]["schema"]  # the authority accepts it
+    h = columns._fast(path)  # raises columns._Fallback if the screen refused it
+    assert len(h.sends.op_id) == 199

@@ -169,7 +169,7 @@ __all__ = [
     "manifest_of",
     "require_tool",
     "run_logged",
-    "which",
     "swap_into_place",
+    "which",
     "write_marker",
 ]
