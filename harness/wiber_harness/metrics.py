@@ -1,4 +1,7 @@
 """Metrics: latency histograms, throughput and phases of one run.
+Over 500 lines because this docstring is the one definition of every figure a
+report, a threshold and ``compare`` gate on, and each figure's code stays next
+to the others it shares phases and histograms with.
 
 Everything is computed from the history and the final reads (through the
 same :class:`~wiber_harness.checkers.analysis.Analysis` the checkers use),
