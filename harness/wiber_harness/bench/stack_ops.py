@@ -9,8 +9,9 @@ connections unless it says otherwise:
 * :func:`reset_store`: drop the messages collection and create it again
   with exactly the indexes the consumer creates (``wiber.store.Store.
   ensure_indexes``), so every measurement starts from the same, small
-  store and the harness's full reads stay cheap. Only while the consumers
-  are idle (after a drain) or stopped.
+  store and the harness's full reads stay cheap (another system's
+  collection is emptied, its indexes kept). Only while the consumers are
+  idle (after a drain) or stopped.
 * :func:`group_lag`: records the consumer group has not committed yet.
 * :func:`skip_group_to_end`: commit the group at the topic's end (the
   group must be empty: consumers stopped). The Kafka tools write records
@@ -42,6 +43,7 @@ from wiber.model import Message, conversation_id
 from wiber.settings import Settings, load_settings
 from wiber.store import Store, make_document
 from wiber_harness.cluster.base import Cluster
+from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
 from wiber_harness.errors import ClusterError
 from wiber_harness.workload.plan import content_for
 
@@ -69,7 +71,18 @@ def _store_for(
 
 
 def reset_store(cluster: Cluster) -> None:
-    """Drop the messages collection and recreate the consumer's indexes."""
+    """Drop the messages collection and recreate the consumer's indexes (Wiber); another
+    system's collection is emptied instead, keeping whatever indexes its consumer made."""
+    if cluster.spec != DEFAULT_SYSTEM:
+        spec = cluster.spec
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+            cluster.endpoints().store, serverSelectionTimeoutMS=5000, socketTimeoutMS=60000
+        )
+        try:
+            client[spec.db][spec.collection].delete_many({})
+        finally:
+            client.close()
+        return
     st = _store_for(cluster)
     try:
         st.coll.drop()
