@@ -74,6 +74,10 @@ def sink(b: BenchRun) -> None:
         b.say(f"sink: not applicable ({d.not_applicable['sink_stored_per_s']})")
         stack_ops.skip_group_to_end(c)  # the references' records are not the consumers'
         stack_ops.start_consumers(c)
+        # as Wiber's, which have drained the sink's backlogs by now: joined, partitions assigned
+        b.attempt(
+            "consumer group join", stack_ops.wait_group_stable, c, len(c.node_names("consumer"))
+        )
         stack_ops.reset_store(c)
         return
     for rep in range(cfg.repetitions):

@@ -257,6 +257,31 @@ def start_consumers(cluster: Cluster, timeout: float = 90.0) -> float:
     return time.monotonic() - t0
 
 
+def wait_group_stable(cluster: Cluster, members: int, timeout: float = 90.0) -> float:
+    """Wait until the consumer group is Stable with ``members`` members (partitions
+    assigned); seconds waited. A consumer "ready once started" (its profile's ``ready =
+    "none"``) has not joined yet when it is ready."""
+    from confluent_kafka import ConsumerGroupState
+    from confluent_kafka.admin import AdminClient
+
+    group = cluster.spec.group
+    admin = AdminClient(_kafka_conf(cluster))
+    t0 = time.monotonic()
+    seen = "unknown"
+    while time.monotonic() - t0 < timeout:
+        try:
+            d = admin.describe_consumer_groups([group])[group].result(timeout=10)
+            seen = f"{d.state.name}, {len(d.members)} members"
+            if d.state == ConsumerGroupState.STABLE and len(d.members) >= members:
+                return time.monotonic() - t0
+        except Exception as e:  # not known yet: nobody joined
+            seen = f"{type(e).__name__}: {e}"
+        time.sleep(0.25)
+    raise ClusterError(
+        f"group {group} not stable with {members} members after {timeout:.0f} s ({seen})"
+    )
+
+
 def proxied_store_uris(cluster: Cluster) -> list[str]:
     """The consumers' own Toxiproxy hops to the store, as MongoDB URIs, in consumer order."""
     proxies = cluster.toxiproxy.proxies()
@@ -402,5 +427,6 @@ __all__ = [
     "stop_consumers",
     "stored_count",
     "stored_times",
+    "wait_group_stable",
     "wiber_settings",
 ]
