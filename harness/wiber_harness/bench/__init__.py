@@ -27,7 +27,12 @@ on the same cluster in the same run. The modules' docstrings are the specs:
   figure (computed by :mod:`~wiber_harness.bench.figures`);
   :mod:`~wiber_harness.bench.html`, :mod:`~wiber_harness.bench.plots`: the
   report;
-* :mod:`~wiber_harness.bench.stats`: value (median) and spread (MAD).
+* :mod:`~wiber_harness.bench.stats`: value (median) and spread (MAD);
+* :mod:`~wiber_harness.bench.applicability`: which figures apply to which
+  system (``bench --system PROFILE.toml`` measures any pipeline with a
+  profile); :mod:`~wiber_harness.bench.store_poll`: stored times for a
+  pipeline that stores none; :mod:`~wiber_harness.bench.versus`: several
+  systems side by side (``versus.json``).
 """
 
 from wiber_harness.bench.config import BenchConfig

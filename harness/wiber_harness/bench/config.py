@@ -30,7 +30,13 @@ Sizes and their meaning:
 * ``profile`` / ``profile_s``: py-spy on the API and a consumer while the
   pipeline holds its maximum rate, and on a consumer draining a backlog;
 * ``checkers_ops``: size of the synthetic history the checkers are timed
-  on (0: skipped).
+  on (0: skipped);
+* ``system`` / ``system_path``: the pipeline measured (its
+  :class:`~wiber_harness.cluster.system_spec.SystemSpec`, Wiber's own by
+  default) and the profile it was loaded from (None: the built-in spec);
+  what applies to it: :mod:`wiber_harness.bench.applicability`;
+  ``store_poll_s``: how often the store is polled during a load for a
+  pipeline that stores no write time (:mod:`wiber_harness.bench.store_poll`).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from wiber_harness.bench.measure import Bounds
+from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.errors import HarnessError
 
 
@@ -81,6 +88,9 @@ class BenchConfig:
     profile_s: float = 15.0
     checkers_ops: int = 1_000_000
     settings: dict[str, str] = field(default_factory=dict)
+    system: SystemSpec = DEFAULT_SYSTEM
+    system_path: str | None = None
+    store_poll_s: float = 0.02
 
     @classmethod
     def preset(cls, out_dir: Path, quick: bool = False, **overrides: Any) -> BenchConfig:
@@ -124,6 +134,7 @@ class BenchConfig:
             "e2el_seconds",
             "raw_seconds",
             "sink_seconds",
+            "store_poll_s",
         ):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be > 0")
@@ -150,7 +161,9 @@ class BenchConfig:
             raise HarnessError("bench configuration: " + "; ".join(problems))
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = asdict(replace(self, system=DEFAULT_SYSTEM))
+        d["system"] = {"name": self.system.name, "path": self.system_path}
+        d.pop("system_path")
         d["out_dir"] = str(self.out_dir)
         d["levels"] = list(self.levels)
         return d

@@ -127,7 +127,17 @@ class BenchRun:
             payload_size=cfg.payload_size,
             conversations=cfg.conversations,
             read_back=read_back,
+            poll_s=cfg.store_poll_s,
         )
+
+    def applies(self, figure: str) -> bool:
+        """Whether ``figure`` applies to the system measured (bench.applicability)."""
+        return figure not in self.data.not_applicable
+
+    @property
+    def paths(self) -> tuple[PathKind, ...]:
+        """The pipeline paths this system serves: per message, and batch when it has a route."""
+        return tuple(k for k in PATHS if k == "single" or self.applies("batch_ingest_max_per_s"))
 
     def path_data(self, kind: PathKind) -> PathData:
         return self.data.single if kind == "single" else self.data.batch

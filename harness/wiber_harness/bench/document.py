@@ -48,6 +48,14 @@ this document alone. :class:`BenchData` is what a run measured;
   each phase took), ``profiles``, ``checkers``: the raw measurements.
 * ``load_average``: the machine's load averages at start, at end, and the
   1-minute figure's min / mean / max over every measurement.
+* ``system``: the pipeline measured: ``name``, ``path`` (the profile it
+  was loaded from; null: Wiber's built-in spec), ``e2e_time_source``
+  (where a stored message's time comes from) and ``not_applicable``
+  (figure name -> why it does not apply to this system,
+  :mod:`wiber_harness.bench.applicability`). A figure or context entry
+  that does not apply carries the same reason as ``not_applicable`` and
+  no samples; it is never a failed or a made-up measurement, and it does
+  not count as missing.
 * ``promises``: broken promises seen while benchmarking (acknowledged
   messages lost or stored twice): the gate fails on any.
 * ``problems``: measurements that failed (a figure missing its samples says
@@ -65,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 from wiber_harness import __version__
+from wiber_harness.bench.applicability import e2e_time_source, is_wiber
 from wiber_harness.bench.config import BenchConfig
 from wiber_harness.bench.figures import Samples, broken_promises, context_figures, ratio_figures
 from wiber_harness.bench.floor import WrkResult
@@ -113,6 +122,8 @@ class BenchData:
     load_start: tuple[float, float, float] = (0.0, 0.0, 0.0)
     cluster_start_s: float | None = None
     phases: dict[str, float] = field(default_factory=dict)
+    # figure name -> why it does not apply to the system measured (bench.applicability)
+    not_applicable: dict[str, str] = field(default_factory=dict)
 
     def note_load(self, phase: str) -> None:
         self.load_samples.append((phase, os.getloadavg()[0]))
@@ -129,9 +140,18 @@ def build_document(d: BenchData, finished_at: dt.datetime | None = None) -> dict
     s = Samples.of(d)
     loads = [v for _, v in d.load_samples]
     end = os.getloadavg()
+    na = d.not_applicable
+    name = cfg.system.name
+    title = "Wiber benchmark" if is_wiber(cfg.system) else f"Benchmark of {name}"
     return {
         "schema": BENCH_SCHEMA,
-        "title": "Wiber benchmark" + (" (quick)" if cfg.quick else ""),
+        "title": title + (" (quick)" if cfg.quick else ""),
+        "system": {
+            "name": name,
+            "path": cfg.system_path,
+            "e2e_time_source": e2e_time_source(cfg.system, cfg.store_poll_s),
+            "not_applicable": dict(sorted(na.items())),
+        },
         "quick": cfg.quick,
         "started_at": d.started_at.isoformat(),
         "finished_at": finished_at.isoformat(),
@@ -151,8 +171,8 @@ def build_document(d: BenchData, finished_at: dt.datetime | None = None) -> dict
             "mean1": round(sum(loads) / len(loads), 2) if loads else None,
             "max1": round(max(loads), 2) if loads else None,
         },
-        "figures": ratio_figures(d, s),
-        "context": context_figures(d, s),
+        "figures": [mark_not_applicable(f, na.get(f["name"])) for f in ratio_figures(d, s)],
+        "context": {k: mark_not_applicable(v, na.get(k)) for k, v in context_figures(d, s).items()},
         "references": {
             "record_size": d.record_size,
             "producer_performance": {
@@ -173,6 +193,20 @@ def build_document(d: BenchData, finished_at: dt.datetime | None = None) -> dict
         "checkers": d.checkers,
         "promises": broken_promises(d),
         "problems": d.problems,
+    }
+
+
+def mark_not_applicable(figure: dict[str, Any], reason: str | None) -> dict[str, Any]:
+    """``figure`` as it is when it does not apply (``reason``): no samples, the reason said."""
+    if reason is None:
+        return figure
+    return {
+        **figure,
+        "value": None,
+        "spread": None,
+        "samples": [],
+        "n": 0,
+        "not_applicable": reason,
     }
 
 
@@ -223,4 +257,11 @@ def load_document(path: Path) -> dict[str, Any]:
     return doc
 
 
-__all__ = ["BenchData", "PathData", "build_document", "load_document", "write_document"]
+__all__ = [
+    "BenchData",
+    "PathData",
+    "build_document",
+    "load_document",
+    "mark_not_applicable",
+    "write_document",
+]

@@ -65,6 +65,7 @@ class FloorServer:
     watchdog: Watchdog
     host: str = "127.0.0.1"
     port: int = 0
+    system: SystemSpec = DEFAULT_SYSTEM  # whose API command line the floor copies
     proc: ManagedProcess | None = field(default=None, init=False)
 
     @property
@@ -82,7 +83,7 @@ class FloorServer:
         spec = ProcessSpec(
             "floor",
             "floor",
-            floor_argv(self.host, self.port),
+            floor_argv(self.host, self.port, self.system),
             self.directory / "floor.log",
             address=self.url,
         )

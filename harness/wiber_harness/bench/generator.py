@@ -194,9 +194,10 @@ class GeneratorPool:
         spec: LoadSpec,
         api: ApiProfile | None = None,
         on_start: Callable[[], None] | None = None,
+        clock: Clock | None = None,
     ) -> LoadRun:
         """One load (see the module docstring); ``on_start`` is called once every worker was
-        told to go."""
+        told to go; ``clock``: the load's clock (default: a new one)."""
         if spec.processes != self.processes:
             raise WorkloadError(
                 f"generator: the pool has {self.processes} processes, the load wants "
@@ -205,7 +206,7 @@ class GeneratorPool:
         if not self._procs:
             self.start()
         self._n += 1
-        clock = Clock()
+        clock = clock or Clock()
         paths: list[tuple[Path, Path]] = []
         for w, p in enumerate(self._procs):
             hist = self.workdir / f"history-{self._n}-g{w}.jsonl"

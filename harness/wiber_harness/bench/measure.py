@@ -6,8 +6,8 @@ A *target* is where load goes and how it is read back:
 * :class:`PipelineTarget`: the API(s) of the running stack, per-message
   (``batch=0``) or batched; after the load it waits for the pipeline to
   drain (:func:`wiber_harness.end_phase.drain`: everything acknowledged
-  stored, group lag 0), reads the store (only this load's documents, by
-  their idempotency-key prefix), and resets the store for the next load
+  stored, group lag 0), reads the store (only this load's documents), and
+  resets the store for the next load
   (:func:`~wiber_harness.bench.stack_ops.reset_store`).
 
 :meth:`measure` returns a :class:`Measure` computed by the harness's own
@@ -36,6 +36,13 @@ metrics (:func:`wiber_harness.metrics.summary` over one
   ``max_backlog_growth`` x rate per second, and the pipeline drained.
   ``why`` names each bound the load broke (ingest bounds first).
 
+The store read keeps only this load's documents (:func:`load_filter`: by
+idempotency-key prefix, or by the tags' nonces for a pipeline that stores
+no key). A pipeline that stores no write time has the store polled during
+the load (:class:`~wiber_harness.bench.store_poll.StorePoller`, every
+``poll_s``; its counts in ``generator["store_poll"]``), and the first
+sighting of each document is its stored time.
+
 With ``read_back=False`` a :class:`PipelineTarget` neither drains nor
 reads the store (the bench stops the consumers for its ingest-only
 searches): ``e2e``, ``backlog_growth``, ``lost`` are None and ``held`` is
@@ -54,12 +61,15 @@ import numpy as np
 
 from wiber_harness.bench.generator import GeneratorPool, LoadRun, LoadSpec
 from wiber_harness.bench.stack_ops import reset_store
+from wiber_harness.bench.store_poll import StorePoller
 from wiber_harness.checkers.analysis import OK, Analysis
 from wiber_harness.checkers.delivery import delivery_from
+from wiber_harness.clock import Clock
 from wiber_harness.cluster.base import Cluster
-from wiber_harness.end_phase import drain, read_store
+from wiber_harness.end_phase import StoreWatch, drain, observed_times, read_store
 from wiber_harness.metrics import summary
-from wiber_harness.reads import FinalReads
+from wiber_harness.reads import FinalReads, StoredRecord
+from wiber_harness.workload.tag import nonce_for
 
 Kind = Literal["floor", "single", "batch"]
 NS = 1_000_000_000
@@ -275,6 +285,7 @@ class PipelineTarget:
     conversations: int = 50
     drain_timeout: float = 120.0
     read_back: bool = True
+    poll_s: float = 0.02  # store poll while loading, for a pipeline that stores no write time
     kind: Kind = "single"
     on_start: Callable[[], None] | None = None
     _n: int = 0
@@ -296,20 +307,66 @@ class PipelineTarget:
             run_id=run_id,
             processes=self.pool.processes,
         )
-        load = self.pool.run(spec, self.cluster.spec.api, self.on_start)
-        if not self.read_back:
-            return measure_run(load, self.kind, tag, None, self.bounds)
-        drained, drain_s, _ = drain(self.cluster, load.ops, timeout=self.drain_timeout, settle=8.0)
-        records = [
-            r
-            for r in read_store(self.cluster, load.clock)
-            if r.key is not None and r.key.startswith(run_id)
-        ]
+        clock = Clock()
+        watch = StoreWatch(clock)
+        poller = None
+        on_start = self.on_start
+        if self.read_back and observed_times(self.cluster):
+            # no stored write time: the stored time is the first sighting (store_poll)
+            poller = StorePoller(self.cluster, watch, self.poll_s)
+            on_start = _both(self.on_start, poller.start)
+        try:
+            load = self.pool.run(spec, self.cluster.spec.api, on_start, clock=clock)
+            if not self.read_back:
+                return measure_run(load, self.kind, tag, None, self.bounds)
+            drained, drain_s, _ = drain(
+                self.cluster, load.ops, timeout=self.drain_timeout, settle=8.0, watch=watch
+            )
+        finally:
+            if poller is not None:
+                poller.stop()
+        ours = load_filter(run_id, spec.processes)
+        records = [r for r in read_store(self.cluster, load.clock, watch) if ours(r)]
         reads = FinalReads(store=records, drained=drained, drain_s=drain_s)
         try:
-            return measure_run(load, self.kind, tag, reads, self.bounds, drained, drain_s)
+            m = measure_run(load, self.kind, tag, reads, self.bounds, drained, drain_s)
+            if poller is not None:
+                m.generator["store_poll"] = poller.to_dict()
+            return m
         finally:
             reset_store(self.cluster)
 
 
-__all__ = ["Bounds", "FloorTarget", "Kind", "Measure", "PipelineTarget", "Target", "measure_run"]
+def _both(first: Callable[[], None] | None, second: Callable[[], None]) -> Callable[[], None]:
+    def call() -> None:
+        if first is not None:
+            first()
+        second()
+
+    return call
+
+
+def load_filter(run_id: str, processes: int) -> Callable[[StoredRecord], bool]:
+    """Whether a stored record is one of this load's: its idempotency key starts with the
+    load's run id, or (a pipeline that stores no key) its tag carries one of the nonces of
+    the load's generator workers (each worker's run id is ``{run_id}-g{w}``)."""
+    nonces = {nonce_for(f"{run_id}-g{w}") for w in range(processes)}
+
+    def ours(r: StoredRecord) -> bool:
+        if r.key is not None:
+            return r.key.startswith(run_id)
+        return r.tag is not None and r.tag.partition("-")[0] in nonces
+
+    return ours
+
+
+__all__ = [
+    "Bounds",
+    "FloorTarget",
+    "Kind",
+    "Measure",
+    "PipelineTarget",
+    "Target",
+    "load_filter",
+    "measure_run",
+]

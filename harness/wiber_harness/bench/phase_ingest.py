@@ -17,10 +17,15 @@ back to back:
 * :func:`ingest` ``batch``: ``POST /messages/batch``, likewise;
 * :func:`end_to_end_latency`: EndToEndLatency through the API's proxied
   bootstrap (later runs about ``e2el_seconds`` of round trips).
+
+The floor and the batch path are measured only when they apply to the
+system (:mod:`wiber_harness.bench.applicability`); the floor runs under the
+system's own API command line.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +47,23 @@ def ingest_and_references(b: BenchRun) -> None:
     d.record_size = round(kt.write_payload_file(payload, 5000, cfg.payload_size), 1)
     sizes = {"proxied": cfg.pp_records, "direct": cfg.pp_records, "e2el": cfg.e2el_records}
     assert b.watchdog is not None
-    with FloorServer(b.work / "floor", b.watchdog) as srv:
-        b.say(f"HTTP floor at {srv.url} (pid {srv.pid})")
+    with contextlib.ExitStack() as stack:
+        url = None
+        if b.applies("api_ingest_efficiency"):
+            srv = stack.enter_context(FloorServer(b.work / "floor", b.watchdog, system=c.spec))
+            url = srv.url
+            b.say(f"HTTP floor at {srv.url} (pid {srv.pid})")
         for rep in range(cfg.repetitions):
-            with b.phase("floor"):
-                floor_round(b, srv.url, rep)
+            if url is not None:
+                with b.phase("floor"):
+                    floor_round(b, url, rep)
             with b.phase("ingest-single"):
                 ingest(b, "single", rep)
             with b.phase("kafka"):
                 producer_performance(b, rep, tools, log4j, payload, sizes)
-            with b.phase("ingest-batch"):
-                ingest(b, "batch", rep)
+            if "batch" in b.paths:
+                with b.phase("ingest-batch"):
+                    ingest(b, "batch", rep)
             with b.phase("kafka"):
                 end_to_end_latency(b, rep, tools, log4j, sizes)
     d.generator_processes = b.processes

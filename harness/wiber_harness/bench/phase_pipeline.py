@@ -5,7 +5,9 @@
   (:func:`raw_inserts`, consumers still stopped), then the consumers drain
   a pre-filled backlog of about ``sink_seconds`` (:func:`sink_records`,
   :mod:`wiber_harness.bench.sink`); the consumers keep running afterwards,
-  the group at the topic's end and the store empty.
+  the group at the topic's end and the store empty. For a system the sink
+  does not apply to (:mod:`wiber_harness.bench.applicability`) only the
+  raw insert is measured.
 * :func:`end_to_end`, per path: the maximum sustainable rate with the
   consumers keeping up (steps from the smaller of the ingest maximum and
   the sink's capacity, ``e2e_searches`` times), then latency runs at
@@ -26,6 +28,8 @@ from wiber_harness.bench.stats import median
 def raw_inserts(b: BenchRun, rep: int) -> None:
     cfg, d = b.cfg, b.data
     for with_view, into in ((False, d.raw), (True, d.raw_view)):
+        if with_view and not b.applies("raw_insert_with_view_per_s"):
+            continue
         label = "raw insert" + (" + view" if with_view else "")
         prev = median(r.docs_per_s for r in into if r is not None)
         n = cfg.raw_docs if prev is None else clamp(prev * cfg.raw_seconds, 2000, cfg.raw_docs * 10)
@@ -62,6 +66,20 @@ def sink_records(b: BenchRun) -> int:
 
 def sink(b: BenchRun) -> None:
     cfg, d, c = b.cfg, b.data, b.c
+    if not b.applies("sink_stored_per_s"):
+        # the raw insert reference still applies: the same store, the same documents
+        for rep in range(cfg.repetitions):
+            with b.phase("raw"):
+                raw_inserts(b, rep)
+        b.say(f"sink: not applicable ({d.not_applicable['sink_stored_per_s']})")
+        stack_ops.skip_group_to_end(c)  # the references' records are not the consumers'
+        stack_ops.start_consumers(c)
+        # as Wiber's, which have drained the sink's backlogs by now: joined, partitions assigned
+        b.attempt(
+            "consumer group join", stack_ops.wait_group_stable, c, len(c.node_names("consumer"))
+        )
+        stack_ops.reset_store(c)
+        return
     for rep in range(cfg.repetitions):
         if rep:
             stack_ops.stop_consumers(c)

@@ -2,7 +2,8 @@
 
 * :func:`profiles` (``profile``): py-spy on the API and a consumer while
   each path holds its end-to-end maximum, a second after the generator's
-  workers were told to go; then on a consumer draining a pre-filled backlog.
+  workers were told to go (each path the system serves); then on a consumer
+  draining a pre-filled backlog (only where the sink applies).
   Each profile carries the CPU every process of the stack used over the same
   window (``stack_cores``) and what the load achieved.
 * :func:`checkers` (``checkers_ops``): check_all + summary timed on a
@@ -16,7 +17,7 @@ import threading
 import time
 
 from wiber_harness.bench import stack_ops
-from wiber_harness.bench.context import PATHS, BenchRun
+from wiber_harness.bench.context import BenchRun
 from wiber_harness.bench.profiling import CpuMeter, Profiler
 from wiber_harness.bench.sink import measure_sink
 from wiber_harness.bench.stats import median
@@ -25,7 +26,7 @@ from wiber_harness.bench.stats import median
 def profiles(b: BenchRun) -> None:
     cfg, d, c = b.cfg, b.data, b.c
     pdir = b.out / "profiles"
-    for kind in PATHS:
+    for kind in b.paths:
         pdata = b.path_data(kind)
         msr = median(s.rate for s in pdata.e2e)
         if not msr:
@@ -61,6 +62,8 @@ def profiles(b: BenchRun) -> None:
                     "e2e_p99_ms": (m.e2e or {}).get("p99"),
                 }
             d.profiles.append(s)
+    if not b.applies("sink_stored_per_s"):
+        return
     sink_rate = median(r.stored_per_s for r in d.sink if r is not None) or 2000.0
     records = max(cfg.sink_records, int(sink_rate * (cfg.profile_s + 4)))
     stack_ops.stop_consumers(c)

@@ -9,8 +9,9 @@ connections unless it says otherwise:
 * :func:`reset_store`: drop the messages collection and create it again
   with exactly the indexes the consumer creates (``wiber.store.Store.
   ensure_indexes``), so every measurement starts from the same, small
-  store and the harness's full reads stay cheap. Only while the consumers
-  are idle (after a drain) or stopped.
+  store and the harness's full reads stay cheap (another system's
+  collection is emptied, its indexes kept). Only while the consumers are
+  idle (after a drain) or stopped.
 * :func:`group_lag`: records the consumer group has not committed yet.
 * :func:`skip_group_to_end`: commit the group at the topic's end (the
   group must be empty: consumers stopped). The Kafka tools write records
@@ -42,6 +43,7 @@ from wiber.model import Message, conversation_id
 from wiber.settings import Settings, load_settings
 from wiber.store import Store, make_document
 from wiber_harness.cluster.base import Cluster
+from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
 from wiber_harness.errors import ClusterError
 from wiber_harness.workload.plan import content_for
 
@@ -69,7 +71,18 @@ def _store_for(
 
 
 def reset_store(cluster: Cluster) -> None:
-    """Drop the messages collection and recreate the consumer's indexes."""
+    """Drop the messages collection and recreate the consumer's indexes (Wiber); another
+    system's collection is emptied instead, keeping whatever indexes its consumer made."""
+    if cluster.spec != DEFAULT_SYSTEM:
+        spec = cluster.spec
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+            cluster.endpoints().store, serverSelectionTimeoutMS=5000, socketTimeoutMS=60000
+        )
+        try:
+            client[spec.db][spec.collection].delete_many({})
+        finally:
+            client.close()
+        return
     st = _store_for(cluster)
     try:
         st.coll.drop()
@@ -244,6 +257,31 @@ def start_consumers(cluster: Cluster, timeout: float = 90.0) -> float:
     return time.monotonic() - t0
 
 
+def wait_group_stable(cluster: Cluster, members: int, timeout: float = 90.0) -> float:
+    """Wait until the consumer group is Stable with ``members`` members (partitions
+    assigned); seconds waited. A consumer "ready once started" (its profile's ``ready =
+    "none"``) has not joined yet when it is ready."""
+    from confluent_kafka import ConsumerGroupState
+    from confluent_kafka.admin import AdminClient
+
+    group = cluster.spec.group
+    admin = AdminClient(_kafka_conf(cluster))
+    t0 = time.monotonic()
+    seen = "unknown"
+    while time.monotonic() - t0 < timeout:
+        try:
+            d = admin.describe_consumer_groups([group])[group].result(timeout=10)
+            seen = f"{d.state.name}, {len(d.members)} members"
+            if d.state == ConsumerGroupState.STABLE and len(d.members) >= members:
+                return time.monotonic() - t0
+        except Exception as e:  # not known yet: nobody joined
+            seen = f"{type(e).__name__}: {e}"
+        time.sleep(0.25)
+    raise ClusterError(
+        f"group {group} not stable with {members} members after {timeout:.0f} s ({seen})"
+    )
+
+
 def proxied_store_uris(cluster: Cluster) -> list[str]:
     """The consumers' own Toxiproxy hops to the store, as MongoDB URIs, in consumer order."""
     proxies = cluster.toxiproxy.proxies()
@@ -389,5 +427,6 @@ __all__ = [
     "stop_consumers",
     "stored_count",
     "stored_times",
+    "wait_group_stable",
     "wiber_settings",
 ]

@@ -6,9 +6,14 @@ the *same* run (the machine is shared and its load moves; ratios cancel
 most of that). Phases, in order:
 
 1. **Start** one :class:`~wiber_harness.cluster.local.LocalCluster` (3
-   brokers, the store, Toxiproxy, the API, the consumers) for the whole
-   bench, and the HTTP floor (:mod:`wiber_harness.bench.endpoint` under the
-   API's uvicorn command line) beside it.
+   brokers, the store, Toxiproxy, the API, the consumers of the system
+   measured: ``cfg.system``, Wiber's own by default, any pipeline with a
+   system profile otherwise) for the whole bench, and the HTTP floor
+   (:mod:`wiber_harness.bench.endpoint` under the API's uvicorn command
+   line) beside it. Decide what applies to the system
+   (:func:`decide_applicability`, :mod:`wiber_harness.bench.applicability`):
+   a figure that does not is recorded as such, with the reason, and its
+   measurements are skipped.
 2. **Ingest and references**, consumers stopped (nothing but the measured
    client writes the topic or the store), ``repetitions`` rounds, each
    measuring the two sides of a ratio back to back:
@@ -56,8 +61,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from wiber_harness.bench.applicability import batch_reason, floor_reason, not_applicable
 from wiber_harness.bench.config import BenchConfig
-from wiber_harness.bench.context import PATHS, BenchRun, Say, load_text
+from wiber_harness.bench.context import BenchRun, Say, load_text
 from wiber_harness.bench.document import build_document, write_document
 from wiber_harness.bench.html import write_bench_html
 from wiber_harness.bench.phase_ingest import ingest_and_references
@@ -79,10 +87,15 @@ class BenchResult:
 
     @property
     def exit_code(self) -> int:
-        """1 a promise was broken, 2 a gated figure has fewer than 2 samples, else 0."""
+        """1 a promise was broken, 2 a gated figure that applies to the system has fewer than
+        2 samples, else 0."""
         if self.document.get("promises"):
             return 1
-        if any(int(f.get("n", 0)) < 2 for f in self.document.get("figures", [])):
+        if any(
+            int(f.get("n", 0)) < 2
+            for f in self.document.get("figures", [])
+            if not f.get("not_applicable")
+        ):
             return 2
         return 0
 
@@ -99,18 +112,20 @@ def run_bench(cfg: BenchConfig, say: Say | None = None) -> BenchResult:
             consumers=cfg.consumers,
             apis=1,
             settings=dict(cfg.settings),
+            system=cfg.system,
         )
     )
     try:
         with b.phase("start"):
-            b.say("starting the local stack")
+            b.say(f"starting the local stack ({cfg.system.name})")
             b.cluster.start()
         b.data.cluster_start_s = round(b.data.phases["start"], 1)
         b.say(f"stack ready in {b.data.cluster_start_s} s (load average {load_text()})")
+        decide_applicability(b)
         ingest_and_references(b)
         with b.phase("sink"):
             sink(b)
-        for kind in PATHS:
+        for kind in b.paths:
             with b.phase(f"e2e-{kind}"):
                 end_to_end(b, kind)
         if cfg.profile:
@@ -126,6 +141,24 @@ def run_bench(cfg: BenchConfig, say: Say | None = None) -> BenchResult:
         with b.phase("checkers"):
             checkers(b)
     return _write(b)
+
+
+def decide_applicability(b: BenchRun) -> None:
+    """What does not apply to the system measured, and why (bench.applicability): the
+    batch route is asked once with an empty batch, before any load."""
+    spec = b.c.spec
+    route = spec.api.batch_route
+    status, error = None, None
+    try:
+        r = httpx.post(b.c.endpoints().api + route, json={spec.api.batch_field: []}, timeout=10.0)
+        status = r.status_code
+    except httpx.HTTPError as e:
+        error = f"{type(e).__name__}: {e}"
+    b.data.not_applicable = not_applicable(
+        spec, batch=batch_reason(route, status, error), floor=floor_reason(spec)
+    )
+    for name, why in sorted(b.data.not_applicable.items()):
+        b.say(f"{name}: not applicable to {spec.name} ({why})")
 
 
 def _write(b: BenchRun) -> BenchResult:

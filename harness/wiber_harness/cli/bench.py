@@ -4,21 +4,38 @@
 ``DIR/bench.json`` (``wiber-bench/1``: gate it with ``wiber-harness
 compare BASELINE DIR``) and ``DIR/bench.html``; ``--profile`` adds py-spy
 profiles under ``DIR/profiles/``. ``--from-json BENCH_JSON`` only renders
-the report of a stored ``bench.json`` again (no cluster). Exit codes: 0
-every gated ratio measured; 1 a promise was broken while benchmarking
-(an acknowledged message lost or stored twice); 2 the bench could not
-measure a gated ratio (fewer than 2 samples) or could not run.
+the report of a stored ``bench.json`` again (no cluster).
+
+``--system PROFILE.toml`` benchmarks another pipeline (any system profile,
+validated like ``run --system``: a bad one exits 2 before anything starts)
+on the same references; figures that do not apply to it are recorded as
+not applicable, with the reason (:mod:`wiber_harness.bench.applicability`).
+Given more than once, each system is benchmarked in turn on a stack of its
+own into ``DIR/<name>/``, and ``DIR/versus.json`` puts every later system
+beside the first (:mod:`wiber_harness.bench.versus`):
+``--system tests/tutorial/tutorial.toml --system profiles/wiber.toml``
+gives Wiber's figures as multiples of the tutorial's.
+
+Exit codes (the worst over the systems): 0 every gated ratio that applies
+measured; 1 a promise was broken while benchmarking (an acknowledged
+message lost or stored twice); 2 the bench could not measure a gated ratio
+that applies (fewer than 2 samples) or could not run.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from wiber_harness.cli import cli
-from wiber_harness.cli._common import parse_sets, progress, say, sets_option
+from wiber_harness.cli._common import load_system, parse_sets, progress, say, sets_option
+from wiber_harness.cluster.system_spec import SystemSpec
 from wiber_harness.verdict import EXIT_UNKNOWN
+
+if TYPE_CHECKING:
+    from wiber_harness.bench import BenchConfig, BenchResult
 
 
 @cli.command("bench")
@@ -76,6 +93,20 @@ from wiber_harness.verdict import EXIT_UNKNOWN
     help="Time the checkers on a synthetic history of this many ops (0: skip; "
     "default 1,000,000, quick 0).",
 )
+@click.option(
+    "--e2e-searches",
+    type=click.IntRange(min=1),
+    default=None,
+    help="End-to-end max-rate searches per path (default 2, quick 1; 2 gives a spread).",
+)
+@click.option(
+    "--system",
+    "system_profiles",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="System profile (TOML) of the pipeline to benchmark (default: Wiber's own). "
+    "Repeat it to benchmark each in turn and compare them with the first (versus.json).",
+)
 @sets_option("Extra system setting (env).")
 @click.option(
     "--from-json",
@@ -95,18 +126,22 @@ def bench_cmd(
     generator_processes: int | None,
     profile: bool,
     checkers_ops: int | None,
+    e2e_searches: int | None,
+    system_profiles: tuple[Path, ...],
     sets: tuple[str, ...],
     from_json: Path | None,
 ) -> int:
     """Benchmark the pipeline against Kafka's own tools and the store; ratios in bench.json."""
     from dataclasses import replace
 
-    from wiber_harness.bench import BenchConfig, build_bench_report, run_bench
+    from wiber_harness.bench import BenchConfig, build_bench_report
 
     if from_json is not None:
         page = build_bench_report(from_json, out)
         say(f"report: {page}")
         return 0
+    systems = _systems(system_profiles)  # every profile checked before anything starts
+    settings = [parse_sets(sets, spec) for _, spec in systems]
     cfg = BenchConfig.preset(
         out,
         quick=quick,
@@ -115,7 +150,7 @@ def bench_cmd(
         generator_processes=generator_processes,
         profile=profile or None,
         checkers_ops=checkers_ops,
-        settings=parse_sets(sets, None),
+        e2e_searches=e2e_searches,
     )
     if ack_p99_bound_ms is not None or e2e_p99_bound_ms is not None:
         b = cfg.bounds
@@ -127,16 +162,59 @@ def bench_cmd(
                 e2e_p99_ms=e2e_p99_bound_ms or b.e2e_p99_ms,
             ),
         )
+    results = []
+    for (path, spec), sets_ in zip(systems, settings, strict=True):
+        one = replace(
+            cfg,
+            out_dir=out / spec.name if len(systems) > 1 else out,
+            system=spec,
+            system_path=None if path is None else str(path),
+            settings=sets_,
+        )
+        if len(systems) > 1:
+            say(f"== {spec.name} ({path}) into {one.out_dir}")
+        results.append(_one(one))
+    if len(systems) > 1:
+        from wiber_harness.bench.versus import versus_document, versus_lines, write_versus
+
+        vs = versus_document([(str(r.out_dir), r.document) for r in results])
+        say("")
+        for line in versus_lines(vs):
+            say(line)
+        say(f"versus.json: {write_versus(vs, out)}")
+    code = max(r.exit_code for r in results)
+    return EXIT_UNKNOWN if code == 2 else code
+
+
+def _systems(paths: tuple[Path, ...]) -> list[tuple[Path | None, SystemSpec]]:
+    """(profile path, spec) per --system (Wiber's own when none); names must differ, as
+    each system's results go into a folder named after it."""
+    systems: list[tuple[Path | None, SystemSpec]] = [(p, load_system(p)) for p in paths]
+    if not systems:
+        return [(None, load_system(None))]
+    names = [s.name for _, s in systems]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise click.UsageError(
+            f"--system: the profiles name the same system ({', '.join(dup)}) more than once; "
+            "each system's results go into a folder named after it, so give each once"
+        )
+    return systems
+
+
+def _one(cfg: BenchConfig) -> BenchResult:
+    """Benchmark one system and say its figures."""
+    from wiber_harness.bench import run_bench
+
     result = run_bench(cfg, say=progress)
     doc = result.document
     say("")
+    say(f"{doc['title']}: system {doc['system']['name']} ({doc['system']['path'] or 'built in'})")
     for f in doc["figures"]:
-        v, sp = f.get("value"), f.get("spread")
-        shown = "-" if v is None else f"{v:.3g}" + (f" ± {sp:.2g}" if sp is not None else "")
-        say(
-            f"{f['name']:<26} {shown:>14}  ({f['direction']} is better; samples "
-            f"{', '.join(f'{x:.3g}' for x in f['samples']) or 'none'})"
-        )
+        say(f"{f['name']:<26} {_shown(f)}")
+    for name, why in doc["system"]["not_applicable"].items():
+        if name not in {f["name"] for f in doc["figures"]}:
+            say(f"{name:<26} not applicable to this system ({why})")
     la = doc["load_average"]
     say(
         f"load average: start {la['start']}, end {la['end']}, "
@@ -149,8 +227,19 @@ def bench_cmd(
     say(f"bench.json: {result.bench_json}")
     if result.bench_html is not None:
         say(f"report: {result.bench_html}")
-    code = result.exit_code
-    return EXIT_UNKNOWN if code == 2 else code
+    return result
+
+
+def _shown(f: dict[str, Any]) -> str:
+    """One gated figure as the terminal shows it."""
+    if f.get("not_applicable"):
+        return f"not applicable to this system ({f['not_applicable']})"
+    v, sp = f.get("value"), f.get("spread")
+    shown = "-" if v is None else f"{v:.3g}" + (f" ± {sp:.2g}" if sp is not None else "")
+    return (
+        f"{shown:>14}  ({f['direction']} is better; samples "
+        f"{', '.join(f'{x:.3g}' for x in f['samples']) or 'none'})"
+    )
 
 
 __all__ = ["bench_cmd"]

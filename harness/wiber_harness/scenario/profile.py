@@ -5,8 +5,9 @@ Kafka topic -> consumer(s) -> MongoDB-wire store, reads back through the
 API) once a profile says how to start its processes and what it calls
 things. :func:`load_profile` turns a profile into a
 :class:`~wiber_harness.cluster.system_spec.SystemSpec`; ``wiber-harness run
---system PROFILE.toml`` uses it. ``profiles/wiber.toml`` is this project's
-own pipeline and loads to exactly :data:`DEFAULT_SYSTEM`.
+--system PROFILE.toml`` uses it, and so does ``bench --system``.
+``profiles/wiber.toml`` is this project's own pipeline and loads to
+exactly :data:`DEFAULT_SYSTEM`.
 
 Format (every key is optional unless marked ``*``; a missing key takes
 Wiber's value, printed here; unknown keys and tables are errors)::
