@@ -94,8 +94,15 @@ def test_down_refuses_a_pid_that_was_reused(
 
 
 def test_down_on_a_file_whose_process_has_ended_says_no_stack_runs(tmp_path: Path) -> None:
-    p = subprocess.Popen([sys.executable, "-c", "pass"])
-    rec = identity.record(p.pid) or {"pid": p.pid, "create_time": 1.0, "cmdline": ["x"]}
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    # a process read right after fork may not show its command line yet (an empty one is
+    # no identity at all): read until it does, as the harness reads its own, long running
+    rec = identity.record(p.pid)
+    deadline = time.monotonic() + 10
+    while (rec is None or "-c" not in rec["cmdline"]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+        rec = identity.record(p.pid)
+    assert rec is not None and "-c" in rec["cmdline"], rec
     p.wait(10)
     d = state_file(tmp_path / "s", {"supervisor_pid": p.pid, "supervisor": rec})
     o = invoke("down", "--dir", str(d))
