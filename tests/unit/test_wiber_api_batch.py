@@ -93,7 +93,9 @@ def same(raw: bytes, header_key: str | None, s: Settings = S) -> None:
 GOOD = {"fromUser": "alice", "toUser": "bob", "content": "hi"}
 
 users = st.one_of(
-    st.sampled_from(["alice", "bob", "a.b@c+d", "x" * 10, "x" * 11, "", "a:b", "é", "a\n"]),
+    st.sampled_from(
+        ["alice", "bob", "a.b@c+d", "x" * 10, "x" * 11, "", "a:b", "é", "a\n", "a\nb", "\n"]
+    ),
     st.text(max_size=12),
     st.integers(),
     st.none(),
@@ -143,7 +145,8 @@ def test_prepare_batch_answers_as_the_per_item_path(
     same(body, header)
 
 
-valid_users = st.text(st.sampled_from("abz09._@+-"), min_size=1, max_size=10)
+# Mostly valid names; a newline inside one must not pass for two names.
+valid_users = st.text(st.sampled_from("abz09._@+-\n"), min_size=1, max_size=10)
 valid_items = st.fixed_dictionaries(
     {
         "fromUser": valid_users,
@@ -184,6 +187,8 @@ def test_valid_batches_get_the_per_item_ids_and_records(
         b'{"messages":[{"content":"c","fromUser":"a","toUser":"b"'
         + b',"content":"c"' * 80
         + b"}]}",
+        b'{"messages":[{"fromUser":"alice","toUser":"ali\\nce","content":"c"}]}',
+        b'{"messages":[{"fromUser":"a\\n","toUser":"b","content":"c"}]}',
         b"{" + b" " * 100_000 + b"}",
         b"",
     ],

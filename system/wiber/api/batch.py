@@ -176,7 +176,7 @@ def _decode(raw: bytes | bytearray, limits: RouteLimits, max_batch: int) -> _Col
 
 @lru_cache(maxsize=8)
 def _users_pattern(max_len: int) -> re.Pattern[str]:
-    """Names of 1..max_len USER_PATTERN characters, joined by newlines (not one of them)."""
+    """Names of 1..max_len USER_PATTERN characters, joined by newlines (not one of those)."""
     one = rf"[A-Za-z0-9._@+\-]{{1,{max_len}}}"
     return re.compile(rf"{one}(?:\n{one})*")
 
@@ -189,8 +189,13 @@ def _all_valid(
     s: Settings,
 ) -> bool:
     """True only when ``validate_item`` finds nothing in any item (False: look closer)."""
-    # check_user: 1..max_user_len characters, each matching USER_PATTERN.
-    if _users_pattern(s.max_user_len).fullmatch("\n".join([*froms, *tos])) is None:
+    # check_user: 1..max_user_len characters, each matching USER_PATTERN. The
+    # newline that separates the names must not come from inside one of them.
+    names = [*froms, *tos]
+    joined = "\n".join(names)
+    if joined.count("\n") != len(names) - 1:
+        return False
+    if _users_pattern(s.max_user_len).fullmatch(joined) is None:
         return False
     # check_content: non-empty, valid Unicode, at most max_content_bytes of UTF-8.
     if min(map(len, contents)) == 0:
