@@ -18,7 +18,12 @@ from typing import Any
 from wiber import failpoints
 from wiber.api.batch import PreparedBatch
 from wiber.api.runtime import BatchSender, Runtime
-from wiber.metrics import API_INFLIGHT, API_PRODUCE_OUTCOMES, API_PRODUCE_SECONDS
+from wiber.metrics import (
+    API_INFLIGHT,
+    API_PRODUCE_OUTCOMES,
+    API_PRODUCE_SECONDS,
+    observe_many,
+)
 from wiber.model import Message, encode_record
 from wiber.producer import Delivered, NotSent, OutcomeUnknown
 
@@ -86,9 +91,7 @@ async def produce_batch(
         )
     finally:
         API_INFLIGHT.dec(n)
-        took = time.perf_counter() - t0
-        for _ in range(n):
-            API_PRODUCE_SECONDS.observe(took)
+        observe_many(API_PRODUCE_SECONDS, time.perf_counter() - t0, n)
     out: list[tuple[int, dict[str, Any]]] = []
     counts = {"acked": 0, "not_sent": 0, "unknown": 0}
     for i, d in enumerate(outcomes):
