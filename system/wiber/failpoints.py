@@ -256,6 +256,12 @@ class Registry:
             self._rebuild()
 
     # --- hitting ----------------------------------------------------------------
+    def armed(self, name: str) -> bool:
+        """Whether a rule for ``name`` is set now (counts no hit; a hit may still not act)."""
+        self._check_file()
+        with self._lock:
+            return name in self._rules
+
     def decide(self, name: str) -> Rule | None:
         """Count a hit of ``name``; the rule to act on now, or None."""
         self._check_file()
@@ -321,6 +327,11 @@ async def ahit(name: str) -> None:
         await asyncio.sleep(HANG_S)
     else:
         _act_sync(rule)
+
+
+def armed(name: str) -> bool:
+    """Whether ``hit(name)`` could act now; False means every hit would pass untouched."""
+    return REGISTRY.active and REGISTRY.armed(name)
 
 
 def configure(env_spec: str = "", file: Path | None = None) -> None:

@@ -30,9 +30,12 @@ Promises:
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -67,6 +70,38 @@ def derive_message_id(from_user: str, key: str | None) -> str:
     if key is None:
         return str(uuid.uuid4())
     return str(uuid.uuid5(NAMESPACE, f"{from_user}\x00{key}"))
+
+
+# uuid5(NAMESPACE, name) hashes NAMESPACE.bytes + name: the namespace part, hashed once.
+_NS_SHA1 = hashlib.sha1(NAMESPACE.bytes, usedforsecurity=False)
+# The RFC 4122 version and variant bits, as uuid.UUID(..., version=N) sets them.
+_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_V4 = (4 << 76) | (0x8000 << 48)
+_V5 = (5 << 76) | (0x8000 << 48)
+
+
+def derive_message_ids(from_users: Sequence[str], keys: Sequence[str | None]) -> list[str]:
+    """``derive_message_id`` of each (sender, key) pair: the same strings, in one pass.
+
+    The ids of a batch without a ``UUID`` object per id, and with one
+    ``os.urandom`` for all the keyless ones (uuid4 reads 16 bytes per id).
+    """
+    rand = os.urandom(16 * sum(k is None for k in keys))
+    out: list[str] = []
+    r = 0
+    frm = int.from_bytes
+    ns = _NS_SHA1.copy
+    for from_user, key in zip(from_users, keys, strict=True):
+        if key is None:
+            n = frm(rand[r : r + 16]) & _KEEP | _V4
+            r += 16
+        else:
+            h = ns()
+            h.update(f"{from_user}\x00{key}".encode())
+            n = frm(h.digest()[:16]) & _KEEP | _V5
+        x = f"{n:032x}"
+        out.append(f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}")
+    return out
 
 
 def check_user(value: str, max_len: int) -> str | None:
@@ -210,6 +245,7 @@ __all__ = [
     "check_user",
     "conversation_id",
     "derive_message_id",
+    "derive_message_ids",
     "direction_key",
     "encode_record",
     "now_iso",

@@ -6,6 +6,9 @@ Promises:
   acknowledged the record (``acks=all`` + idempotence by default, so the
   write is on every in-sync replica, at most once per produce call, in
   order per partition).
+* ``send_batch()`` keeps these promises for each of its records, in one
+  call: a list of outcomes (``Delivered``, ``NotSent`` or
+  ``OutcomeUnknown``, never raised), one per record, in record order.
 * ``send()`` raises ``NotSent`` only when the record surely never reached
   Kafka: ``produce()`` itself refused it (local queue full, producer
   closed or broken). The API answers 503 (+ Retry-After) then.
@@ -28,8 +31,9 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -170,6 +174,51 @@ class KafkaBridge:
         finally:
             self.in_flight -= 1
 
+    async def send_batch(
+        self, topic: str, records: Sequence[tuple[bytes, bytes]], timeout_s: float
+    ) -> list[Delivered | NotSent | OutcomeUnknown]:
+        """Produce ``(key, value)`` records in order; each one's outcome, as ``send`` has it.
+
+        The records are handed to librdkafka in list order in one go (no
+        suspension between them, so records of one key keep their order),
+        each with a delivery callback into one shared slot list, and the
+        call returns when the last report arrived or ``timeout_s`` passed
+        (the records still unreported are then ``OutcomeUnknown``).
+        """
+        n = len(records)
+        producer = self._producer
+        if producer is None or self._stopping:
+            return [NotSent("the Kafka producer is not running")] * n
+        reports = _BatchReports(asyncio.get_running_loop().create_future(), n)
+        report = reports.report
+        produce = producer.produce
+        queued = 0
+        for i, (key, value) in enumerate(records):
+            try:
+                produce(topic, value=value, key=key, on_delivery=partial(report, i))
+            except BufferError:
+                reports.refused(i, NotSent("the producer's local queue is full"))
+                continue
+            except KafkaException as e:
+                reports.refused(i, NotSent(f"produce refused the record: {e.args[0]}"))
+                continue
+            except RuntimeError as e:  # producer closed underneath us
+                reports.refused(i, NotSent(f"produce refused the record: {e}"))
+                continue
+            queued += 1
+        if queued:
+            self.in_flight += queued
+            if self._wake is not None:
+                self._wake.set()
+            try:
+                await asyncio.wait_for(reports.done, timeout=max(0.0, timeout_s))
+            except TimeoutError:  # wait_for cancelled reports.done: late reports are dropped
+                late = OutcomeUnknown(f"no acknowledgement from Kafka within {timeout_s:.1f}s")
+                reports.results = [late if r is None else r for r in reports.results]
+            finally:
+                self.in_flight -= queued
+        return [r if r is not None else OutcomeUnknown("no report") for r in reports.results]
+
     # --- readiness ----------------------------------------------------------------
     def check_metadata(self, topic: str, timeout_s: float) -> str | None:
         """Blocking (run it in a thread): None when every partition has a leader, else why not."""
@@ -239,13 +288,48 @@ class KafkaBridge:
 def _resolve(fut: asyncio.Future[Delivered], err: KafkaError | None, msg: Any) -> None:
     if fut.done():
         return  # the request already gave up (timeout): it answered 504
-    if err is None:
-        fut.set_result(Delivered(msg.partition(), msg.offset()))
+    out = _outcome(err, msg)
+    if isinstance(out, Delivered):
+        fut.set_result(out)
     else:
-        # Even _PURGE_QUEUE is not "never sent": a record re-queued for a
-        # retry after a timed-out attempt is purged from the queue too, and
-        # that attempt may have been written. Only produce() refusals are sure.
-        fut.set_exception(OutcomeUnknown(f"delivery failed: {err.str()}"))
+        fut.set_exception(out)
+
+
+def _outcome(err: KafkaError | None, msg: Any) -> Delivered | OutcomeUnknown:
+    """What one delivery report says: the position, or that the outcome is unknown."""
+    if err is None:
+        return Delivered(msg.partition(), msg.offset())
+    # Even _PURGE_QUEUE is not "never sent": a record re-queued for a
+    # retry after a timed-out attempt is purged from the queue too, and
+    # that attempt may have been written. Only produce() refusals are sure.
+    return OutcomeUnknown(f"delivery failed: {err.str()}")
+
+
+class _BatchReports:
+    """The delivery reports of one ``send_batch``: one slot per record, one future for all."""
+
+    __slots__ = ("done", "left", "results")
+
+    def __init__(self, done: asyncio.Future[None], n: int) -> None:
+        self.done = done
+        self.left = n
+        self.results: list[Delivered | NotSent | OutcomeUnknown | None] = [None] * n
+
+    def refused(self, i: int, e: NotSent) -> None:
+        self.results[i] = e
+        self._one_less()
+
+    def report(self, i: int, err: KafkaError | None, msg: Any) -> None:
+        # Runs inside poll() on the event loop thread (see _poll_task).
+        if self.done.done():
+            return  # the request already gave up (timeout): those records answered 504
+        self.results[i] = _outcome(err, msg)
+        self._one_less()
+
+    def _one_less(self) -> None:
+        self.left -= 1
+        if self.left == 0 and not self.done.done():
+            self.done.set_result(None)
 
 
 __all__ = ["Delivered", "KafkaBridge", "NotSent", "OutcomeUnknown", "producer_config"]

@@ -68,11 +68,11 @@ holds about one body's size more, one body at a time.
 
 Modules: ``runtime`` (the parts' protocols, the Runtime, the lifespan),
 ``messages`` and ``ops`` (the routers), ``bodies`` (request models and
-rules), ``limits`` (per-route body caps, the body budget), ``shape`` (the
-bounded structure count before parsing), ``produce`` (outcome -> status),
-``errors`` (the error shape and handlers), ``answers`` (the answers'
-shapes, for OpenAPI), ``middleware`` (request metrics, reading and
-capping bodies).
+rules), ``batch`` (a batch body to records in one pass), ``limits``
+(per-route body caps, the body budget), ``shape`` (the bounded structure
+count before parsing), ``produce`` (outcome -> status), ``errors`` (the
+error shape and handlers), ``answers`` (the answers' shapes, for
+OpenAPI), ``middleware`` (request metrics, reading and capping bodies).
 """
 
 from __future__ import annotations

@@ -4,9 +4,11 @@ Promise: ``parse_message`` and ``parse_batch`` turn raw bytes into a model
 or an ``ApiError`` (400 when the bytes are not JSON, 422 naming each bad
 field), and parse nothing larger than ``wiber.api.shape.check_shape``
 lets through; ``parse_batch`` refuses a batch of the wrong length before
-it validates any item. Unknown fields are ignored (and bounded by the
-shape check and the route's byte cap). ``validate_item`` lists every rule
-a message breaks (never raises) and settles its idempotency key;
+it validates any item (``screen_batch`` is its checks on the raw bytes,
+``parse_screened_batch`` the rest, for the batch route's fast path).
+Unknown fields are ignored (and bounded by the shape check and the
+route's byte cap). ``validate_item`` lists every rule a message breaks
+(never raises) and settles its idempotency key;
 ``parse_cursor`` accepts only ``P:O`` in ASCII digits (``O`` may be
 ``-1``) naming a position the store can query. The POST routes parse
 their bodies with these instead of FastAPI's body parameters (see
@@ -99,6 +101,12 @@ def parse_message(raw: bytes | bytearray, limits: RouteLimits) -> MessageIn:
 
 def parse_batch(raw: bytes | bytearray, limits: RouteLimits, max_batch: int) -> BatchIn:
     """The body of ``POST /messages/batch``: size, shape, JSON, length, then items."""
+    screen_batch(raw, limits, max_batch)
+    return parse_screened_batch(raw, max_batch)
+
+
+def screen_batch(raw: bytes | bytearray, limits: RouteLimits, max_batch: int) -> None:
+    """The checks on a batch's raw bytes, before any parsing: size (413), then shape (422)."""
     # Every item is an object, so a batch of n items has at least n + 1 "{"
     # (more when strings hold some): an upper bound on n, counted in C.
     most = max(raw.count(b"{") - 1, 1)
@@ -114,6 +122,10 @@ def parse_batch(raw: bytes | bytearray, limits: RouteLimits, max_batch: int) -> 
         limits.batch_values,
         f"a batch is 1 to {max_batch} messages of at most {VALUES_PER_MESSAGE} each",
     )
+
+
+def parse_screened_batch(raw: bytes | bytearray, max_batch: int) -> BatchIn:
+    """A batch that passed ``screen_batch``: JSON (400), length, then items (422)."""
     try:
         doc = from_json(raw, allow_inf_nan=False)
     except ValueError as e:
@@ -248,5 +260,7 @@ __all__ = [
     "parse_body",
     "parse_cursor",
     "parse_message",
+    "parse_screened_batch",
+    "screen_batch",
     "validate_item",
 ]

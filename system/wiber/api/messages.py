@@ -3,7 +3,10 @@
 Promise: the statuses, bodies and headers of these routes are the ones the
 ``wiber.api`` docstring lists. A request is validated completely before
 anything is sent (a batch with one bad item sends nothing), and every
-request is bounded by ``WIBER_REQUEST_TIMEOUT_S``.
+request is bounded by ``WIBER_REQUEST_TIMEOUT_S``. A batch is prepared
+in one pass (``wiber.api.batch``) and, when the bridge can and no API
+failpoint is armed, sent in one ``send_batch`` call (``produce_batch``);
+otherwise item by item, like ``POST /messages``: the answers are the same.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from wiber import failpoints
 from wiber.api.answers import RESPONSES
+from wiber.api.batch import prepare_batch
 from wiber.api.bodies import (
     CURSOR_DOC,
     LIMIT_DOC,
@@ -24,14 +29,13 @@ from wiber.api.bodies import (
     MessageIn,
     body_doc,
     check_header_key,
-    parse_batch,
     parse_cursor,
     parse_message,
     validate_item,
 )
 from wiber.api.errors import ApiError, Detail, invalid, json_response
 from wiber.api.middleware import take_body
-from wiber.api.produce import RETRY_AFTER_S, produce
+from wiber.api.produce import RETRY_AFTER_S, produce, produce_batch
 from wiber.api.runtime import Runtime, runtime_of
 from wiber.model import Message, check_user, conversation_id
 from wiber.settings import Settings
@@ -70,38 +74,26 @@ async def post_message(request: Request) -> Response:
 )
 async def post_batch(request: Request) -> Response:
     rt = runtime_of(request)
-    body = parse_batch(await take_body(request), rt.limits, rt.settings.max_batch)
+    raw = await take_body(request)
     idempotency_key = request.headers.get("idempotency-key")
     deadline = time.monotonic() + rt.settings.request_timeout_s
-    msgs = _batch_messages(body, idempotency_key, rt.settings)
-    # Tasks start in item order and each reaches produce() before its first
-    # suspension, so items of one conversation enter Kafka in batch order.
-    outcomes = await asyncio.gather(*(produce(rt, m, deadline) for m in msgs))
+    batch = prepare_batch(raw, rt.limits, rt.settings, idempotency_key)
+    sender = rt.batch_sender
+    if sender is not None and not any(failpoints.armed(p) for p in _API_POINTS):
+        outcomes = await produce_batch(rt, sender, batch, deadline)
+    else:
+        # Item by item, each through its failpoints. Tasks start in item order
+        # and each reaches produce() before its first suspension, so items of
+        # one conversation enter Kafka in batch order.
+        msgs = batch.messages()
+        outcomes = await asyncio.gather(*(produce(rt, m, deadline) for m in msgs))
     results = [{"index": i, "status": st, **b} for i, (st, b) in enumerate(outcomes)]
     all_ok = all(st == 201 for st, _ in outcomes)
     headers = {"Retry-After": RETRY_AFTER_S} if any(st == 503 for st, _ in outcomes) else None
     return json_response(201 if all_ok else 207, {"results": results}, headers)
 
 
-def _batch_messages(body: BatchIn, idempotency_key: str | None, s: Settings) -> list[Message]:
-    """The batch's messages, each with its key; the 422 if any item is bad.
-
-    ``parse_batch`` already refused a batch of the wrong length.
-    """
-    check_header_key(idempotency_key, s)
-    msgs: list[Message] = []
-    problems: list[Detail] = []
-    for i, item in enumerate(body.messages):
-        hk = f"{idempotency_key}:{i}" if idempotency_key is not None else None
-        if item.clientMessageId is not None:
-            hk = None  # the item's own key wins over the derived one
-        key, p = validate_item(item, hk, s, f"body.messages[{i}].")
-        problems.extend(p)
-        if not p:
-            msgs.append(Message.new(item.fromUser, item.toUser, item.content, key))
-    if problems:
-        raise invalid(problems)
-    return msgs
+_API_POINTS = ("api.before_produce", "api.after_ack_before_response")
 
 
 @router.get("/messages/{user1}/{user2}", responses=RESPONSES["get_conversation"])

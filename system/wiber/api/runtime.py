@@ -12,7 +12,9 @@ Promises:
   process's ``BodyBudget``, both derived from the settings.
 * The routes depend only on the ``ProducerBridge`` and ``ConversationStore``
   protocols, which ``wiber.producer.KafkaBridge`` and ``wiber.store.Store``
-  satisfy, and so do the unit tests' fakes.
+  satisfy, and so do the unit tests' fakes. A bridge that is also a
+  ``BatchSender`` (``KafkaBridge``) is ``Runtime.batch_sender``; the batch
+  route sends item by item through ``send`` when there is none.
 """
 
 from __future__ import annotations
@@ -20,18 +22,18 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, runtime_checkable
 
 from fastapi import FastAPI, Request
 
 from wiber import failpoints
 from wiber.api.limits import BodyBudget, RouteLimits
 from wiber.logs import setup_logging
-from wiber.producer import Delivered, KafkaBridge
+from wiber.producer import Delivered, KafkaBridge, NotSent, OutcomeUnknown
 from wiber.settings import Settings, SettingsError, load_settings
 from wiber.store import Store
 
@@ -52,6 +54,17 @@ class ProducerBridge(Protocol):
 
     def check_metadata(self, topic: str, timeout_s: float, /) -> str | None:
         """Blocking: None when every partition of ``topic`` has a leader, else why not."""
+        ...
+
+
+@runtime_checkable
+class BatchSender(Protocol):
+    """A bridge that sends a batch in one call (``KafkaBridge.send_batch``); optional."""
+
+    async def send_batch(
+        self, topic: str, records: Sequence[tuple[bytes, bytes]], timeout_s: float, /
+    ) -> list[Delivered | NotSent | OutcomeUnknown]:
+        """Each record's outcome, in order, as ``send`` has it (never raises them)."""
         ...
 
 
@@ -81,10 +94,13 @@ class Runtime:
     )
     limits: RouteLimits = field(init=False)
     budget: BodyBudget = field(init=False)
+    batch_sender: BatchSender | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.limits = RouteLimits.of(self.settings)
         self.budget = BodyBudget(self.settings.api_body_budget_bytes)
+        b = self.bridge
+        self.batch_sender = b if isinstance(b, BatchSender) else None
 
 
 @dataclass(frozen=True)
@@ -160,6 +176,7 @@ def _die(sentence: str) -> NoReturn:
 
 
 __all__ = [
+    "BatchSender",
     "ConversationStore",
     "Given",
     "ProducerBridge",
