@@ -195,12 +195,13 @@ def test_the_app_requirements_are_the_pipelines_dependencies() -> None:
     dist_of = {
         "confluent_kafka": "confluent-kafka",
         "prometheus_client": "prometheus-client",
+        "pydantic_core": "pydantic",  # installed with pydantic
         "pydantic_settings": "pydantic-settings",
         "starlette": "fastapi",
     }
     stdlib = set(sys.stdlib_module_names) | {"wiber"}
     imported = set()
-    for f in (REPO / "system" / "wiber").glob("*.py"):
+    for f in (REPO / "system" / "wiber").rglob("*.py"):  # subpackages too (api/, consumer/)
         for m in re.finditer(r"^(?:from|import) ([a-zA-Z_]+)", f.read_text(), re.M):
             if m.group(1) not in stdlib:
                 imported.add(dist_of.get(m.group(1), m.group(1)))
