@@ -44,12 +44,12 @@ from wiber_harness.history import SCHEMA, Op, read_history
 from wiber_harness.memory import prefer_mmap, trim
 from wiber_harness.wellformed import (
     INT64,
-    LONG_NUMBER,
     MAX_DEPTH,
     MAX_TIME_NS,
     NEMESIS,
     Malformed,
     check_op,
+    has_long_number,
 )
 
 F64 = npt.NDArray[np.float64]
@@ -289,11 +289,12 @@ def _suspect(chunk: memoryview) -> bool:
     check on the keys and values it skips: not UTF-8, nesting deeper than
     :data:`MAX_DEPTH` (a line with more opening brackets than that), or an integer
     beyond 64 bits (a number of 19 digits). False is certain."""
-    try:
-        codecs.utf_8_decode(chunk, "strict", True)
-    except UnicodeDecodeError:
-        return True
-    if LONG_NUMBER.search(chunk):
+    if not bytes(chunk).isascii():
+        try:
+            codecs.utf_8_decode(chunk, "strict", True)
+        except UnicodeDecodeError:
+            return True
+    if has_long_number(chunk):
         return True
     a = np.frombuffer(chunk, np.uint8)
     opens = np.flatnonzero((a == 0x5B) | (a == 0x7B))

@@ -128,7 +128,7 @@ def load(path: Path) -> FinalReads:
         ) from e
     # a number of 19 digits anywhere may be an integer beyond 64 bits, which a typed float
     # field would take: such a (rare) file is decoded exactly and walked, never fast
-    suspect = LONG_NUMBER.search(raw) is not None
+    suspect = LONG_NUMBER.search(raw) is not None  # one C pass, no large temporaries
     fast = None if suspect else decode_fast(raw)
     if fast is not None:
         return fast

