@@ -57,7 +57,7 @@ from wiber_harness.reads_strict import (
     floats,
     interned,
 )
-from wiber_harness.wellformed import INT64, LONG_NUMBER, MAX_DEPTH, tree_problem
+from wiber_harness.wellformed import INT64, LONG_NUMBER, MAX_DEPTH, has_digit_run, tree_problem
 
 # --- writing -----------------------------------------------------------------------
 
@@ -128,7 +128,8 @@ def load(path: Path) -> FinalReads:
         ) from e
     # a number of 19 digits anywhere may be an integer beyond 64 bits, which a typed float
     # field would take: such a (rare) file is decoded exactly and walked, never fast
-    suspect = LONG_NUMBER.search(raw) is not None  # one C pass, no large temporaries
+    # (the digit-run test first: the regular expression alone took 0.5 s on 56 MB)
+    suspect = has_digit_run(raw) and LONG_NUMBER.search(raw) is not None
     fast = None if suspect else decode_fast(raw)
     if fast is not None:
         return fast

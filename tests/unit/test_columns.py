@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wiber_harness.columns import History, SendAttempts, read_history_columns
+from wiber_harness.columns import History, SendAttempts, _suspect, read_history_columns
 from wiber_harness.errors import CheckerError
 from wiber_harness.history import read_history
 from wiber_harness.reads import (
@@ -32,6 +32,7 @@ from wiber_harness.reads import (
     store_columns,
 )
 from wiber_harness.reads_io import decode_fast, decode_strict, encode
+from wiber_harness.wellformed import LONG_NUMBER, MAX_DEPTH, has_long_number
 
 EXAMPLES = int(os.environ.get("WIBER_COLUMNS_EXAMPLES", "200"))
 PROPS = settings(
@@ -435,3 +436,44 @@ def test_a_real_shaped_history_takes_the_fast_path(tmp_path: Path) -> None:
     assert header["schema"] == read_history(path)[0]["schema"]  # the authority accepts it
     h = columns._fast(path)  # raises columns._Fallback if the screen refused it
     assert len(h.sends.op_id) == 199
+
+
+def _suspect_reference(chunk: bytes) -> bool:
+    """The screen's rule, line by line: not UTF-8, a line with more opening brackets
+    than MAX_DEPTH, or 19 digits in a row after a byte that may precede a number."""
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    for line in chunk.split(b"\n"):
+        if line.count(b"[") + line.count(b"{") > MAX_DEPTH:
+            return True
+    return LONG_NUMBER.search(chunk) is not None
+
+
+LINE_PIECES = st.lists(
+    st.one_of(
+        st.sampled_from([b"[", b"{", b"]", b"}", b"\n", b":", b",", b" ", b"a", b"\xc3\xa9"]),
+        st.sampled_from([b"\xff", b"\xc3", b"9" * 19, b"{" * MAX_DEPTH, b"[" * 33]),
+        st.integers(0, 10**20).map(lambda n: str(n).encode()),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(LINE_PIECES)
+def test_the_chunk_screen_never_misses_a_line_the_reference_refuses(pieces: list[bytes]) -> None:
+    """Sound: a chunk the line-by-line rule would send to the slow reader is suspect.
+    The brackets' part is exact both ways (the screen only over-approximates numbers)."""
+    chunk = b"".join(pieces) + b"\n"
+    got = _suspect(memoryview(chunk))
+    if _suspect_reference(chunk):
+        assert got, chunk
+    deep = any(ln.count(b"[") + ln.count(b"{") > MAX_DEPTH for ln in chunk.split(b"\n"))
+    if got and not deep:
+        try:
+            chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            return
+        assert has_long_number(chunk), chunk

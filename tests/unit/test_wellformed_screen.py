@@ -8,10 +8,12 @@ number, letters, quotes) must get the same answer from both.
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wiber_harness.wellformed import LONG_NUMBER, has_long_number
+from wiber_harness.wellformed import LONG_NUMBER, has_digit_run, has_long_number
 
 PIECES = st.lists(
     st.one_of(
@@ -41,3 +43,35 @@ def test_real_keys_are_not_numbers() -> None:
     assert has_long_number(b'{"a": 99999999999999999999}')
     assert has_long_number(b'{"a":[1,-9999999999999999999]}')
     assert not has_long_number(b'{"a":"x 1234567890123456789"}'.replace(b" ", b"_"))
+
+
+DIGIT_RUN = re.compile(rb"[0-9]{19}")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 3 * 2**20),
+    st.integers(0, 30),
+    st.sampled_from([b"a", b"1", b'"', b"\n"]),
+)
+def test_the_digit_run_test_is_the_regex_across_slice_boundaries(
+    at: int, length: int, filler: bytes
+) -> None:
+    """``has_digit_run`` reads 1 MiB slices; a run placed anywhere, also across a
+    slice boundary, is found exactly when it is 19 digits or longer (the filler
+    may itself be a digit, joining the run)."""
+    size = 3 * 2**20 + 64
+    buf = bytearray(filler * size)
+    at = min(at, size - length)
+    buf[at : at + length] = b"7" * length
+    text = bytes(buf)
+    assert has_digit_run(text) == (DIGIT_RUN.search(text) is not None)
+    assert has_digit_run(memoryview(text)) == (DIGIT_RUN.search(text) is not None)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(PIECES)
+def test_the_digit_run_test_is_the_regex_on_small_text(pieces: list[bytes]) -> None:
+    text = b"".join(pieces)
+    assert has_digit_run(text) == (DIGIT_RUN.search(text) is not None)
+    assert has_digit_run(b"") is False

@@ -438,8 +438,15 @@ def _unreadable(an: Analysis, acked_stored: B) -> list[int]:
     n_codes = len(an.sends.mids) + 1
     rec = np.flatnonzero((st.r_key >= 0) & (by_read >= 0))
     rec = rec[acked_stored[st.r_key[rec]]]
-    items = np.unique(pos.i_read * n_codes + pos.i_code)
-    found = np.isin(by_read[rec] * n_codes + st.r_mid[rec], items, assume_unique=False)
+    ic = pos.i_code
+    if len(ic) and ic.min() >= 0 and np.bincount(ic).max() <= 1:
+        # each messageId in one read item at most: its read, by lookup instead of sorts
+        read_of = np.full(n_codes, -1, dtype=np.int64)
+        read_of[ic] = pos.i_read
+        found = read_of[st.r_mid[rec]] == by_read[rec]
+    else:
+        items = np.unique(pos.i_read * n_codes + ic)
+        found = np.isin(by_read[rec] * n_codes + st.r_mid[rec], items, assume_unique=False)
     nk = len(acked_stored)
     seen = np.bincount(st.r_key[rec], minlength=nk) > 0
     readable = np.bincount(st.r_key[rec[found]], minlength=nk) > 0

@@ -166,32 +166,43 @@ def realtime_violations(group: I64, ack: F64, inv: F64, val: I64) -> Violations:
     n = len(group)
     if n == 0:
         return Violations(0, 0, [])
+    # (each temporary is let go as soon as it is used: on a million keys this
+    # function set the check's peak memory)
     a_ent = np.flatnonzero(~np.isnan(ack))
     m = int(val.max()) + 1
-    gval = group.astype(np.int64) * m + val
     ev_ent = np.concatenate([a_ent, np.arange(n)])
+    ev_is_a = np.zeros(len(ev_ent), np.bool_)
+    ev_is_a[: len(a_ent)] = True
     ev_time = np.concatenate([ack[a_ent], inv])
-    ev_is_a = np.concatenate([np.ones(len(a_ent), np.bool_), np.zeros(n, np.bool_)])
+    del a_ent
     # B before A on equal times: the rule needs ack strictly before invoke
     order = np.lexsort((ev_is_a, ev_time, group[ev_ent]))
+    del ev_time
     is_a = ev_is_a[order]
+    del ev_is_a
     ent = ev_ent[order]
-    x = gval[ent]
+    del ev_ent, order
+    x = group[ent].astype(np.int64) * m + val[ent]
     # an A of an earlier group has a smaller x than any B of a later group,
     # so running extremes over the whole sequence never mix groups
-    a_x = np.where(is_a, x, -1)
-    run_max = np.maximum.accumulate(a_x)
+    run_max = np.where(is_a, x, -1)
+    np.maximum.accumulate(run_max, out=run_max)
     late = ~is_a & (run_max > x)
     if not late.any():
         return Violations(0, 0, [])
+    shown = np.flatnonzero(late)[:MAX_EXAMPLES]
+    shown_max = run_max[shown]
+    del run_max
     b_x = np.where(is_a, np.iinfo(np.int64).max, x)
     run_min = np.minimum.accumulate(b_x[::-1])[::-1]
-    early = is_a & (x > run_min)
-    keep = late | early
+    del b_x
+    keep = late | (is_a & (x > run_min))
+    del run_min
     pairs = count_cross_pairs(is_a[keep], x[keep])
     examples = []
-    for j in np.flatnonzero(late)[:MAX_EXAMPLES].tolist():
-        i = int(np.flatnonzero(a_x[:j] == run_max[j])[-1])
+    for j, mx in zip(shown.tolist(), shown_max.tolist(), strict=True):
+        # the A that set the running maximum j saw (x >= 0, so -1 never matches)
+        i = int(np.flatnonzero(is_a[:j] & (x[:j] == mx))[-1])
         examples.append((int(ent[i]), int(ent[j])))
     return Violations(pairs, int(late.sum()), examples)
 
