@@ -28,6 +28,7 @@ as absent; a send's sender is ``sender``, else ``from``.
 from __future__ import annotations
 
 import codecs
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -238,7 +239,15 @@ def read_history_columns(path: Path) -> History:
 
 
 def _fast(path: Path) -> History:
-    """Stream the file in chunks of whole lines; raise :class:`_Fallback` on anything odd."""
+    """Stream the file in chunks of whole lines; raise :class:`_Fallback` on anything odd.
+
+    A large file's second part is read at the same time by a helper process
+    (:mod:`wiber_harness.columns_split`), on the same open file, and its columns
+    are merged in after this process's own part: the rules are then checked on
+    the whole, as for one reader. Any trouble in the helper is a fallback too.
+    """
+    from wiber_harness import columns_split
+
     try:
         with path.open("rb") as fh:
             head = fh.readline()
@@ -250,39 +259,58 @@ def _fast(path: Path) -> History:
                 raise _Fallback from None
             if not isinstance(header, dict) or header.get("schema") != SCHEMA:
                 raise _Fallback
-            cols = _Columns()
-            # one buffer, reused: no per-chunk copies for the allocator to scatter
-            buf = bytearray(_CHUNK_BYTES)
-            view = memoryview(buf)
-            have = 0  # bytes of buf in use (a carried partial line, then what was read)
-            while True:
-                if have == len(buf):  # one line longer than the buffer: grow it
-                    view.release()
-                    buf.extend(bytes(len(buf)))
-                    view = memoryview(buf)
-                got = fh.readinto(view[have:])
-                if not got:
-                    break
-                have += got
-                cut = buf.rfind(b"\n", 0, have) + 1
-                if cut:
-                    if _suspect(view[:cut]):
-                        raise _Fallback  # the authority decides exactly, line by line
-                    cols.add(view[:cut])
-                    buf[: have - cut] = buf[cut:have]
-                    have -= cut
-            rest = bytes(buf[:have])
-            view.release()
-            if rest:
-                try:
-                    orjson.loads(rest)
-                except orjson.JSONDecodeError:
-                    pass  # a torn last line (no newline, does not parse): dropped
-                else:
-                    raise _Fallback  # a complete last line without newline: the slow path judges
+            fd, start = fh.fileno(), len(head)
+            size = os.fstat(fd).st_size
+            with columns_split.helper(fd, start, size) as part:
+                cols = _Columns()
+                scan(fd, start, size if part is None else part.start, cols, last=part is None)
+                if part is not None:
+                    cols.merge(part.result())
             return cols.finish(header)
     except (OSError, OverflowError, ValueError, msgspec.DecodeError) as e:
         raise _Fallback from e
+
+
+def scan(fd: int, pos: int, end: int, cols: _Columns, *, last: bool) -> None:
+    """Add the lines of bytes ``[pos, end)`` of ``fd`` to ``cols``, in chunks of whole
+    lines read at their offset (the file position is never used, so two processes can
+    share the open file). Only the ``last`` part of a file may end without a newline:
+    a torn last line is dropped, a complete one is the slow path's to judge."""
+    # one buffer, reused: no per-chunk copies for the allocator to scatter
+    buf = bytearray(_CHUNK_BYTES)
+    view = memoryview(buf)
+    have = 0  # bytes of buf in use (a carried partial line, then what was read)
+    try:
+        while pos < end:
+            if have == len(buf):  # one line longer than the buffer: grow it
+                view.release()
+                buf.extend(bytes(len(buf)))
+                view = memoryview(buf)
+            want = min(len(buf) - have, end - pos)
+            got = os.preadv(fd, [view[have : have + want]], pos)
+            if not got:
+                break
+            pos += got
+            have += got
+            cut = buf.rfind(b"\n", 0, have) + 1
+            if cut:
+                if _suspect(view[:cut]):
+                    raise _Fallback  # the authority decides exactly, line by line
+                cols.add(view[:cut])
+                buf[: have - cut] = buf[cut:have]
+                have -= cut
+        rest = bytes(buf[:have])
+    finally:
+        view.release()
+    if rest:
+        if not last:
+            raise _Fallback  # a part that does not end with a newline: not split right
+        try:
+            orjson.loads(rest)
+        except orjson.JSONDecodeError:
+            pass  # a torn last line (no newline, does not parse): dropped
+        else:
+            raise _Fallback  # a complete last line without newline: the slow path judges
 
 
 # every byte but newlines and opening brackets deleted, "[" read as "{": the opening
@@ -440,6 +468,34 @@ class _Columns:
         self.n += n
         del ops  # its raw values point into the reused buffer
         trim()  # what this chunk freed goes back now, not at the end
+
+    _PARTS = ("ids", "times", "types", "i_id", "i_intended", "i_retry", "i_invalid")
+    _PARTS_C = ("c_id", "c_part", "c_off", "c_has_pos")
+    _LISTS = ("i_key", "i_conv", "i_sender", "i_seq", "i_tag", "c_mid", "other_ops")
+
+    def state(self) -> dict[str, Any]:
+        """What :meth:`merge` needs, picklable (a helper process sends it back)."""
+        names = (*self._PARTS, *self._PARTS_C, *self._LISTS, "fs", "procs", "i_row")
+        out: dict[str, Any] = {k: getattr(self, k) for k in names}
+        out.update(n=self.n, f_index=self.f_index, p_index=self.p_index)
+        return out
+
+    def merge(self, part: dict[str, Any]) -> None:
+        """Append the columns of the lines that follow this reader's (a helper's
+        :meth:`state`): its row numbers shift by this reader's rows, its codes of
+        ``f`` and ``process`` are translated into this reader's."""
+        for k in (*self._PARTS, *self._PARTS_C, *self._LISTS):
+            getattr(self, k).extend(part[k])
+        for mine, theirs, col in (
+            (self.f_index, part["f_index"], "fs"),
+            (self.p_index, part["p_index"], "procs"),
+        ):
+            to_mine = np.zeros(len(theirs), np.int64)
+            for name, code in theirs.items():
+                to_mine[code] = mine.setdefault(name, len(mine))
+            getattr(self, col).extend(to_mine[c] for c in part[col])
+        self.i_row.extend(r + self.n for r in part["i_row"])
+        self.n += part["n"]
 
     def finish(self, header: dict[str, Any]) -> History:
         """Check the rules between ops column-wise and join each send with its completion.

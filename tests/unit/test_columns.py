@@ -11,9 +11,12 @@ bounds, a torn or a complete last line without newline).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import orjson
@@ -21,6 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from wiber_harness import columns as columns_module
+from wiber_harness import columns_split
 from wiber_harness.columns import History, SendAttempts, _suspect, read_history_columns
 from wiber_harness.errors import CheckerError
 from wiber_harness.history import read_history
@@ -477,3 +482,89 @@ def test_the_chunk_screen_never_misses_a_line_the_reference_refuses(pieces: list
         except UnicodeDecodeError:
             return
         assert has_long_number(chunk), chunk
+
+
+SPLIT = settings(PROPS, max_examples=max(EXAMPLES // 4, 40))
+
+
+def _split(share: float, popen: Any) -> Any:
+    """Force the two-process read on any file, the helper taking ``share`` of it."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(columns_split, "SPLIT_BYTES", 0))
+    stack.enter_context(mock.patch.object(columns_split, "HELPER_SHARE", share))
+    stack.enter_context(mock.patch.object(subprocess, "Popen", popen))
+    return stack
+
+
+def _falls_back(p: Path) -> bool:
+    """Whether the fast reader hands ``p`` to the slow one."""
+    with mock.patch.object(columns_module, "read_history", wraps=read_history) as slow:
+        read_history_columns(p)
+    return slow.called
+
+
+@SPLIT
+@given(history_files(), st.floats(0.05, 0.95))
+def test_a_history_split_between_two_processes_reads_as_one(
+    tmp_path: Path, raw: bytes, share: float
+) -> None:
+    """The two-process read (forced here on small files) accepts, refuses and reads
+    exactly what the slow reader does, wherever the split falls; its helper never
+    outlives the read."""
+    p = tmp_path / "history.jsonl"
+    p.write_bytes(raw)
+    started: list[subprocess.Popen[bytes]] = []
+    real_popen = subprocess.Popen
+
+    def popen(*a: Any, **k: Any) -> subprocess.Popen[bytes]:
+        proc: subprocess.Popen[bytes] = real_popen(*a, **k)
+        started.append(proc)
+        return proc
+
+    try:
+        header, ops_ = read_history(p)
+    except CheckerError as e:
+        with pytest.raises(CheckerError) as fast, _split(share, popen):
+            read_history_columns(p)
+        assert str(fast.value) == str(e)
+        assert all(proc.returncode is not None for proc in started)
+        return
+    # every rule is line-local or checked on the whole: a split never changes whether
+    # the fast path vouches for the file (a fallback would hide a bad merge)
+    one_fell_back = _falls_back(p)
+    with _split(share, popen):
+        assert _falls_back(p) == one_fell_back
+        fast_h = read_history_columns(p)
+    assert all(proc.returncode is not None for proc in started)
+    slow_h = History.from_ops(ops_, header)
+    _same(fast_h.sends, slow_h.sends)
+    assert fast_h.others == slow_h.others
+    assert (fast_h.end, fast_h.n_ops, fast_h.header) == (slow_h.end, slow_h.n_ops, slow_h.header)
+
+
+def test_the_split_really_happens_and_is_merged(tmp_path: Path) -> None:
+    """A history long enough on both sides of the split: the helper's answer is used
+    (not a fallback), and the columns equal the one-process read."""
+    from wiber_harness.bench.check_folder import write_run
+
+    write_run(tmp_path, 4000, seed=3)
+    p = tmp_path / "history.jsonl"
+    one = read_history_columns(p)
+    results: list[dict[str, Any]] = []
+    real_result = columns_split.Part.result
+
+    def result(self: columns_split.Part) -> dict[str, Any]:
+        r = real_result(self)
+        results.append(r)
+        return r
+
+    with (
+        mock.patch.object(columns_split, "SPLIT_BYTES", 0),
+        mock.patch.object(columns_split.Part, "result", result),
+        mock.patch.object(columns_module, "read_history", side_effect=AssertionError("fell back")),
+    ):
+        two = read_history_columns(p)
+    assert len(results) == 1 and results[0]["n"] > 1000
+    _same(one.sends, two.sends)
+    assert one.others == two.others
+    assert (one.end, one.n_ops) == (two.end, two.n_ops)
