@@ -28,8 +28,9 @@ as absent; a send's sender is ``sender``, else ``from``.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from operator import attrgetter, is_, is_not
@@ -230,26 +231,40 @@ def read_history_columns(path: Path) -> History:
     Malformed files raise :class:`CheckerError` (from ``read_history``, with
     the file, the line and the fix).
     """
+    with reading_history(path) as pending:
+        return pending.result()
+
+
+@contextlib.contextmanager
+def reading_history(path: Path, *, helper_share: float | None = None) -> Iterator[PendingHistory]:
+    """A history being read: a large file's later part (``helper_share`` of its
+    bytes; default :data:`wiber_harness.columns_split.HELPER_SHARE`) is read by a
+    helper process from the moment this is entered, so the caller may do other
+    work (decode the final reads) before :meth:`PendingHistory.result`. Leaving
+    the block ends the helper."""
     prefer_mmap()
+    pending = PendingHistory(path, helper_share)
     try:
-        return _fast(path)
-    except _Fallback:
-        header, ops = read_history(path)
-        return History.from_ops(ops, header)
+        yield pending
+    finally:
+        pending.close()
 
 
-def _fast(path: Path) -> History:
-    """Stream the file in chunks of whole lines; raise :class:`_Fallback` on anything odd.
+class PendingHistory:
+    """See :func:`reading_history`."""
 
-    A large file's second part is read at the same time by a helper process
-    (:mod:`wiber_harness.columns_split`), on the same open file, and its columns
-    are merged in after this process's own part: the rules are then checked on
-    the whole, as for one reader. Any trouble in the helper is a fallback too.
-    """
-    from wiber_harness import columns_split
+    def __init__(self, path: Path, helper_share: float | None = None) -> None:
+        from wiber_harness import columns_split
 
-    try:
-        with path.open("rb") as fh:
+        self.path = path
+        self._stack = contextlib.ExitStack()
+        self._failed = False
+        self._header: dict[str, Any] = {}
+        self._fd = -1
+        self._start = self._size = 0
+        self._part: columns_split.Part | None = None
+        try:
+            fh = self._stack.enter_context(path.open("rb"))
             head = fh.readline()
             if not head.endswith(b"\n"):
                 raise _Fallback
@@ -259,16 +274,42 @@ def _fast(path: Path) -> History:
                 raise _Fallback from None
             if not isinstance(header, dict) or header.get("schema") != SCHEMA:
                 raise _Fallback
-            fd, start = fh.fileno(), len(head)
-            size = os.fstat(fd).st_size
-            with columns_split.helper(fd, start, size) as part:
-                cols = _Columns()
-                scan(fd, start, size if part is None else part.start, cols, last=part is None)
-                if part is not None:
-                    cols.merge(part.result())
-            return cols.finish(header)
-    except (OSError, OverflowError, ValueError, msgspec.DecodeError) as e:
-        raise _Fallback from e
+            self._header = header
+            self._fd, self._start = fh.fileno(), len(head)
+            self._size = os.fstat(self._fd).st_size
+            helper = columns_split.helper(self._fd, self._start, self._size, helper_share)
+            self._part = self._stack.enter_context(helper)
+        except (_Fallback, OSError, ValueError):
+            self._failed = True
+
+    def result(self) -> History:
+        """The history, read by the fast path or else by the authoritative one."""
+        try:
+            if self._failed:
+                raise _Fallback
+            return self._fast()
+        except _Fallback:
+            self.close()
+            header, ops = read_history(self.path)
+            return History.from_ops(ops, header)
+
+    def _fast(self) -> History:
+        """This process's part, then the helper's merged in, then the rules on the whole;
+        raises :class:`_Fallback` on anything odd."""
+        part = self._part
+        try:
+            cols = _Columns()
+            end = self._size if part is None else part.start
+            scan(self._fd, self._start, end, cols, last=part is None)
+            if part is not None:
+                cols.merge(part.result())
+            return cols.finish(self._header)
+        except (OSError, OverflowError, ValueError, msgspec.DecodeError) as e:
+            raise _Fallback from e
+
+    def close(self) -> None:
+        """End the helper (if any) and close the file; idempotent."""
+        self._stack.close()
 
 
 def scan(fd: int, pos: int, end: int, cols: _Columns, *, last: bool) -> None:

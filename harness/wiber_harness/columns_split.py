@@ -60,11 +60,12 @@ class Part:
         return state
 
 
-def split_at(fd: int, start: int, size: int) -> int | None:
+def split_at(fd: int, start: int, size: int, share: float | None = None) -> int | None:
     """Where the helper's part begins (just after a newline), or None: no split."""
     if size - start < SPLIT_BYTES or (os.cpu_count() or 1) < 2 or not hasattr(os, "preadv"):
         return None
-    mid = start + int((size - start) * (1 - HELPER_SHARE))
+    share = HELPER_SHARE if share is None else min(max(share, 0.0), 1.0)
+    mid = start + int((size - start) * (1 - share))
     nl = os.pread(fd, _FIND_NEWLINE, mid).find(b"\n")
     if nl < 0 or mid + nl + 1 >= size:
         return None
@@ -72,9 +73,9 @@ def split_at(fd: int, start: int, size: int) -> int | None:
 
 
 @contextlib.contextmanager
-def helper(fd: int, start: int, size: int) -> Iterator[Part | None]:
+def helper(fd: int, start: int, size: int, share: float | None = None) -> Iterator[Part | None]:
     """A helper on the later part of ``fd``'s lines, or None when the file is read alone."""
-    at = split_at(fd, start, size)
+    at = split_at(fd, start, size, share)
     if at is None:
         yield None
         return

@@ -439,7 +439,8 @@ def test_a_real_shaped_history_takes_the_fast_path(tmp_path: Path) -> None:
     path.write_bytes(b"\n".join(lines) + b"\n")
     header = orjson.loads(lines[0])
     assert header["schema"] == read_history(path)[0]["schema"]  # the authority accepts it
-    h = columns._fast(path)  # raises columns._Fallback if the screen refused it
+    with columns.reading_history(path) as pending:
+        h = pending._fast()  # raises columns._Fallback if the screen refused it
     assert len(h.sends.op_id) == 199
 
 

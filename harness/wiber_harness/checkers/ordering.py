@@ -76,7 +76,10 @@ def check_ordering(ops: Ops, reads: FinalReads) -> CheckResult:
 def ordering_from(an: Analysis) -> CheckResult:
     s, pos = an.sends, an.positions
     acked = s.k_status == ACKED
-    acked_convs = {s.conversations[c] for c in np.unique(s.k_conv[acked]).tolist() if c >= 0}
+    kc = s.k_conv[acked]
+    # conversation codes are below len(conversations): a count per code, not a sort
+    present = np.bincount(kc[kc >= 0], minlength=len(s.conversations))
+    acked_convs = {s.conversations[c] for c in np.flatnonzero(present).tolist()}
     unknown = sorted(c for c in acked_convs if c not in pos.checked)
     checked_conv = np.zeros(len(s.conversations) + 1, dtype=np.bool_)
     both = sorted(acked_convs & pos.checked)
