@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from tests.unit.histories import H, conv
 from wiber_harness.checkers import check_ordering
-from wiber_harness.checkers.ordering import count_cross_pairs, realtime_violations
+from wiber_harness.checkers.ordering import _event_order, count_cross_pairs, realtime_violations
 
 AB = conv("alice", "bob")
 
@@ -244,3 +244,29 @@ def test_count_cross_pairs_matches_brute_force(rows: list[tuple[bool, int]]) -> 
         if rows[i][0] and not rows[j][0] and rows[i][1] > rows[j][1]
     )
     assert count_cross_pairs(is_a, x) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.one_of(
+                st.integers(0, 20).map(float),
+                st.floats(0, 20),
+                st.just(float(2**60)),
+            ),
+            st.booleans(),
+        ),
+        max_size=40,
+    )
+)
+def test_the_packed_event_order_is_the_lexsort(events: list[tuple[int, float, bool]]) -> None:
+    """One stable sort of a packed key orders events exactly as ``np.lexsort`` of
+    (group, time, B before A), ties included; fractional or huge times take the
+    lexsort itself."""
+    group = np.asarray([e[0] for e in events], np.int64)
+    time = np.asarray([e[1] for e in events], np.float64)
+    is_a = np.asarray([e[2] for e in events], np.bool_)
+    want = np.lexsort((is_a, time, group))
+    assert _event_order(group, time, is_a).tolist() == want.tolist()

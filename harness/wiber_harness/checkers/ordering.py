@@ -87,17 +87,20 @@ def ordering_from(an: Analysis) -> CheckResult:
     has_pos = ~np.isnan(pos.k_pos)
     unpositioned = int((acked & ~has_pos & checked_conv[s.k_conv]).sum())
 
+    # (each call's inputs are built in the call: none outlives it, on a million keys
+    # these arrays are the checker's peak memory)
     ent = np.flatnonzero(has_pos)
-    conv = s.k_conv[ent]
-    ack = s.k_ack[ent]
-    inv = s.k_invoke[ent]
-    val = pos.k_pos[ent].astype(np.int64)
-    rt = realtime_violations(conv, ack, inv, val)
-    with_sender = s.k_sndr[ent] >= 0
-    sent = ent[with_sender]
+    rt = realtime_violations(
+        s.k_conv[ent], s.k_ack[ent], s.k_invoke[ent], pos.k_pos[ent].astype(np.int64)
+    )
+    sent = ent[s.k_sndr[ent] >= 0]
     pair_ids = s.k_conv[sent] * (len(s.senders) + 1) + s.k_sndr[sent]
     groups = np.unique(pair_ids, return_inverse=True)[1].reshape(-1).astype(np.int64)
-    so = realtime_violations(groups, ack[with_sender], inv[with_sender], val[with_sender])
+    del pair_ids
+    so = realtime_violations(
+        groups, s.k_ack[sent], s.k_invoke[sent], pos.k_pos[sent].astype(np.int64)
+    )
+    del groups
 
     def ex(a: int, b: int) -> dict[str, Any]:
         name = s.conversations[int(s.k_conv[a])]
@@ -179,7 +182,7 @@ def realtime_violations(group: I64, ack: F64, inv: F64, val: I64) -> Violations:
     ev_time = np.concatenate([ack[a_ent], inv])
     del a_ent
     # B before A on equal times: the rule needs ack strictly before invoke
-    order = np.lexsort((ev_is_a, ev_time, group[ev_ent]))
+    order = _event_order(group[ev_ent], ev_time, ev_is_a)
     del ev_time
     is_a = ev_is_a[order]
     del ev_is_a
@@ -208,6 +211,26 @@ def realtime_violations(group: I64, ack: F64, inv: F64, val: I64) -> Violations:
         i = int(np.flatnonzero(is_a[:j] & (x[:j] == mx))[-1])
         examples.append((int(ent[i]), int(ent[j])))
     return Violations(pairs, int(late.sum()), examples)
+
+
+def _event_order(group: I64, time: F64, is_a: B) -> I64:
+    """The stable order by group, then time, then B before A (``np.lexsort`` of the
+    three), as one stable sort of a packed integer key when the groups and the times
+    (whole nanoseconds, non-negative) fit 63 bits together: half the memory and time."""
+    n = len(time)
+    if n and bool(np.isfinite(time).all()) and time.min() >= 0:
+        t_bits = int(time.max()).bit_length()
+        g_bits = int(group.max()).bit_length()
+        if group.min() >= 0 and g_bits + t_bits + 1 <= 63 and bool((time == np.floor(time)).all()):
+            key = group.astype(np.int64)  # a copy: shifted in place
+            key <<= t_bits + 1
+            t = time.astype(np.int64)
+            t <<= 1
+            key |= t
+            del t
+            key |= is_a
+            return np.argsort(key, kind="stable")
+    return np.lexsort((is_a, time, group))
 
 
 def count_cross_pairs(is_a: B, x: I64) -> int:
