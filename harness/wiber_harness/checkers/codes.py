@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 I64 = npt.NDArray[np.int64]
+_SAMPLE = 1000  # values looked at to tell a column of few distinct values
 
 
 class Codes:
@@ -54,6 +55,13 @@ class Codes:
         """The code of each value (-1 for None); strings not yet known get new codes,
         in order of first appearance."""
         index, names = self._index, self.names
+        if not names and len(set(values[:_SAMPLE])) * 4 < min(len(values), _SAMPLE):
+            # a first column of few distinct values (conversations, senders): the
+            # distinct ones in order, then C-level lookups, beat a Python pass
+            fresh = [v for v in dict.fromkeys(values) if v is not None]
+            index.update(zip(fresh, range(len(fresh)), strict=True))
+            names.extend(fresh)
+            return self.lookup(values)
         if not names:  # the first column: one pass (setdefault gives a new string the next code)
             put = index.setdefault
             codes = np.fromiter(

@@ -217,19 +217,20 @@ def _event_order(group: I64, time: F64, is_a: B) -> I64:
     """The stable order by group, then time, then B before A (``np.lexsort`` of the
     three), as one stable sort of a packed integer key when the groups and the times
     (whole nanoseconds, non-negative) fit 63 bits together: half the memory and time."""
-    n = len(time)
-    if n and bool(np.isfinite(time).all()) and time.min() >= 0:
-        t_bits = int(time.max()).bit_length()
-        g_bits = int(group.max()).bit_length()
-        if group.min() >= 0 and g_bits + t_bits + 1 <= 63 and bool((time == np.floor(time)).all()):
-            key = group.astype(np.int64)  # a copy: shifted in place
-            key <<= t_bits + 1
+    if len(time) and group.min() >= 0:
+        with np.errstate(invalid="ignore"):  # NaN, infinities: numbers unequal to them
             t = time.astype(np.int64)
-            t <<= 1
-            key |= t
-            del t
-            key |= is_a
-            return np.argsort(key, kind="stable")
+        if t.min() >= 0 and bool((t == time).all()):
+            t_bits = int(t.max()).bit_length()
+            g_bits = int(group.max()).bit_length()
+            if g_bits + t_bits + 1 <= 63:
+                key = group.astype(np.int64)  # a copy: shifted in place
+                key <<= t_bits + 1
+                t <<= 1
+                key |= t
+                del t
+                key |= is_a
+                return np.argsort(key, kind="stable")
     return np.lexsort((is_a, time, group))
 
 
