@@ -14,7 +14,8 @@ cannot vouch for, it cannot start, it dies, its answer does not unpickle)
 raises the reader's fallback: the authoritative line-by-line reader decides.
 
 The helper is this process's own child; leaving the ``with`` block always
-ends it (killed if still running, then reaped), so none outlives a check.
+ends it (killed if still running, then reaped), and on Linux it is killed
+with its parent, so none outlives a check.
 Its peak memory is about a third of the reader's and lasts only while the
 history is read (``python -m wiber_harness.bench.check_folder`` reports the
 two processes' summed resident memory, sampled).
@@ -36,6 +37,7 @@ SPLIT_BYTES = 48 << 20  # smaller files are read by one process: a helper costs 
 HELPER_SHARE = 0.45  # the helper starts later (a fresh interpreter): it takes a bit less
 _FIND_NEWLINE = 1 << 20  # how far past the midpoint to look for the split's newline
 _FALLBACK_EXIT = 3
+_PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 
 @dataclass
@@ -82,7 +84,15 @@ def helper(fd: int, start: int, size: int, share: float | None = None) -> Iterat
     root = str(Path(__file__).resolve().parents[1])  # where wiber_harness is importable
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    argv = [sys.executable, "-m", "wiber_harness.columns_split", str(fd), str(at), str(size)]
+    argv = [
+        sys.executable,
+        "-m",
+        "wiber_harness.columns_split",
+        str(fd),
+        str(at),
+        str(size),
+        str(os.getpid()),
+    ]
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
@@ -101,12 +111,28 @@ def helper(fd: int, start: int, size: int, share: float | None = None) -> Iterat
             proc.stdout.close()
 
 
+def _die_with(parent: int) -> bool:
+    """Ask Linux to kill this process when its parent dies (``PR_SET_PDEATHSIG``);
+    whether the parent is still the one that started it."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+        import ctypes.util
+        import signal
+
+        lib = ctypes.util.find_library("c")
+        if lib:
+            ctypes.CDLL(lib).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    return os.getppid() == parent
+
+
 def _main(argv: list[str]) -> int:
     """The helper: columns of bytes ``[START, END)`` of ``FD``, pickled to stdout."""
     from wiber_harness.columns import _Columns, scan
     from wiber_harness.memory import prefer_mmap
 
-    fd, start, end = (int(a) for a in argv)
+    fd, start, end, parent = (int(a) for a in argv)
+    if not _die_with(parent):
+        return _FALLBACK_EXIT  # the reader is gone already: nobody to answer
     prefer_mmap()
     cols = _Columns()
     try:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -569,3 +571,45 @@ def test_the_split_really_happens_and_is_merged(tmp_path: Path) -> None:
     _same(one.sends, two.sends)
     assert one.others == two.others
     assert (one.end, one.n_ops) == (two.end, two.n_ops)
+
+
+def test_the_helper_dies_with_its_reader(tmp_path: Path) -> None:
+    """A reader killed mid-read (SIGKILL: no cleanup runs) leaves no helper behind."""
+    from wiber_harness.bench.check_folder import write_run
+
+    write_run(tmp_path, 20000, seed=5)  # a helper answer larger than a pipe's buffer
+    script = (
+        "import sys, time\n"
+        "from wiber_harness import columns_split as cs\n"
+        "cs.SPLIT_BYTES = 0\n"
+        f"f = open({str(tmp_path / 'history.jsonl')!r}, 'rb'); f.readline()\n"
+        "import os\n"
+        "with cs.helper(f.fileno(), f.tell(), os.fstat(f.fileno()).st_size) as part:\n"
+        "    print(part.proc.pid, flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    root = str(Path(columns_split.__file__).resolve().parents[1])  # this wiber_harness
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    reader = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=tmp_path, env=env
+    )
+    try:
+        assert reader.stdout is not None
+        helper_pid = int(reader.stdout.readline())
+        assert Path(f"/proc/{helper_pid}").exists()
+    finally:
+        reader.kill()  # our own child
+        reader.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(helper_pid):
+        time.sleep(0.05)
+    assert not _alive(helper_pid)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its new parent to reap it does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
