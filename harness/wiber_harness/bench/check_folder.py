@@ -11,7 +11,7 @@ size, fault windows with their evidence), then runs
 prints, for each run and as medians, the wall time and the child's peak
 resident memory (the check's own process, imports included, plus the helper
 that reads the second half of a large history at the same time: see
-:func:`_one_check`). The targets (issue 13)
+:mod:`wiber_harness.bench.peak_probe`). The targets (issue 13)
 are under 5 s wall and under 600 MB on a 2-core machine with nothing else
 running; the one-minute load average before each run is printed so a reader
 can tell a busy machine from a slow check. Exit 0 when the check said
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -56,44 +55,6 @@ def write_run(out: Path, n_ops: int, seed: int) -> int:
     reads.save(out / "final_reads.json")
     (out / "scenario.yaml").write_text(_SCENARIO)
     return len(ops)
-
-
-def _one_check(run_dir: Path) -> tuple[float, float, int]:
-    """(wall s, peak MB, exit code) of one ``wiber-harness check`` in a fresh child.
-
-    The peak is the larger of the biggest process's own peak
-    (``RUSAGE_CHILDREN``) and the summed resident memory of the check and its
-    helper process (:mod:`wiber_harness.columns_split`), sampled every 5 ms
-    while they run: the two read the history at the same time.
-    """
-    argv = [sys.executable, "-m", "wiber_harness.cli", "check", str(run_dir)]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    tree_kb = 0
-    while proc.poll() is None:
-        tree_kb = max(tree_kb, _tree_rss_kb(proc.pid))
-        time.sleep(0.005)
-    wall = time.perf_counter() - t0
-    peak_kb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, tree_kb)
-    return wall, peak_kb / 1024, int(proc.returncode)
-
-
-def _tree_rss_kb(pid: int) -> int:
-    """Resident kB of ``pid`` and its children (0 for any that ended meanwhile)."""
-    total = 0
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            status = Path(f"/proc/{p}/status").read_text()
-            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-        todo.extend(int(k) for k in kids)
-    return total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,13 +99,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure_in_fresh_parent(run_dir: Path) -> tuple[float, float, int]:
-    """Run :func:`_one_check` in a fresh interpreter, so the children's peak is this run's."""
-    code = (
-        "import sys; from pathlib import Path; "
-        "from wiber_harness.bench.check_folder import _one_check; "
-        f"w, m, c = _one_check(Path({str(run_dir)!r})); print(w, m, c)"
+    """Run :func:`wiber_harness.bench.peak_probe.one_check` in a fresh, small interpreter.
+
+    The probe is started as a file, not imported through ``wiber_harness.bench``
+    (whose imports weigh 140 MB): on Linux a child's peak counts the memory it
+    had before ``exec``, that is, its parent's, so the parent must be small.
+    """
+    probe = Path(__file__).with_name("peak_probe.py")
+    out = subprocess.run(
+        [sys.executable, str(probe), str(run_dir)], capture_output=True, text=True, check=True
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     w, m, c = out.stdout.split()
     return float(w), float(m), int(c)
 
