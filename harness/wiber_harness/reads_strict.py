@@ -12,7 +12,7 @@ sentence: :class:`MalformedReads` naming the field (``store.partition[12]:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -45,12 +45,16 @@ class MalformedReads(ValueError):
 def interned(values: list[Any]) -> list[Any]:
     """The same strings, one object per distinct value (conversations, senders, outcomes)."""
     table: dict[Any, Any] = {}
-    return [table.setdefault(v, v) for v in values]
+    return list(map(table.setdefault, values, values))  # C-level: setdefault(v, v)
+
+
+# get(v, v): NaN for None, v itself otherwise
+_NAN_FOR_NONE: Callable[[Any, Any], Any] = {None: np.nan}.get
 
 
 def floats(values: list[int | None]) -> np.ndarray:
     """Integers (or null) as float64 with NaN for null."""
-    return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+    return np.fromiter(map(_NAN_FOR_NONE, values, values), dtype=np.float64, count=len(values))
 
 
 def check_api_tags(api: dict[str, list[str]], tags: dict[str, list[str | None]]) -> None:
