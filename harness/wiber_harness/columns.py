@@ -648,17 +648,8 @@ class _Columns:
         )
 
 
-def _interned(table: dict[str, str], s: str | None) -> str | None:
-    return None if s is None else table.setdefault(s, s)
-
-
 def _cat(parts: list[Any], dtype: Any) -> Any:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
-
-
-def _codes(values: list[str]) -> I64:
-    index: dict[str, int] = {}
-    return np.asarray([index.setdefault(v, len(index)) for v in values], dtype=np.int64)
 
 
 def _other_op(o: _RawOp) -> Op:
