@@ -156,11 +156,21 @@ def answered_position(run: Run, key: str) -> tuple[int, int] | None:
     return None
 
 
-def positions(run: Run) -> tuple[int, int]:
+def positions(run: Run) -> tuple[int, int, int]:
     """ "position_checked: ... and at least one attributed record with non-null
     partition and offset"; "position_mismatch: position-checked keys none of whose
-    attributed records has the answered partition and offset". Returns both."""
-    checked = mismatch = 0
+    attributed records has the answered partition and offset, unless the answer
+    names a later copy"; "position_later_copy: position-checked keys none of whose
+    attributed records has the answered partition and offset, such that no record
+    of the store has the answered partition and offset, and an attributed record
+    has the answered partition and an offset lower than the answered one".
+    Returns the three."""
+    checked = mismatch = later = 0
+    occupied = [
+        (r.partition, r.offset)
+        for r in run.reads.store
+        if r.partition is not None and r.offset is not None
+    ]
     for k in run.keys:
         answered = answered_position(run, k)
         placed = [
@@ -171,9 +181,14 @@ def positions(run: Run) -> tuple[int, int]:
         if answered is None or not placed:
             continue
         checked += 1
-        if answered not in placed:
+        if answered in placed:
+            continue
+        earlier = any(p == answered[0] and o < answered[1] for p, o in placed)
+        if earlier and answered not in occupied:
+            later += 1
+        else:
             mismatch += 1
-    return checked, mismatch
+    return checked, mismatch, later
 
 
 def dead_lettered(run: Run) -> int:
@@ -208,7 +223,7 @@ def check_delivery(ops: Sequence[Op], reads: FinalReads) -> Result:
     run = Run(ops, reads)
     stored = {k for k in run.keys if run.records_of(k)}
     dup, copies = duplicated(run)
-    checked, mismatch = positions(run)
+    checked, mismatch, later = positions(run)
     counts = {
         "attempts": len(run.attempts),
         "resends": sum(1 for a in run.attempts if a.invoke.value.get("retry_of") is not None),
@@ -235,6 +250,7 @@ def check_delivery(ops: Sequence[Op], reads: FinalReads) -> Result:
         "misplaced": misplaced(run),
         "position_checked": checked,
         "position_mismatch": mismatch,
+        "position_later_copy": later,
         "dead_lettered": dead_lettered(run),
     }
     valid: Verdict

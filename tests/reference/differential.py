@@ -36,7 +36,8 @@ CHECKED = ("delivery", "ordering", "redelivery")
 ANOMALIES = frozenset(
     {
         *ref.DELIVERY_BAD,
-        *("recovered", "id_mismatch", "duplicated_keys", "position_checked", "by_tag"),
+        *("recovered", "id_mismatch", "duplicated_keys", "by_tag"),
+        *("position_checked", "position_later_copy"),
         *("unpositioned", "realtime_violations", "sender_order", "conversations_unknown"),
         *("redelivered", "crash_windows", "missing_redelivery"),
     }

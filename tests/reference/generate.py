@@ -242,8 +242,14 @@ def draw_records(
             tag = {"own": k.tag, None: None, "stranger": f"tx-{k.key}"}[rtag]
             rconv = draw(plant(calm, (6, "own"), (1, None), (1, "other")))
             conv = {"own": k.conv, None: None, "other": conv_name((k.conv_i + 1) % convs)}[rconv]
-            where = draw(plant(calm, (5, "true"), (1, "moved"), (1, None)))
-            p, o = {"true": k.pos, "moved": (k.pos[0], k.pos[1] + 100), None: (None, None)}[where]
+            # "earlier": the answer may name a later copy of this record
+            where = draw(plant(calm, (5, "true"), (1, "moved"), (1, "earlier"), (1, None)))
+            p, o = {
+                "true": k.pos,
+                "moved": (k.pos[0], k.pos[1] + 100),
+                "earlier": (k.pos[0], k.pos[1] - 3),
+                None: (None, None),
+            }[where]
             known = draw(weighted((5, True), (1, False)))
             rec = StoredRecord(
                 message_id=mid,
@@ -270,9 +276,12 @@ def draw_records(
         key = draw(st.sampled_from([None, f"never-{g}"]))
         conv = draw(st.sampled_from([None, conv_name(0)]))
         tag = draw(st.sampled_from([None, "t1", "tghost"]))  # t1: a sent key's tag
-        ghost = StoredRecord(mid, key, conv, None, 9, g, None, tag)
+        # "on-a-key": at a sent key's position, where no later copy can be
+        at = draw(weighted((3, "apart"), (1, "on-a-key")))
+        gp, go = (9, g) if at == "apart" or not keys else draw(st.sampled_from(keys)).pos
+        ghost = StoredRecord(mid, key, conv, None, gp, go, None, tag)
         out.append((draw(st.integers(0, 40)) * MS, ghost))
-        planted.append("ghost")
+        planted += ["ghost", f"ghost:{at}"]
     out.sort(key=lambda e: e[0])
     recs = [r for _, r in out]
     if draw(plant(calm, (6, False), (1, True))):

@@ -261,6 +261,46 @@ def test_an_answered_position_that_is_not_where_the_message_is_stored_is_a_viola
     assert r.examples["position_mismatch"][0]["key"] == b
 
 
+def test_an_answer_that_names_a_later_copy_of_the_message_is_not_a_mismatch() -> None:
+    """The shape of leader-kill-frozen-followers --quick --seed 9 (session 6): a
+    produce request timed out during the leader change, librdkafka bumped its
+    epoch and wrote the batch again, so the log held each message at offsets
+    150 and 155. The ack named 155; the consumer stored 150 and dropped 155 as
+    a duplicate. No record is at the answered position."""
+    h = H()
+    a, b = h.send(), h.send()
+    ra, rb = h.store(a), h.store(b)  # at (0, 0) and (0, 1)
+    _with_position(h, a, 0, (ra.offset or 0) + 5)
+    _with_position(h, b, 0, (rb.offset or 0) + 5)
+    r = check_delivery(h.ops, h.reads())
+    assert r.valid is True
+    assert r.counts["position_checked"] == 2
+    assert r.counts["position_mismatch"] == 0 and r.counts["position_later_copy"] == 2
+    assert r.examples["position_later_copy"][0]["answered"] == [0, 5]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(lambda ra, rb: (0, rb.offset), id="another-messages-position"),
+        pytest.param(lambda ra, rb: (1, ra.offset + 5), id="another-partition"),
+        pytest.param(lambda ra, rb: (0, ra.offset - 1), id="a-lower-offset"),
+    ],
+)
+def test_an_answer_that_cannot_be_a_later_copy_is_still_a_mismatch(answer: Any) -> None:
+    """A later copy sits in the same partition, after the stored copy, at a
+    position no other stored message holds; any other answer is a mismatch."""
+    h = H()
+    h.store(None)  # (0, 0): keeps a - 1 a real offset
+    a, b = h.send(), h.send()
+    ra, rb = h.store(a), h.store(b)  # (0, 1), (0, 2)
+    _with_position(h, a, *answer(ra, rb))
+    _with_position(h, b, rb.partition or 0, rb.offset or 0)
+    r = check_delivery(h.ops, h.reads())
+    assert r.counts["position_mismatch"] == 1 and r.counts["position_later_copy"] == 0
+    assert r.examples["position_mismatch"][0]["key"] == a
+
+
 def test_a_retried_key_is_not_position_checked() -> None:
     h = H()
     a = h.send(outcome="info")

@@ -209,18 +209,22 @@ def test_read_side_anomalies() -> None:
 
 def test_misplaced_and_position_mismatch() -> None:
     r = Run()
-    r.send("k1", 0, "ok", 1, at=(0, 7))
+    r.send("k1", 0, "ok", 1, at=(0, 5))  # below its record: a mismatch
     r.send("k2", 2, "fail", 3, at=(0, 9))
     r.send("k2", 4, "ok", 5, at=(0, 8))  # one attempt that did not fail: checked
     r.send("k3", 6, "info", 7)
     r.send("k3", 8, "ok", 9, at=(0, 1))  # two attempts that did not fail: not checked
+    r.send("k4", 10, "ok", 11, at=(0, 12))  # a later copy of its record at (0, 10)
+    r.send("k5", 12, "ok", 13, at=(0, 8))  # above its record, but k2's position
     store = [
         rec("m-k1", "k1", B, (0, 6)),
         rec("m-k2", "k2", A, (0, 8)),
         rec("m-k3", "k3", A, (0, 2)),
+        rec("m-k4", "k4", A, (0, 10)),
+        rec("m-k5", "k5", A, (0, 7)),
     ]
     out = delivery(r, store, {})
-    bad(out, misplaced=1, position_checked=2, position_mismatch=1)
+    bad(out, misplaced=1, position_checked=4, position_mismatch=2, position_later_copy=1)
 
 
 def test_dead_letters_count_unless_a_send_was_invalid() -> None:

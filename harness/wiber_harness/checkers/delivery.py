@@ -50,9 +50,17 @@ Keys, attempts, attribution, read items and their identities are defined in
   partition and offset; ``position_mismatch``: those none of whose
   attributed records is at the answered position (the API acknowledged a
   position where the message is not: it answered before the record was
-  durable, or the write landed elsewhere). Keys with several attempts that
-  may have written are not checked: a retry's produce writes a second
-  record at another position, and which one the store kept is not fixed;
+  durable, or the write landed elsewhere), except a *later copy*;
+  ``position_later_copy`` (informational): those whose answered position
+  holds no record of the store while one of their attributed records is in
+  the answered partition at a lower offset. The log held the message twice
+  within one attempt (librdkafka's idempotent producer, after a timed-out
+  request during a leader change, may bump its epoch and write a batch
+  again), the ack named the second copy and dedup kept the first. An answer
+  that names another message's position, a higher offset or another
+  partition is still a mismatch. Keys with several attempts that may have
+  written are not checked: a retry's produce writes a second record at
+  another position, and which one the store kept is not fixed;
 * ``dead_lettered``: records in the dead-letter topic (``reads.dead_letters``)
   when no send was invalid on purpose (``invalid: true``): transient errors
   must be retried, not dead-lettered. Each example carries its reason.
@@ -159,7 +167,7 @@ def delivery_from(an: Analysis) -> CheckResult:
     unexpected_reads = np.flatnonzero(pos.i_key < 0)
     foreign_reads = np.flatnonzero(pos.i_foreign)
     misplaced = _misplaced(an)
-    checked_pos, mismatched = _positions(an)
+    checked_pos, mismatched, later_copy = _positions(an)
     dead = _dead_letters(an)
 
     counts: dict[str, int | float] = {
@@ -188,6 +196,7 @@ def delivery_from(an: Analysis) -> CheckResult:
         "misplaced": len(misplaced),
         "position_checked": checked_pos,
         "position_mismatch": len(mismatched),
+        "position_later_copy": len(later_copy),
         "dead_lettered": len(dead),
     }
 
@@ -256,6 +265,11 @@ def delivery_from(an: Analysis) -> CheckResult:
             key_ex(k, answered=answered, stored=stored)
             for k, answered, stored in mismatched[:MAX_EXAMPLES]
         ]
+    if later_copy:
+        examples["position_later_copy"] = [
+            key_ex(k, answered=answered, stored=stored)
+            for k, answered, stored in later_copy[:MAX_EXAMPLES]
+        ]
     if dead:
         examples["dead_lettered"] = [
             {
@@ -320,31 +334,69 @@ def _misplaced(an: Analysis) -> list[int]:
     return np.flatnonzero(wrong).tolist()
 
 
-def _positions(an: Analysis) -> tuple[int, list[tuple[int, list[int], list[list[int]]]]]:
-    """(keys checked, [(key, answered [p, o], stored [[p, o], ...])] that mismatch)."""
+Placed = tuple[int, list[int], list[list[int]]]  # (key, answered [p, o], stored [[p, o], ...])
+
+
+def _positions(an: Analysis) -> tuple[int, list[Placed], list[Placed]]:
+    """(keys checked, the keys that mismatch, the keys whose answer names a later copy).
+
+    A key's answer is accepted when one of its attributed records is at the
+    answered position, or when the answer names a *later copy*: no record of
+    the store is at the answered position, and one of the key's attributed
+    records is in the answered partition at a lower offset. The log then held
+    the message twice (a producer's internal retry wrote it again: an
+    idempotent producer that bumps its epoch after a timed-out request can do
+    so), the ack named the second copy and the store kept the first.
+    """
     s, st = an.sends, an.store
     part, off = st.cols.partition, st.cols.offset
     live = s.a_outcome != FAIL
     # keys with exactly one attempt that did not fail, and that attempt ok with a position
     single = s.k_live == 1
-    cand_attempts = np.flatnonzero(live & single[s.a_key] & (s.a_outcome == OK) & s.a_has_pos)
-    if not len(cand_attempts):
-        return 0, []
-    answered = {
-        int(s.a_key[a]): (int(s.a_part[a]), int(s.a_off[a])) for a in cand_attempts.tolist()
-    }
-    stored: dict[int, list[tuple[int, int]]] = {}
-    known = (st.r_key >= 0) & ~np.isnan(part) & ~np.isnan(off)
-    for i in np.flatnonzero(known).tolist():
-        k = int(st.r_key[i])
-        if k in answered:
-            stored.setdefault(k, []).append((int(part[i]), int(off[i])))
-    bad = [
-        (k, list(answered[k]), [list(x) for x in stored[k]])
-        for k in sorted(stored)
-        if answered[k] not in stored[k]
-    ]
-    return len(stored), bad
+    cand = np.flatnonzero(live & single[s.a_key] & (s.a_outcome == OK) & s.a_has_pos)
+    if not len(cand):
+        return 0, [], []
+    nk = len(s.keys)
+    has_ans = np.zeros(nk, dtype=bool)
+    ans_p = np.zeros(nk, dtype=np.int64)
+    ans_o = np.zeros(nk, dtype=np.int64)
+    ck = s.a_key[cand]
+    has_ans[ck] = True
+    ans_p[ck] = s.a_part[cand]
+    ans_o[ck] = s.a_off[cand]
+    placed = ~np.isnan(part) & ~np.isnan(off)
+    rec = np.flatnonzero(placed & (st.r_key >= 0))
+    rec = rec[has_ans[st.r_key[rec]]]
+    rk = st.r_key[rec]
+    rp, ro = part[rec].astype(np.int64), off[rec].astype(np.int64)
+    checked = np.zeros(nk, dtype=bool)
+    checked[rk] = True
+    hit = np.zeros(nk, dtype=bool)
+    hit[rk[(rp == ans_p[rk]) & (ro == ans_o[rk])]] = True
+    bad_keys = np.flatnonzero(checked & ~hit)
+    if not len(bad_keys):
+        return int(checked.sum()), [], []
+    # the rare path: which misses are later copies
+    earlier = np.zeros(nk, dtype=bool)
+    earlier[rk[(rp == ans_p[rk]) & (ro < ans_o[rk])]] = True
+    occupied = set(
+        zip(
+            part[placed].astype(np.int64).tolist(),
+            off[placed].astype(np.int64).tolist(),
+            strict=True,
+        )
+    )
+    stored: dict[int, list[list[int]]] = {}
+    for i, k in zip(rec.tolist(), rk.tolist(), strict=True):
+        if not hit[k]:
+            stored.setdefault(k, []).append([int(part[i]), int(off[i])])
+    bad: list[Placed] = []
+    later: list[Placed] = []
+    for k in bad_keys.tolist():
+        answered = (int(ans_p[k]), int(ans_o[k]))
+        into = later if earlier[k] and answered not in occupied else bad
+        into.append((k, list(answered), stored[k]))
+    return int(checked.sum()), bad, later
 
 
 def _skipped(an: Analysis) -> dict[str, str]:
