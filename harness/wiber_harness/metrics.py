@@ -60,6 +60,7 @@ from wiber_harness.checkers.analysis import (
     seconds,
 )
 from wiber_harness.checkers.base import CheckResult, Ops
+from wiber_harness.distinct import unique, unique_counts
 from wiber_harness.errors import CheckerError
 from wiber_harness.reads import FinalReads
 
@@ -104,7 +105,7 @@ def record_ns(values_ns: npt.ArrayLike) -> Recorded:
     h = new_histogram()
     # one record_value per distinct bucket: per-value Python calls would
     # dominate a million-op run, and values of one bucket are equivalent
-    vals, counts = np.unique(_bucket_floor(h, np.clip(us, 0, HIGHEST_US)), return_counts=True)
+    vals, counts = unique_counts(_bucket_floor(h, np.clip(us, 0, HIGHEST_US)))
     for val, n in zip(vals.tolist(), counts.tolist(), strict=True):
         h.record_value(val, n)
     return Recorded(h, len(v), float(v.sum()), negative, clipped)
@@ -263,10 +264,17 @@ def row_seconds(an: Analysis) -> npt.NDArray[np.int64]:
     """
     s, st = an.sends, an.store
     last = int(run_end(an) // NS)
-    # distinct seconds per column first: small, so the concatenation is too
-    events = [np.unique(_second(t, last)) for t in (s.a_invoke, s.a_done, st.r_stored_at)]
-    occupied = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *events]))
-    rows = np.unique(np.concatenate([[0, last], occupied - 1, occupied, occupied + 1]))
+    columns = (s.a_invoke, s.a_done, st.r_stored_at)
+    n = sum(len(t) for t in columns)
+    if last < 4 * n + 64:  # a table of seconds bounded by the data's size: no sort
+        seen = np.zeros(last + 1, dtype=np.bool_)
+        for t in columns:
+            seen[_second(t, last)] = True
+        occupied = np.flatnonzero(seen).astype(np.int64)
+    else:  # few events over a long span: distinct seconds per column, then all
+        events = [unique(_second(t, last)) for t in columns]
+        occupied = unique(np.concatenate([np.zeros(0, dtype=np.int64), *events]))
+    rows = unique(np.concatenate([[0, last], occupied - 1, occupied, occupied + 1]))
     return rows[(rows >= 0) & (rows <= last)].astype(np.int64)
 
 

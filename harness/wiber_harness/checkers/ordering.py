@@ -56,6 +56,7 @@ import numpy as np
 
 from wiber_harness.checkers.analysis import ACKED, F64, I64, Analysis, B, seconds
 from wiber_harness.checkers.base import MAX_EXAMPLES, CheckResult, Ops, Validity
+from wiber_harness.distinct import unique_inverse
 from wiber_harness.reads import FinalReads
 
 NAME = "ordering"
@@ -95,7 +96,7 @@ def ordering_from(an: Analysis) -> CheckResult:
     )
     sent = ent[s.k_sndr[ent] >= 0]
     pair_ids = s.k_conv[sent] * (len(s.senders) + 1) + s.k_sndr[sent]
-    groups = np.unique(pair_ids, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    groups = unique_inverse(pair_ids)[1].astype(np.int64)
     del pair_ids
     so = realtime_violations(
         groups, s.k_ack[sent], s.k_invoke[sent], pos.k_pos[sent].astype(np.int64)
@@ -244,7 +245,7 @@ def count_cross_pairs(is_a: B, x: I64) -> int:
     n = len(x)
     if n < 2:
         return 0
-    rank = np.unique(x, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    rank = unique_inverse(x)[1].astype(np.int64)
     idx = np.arange(n, dtype=np.int64)
     total = 0
     w = 1

@@ -40,6 +40,7 @@ import pandas as pd
 from hdrh.histogram import HdrHistogram
 
 from wiber_harness.checkers.analysis import NS
+from wiber_harness.distinct import unique
 from wiber_harness.frames import per_second_frame
 from wiber_harness.metrics import (
     HIGHEST_US,
@@ -96,7 +97,7 @@ def percentile_curve(h: HdrHistogram) -> pd.DataFrame:
         return pd.DataFrame({"percentile": [], "tail": [], "latency_ms": []}, dtype=np.float64)
     # beyond 1/(1-p) = count every percentile is the max; stop there
     top = max(np.log10(count), 1.0)
-    tails = np.unique(np.concatenate([np.logspace(0.0, top, _CURVE_POINTS), [2.0, 10.0, 100.0]]))
+    tails = unique(np.concatenate([np.logspace(0.0, top, _CURVE_POINTS), [2.0, 10.0, 100.0]]))
     tails = tails[tails <= max(count, 10.0)]
     pcts = [float(100.0 * (1.0 - 1.0 / x)) for x in tails]
     values = h.get_percentile_to_value_dict(pcts)
