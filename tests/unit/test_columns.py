@@ -613,3 +613,89 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _early_run(tmp_path: Path, ops: int = 4000) -> Path:
+    from wiber_harness.bench.check_folder import write_run
+
+    write_run(tmp_path, ops, seed=7)
+    return tmp_path / "history.jsonl"
+
+
+def test_an_early_helper_is_adopted_by_the_reader_of_the_same_file(tmp_path: Path) -> None:
+    """``prestart`` (the check command, before its imports) starts the helper; the
+    reader takes it instead of starting its own, and reads what one process reads."""
+    p = _early_run(tmp_path)
+    one = read_history_columns(p)
+    spawned: list[Any] = []
+    real_spawn = columns_split._spawn
+
+    def spawn(*a: Any) -> Any:
+        spawned.append(a)
+        return real_spawn(*a)
+
+    with (
+        mock.patch.object(columns_split, "SPLIT_BYTES", 0),
+        mock.patch.object(columns_split, "_spawn", spawn),
+        mock.patch.object(columns_module, "read_history", side_effect=AssertionError("fell back")),
+    ):
+        columns_split.prestart(p)
+        early = columns_split._early[0].part.proc
+        two = read_history_columns(p)
+    assert len(spawned) == 1  # the early one only: the reader started none
+    assert early.returncode is not None and not columns_split._early
+    _same(one.sends, two.sends)
+    assert (one.end, one.n_ops) == (two.end, two.n_ops)
+
+
+def test_an_early_helper_for_a_file_that_changed_is_ended_not_adopted(tmp_path: Path) -> None:
+    """The file the reader opens is not the one the early helper reads (it was
+    rewritten in between): the early helper is killed and reaped, and the reader
+    starts its own on the file it opened."""
+    p = _early_run(tmp_path)
+    with mock.patch.object(columns_split, "SPLIT_BYTES", 0):
+        columns_split.prestart(p)
+        early = columns_split._early[0].part.proc
+        raw = p.read_bytes()
+        p.unlink()  # a new file in its place (its inode may be the old one's, reused)
+        head, rest = raw.split(b"\n", 1)
+        p.write_bytes(head[:-1] + b',"rewritten":true}\n' + rest)
+        two = read_history_columns(p)
+    assert early.returncode is not None and not columns_split._early
+    assert two.n_ops == read_history_columns(p).n_ops
+
+
+@pytest.mark.parametrize("what", ["missing", "folder", "pipe", "small"])
+def test_prestart_starts_nothing_on_what_the_reader_would_refuse(tmp_path: Path, what: str) -> None:
+    p = tmp_path / "history.jsonl"
+    if what == "folder":
+        p.mkdir()
+    elif what == "pipe":
+        os.mkfifo(p)
+    elif what == "small":
+        _early_run(tmp_path, 40)  # below SPLIT_BYTES: one process reads it
+    columns_split.prestart(p)
+    assert not columns_split._early
+
+
+def test_an_early_helper_nothing_adopts_ends_when_the_process_exits(tmp_path: Path) -> None:
+    """The check command failed before reading (a bad scenario, say): at exit the
+    early helper is killed and reaped, never left behind."""
+    p = _early_run(tmp_path, 20000)
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from wiber_harness import columns_split as cs\n"
+        "cs.SPLIT_BYTES = 0\n"
+        f"cs.prestart(Path({str(p)!r}))\n"
+        "print(cs._early[0].part.proc.pid, flush=True)\n"
+        "sys.exit(2)\n"
+    )
+    root = str(Path(columns_split.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.returncode == 2
+    helper_pid = int(out.stdout.split()[0])
+    assert not _alive(helper_pid)

@@ -46,8 +46,24 @@ def _register() -> None:
     )
 
 
+def _prestart(args: Sequence[str]) -> None:
+    """``check RUN_DIR ...``: start the helper process of the first folder's history
+    before the imports below (see :func:`wiber_harness.columns_split.prestart`)."""
+    if len(args) < 2 or args[0] != "check":
+        return
+    first = next((a for a in args[1:] if not a.startswith("-")), None)
+    if first is None or any(a in ("-h", "--help") for a in args[1:]):
+        return
+    from pathlib import Path
+
+    from wiber_harness.columns_split import prestart
+
+    prestart(Path(first) / "history.jsonl")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: HarnessError -> one sentence on stderr, exit 2."""
+    _prestart(list(argv) if argv is not None else sys.argv[1:])
     _register()
     from wiber_harness.cli._common import reset_json, show_click_error, show_error
 
