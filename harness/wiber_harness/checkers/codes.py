@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import repeat
+from operator import itemgetter
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 I64 = npt.NDArray[np.int64]
+T = TypeVar("T")
 _SAMPLE = 1000  # values looked at to tell a column of few distinct values
 
 
@@ -55,9 +58,11 @@ class Codes:
         """The code of each value (-1 for None); strings not yet known get new codes,
         in order of first appearance."""
         index, names = self._index, self.names
-        if not names and len(set(values[:_SAMPLE])) * 4 < min(len(values), _SAMPLE):
-            # a first column of few distinct values (conversations, senders): the
-            # distinct ones in order, then C-level lookups, beat a Python pass
+        if not names and len(set(values[:_SAMPLE])) * 10 < 9 * min(len(values), _SAMPLE):
+            # a first column whose values repeat (conversations, senders): the distinct
+            # ones in order, then C-level lookups, beat a Python pass (1000 distinct in
+            # 500k: 45 against 55 ms when fresh, 3-4x faster when the strings are shared
+            # objects); on nearly distinct values (keys, messageIds) the pass wins
             fresh = [v for v in dict.fromkeys(values) if v is not None]
             index.update(zip(fresh, range(len(fresh)), strict=True))
             names.extend(fresh)
@@ -84,6 +89,13 @@ class Codes:
         return codes
 
 
+def pick(values: Sequence[T], index: Sequence[int]) -> list[T]:
+    """``[values[i] for i in index]``, in one C-level call (4-5x faster on 500k)."""
+    if len(index) > 1:
+        return list(itemgetter(*index)(values))
+    return [values[i] for i in index]
+
+
 def factorize(values: Sequence[str | None]) -> tuple[list[str], I64]:
     """(distinct strings in order of first appearance, code per value; None -> -1)."""
     c = Codes()
@@ -91,4 +103,4 @@ def factorize(values: Sequence[str | None]) -> tuple[list[str], I64]:
     return c.names, codes
 
 
-__all__ = ["Codes", "factorize"]
+__all__ = ["Codes", "factorize", "pick"]

@@ -85,6 +85,8 @@ effect (the runner adds it to the run's reasons).
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import is_
 from typing import Any
 
 import numpy as np
@@ -103,6 +105,7 @@ from wiber_harness.checkers.analysis import (
 )
 from wiber_harness.checkers.base import MAX_EXAMPLES, CheckResult, Ops, Validity
 from wiber_harness.checkers.codes import Codes
+from wiber_harness.distinct import unique
 from wiber_harness.reads import DeadLetter, FinalReads
 
 NAME = "delivery"
@@ -316,7 +319,7 @@ def _record_convs(an: Analysis) -> tuple[I64, I64]:
     by_key = s.conv_codes.lookup(conv)
     unknown = by_key < 0
     by_key[unknown] = np.where(
-        np.fromiter((c is None for c in conv), np.bool_, len(conv))[unknown], -1, -2
+        np.fromiter(map(is_, conv, repeat(None)), np.bool_, len(conv))[unknown], -1, -2
     )
     reads = Codes()
     reads.encode(pos.read_names)
@@ -497,7 +500,7 @@ def _unreadable(an: Analysis, acked_stored: B) -> list[int]:
         read_of[ic] = pos.i_read
         found = read_of[st.r_mid[rec]] == by_read[rec]
     else:
-        items = np.unique(pos.i_read * n_codes + ic)
+        items = unique(pos.i_read * n_codes + ic)
         found = np.isin(by_read[rec] * n_codes + st.r_mid[rec], items, assume_unique=False)
     nk = len(acked_stored)
     seen = np.bincount(st.r_key[rec], minlength=nk) > 0

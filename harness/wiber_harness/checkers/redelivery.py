@@ -41,6 +41,7 @@ True.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -65,14 +66,13 @@ def redelivery_from(an: Analysis) -> CheckResult:
     part = events.partition
     off = events.offset
     code = {"duplicate": 1, "dlq": 2, "failed": 3}
-    outcome = np.asarray([code.get(o, 0) for o in events.outcome], np.int8)
+    outcome = np.fromiter(map(code.get, events.outcome, repeat(0)), np.int8, n)
     dup_out = outcome == 1
     dlq = outcome == 2
     failed = outcome == 3
-    consumers: dict[str, int] = {}
-    cons = np.asarray(
-        [consumers.setdefault(c, len(consumers)) for c in events.consumer], dtype=np.int64
-    )
+    # consumers numbered in order of first appearance (C-level passes: few distinct)
+    consumers = {c: i for i, c in enumerate(dict.fromkeys(events.consumer))}
+    cons = np.fromiter(map(consumers.__getitem__, events.consumer), np.int64, n)
     # one record = one (partition, offset), grouped by sorting both columns (no
     # packing into one integer, which far-apart offsets could make collide)
     order = np.lexsort((off, part))
