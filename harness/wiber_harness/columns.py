@@ -53,6 +53,7 @@ from wiber_harness.wellformed import (
     Malformed,
     check_op,
     has_long_number,
+    line_problem,
 )
 
 F64 = npt.NDArray[np.float64]
@@ -274,6 +275,8 @@ class PendingHistory:
                 raise _Fallback from None
             if not isinstance(header, dict) or header.get("schema") != SCHEMA:
                 raise _Fallback
+            if line_problem(head) is not None:
+                raise _Fallback  # the authoritative reader names it
             self._header = header
             self._fd, self._start = fh.fileno(), len(head)
             self._size = os.fstat(self._fd).st_size

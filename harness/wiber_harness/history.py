@@ -163,6 +163,9 @@ def read_history(path: Path) -> tuple[dict[str, Any], list[Op]]:
             f"{path}:1: the header's schema is {found!r:.60}, not {SCHEMA!r}; this harness "
             "cannot read that history"
         )
+    problem = line_problem(lines[0])  # the header keeps the nesting and 64-bit rule too
+    if problem is not None:
+        raise CheckerError(f"{path}:1: {problem}; re-run the scenario (or restore the file)")
     ops: list[Op] = []
     pairing = Pairing()
     last = len(lines)  # 1-based number of the last line

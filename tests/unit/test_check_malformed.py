@@ -88,6 +88,26 @@ def test_a_history_line_that_is_not_an_object(run: Path, line: str) -> None:
     one_sentence(run_cli("check", str(run)), "history.jsonl:4:")
 
 
+@pytest.mark.parametrize(
+    "field, value, says",
+    [
+        ("seed", "9999999999999999999", "beyond 64 bits"),  # found by the fuzz, session 7
+        ("note", "[" * 70 + "]" * 70, "deeper than 64"),
+    ],
+)
+def test_the_header_line_keeps_the_nesting_and_64_bit_rule(
+    run: Path, field: str, value: str, says: str
+) -> None:
+    """Section 8's rules hold for every value of the history, the header's too:
+    ``check`` and ``report`` both refuse it with one sentence naming line 1."""
+    h = lines(run / "history.jsonl")
+    h[0] = h[0][:-1] + f', "{field}": {value}}}'
+    write_lines(run / "history.jsonl", h)
+    one_sentence(run_cli("check", str(run)), "history.jsonl:1:", says)
+    o = run_cli("report", str(run.parent), "--out", str(run.parent / "report-out"))
+    one_sentence(o, "history.jsonl:1:", says)
+
+
 def test_an_api_field_that_is_a_list(run: Path) -> None:
     edit_reads(run, lambda d: d.update(api=[["m-k1"]]))
     one_sentence(run_cli("check", str(run)), "final_reads.json", "api")
