@@ -225,8 +225,12 @@ def _die_with(parent: int) -> bool:
 
 def _main(argv: list[str]) -> int:
     """The helper: columns of bytes ``[START, END)`` of ``FD``, pickled to stdout."""
+    import gc
+
     from wiber_harness.columns import _Columns, scan
     from wiber_harness.memory import prefer_mmap
+
+    gc.disable()  # builds columns, no cycles, and exits: the collector would free nothing
 
     fd, start, end, parent = (int(a) for a in argv)
     if not _die_with(parent):

@@ -34,6 +34,7 @@ from wiber_harness.errors import CheckerError, HarnessError, InvalidScenario
 from wiber_harness.faults.evidence import fault_evidence
 from wiber_harness.history import Op
 from wiber_harness.inputs import check_file, load_json, too_deep
+from wiber_harness.memory import gc_paused
 from wiber_harness.metrics import summary, threshold_metrics
 from wiber_harness.reads import FinalReads
 from wiber_harness.scenario import Scenario, load_scenario
@@ -225,8 +226,14 @@ def check_run(run_dir: Path) -> RunResult:
         raise CheckerError(
             f"{run_dir / 'scenario.yaml'}: nested too deep to read (thousands of levels); {fix}"
         ) from None
-    # a large history's later part is read by a helper process meanwhile the final
-    # reads are decoded here; the history's own errors still come first
+    with gc_paused():
+        return _check_files(run_dir, scenario, fix)
+
+
+def _check_files(run_dir: Path, scenario: Scenario, fix: str) -> RunResult:
+    """The history and the final reads read, then judged. A large history's later
+    part is read by a helper process meanwhile the final reads are decoded here;
+    the history's own errors still come first."""
     with reading_history(run_dir / "history.jsonl", helper_share=OVERLAPPED_SHARE) as pending:
         reads_error: HarnessError | None = None
         try:
