@@ -192,6 +192,7 @@ class _DeliveryHigh(msgspec.Struct):
 
 
 class _LowV2(msgspec.Struct):
+    schema: str  # read with the first pass, so the usual file needs no pass for it alone
     store: _StoreLow | None = None
     delivery: _DeliveryLow | None = None
 
@@ -239,9 +240,14 @@ def decode_fast(raw: bytes) -> FinalReads | None:
     if not _utf8(raw):
         return None
     try:
-        schema = _SCHEMA.decode(raw).schema
+        try:
+            first: _LowV2 | None = _LOW.decode(raw)
+        except msgspec.DecodeError:  # v1, or not a final-reads file: the schema says
+            first = None
+        schema = first.schema if first is not None else _SCHEMA.decode(raw).schema
         if schema == SCHEMA:
-            low = _low(_LOW.decode(raw))
+            low = _low(first if first is not None else _LOW.decode(raw))
+            del first
             trim()  # the first pass's numbers are arrays now: give their memory back
             return _from_v2(_V2.decode(raw), *low)
         if schema == SCHEMA_V1:
