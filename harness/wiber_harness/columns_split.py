@@ -90,7 +90,7 @@ def split_at(fd: int, start: int, size: int, share: float | None = None) -> int 
 @contextlib.contextmanager
 def helper(fd: int, start: int, size: int, share: float | None = None) -> Iterator[Part | None]:
     """A helper on the later part of ``fd``'s lines, or None when the file is read alone."""
-    early = adopt(fd, start, size)
+    early = adopt(fd, start)
     if early is not None:
         try:
             yield early
@@ -164,7 +164,8 @@ def prestart(path: Path, share: float = EARLY_SHARE) -> None:
         return
     try:
         check_file(path, "history", "")
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        # non-blocking: a FIFO put in the file's place after the check cannot hang us
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except (HarnessError, OSError, ValueError):
         return
     try:
@@ -187,17 +188,17 @@ def prestart(path: Path, share: float = EARLY_SHARE) -> None:
     atexit.register(_end_early)
 
 
-def adopt(fd: int, start: int, size: int) -> Part | None:
+def adopt(fd: int, start: int) -> Part | None:
     """The early helper, if it reads this same file (``fd``) from the same first line;
     any other early helper is ended."""
     if not _early:
         return None
     e = _early.pop()
-    try:
+    try:  # the identity holds the size, so the early split fits this read
         same = e.identity == _identity(os.fstat(fd)) and e.start == start
     except OSError:
         same = False
-    if same and e.part.end == size:
+    if same:
         return e.part
     _end(e.part.proc)
     return None

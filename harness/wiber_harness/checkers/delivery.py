@@ -57,8 +57,8 @@ Keys, attempts, attribution, read items and their identities are defined in
   within one attempt (librdkafka's idempotent producer, after a timed-out
   request during a leader change, may bump its epoch and write a batch
   again), the ack named the second copy and dedup kept the first. An answer
-  that names another message's position, a higher offset or another
-  partition is still a mismatch. Keys with several attempts that may have
+  that names another message's position, an offset at or below every stored
+  copy's, or another partition is still a mismatch. Keys with several attempts that may have
   written are not checked: a retry's produce writes a second record at
   another position, and which one the store kept is not fixed;
 * ``dead_lettered``: records in the dead-letter topic (``reads.dead_letters``)
