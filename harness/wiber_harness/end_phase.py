@@ -35,7 +35,9 @@ import pymongo
 from wiber.model import conversation_id
 from wiber_harness.api_reads import ReadError, ReadShape, read_conversation
 from wiber_harness.clock import Clock
+from wiber_harness.cluster import store_collections
 from wiber_harness.cluster.base import Cluster
+from wiber_harness.cluster.system_spec import SystemSpec
 from wiber_harness.history import Op
 from wiber_harness.reads import DeadLetter, DeliveryEvent, FinalReads, StoredRecord
 from wiber_harness.workload.tag import find_tag
@@ -89,23 +91,24 @@ def conversations(ops: Sequence[Op]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _collection(cluster: Cluster) -> Any:
-    spec = cluster.spec
-    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+def _client(cluster: Cluster) -> pymongo.MongoClient[dict[str, Any]]:
+    return pymongo.MongoClient(
         cluster.endpoints().store, serverSelectionTimeoutMS=5000, socketTimeoutMS=30000
     )
-    return client, client[spec.db][spec.collection]
 
 
-def _stored(coll: Any, field: str, tag_field: str | None, place: str | None) -> dict[Any, Any]:
-    """``_id`` -> (messageId, tag) of every stored document (the tag only with a field)."""
+def _stored(
+    client: Any, spec: SystemSpec, field: str, tag_field: str | None, place: str | None
+) -> dict[Any, Any]:
+    """``_id`` -> (messageId, tag) of every stored document, in every collection of the
+    store (the tag only with a field)."""
     proj = {field: 1} | ({tag_field: 1} if tag_field else {})
     return {
         d.get("_id"): (
             str(d.get(field)),
             find_tag(d.get(tag_field), place) if tag_field else None,
         )
-        for d in coll.find({}, proj)
+        for d in store_collections.find_all(client, spec, proj)
     }
 
 
@@ -160,7 +163,7 @@ def drain(
     spec = cluster.spec
     field = spec.message_id_field
     tag_field = spec.fields.get("tag") if acked_tags and spec.api.tag is not None else None
-    client, coll = _collection(cluster)
+    client = _client(cluster)
     t0 = time.monotonic()
     last_change = t0
     last_state: tuple[int, int | None] = (-1, None)
@@ -170,7 +173,7 @@ def drain(
     try:
         while True:
             try:
-                docs = _stored(coll, field, tag_field, spec.api.tag)
+                docs = _stored(client, spec, field, tag_field, spec.api.tag)
                 if watch is not None and observed_times(cluster):
                     watch.see(list(docs))
                 missing = len(acked - {m for m, _ in docs.values()})
@@ -219,7 +222,10 @@ def observed_times(cluster: Cluster) -> bool:
 def read_store(
     cluster: Cluster, clock: Clock, watch: StoreWatch | None = None
 ) -> list[StoredRecord]:
-    """Every stored document as a record.
+    """Every stored document as a record, from every collection of the store
+    (:mod:`~wiber_harness.cluster.store_collections`: what the profile's
+    ``[names] collections`` name), so a document stored in two of them is two
+    records.
 
     Only the fields the spec names are fetched. Without a stored write time
     (:func:`observed_times`) a record's time is when ``watch`` first saw it,
@@ -234,10 +240,10 @@ def read_store(
     if tag_field is None:
         names.discard(f.get("tag") or "")
     watch = watch or StoreWatch(clock)
-    client, coll = _collection(cluster)
+    client = _client(cluster)
     out = []
     try:
-        docs = list(coll.find({}, dict.fromkeys(sorted(names), 1)))
+        docs = list(store_collections.find_all(client, spec, dict.fromkeys(sorted(names), 1)))
         watch.see([d.get("_id") for d in docs])
         for d in docs:
             conv = _text(d, f.get("conversation"))

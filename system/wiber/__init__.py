@@ -20,7 +20,7 @@ Modules (each docstring is its spec):
 * ``wiber.consumer``: Kafka -> store, commit after store (``python -m wiber.consumer``),
   a package: ``loop`` (polling, commits, rebalances), ``batch`` (records ->
   documents), ``writes`` (store and DLQ writes, retried);
-* ``wiber.store``: the collection, its indexes, classified inserts, read view;
+* ``wiber.store``: the layout (one write per message), indexes, classified inserts;
 * ``wiber.deliverylog``: the consumer's JSON-lines delivery log;
 * ``wiber.failpoints``: named fault-injection points;
 * ``wiber.metrics``, ``wiber.logs``: Prometheus metrics and log format.

@@ -190,12 +190,13 @@ class Settings(BaseSettings):
     )
     store_read_buckets: int | Literal["auto"] = Field(
         "auto",
-        description="Read view for conversation reads. 0: query the messages collection by its "
-        "(conversationId, partition, offset) index (right for mongod); N > 0: the consumer also "
-        "writes each message into one of N bucket collections ('<collection>_read_NNN', by a "
-        "hash of the conversation) and reads scan only that bucket (FerretDB's SQLite backend "
-        "cannot use secondary indexes, so a read there would scan every message); auto: 16 on "
-        "FerretDB, 0 otherwise.",
+        description="Store layout (one write per message). 0: every message goes into the "
+        "messages collection, read by its (conversationId, partition, offset) index (right for "
+        "mongod); N > 0: each message goes only into one of N bucket collections "
+        "('<collection>_read_NNN', by a hash of its conversation), each with the same unique "
+        "and order indexes, and a read scans only that bucket (FerretDB's SQLite backend "
+        "cannot use secondary indexes, so a read of one collection would scan every message); "
+        "auto: 16 on FerretDB, 0 otherwise.",
     )
     store_timeout_ms: int = Field(
         5000, ge=100, description="Server selection and socket timeout of store operations."

@@ -1,4 +1,4 @@
-"""The message store: one MongoDB-wire collection (real mongod or FerretDB).
+"""The message store: MongoDB-wire collections (real mongod or FerretDB), one write per message.
 
 Promises:
 
@@ -12,36 +12,44 @@ Promises:
   ``_id`` is the ``messageId`` (a second, built-in uniqueness guard) unless
   the unsafe ``WIBER_STORE_UNIQUE_INDEX=false`` is set, when it is a fresh
   ObjectId, so nothing dedups.
-* **Indexes**: ``messageId_unique`` (unique; non-unique ``messageId_nonunique``
-  in the unsafe mode, and the other one is dropped), and
-  ``conversation_log_order`` on (conversationId, partition, offset) for
-  ordered reads. Created idempotently at consumer start; a consumer in safe
-  mode refuses to run if the unique index cannot be created.
-* **insert_batch** writes with ``insert_many(ordered=False)`` (every
-  document is attempted even if some fail) and classifies each document:
-  inserted, duplicate (error code 11000: already stored, which is success
-  for at-least-once), or failed (anything else; the caller retries). A
-  network error or write-concern error marks every not-known-good document
-  failed: retrying is always safe because duplicates are success.
+* **Layout: one write per message** (``WIBER_STORE_READ_BUCKETS``). With
+  N = 0 (right for mongod) every message goes into ``<collection>``. With
+  N > 0 it goes into exactly one bucket collection ``<collection>_read_NNN``
+  (NNN = a stable hash of its conversation id mod N, :func:`bucket_of`) and
+  nowhere else. Every stored collection has the same indexes, so the dedup
+  guarantee and the ordered read both come from that one write: a message's
+  duplicates carry the same conversation (the id is derived from it), so
+  they land in the same bucket, whose unique index (and ``_id``) refuses
+  them. Why buckets: FerretDB's SQLite backend pushes only ``{_id:
+  <string>}`` filters down to SQLite, so any other query scans and decodes
+  the whole collection (about 0.1 ms per stored document on this machine
+  kind); a conversation read scans only its bucket, O(stored / N). Auto
+  picks 16 on FerretDB (in a single-writer microbenchmark of 500-document
+  batches, 16 buckets wrote at ~0.8 of one collection's rate, 4-8 at ~1.0;
+  16 keeps a read under 1 s up to ~100k messages), 0 otherwise. The store
+  is therefore "every collection of the database named ``<collection>`` or
+  ``<collection>_read_NNN``"; the harness's system profile says the same
+  (``[names] collections``). A store written by an older release (which
+  wrote each message into ``<collection>`` *and* its bucket) reads the
+  same: the buckets already hold every message.
+* **Indexes** (on each stored collection): ``messageId_unique`` (unique;
+  non-unique ``messageId_nonunique`` in the unsafe mode, and the other one
+  is dropped), and ``conversation_log_order`` on (conversationId,
+  partition, offset) for ordered reads. Created idempotently at consumer
+  start for every collection of the layout; a consumer in safe mode
+  refuses to run if the unique index cannot be created.
+* **insert_batch** writes each collection's share with
+  ``insert_many(ordered=False)`` (every document is attempted even if some
+  fail) and classifies each document: inserted, duplicate (error code
+  11000: already stored, which is success for at-least-once), or failed
+  (anything else; the caller retries). A network error or write-concern
+  error marks every not-known-good document of that collection failed:
+  retrying is always safe because duplicates are success.
 * Writes use ``w=majority`` (FerretDB ignores write concern; on a mongod
   replica set it makes a stored document survive a primary change).
 * **read_conversation** returns a conversation's documents in log order
-  (partition, offset) strictly after a cursor position.
-* **Read view** (``WIBER_STORE_READ_BUCKETS``). FerretDB's SQLite backend
-  pushes only ``{_id: <string>}`` filters down to SQLite: any other query
-  scans and decodes the whole collection (about 0.1 ms per stored document
-  on this machine kind, so 10 s per read at 100k messages). With N > 0
-  buckets the consumer also writes each message, after the main insert and
-  before the offset commit, into ``<collection>_read_NNN`` (bucket = a stable
-  hash of the conversation id, same indexes, same dedup), and reads scan
-  only that bucket: O(collection / N). Auto picks 16 on FerretDB: each
-  bucket a batch touches costs one more ``insert_many`` round trip (about
-  1 ms there): in a 500-document microbenchmark main + view wrote at
-  ~0.38 of a raw insert with 64 buckets, ~0.46 with 16, while a read with
-  16 still scans under 1 s up to ~100k messages. Both writes are idempotent and
-  retried until they succeed, so the view holds exactly the stored
-  messages once the batch is committed. With 0 (mongod) reads use the
-  compound index of the messages collection and nothing extra is written.
+  (partition, offset) strictly after a cursor position, from the one
+  collection that holds the conversation.
 """
 
 from __future__ import annotations
@@ -185,37 +193,40 @@ class Store:
 
     # --- setup ---------------------------------------------------------------
     def ensure_indexes(self) -> None:
-        """Create the indexes the promises need (idempotent, safe to race)."""
-        unique = self.settings.store_unique_index
-        want, other = (UNIQUE_INDEX, NONUNIQUE_INDEX) if unique else (NONUNIQUE_INDEX, UNIQUE_INDEX)
+        """Create the indexes the promises need on every collection of the layout
+        (idempotent, safe to race)."""
         last: Exception | None = None
         for attempt in range(5):
             try:
-                existing = self.coll.index_information()
-                for name, spec in existing.items():
-                    keys = [k for k, _ in spec.get("key", [])]
-                    if name == other or (keys == ["messageId"] and name != want):
-                        log.warning("dropping index %s (conflicts with %s)", name, want)
-                        self.coll.drop_index(name)
-                self.coll.create_index([("messageId", ASCENDING)], name=want, unique=unique)
-                self.coll.create_index(ORDER_KEYS, name=ORDER_INDEX)
-                self.read_buckets()
+                n = self.read_buckets()
+                colls = [self.coll] if n == 0 else [self.bucket_collection(b) for b in range(n)]
+                for coll in colls:
+                    self._ensure_on(coll)
+                self._ensured.update(range(n))
                 return
             except PyMongoError as e:  # e.g. a peer consumer created the collection first
                 last = e
                 time.sleep(0.2 * (attempt + 1))
         raise RuntimeError(f"cannot create store indexes: {last}")
 
+    def _ensure_on(self, coll: Collection[dict[str, Any]]) -> None:
+        unique = self.settings.store_unique_index
+        want, other = (UNIQUE_INDEX, NONUNIQUE_INDEX) if unique else (NONUNIQUE_INDEX, UNIQUE_INDEX)
+        for name, spec in coll.index_information().items():
+            keys = [k for k, _ in spec.get("key", [])]
+            if name == other or (keys == ["messageId"] and name != want):
+                log.warning("dropping index %s of %s (conflicts with %s)", name, coll.name, want)
+                coll.drop_index(name)
+        coll.create_index([("messageId", ASCENDING)], name=want, unique=unique)
+        coll.create_index(ORDER_KEYS, name=ORDER_INDEX)
+
     # --- writes ---------------------------------------------------------------
     def insert_batch(self, docs: list[dict[str, Any]]) -> InsertOutcome:
-        """Insert every document once; classify each (see module promises)."""
-        return _insert_classified(self.coll, docs)
-
-    def insert_view(self, docs: list[dict[str, Any]]) -> InsertOutcome:
-        """Write ``docs`` into their read buckets (no-op without buckets); classify each."""
+        """Insert every document once, into its one collection; classify each (see module
+        promises)."""
         n = self.read_buckets()
         if n == 0 or not docs:
-            return InsertOutcome(inserted=list(range(len(docs))))
+            return _insert_classified(self.coll, docs)
         groups: dict[int, list[int]] = {}
         for i, d in enumerate(docs):
             groups.setdefault(bucket_of(d["conversationId"], n), []).append(i)
@@ -226,7 +237,7 @@ class Store:
             except PyMongoError as e:
                 out.failed.update(dict.fromkeys(idx, f"{type(e).__name__}: {e}"))
                 continue
-            res = _insert_classified(coll, [dict(docs[i]) for i in idx])
+            res = _insert_classified(coll, [docs[i] for i in idx])
             out.inserted += [idx[j] for j in res.inserted]
             out.duplicates += [idx[j] for j in res.duplicates]
             out.failed.update({idx[j]: why for j, why in res.failed.items()})
@@ -238,8 +249,14 @@ class Store:
             with pymongo.timeout(self.settings.store_timeout_ms / 1000):
                 info = self.client.admin.command("buildInfo")
             self._buckets = AUTO_BUCKETS_FERRETDB if "ferretdbVersion" in info else 0
-            log.info("read view: %d bucket collections (auto)", self._buckets)
+            log.info("store layout: %d bucket collections (auto)", self._buckets)
         return self._buckets
+
+    def collection_names(self) -> list[str]:
+        """The collections this layout writes, in bucket order."""
+        n = self.read_buckets()
+        c = self.settings.store_collection
+        return [c] if n == 0 else [f"{c}{BUCKET_INFIX}{b:03d}" for b in range(n)]
 
     def bucket_collection(self, b: int) -> Collection[dict[str, Any]]:
         name = f"{self.settings.store_collection}{BUCKET_INFIX}{b:03d}"
@@ -250,13 +267,7 @@ class Store:
     def _bucket_for_write(self, b: int) -> Collection[dict[str, Any]]:
         coll = self.bucket_collection(b)
         if b not in self._ensured:
-            unique = self.settings.store_unique_index
-            coll.create_index(
-                [("messageId", ASCENDING)],
-                name=UNIQUE_INDEX if unique else NONUNIQUE_INDEX,
-                unique=unique,
-            )
-            coll.create_index(ORDER_KEYS, name=ORDER_INDEX)
+            self._ensure_on(coll)
             self._ensured.add(b)
         return coll
 

@@ -77,9 +77,9 @@ def test_raw_insert_through_a_store_proxy(bare_cluster: LocalCluster) -> None:
     r = stack_ops.raw_insert(c, 2000, 500, 64, "smoke", uris=[f"mongodb://{proxy.listen}/"])
     assert r.docs == 2000 and r.failed == 0 and r.docs_per_s > 0
     v = stack_ops.raw_insert(
-        c, 1000, 500, 64, "smokeview", with_view=True, uris=[f"mongodb://{proxy.listen}/"]
+        c, 1000, 500, 64, "smokeview", in_layout=True, uris=[f"mongodb://{proxy.listen}/"]
     )
-    assert v.failed == 0 and v.with_view
+    assert v.failed == 0 and v.in_layout
 
 
 def test_http_floor_wrk_and_the_generator(tmp_path: Path) -> None:

@@ -36,6 +36,8 @@ import pymongo
 import pytest
 from confluent_kafka import Consumer, Producer
 
+from wiber.store import AUTO_BUCKETS_FERRETDB, bucket_of
+from wiber_harness.cluster import store_collections
 from wiber_harness.cluster.local import LocalCluster
 
 pytestmark = pytest.mark.integration
@@ -155,11 +157,12 @@ class Load:
 
 # ------------------------------------------------------------------------- checks
 def store_docs(cluster: LocalCluster, prefix: str) -> list[dict[str, Any]]:
+    """Every stored document of this load, from every collection of the store; each
+    carries ``_coll``, the collection it was found in."""
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
         cluster.endpoints().store, serverSelectionTimeoutMS=5000
     )
     with client as c:
-        coll = c[cluster.spec.db][cluster.spec.collection]
         proj = {
             "_id": 0,
             "messageId": 1,
@@ -170,7 +173,10 @@ def store_docs(cluster: LocalCluster, prefix: str) -> list[dict[str, Any]]:
             "fromUser": 1,
         }
         return [
-            d for d in coll.find({}, proj) if str(d.get("clientMessageId") or "").startswith(prefix)
+            d | {"_coll": coll.name}
+            for coll in store_collections.collections(c, cluster.spec)
+            for d in coll.find({}, proj)
+            if str(d.get("clientMessageId") or "").startswith(prefix)
         ]
 
 
@@ -199,6 +205,11 @@ def check_promises(cluster: LocalCluster, load: Load) -> list[dict[str, Any]]:
     assert not dups, f"{len(dups)} keys stored more than once, e.g. {list(dups.items())[:5]}"
     assert all(n == 1 for n in ids.values())
     assert not unexpected, f"stored but never sent: {sorted(unexpected)[:5]}"
+    # one write per message: on FerretDB only into its conversation's bucket
+    base = cluster.spec.collection
+    for d in docs:
+        home = f"{base}_read_{bucket_of(d['conversationId'], AUTO_BUCKETS_FERRETDB):03d}"
+        assert d["_coll"] == home, f"{d['messageId']} stored in {d['_coll']}, not {home}"
     by_id = {s.message_id: s for s in sent if s.message_id}
     assert all(d["messageId"] in by_id for d in docs)
     # Order: the store's log position (what the API reads by) follows ack order.

@@ -181,7 +181,7 @@ def bench_data(tmp: Path, *, scale: float = 1.0, lost: int = 0) -> BenchData:
         d.pp_direct.append(ProducerPerfResult(70000, 30000.0, 9.0, 10, 50, 5, 20, 30, 50, True))
         d.e2el.append(EndToEndResult(4.1, 3.0, 9.0 + i, 15.0))
         d.raw.append(RawInsert(10000, 2, 500, 2.0 + 0.1 * i, False, 0))
-        d.raw_view.append(RawInsert(10000, 2, 500, 5.0, True, 0))
+        d.raw_layout.append(RawInsert(10000, 2, 500, 5.0, True, 0))
         d.sink.append(SinkRun(8000, 8000, 1.0, 2.0, 6.0, 1500.0 * scale + 10 * i, 0))
     d.single.e2e.append(search("single", 800.0, "e2e"))
     d.batch.e2e.append(search("batch", 1500.0, "e2e"))
@@ -485,3 +485,38 @@ def test_a_search_that_never_holds_on_its_way_down_takes_extra_steps() -> None:
     t = Capacity(10)
     s = find_max_rate(t, estimate=2500, step_s=1, max_steps=4)
     assert s.rate is None and len(t.rates) == 4 + EXTRA_DOWN_STEPS
+
+
+class _ProbingBench:
+    """What saturating_probe needs of a BenchRun: probe and say."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def probe(self, what: str, target: Capacity, rate: float, rep: int) -> Measure:
+        return target.measure(rate, 1.0, "probe")
+
+    def say(self, line: str) -> None:
+        self.said.append(line)
+
+
+@pytest.mark.parametrize(
+    ("cap", "first_rate", "kafka", "rates"),
+    [
+        (50_000, 5_000, 200_000, [5_000, 15_000, 45_000]),  # held twice: still a lower bound
+        (10_000, 5_000, 200_000, [5_000, 15_000]),  # saturated at the second probe
+        (3_000, 5_000, 200_000, [5_000]),  # the first probe saturated: nothing more
+        (50_000, 5_000, 12_000, [5_000, 12_000]),  # never beyond Kafka's own producer
+    ],
+)
+def test_a_probe_that_held_is_repeated_higher_until_it_saturates(
+    cap: float, first_rate: float, kafka: float, rates: list[float]
+) -> None:
+    from wiber_harness.bench.phase_ingest import saturating_probe
+
+    t = Capacity(cap)
+    b = _ProbingBench()
+    first = b.probe("batch ingest", t, first_rate, 0)
+    m = saturating_probe(b, "batch ingest", t, first, 0, kafka)  # type: ignore[arg-type]
+    assert t.rates == rates and m.rate == rates[-1]
+    assert len(b.said) == len(rates) - 1

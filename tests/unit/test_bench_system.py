@@ -53,7 +53,7 @@ def test_the_tutorial_has_no_sink_or_view_and_its_times_are_observed() -> None:
     spec = load_profile(TUTORIAL)
     assert not is_wiber(spec)
     na = not_applicable(spec)
-    assert set(na) == {*SINK_FIGURES, "raw_insert_with_view_per_s"}
+    assert set(na) == {*SINK_FIGURES, "raw_insert_in_layout_per_s"}
     assert "record format" in na["sink_efficiency"]
     # its API is uvicorn with an ASGI app: the floor copies its command line
     assert floor_reason(spec) is None
@@ -112,7 +112,7 @@ def test_bench_json_names_the_system_and_says_why_a_figure_does_not_apply(
         assert figs[name]["samples"] == [] and figs[name]["value"] is None
     assert "not_applicable" not in figs["api_ingest_efficiency"]
     assert doc["context"]["sink_stored_per_s"]["n"] == 0
-    assert "not_applicable" in doc["context"]["raw_insert_with_view_per_s"]
+    assert "not_applicable" in doc["context"]["raw_insert_in_layout_per_s"]
     assert "not_applicable" not in doc["context"]["raw_insert_per_s"]
     # figures that do not apply are not missing: the exit code is 0
     path = write_document(doc, tmp_path / "o")

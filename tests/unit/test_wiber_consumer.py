@@ -137,33 +137,28 @@ class FakeStore:
         self.docs: dict[str, dict[str, Any]] = {}
         self.fail_times = fail_times
         self.attempts = 0
-        self.view: dict[str, dict[str, Any]] = {}
-        self.view_attempts = 0
-        self.view_fail_times = 0
+        self.partial_fail_times = 0  # attempts that fail every other document
+        self.sizes: list[int] = []  # documents per attempt
         self.kafka = kafka
 
     def insert_batch(self, docs: list[dict[str, Any]]) -> InsertOutcome:
         self.attempts += 1
         self.kafka.events.append("store")
+        self.sizes.append(len(docs))
         if self.attempts <= self.fail_times:
             return InsertOutcome(failed=dict.fromkeys(range(len(docs)), "AutoReconnect: down"))
         out = InsertOutcome()
+        partial = self.attempts <= self.fail_times + self.partial_fail_times
         for i, d in enumerate(docs):
+            if partial and i % 2:
+                out.failed[i] = "AutoReconnect: one bucket down"
+                continue
             if d["messageId"] in self.docs:
                 out.duplicates.append(i)
             else:
                 self.docs[d["messageId"]] = dict(d)
                 out.inserted.append(i)
         return out
-
-    def insert_view(self, docs: list[dict[str, Any]]) -> InsertOutcome:
-        self.view_attempts += 1
-        self.kafka.events.append("view")
-        if self.view_attempts <= self.view_fail_times:
-            return InsertOutcome(failed=dict.fromkeys(range(len(docs)), "AutoReconnect: view"))
-        for d in docs:
-            self.view[d["messageId"]] = dict(d)
-        return InsertOutcome(inserted=list(range(len(docs))))
 
     def ensure_indexes(self) -> None:
         pass
@@ -234,16 +229,19 @@ def test_store_errors_are_retried_paused_never_committed_past(tmp_path: Path) ->
     assert kafka.commit_calls == [{0: 1}]
 
 
-def test_read_view_is_written_before_the_commit_and_retried(tmp_path: Path) -> None:
-    c, kafka, store = make(tmp_path, {0: [rec(0), rec(1)]})
-    store.view_fail_times = 2
+def test_a_partly_failed_write_retries_only_what_failed_before_the_commit(
+    tmp_path: Path,
+) -> None:
+    c, kafka, store = make(tmp_path, {0: [rec(0), rec(1), rec(2), rec(3)]})
+    store.partial_fail_times = 2
     c._step()
-    assert set(store.view) == set(store.docs) and len(store.docs) == 2
-    assert store.attempts == 1  # the main insert is not repeated
+    assert len(store.docs) == 4
+    # 4 documents, then the 2 that failed, then the 1 of those that failed again
+    assert store.sizes == [4, 2, 1]
     ev = kafka.events
-    last_view = max(i for i, e in enumerate(ev) if e == "view")
-    assert ev.count("view") == 3 and last_view < ev.index("commit")
-    assert sorted(outcomes(tmp_path)) == [(0, 0, "stored"), (0, 1, "stored")]
+    last_store = max(i for i, e in enumerate(ev) if e == "store")
+    assert ev.count("store") == 3 and last_store < ev.index("commit")
+    assert sorted(outcomes(tmp_path)) == [(0, o, "stored") for o in range(4)]
 
 
 def test_stop_during_retries_abandons_the_batch_uncommitted(tmp_path: Path) -> None:

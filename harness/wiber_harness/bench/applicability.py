@@ -14,8 +14,10 @@ and the reason, never a failed or a made-up sample:
   pre-fills straight into the topic *in Wiber's record format*; a profile
   does not describe another system's Kafka records, so only Wiber's own
   system (:func:`is_wiber`) is measured this way.
-* **the read-view copy** (``raw_insert_with_view_per_s``): the second write
-  of Wiber's storage layout; another system's layout is its own.
+* **the raw insert in the consumers' layout** (``raw_insert_in_layout_per_s``):
+  the same documents written the way Wiber's consumers write them (one
+  write each, into its conversation's bucket collection); another
+  system's layout is its own.
 * **the HTTP floor** (``api_ingest_efficiency``, ``floor_*``, ``wrk_*``,
   ``generator_vs_wrk``): the floor runs under the system's own API command
   line with its ASGI app swapped (:func:`wiber_harness.bench.floor.floor_argv`);
@@ -42,7 +44,7 @@ BATCH_FIGURES = (
     "batch_e2e_p99_vs_kafka",
 )
 SINK_FIGURES = ("sink_efficiency", "sink_stored_per_s")
-VIEW_FIGURES = ("raw_insert_with_view_per_s",)
+LAYOUT_FIGURES = ("raw_insert_in_layout_per_s",)
 FLOOR_FIGURES = (
     "api_ingest_efficiency",
     "floor_req_per_s",
@@ -106,8 +108,8 @@ def not_applicable(
         )
         out.update(
             dict.fromkeys(
-                VIEW_FIGURES,
-                "the read-view copy is the second write of Wiber's own storage layout",
+                LAYOUT_FIGURES,
+                "the bucketed layout is Wiber's own storage layout",
             )
         )
     return out
@@ -128,9 +130,9 @@ def e2e_time_source(spec: SystemSpec, poll_s: float) -> str:
 __all__ = [
     "BATCH_FIGURES",
     "FLOOR_FIGURES",
+    "LAYOUT_FIGURES",
     "NO_ROUTE_STATUSES",
     "SINK_FIGURES",
-    "VIEW_FIGURES",
     "batch_reason",
     "e2e_time_source",
     "floor_reason",

@@ -107,7 +107,7 @@ class BenchData:
     pp_direct: list[ProducerPerfResult | None] = field(default_factory=list)
     e2el: list[EndToEndResult | None] = field(default_factory=list)
     raw: list[RawInsert | None] = field(default_factory=list)
-    raw_view: list[RawInsert | None] = field(default_factory=list)
+    raw_layout: list[RawInsert | None] = field(default_factory=list)
     wrk: list[WrkResult] = field(default_factory=list)
     floor: list[Search] = field(default_factory=list)
     generator_processes: int = 1
@@ -181,7 +181,7 @@ def build_document(d: BenchData, finished_at: dt.datetime | None = None) -> dict
             },
             "end_to_end_latency": [_dict(r) for r in d.e2el],
             "raw_insert": [_dict(r) for r in d.raw],
-            "raw_insert_with_view": [_dict(r) for r in d.raw_view],
+            "raw_insert_in_layout": [_dict(r) for r in d.raw_layout],
             "wrk": [w.to_dict() for w in d.wrk],
         },
         "floor": {"searches": [s.to_dict() for s in d.floor]},

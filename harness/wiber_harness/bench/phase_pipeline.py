@@ -1,7 +1,7 @@
 """Phases 3 and 4 of the bench: the sink, then the pipeline end to end.
 
 * :func:`sink`, ``repetitions`` rounds: raw ``insert_many`` through the
-  consumers' store proxies, without and with the read-view copy
+  consumers' store proxies, into one collection and in the consumers' layout
   (:func:`raw_inserts`, consumers still stopped), then the consumers drain
   a pre-filled backlog of about ``sink_seconds`` (:func:`sink_records`,
   :mod:`wiber_harness.bench.sink`); the consumers keep running afterwards,
@@ -27,10 +27,10 @@ from wiber_harness.bench.stats import median
 
 def raw_inserts(b: BenchRun, rep: int) -> None:
     cfg, d = b.cfg, b.data
-    for with_view, into in ((False, d.raw), (True, d.raw_view)):
-        if with_view and not b.applies("raw_insert_with_view_per_s"):
+    for in_layout, into in ((False, d.raw), (True, d.raw_layout)):
+        if in_layout and not b.applies("raw_insert_in_layout_per_s"):
             continue
-        label = "raw insert" + (" + view" if with_view else "")
+        label = "raw insert" + (" in the consumers' layout" if in_layout else "")
         prev = median(r.docs_per_s for r in into if r is not None)
         n = cfg.raw_docs if prev is None else clamp(prev * cfg.raw_seconds, 2000, cfg.raw_docs * 10)
         r = b.attempt(
@@ -40,8 +40,8 @@ def raw_inserts(b: BenchRun, rep: int) -> None:
             n,
             b.batch_size,
             cfg.payload_size,
-            f"raw{rep}{int(with_view)}",
-            with_view=with_view,
+            f"raw{rep}{int(in_layout)}",
+            in_layout=in_layout,
             read_buckets=cfg.settings.get("WIBER_STORE_READ_BUCKETS"),
         )
         into.append(r)
@@ -57,7 +57,7 @@ def sink_records(b: BenchRun) -> int:
     cfg, d = b.cfg, b.data
     rate = median(r.stored_per_s for r in d.sink if r is not None)
     if rate is None:
-        raw = median(r.docs_per_s for r in d.raw_view if r is not None)
+        raw = median(r.docs_per_s for r in d.raw_layout if r is not None)
         rate = raw * 0.5 if raw else None
     if rate is None:
         return cfg.sink_records

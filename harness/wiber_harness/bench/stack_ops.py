@@ -6,7 +6,7 @@ Every function takes the running stack (any
 database and collection (names from the system spec), over direct
 connections unless it says otherwise:
 
-* :func:`reset_store`: drop the messages collection and create it again
+* :func:`reset_store`: drop the store's collections and create them again
   with exactly the indexes the consumer creates (``wiber.store.Store.
   ensure_indexes``), so every measurement starts from the same, small
   store and the harness's full reads stay cheap (another system's
@@ -22,8 +22,10 @@ connections unless it says otherwise:
 * :func:`raw_insert`: ``insert_many(ordered=False)`` of Wiber-shaped
   documents in the consumer's batch size into a scratch collection with
   the consumer's indexes, by as many writers as there are consumers, each
-  through its consumer's Toxiproxy proxy to the store; optionally also
-  the read-view copy the consumer writes. The raw store reference.
+  through its consumer's Toxiproxy proxy to the store: the raw store
+  reference. With ``in_layout`` the same documents go where the consumers
+  put them instead (one write each, into its conversation's bucket
+  collection): what the layout itself costs.
 * :func:`stop_consumers` / :func:`start_consumers`: all at once (a clean
   SIGTERM: each commits and leaves the group), and back, ready.
 """
@@ -42,6 +44,7 @@ import pymongo
 from wiber.model import Message, conversation_id
 from wiber.settings import Settings, load_settings
 from wiber.store import Store, make_document
+from wiber_harness.cluster import store_collections
 from wiber_harness.cluster.base import Cluster
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
 from wiber_harness.errors import ClusterError
@@ -70,34 +73,37 @@ def _store_for(
     )
 
 
+def _client(cluster: Cluster, socket_ms: int = 60000) -> pymongo.MongoClient[dict[str, Any]]:
+    return pymongo.MongoClient(
+        cluster.endpoints().store, serverSelectionTimeoutMS=5000, socketTimeoutMS=socket_ms
+    )
+
+
 def reset_store(cluster: Cluster) -> None:
-    """Drop the messages collection and recreate the consumer's indexes (Wiber); another
-    system's collection is emptied instead, keeping whatever indexes its consumer made."""
-    if cluster.spec != DEFAULT_SYSTEM:
-        spec = cluster.spec
-        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-            cluster.endpoints().store, serverSelectionTimeoutMS=5000, socketTimeoutMS=60000
-        )
-        try:
-            client[spec.db][spec.collection].delete_many({})
-        finally:
-            client.close()
-        return
+    """Drop the store's collections and recreate the consumer's indexes (Wiber); another
+    system's collections are emptied instead, keeping whatever indexes its consumer made."""
+    spec = cluster.spec
+    client = _client(cluster)
+    try:
+        if spec != DEFAULT_SYSTEM:
+            store_collections.empty(client, spec)
+            return
+        for coll in store_collections.collections(client, spec):
+            coll.drop()
+    finally:
+        client.close()
     st = _store_for(cluster)
     try:
-        st.coll.drop()
         st.ensure_indexes()
     finally:
         st.close()
 
 
 def stored_count(cluster: Cluster) -> int:
-    spec = cluster.spec
-    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-        cluster.endpoints().store, serverSelectionTimeoutMS=5000
-    )
+    """Documents in every collection of the store (estimated counts)."""
+    client = _client(cluster)
     try:
-        return int(client[spec.db][spec.collection].estimated_document_count())
+        return store_collections.count(client, cluster.spec)
     finally:
         client.close()
 
@@ -108,13 +114,11 @@ def stored_times(cluster: Cluster) -> list[int]:
     f = spec.fields["stored_at_ns"]
     if f is None:
         return []
-    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-        cluster.endpoints().store, serverSelectionTimeoutMS=5000, socketTimeoutMS=60000
-    )
+    client = _client(cluster)
     try:
         return [
             int(d[f])
-            for d in client[spec.db][spec.collection].find({}, {f: 1, "_id": 0})
+            for d in store_collections.find_all(client, spec, {f: 1, "_id": 0})
             if isinstance(d.get(f), int)
         ]
     finally:
@@ -304,7 +308,7 @@ class RawInsert:
     writers: int
     batch: int
     seconds: float
-    with_view: bool
+    in_layout: bool
     failed: int
 
     @property
@@ -317,7 +321,7 @@ class RawInsert:
             "writers": self.writers,
             "batch": self.batch,
             "seconds": round(self.seconds, 4),
-            "with_view": self.with_view,
+            "in_layout": self.in_layout,
             "failed": self.failed,
             "docs_per_s": round(self.docs_per_s, 1),
         }
@@ -343,17 +347,21 @@ def raw_insert(
     payload_size: int,
     run_id: str,
     *,
-    with_view: bool = False,
+    in_layout: bool = False,
     uris: Sequence[str] | None = None,
     users: int = 100,
     read_buckets: str | None = None,
 ) -> RawInsert:
     """insert_many into a fresh scratch collection by one writer per URI, in parallel.
 
-    ``read_buckets`` is the consumers' ``WIBER_STORE_READ_BUCKETS`` (None: Wiber's
-    default), so the read-view copy is written exactly as the consumers write it.
+    Without ``in_layout`` every document goes into the one scratch collection
+    (the raw reference). With it, ``read_buckets`` is the consumers'
+    ``WIBER_STORE_READ_BUCKETS`` (None: Wiber's default), so the documents are
+    written exactly as the consumers write them.
     """
-    extra = {} if read_buckets is None else {"store_read_buckets": read_buckets}
+    extra: dict[str, Any] = {"store_read_buckets": 0}
+    if in_layout:
+        extra = {} if read_buckets is None else {"store_read_buckets": read_buckets}
     uris = list(uris or proxied_store_uris(cluster))
     coll = f"{RAW_COLLECTION}_{run_id.replace('-', '_')}"
     setup = _store_for(cluster, collection=coll, **extra)
@@ -376,16 +384,12 @@ def raw_insert(
         barrier.wait()
         for i in range(0, len(docs), batch):
             chunk = docs[i : i + batch]
-            res = st.insert_batch(chunk)
-            failed[w] += len(res.failed)
-            if with_view:
-                failed[w] += len(st.insert_view(chunk).failed)
+            failed[w] += len(st.insert_batch(chunk).failed)
 
     try:
-        for w, st in enumerate(stores):  # connect, and create the view's buckets, untimed
+        for st in stores:  # connect, and learn the layout, untimed
             st.ping(5.0)
-            if with_view:
-                st.insert_view(raw_documents(users, payload_size, f"{run_id}-warm{w}"))
+            st.read_buckets()
         threads = [threading.Thread(target=writer, args=(w,)) for w in range(len(uris))]
         for t in threads:
             t.start()
@@ -408,7 +412,7 @@ def raw_insert(
                 drop.client[cluster.spec.db].drop_collection(n)
         finally:
             drop.close()
-    return RawInsert(per * len(uris), len(uris), batch, took, with_view, sum(failed))
+    return RawInsert(per * len(uris), len(uris), batch, took, in_layout, sum(failed))
 
 
 __all__ = [

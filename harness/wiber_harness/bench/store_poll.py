@@ -3,9 +3,10 @@
 A pipeline whose documents carry no write time (its profile says
 ``stored_at_ns = false``) still needs an end-to-end latency. The bench's
 :class:`StorePoller` is a background thread that, while a load runs, asks
-the store every ``interval`` s which documents exist and feeds the first
-sighting of each to a :class:`~wiber_harness.end_phase.StoreWatch`; the
-final read (:func:`wiber_harness.end_phase.read_store`) then uses those
+the store (every collection the profile names) every ``interval`` s which
+documents exist and feeds the first sighting of each to a
+:class:`~wiber_harness.end_phase.StoreWatch`; the final read
+(:func:`wiber_harness.end_phase.read_store`) then uses those
 sightings as the stored times. A sighting is an upper bound of the write
 time, late by at most one interval plus the query.
 
@@ -26,6 +27,7 @@ from typing import Any
 import pymongo
 from bson import ObjectId
 
+from wiber_harness.cluster import store_collections
 from wiber_harness.cluster.base import Cluster
 from wiber_harness.end_phase import StoreWatch
 
@@ -41,11 +43,10 @@ class StorePoller:
         self.window = window
         self.polls = 0
         self.errors = 0
-        spec = cluster.spec
+        self._spec = cluster.spec
         self._client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
             cluster.endpoints().store, serverSelectionTimeoutMS=5000, socketTimeoutMS=10000
         )
-        self._coll = self._client[spec.db][spec.collection]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="store-poller", daemon=True)
         self._windowed = False
@@ -66,7 +67,12 @@ class StorePoller:
 
     def poll(self) -> int:
         """One poll; the number of documents it returned."""
-        ids = [d["_id"] for d in self._coll.find(self._query(), {"_id": 1})]
+        q = self._query()
+        ids = [
+            d["_id"]
+            for c in store_collections.collections(self._client, self._spec)
+            for d in c.find(q, {"_id": 1})
+        ]
         self.watch.see(ids)
         if not self._windowed and ids:
             self._windowed = all(isinstance(i, ObjectId) for i in ids)

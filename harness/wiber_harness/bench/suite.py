@@ -31,7 +31,7 @@ most of that). Phases, in order:
    * EndToEndLatency through the API's proxied bootstrap.
 
 3. **Sink**, ``repetitions`` rounds: raw ``insert_many`` through the
-   consumers' store proxies, without and with the read-view copy (consumers
+   consumers' store proxies, into one collection and in the consumers' layout (consumers
    still stopped), then the consumers drain a pre-filled backlog
    (:mod:`wiber_harness.bench.sink`); consumers keep running afterwards.
 4. **End to end**, per message then batch: the maximum sustainable rate

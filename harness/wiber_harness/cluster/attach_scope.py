@@ -51,14 +51,17 @@ class RunScope:
         """Snapshot the store's message ids and the end offsets of the topic and its DLQ."""
         import pymongo
 
+        from wiber_harness.cluster import store_collections
+
         mid = spec.message_id_field
         client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
             store_uri, serverSelectionTimeoutMS=5000, socketTimeoutMS=120_000
         )
         try:
-            coll = client[spec.db][spec.collection]
             ids = frozenset(
-                str(d[mid]) for d in coll.find({}, {mid: 1, "_id": 0}) if d.get(mid) is not None
+                str(d[mid])
+                for d in store_collections.find_all(client, spec, {mid: 1, "_id": 0})
+                if d.get(mid) is not None
             )
         except pymongo.errors.PyMongoError as e:
             raise ClusterError(

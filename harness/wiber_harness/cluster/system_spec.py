@@ -27,6 +27,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from wiber_harness.workload.plan import ApiProfile
@@ -78,6 +79,8 @@ DEFAULT_FIELDS: dict[str, str | None] = {
 PAGINGS: tuple[str, ...] = ("cursor", "offset", "after", "before", "none")
 PAGING_PARAM = {"cursor": "after", "offset": "offset", "after": "after", "before": "before"}
 READ_ORDERS: tuple[str, ...] = ("oldest_first", "newest_first")
+# Wiber's store: the messages collection (mongod) or its conversation buckets (FerretDB)
+STORE_COLLECTIONS: tuple[str, ...] = ("{collection}", "{collection}_read_[0-9][0-9][0-9]")
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,9 @@ class SystemSpec:
     group: str = "wiber-consumers"
     db: str = "wiber"
     collection: str = "messages"
+    # the collections of {db} that together are "the store" (fnmatch patterns, where
+    # {collection} is the collection above): the harness reads, counts and empties all
+    collections: tuple[str, ...] = STORE_COLLECTIONS
     # stored document field names (what the harness reads back from the store;
     # None: the pipeline does not store it)
     fields: Mapping[str, str | None] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
@@ -118,6 +124,12 @@ class SystemSpec:
         pipeline must keep."""
         name = self.fields.get("message_id")
         return name if name else "messageId"
+
+    def store_collection_names(self, existing: Iterable[str]) -> list[str]:
+        """The names among ``existing`` (a database's collections) that are the store,
+        sorted: every name matching one of :attr:`collections` (``{collection}`` filled in)."""
+        pats = [p.replace("{collection}", self.collection) for p in self.collections]
+        return sorted(n for n in set(existing) if any(fnmatchcase(n, p) for p in pats))
 
     def render(self, template: str, values: Mapping[str, object]) -> str:
         return template.format_map({"python": sys.executable, **values})
@@ -155,6 +167,7 @@ __all__ = [
     "PAGINGS",
     "PAGING_PARAM",
     "READ_ORDERS",
+    "STORE_COLLECTIONS",
     "SystemSpec",
     "parse_settings",
 ]

@@ -34,6 +34,10 @@ Wiber's value, printed here; unknown keys and tables are errors)::
     group = "wiber-consumers"           # the consumers' group id
     db = "wiber"
     collection = "messages"
+    collections = ["{collection}", "{collection}_read_[0-9][0-9][0-9]"]
+                                        # the collections of {db} that together are the
+                                        # store (fnmatch patterns; {collection} is the
+                                        # name above): final reads read them all
 
     [http]                              # what the workload sends (ApiProfile)
     send_route = "/messages"            # POST one message
@@ -146,7 +150,7 @@ _FORMATTER = string.Formatter()
 class _Key:
     """One key of a table: its kind and where it goes in the SystemSpec / ApiProfile."""
 
-    kind: str  # "str", "route", "name", "optname", "int", "statuses", "argv", "ready",
+    kind: str  # "str", "route", "name", "optname", "int", "statuses", "argv", "ready", "patterns",
     # "choice" (one of choices), "optchoice" (one of choices, or false)
     default: Any
     choices: tuple[str, ...] = ()
@@ -161,8 +165,11 @@ def _wiber_keys() -> dict[str, dict[str, _Key]]:
             "ready": _Key("ready", d.consumer_ready),
         },
         "names": {
-            k: _Key("str", getattr(d, k))
-            for k in ("topic", "dlq_topic", "group", "db", "collection")
+            **{
+                k: _Key("str", getattr(d, k))
+                for k in ("topic", "dlq_topic", "group", "db", "collection")
+            },
+            "collections": _Key("patterns", d.collections),
         },
         "http": {
             "send_route": _Key("route", a.send_route),
@@ -272,6 +279,23 @@ def _check_value(p: _Problems, where: str, key: _Key, value: object, profile_dir
             if why:
                 p.add(f"{where}[{i}]", why)
         return out
+    if k == "patterns":
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v.strip() for v in value)
+        ):
+            p.add(
+                where,
+                f"must be a non-empty list of collection name patterns like "
+                f"{list(key.default)}, not {shown(value)}; write the patterns as a list",
+            )
+            return key.default
+        for i, v in enumerate(value):
+            why = _template_problem(v, ("collection",))
+            if why:
+                p.add(f"{where}[{i}]", why)
+        return tuple(value)
     if k in ("str", "name", "route", "optname"):
         if k == "optname" and value is False:
             return None

@@ -1,14 +1,13 @@
-"""A batch's writes, retried until done: the store (messages, then read view) and the DLQ.
+"""A batch's writes, retried until done: the store (one write per message) and the DLQ.
 
 Promises:
 
-* ``store_batch`` stores every document of a batch in the messages
-  collection, then its read-view copy, and records each document's outcome
-  (stored | duplicate, the messages collection's answer). Anything that
+* ``store_batch`` stores every document of a batch (one write each, into
+  the collection the store's layout gives it) and records each document's
+  outcome (stored | duplicate, the store's answer). Anything that
   failed is retried, with the consumer's back-off, until it is written;
-  a document whose partition was revoked meanwhile is dropped. The
-  read-view write is also done for duplicates, which repairs a crash
-  between the two writes. With the unsafe ``on_store_error=skip`` a failed
+  a document whose partition was revoked meanwhile is dropped. With the
+  unsafe ``on_store_error=skip`` a failed
   document is given up as ``failed`` instead. False means the consumer is
   stopping and the batch was abandoned unstored.
 * ``send_dlq`` produces each invalid record of a still-assigned partition
@@ -40,8 +39,6 @@ class BatchStore(Protocol):
 
     def insert_batch(self, docs: list[dict[str, Any]], /) -> InsertOutcome: ...
 
-    def insert_view(self, docs: list[dict[str, Any]], /) -> InsertOutcome: ...
-
     def ensure_indexes(self) -> None: ...
 
     def close(self) -> None: ...
@@ -66,24 +63,19 @@ class RetryPacer(Protocol):
 
 # --- the store ----------------------------------------------------------------------
 def store_batch(pacer: RetryPacer, store: BatchStore, on_error: str, batch: Batch) -> bool:
-    """Store every doc, then its read-view copy (see module promises); False if abandoned."""
+    """Store every doc (see module promises); False if abandoned."""
     docs, recs, outcome = batch.docs, batch.doc_records, batch.outcome
-    pending = list(range(len(docs)))  # not yet in the messages collection
-    view: list[int] = []  # in the messages collection, not yet in the read view
+    pending = list(range(len(docs)))  # not yet known to be stored
     attempt = 0
     while True:
         keep = pacer.revoked
         pending = [i for i in pending if tp_of(recs[i]) not in keep]
-        view = [i for i in view if tp_of(recs[i]) not in keep]
-        if not pending and not view:
+        if not pending:
             pacer.resume()
             return True
-        failed, reason = attempt_writes(store, docs, pending, view, outcome)
-        if not failed:
-            pending, view = [], []
+        pending, reason = attempt_writes(store, docs, pending, outcome)
+        if not pending:
             continue
-        pending = [i for i in failed if i not in outcome]
-        view = [i for i in failed if i in outcome]
         if on_error == "skip":
             log.error("UNSAFE skip: committing past %d unstored records: %s", len(pending), reason)
             for i in pending:
@@ -94,7 +86,7 @@ def store_batch(pacer: RetryPacer, store: BatchStore, on_error: str, batch: Batc
         CONSUMER_RETRIES.inc()
         log.warning(
             "store write failed for %d records (attempt %d), retrying: %s",
-            len(failed),
+            len(pending),
             attempt,
             reason,
         )
@@ -107,31 +99,25 @@ def attempt_writes(
     store: BatchStore,
     docs: list[dict[str, Any]],
     pending: list[int],
-    view: list[int],
     outcome: dict[int, str],
 ) -> tuple[list[int], str]:
-    """One try at both writes; the indexes still to do and why (empty: done)."""
+    """One try at the write; the indexes still to do and why (empty: done)."""
     try:
         failpoints.hit("consumer.before_store")
     except failpoints.FailpointError as e:
-        return pending + view, str(e)
+        return pending, str(e)
     now = time.time_ns()
     for i in pending:
         stamp_stored(docs[i], now)
     t0 = time.perf_counter()
-    res = store.insert_batch([docs[i] for i in pending]) if pending else InsertOutcome()
+    res = store.insert_batch([docs[i] for i in pending])
+    CONSUMER_STORE_SECONDS.observe(time.perf_counter() - t0)
     for j in res.inserted:
         outcome[pending[j]] = "stored"
     for j in res.duplicates:
         outcome[pending[j]] = "duplicate"
     reason = next(iter(res.failed.values()), "")
-    failed = [pending[j] for j in sorted(res.failed)]
-    todo = view + [pending[j] for j in res.inserted + res.duplicates]
-    vres = store.insert_view([docs[i] for i in todo]) if todo else InsertOutcome()
-    CONSUMER_STORE_SECONDS.observe(time.perf_counter() - t0)
-    failed += [todo[j] for j in sorted(vres.failed)]
-    reason = reason or next(iter(vres.failed.values()), "")
-    return failed, reason
+    return [pending[j] for j in sorted(res.failed)], reason
 
 
 # --- the DLQ ------------------------------------------------------------------------
