@@ -43,7 +43,7 @@ BATCH_FIGURES = (
     "batch_e2e_p99_ms_at_50",
     "batch_e2e_p99_vs_kafka",
 )
-SINK_FIGURES = ("sink_efficiency", "sink_stored_per_s")
+SINK_FIGURES = ("sink_efficiency", "sink_stored_per_s", "sink_cpu_per_doc_vs_raw")
 LAYOUT_FIGURES = ("raw_insert_in_layout_per_s",)
 FLOOR_FIGURES = (
     "api_ingest_efficiency",

@@ -110,6 +110,8 @@ class Samples:
     sink: list[float | None]  # consumers' steady drain (stored/s)
     raw: list[float | None]  # raw insert_many docs/s
     raw_layout: list[float | None]  # ... written in the consumers' layout
+    sink_cpu: list[float | None]  # store + consumers' CPU s per stored document
+    raw_cpu: list[float | None]  # store + writers' CPU s per raw-inserted document
     kafka_p99: list[float | None]  # EndToEndLatency p99 (ms)
     half: list[Measure | None]  # per-message runs at 50 % of the end-to-end maximum
     e2e99: list[float | None]  # their e2e p99 (ms)
@@ -134,6 +136,8 @@ class Samples:
             sink=[r.stored_per_s if r else None for r in _reps(d.sink, n)],
             raw=[r.docs_per_s if r else None for r in _reps(d.raw, n)],
             raw_layout=[r.docs_per_s if r else None for r in _reps(d.raw_layout, n)],
+            sink_cpu=[r.cpu_per_doc_s if r else None for r in _reps(d.sink, n)],
+            raw_cpu=[r.cpu_per_doc_s if r else None for r in _reps(d.raw, n)],
             kafka_p99=[_e2el_p99(r) for r in _reps(d.e2el, n)],
             half=half,
             e2e99=[_p(m, "e2e") for m in half],
@@ -328,6 +332,14 @@ def context_figures(d: BenchData, s: Samples) -> dict[str, dict[str, Any]]:
             "docs/s",
             f"{cfg.consumers} writers through the consumers' proxies",
             la("raw"),
+        ),
+        "sink_cpu_per_doc_vs_raw": _ctx(
+            "Sink CPU per stored document vs the raw insert's",
+            ratio_samples(s.sink_cpu, s.raw_cpu),
+            "x",
+            "(store + consumers) CPU seconds per stored document while draining, over "
+            "(store + writers) CPU seconds per document of the raw insert_many",
+            la("sink", "raw"),
         ),
         "raw_insert_in_layout_per_s": _ctx(
             "Raw insert_many in the consumers' layout",

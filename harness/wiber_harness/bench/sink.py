@@ -13,6 +13,11 @@ running when it returns):
    ``storedAtNs`` stamps: (documents between the 10th and 90th percentile
    of stamps) / (time between them). Consumer start-up and group join
    (before the first stamp) and the last, partial batches are outside it.
+5. ``store_cpu_s`` / ``consumers_cpu_s``: CPU seconds the store's process
+   and the consumers used from their start to the end of the drain (None
+   where a process cannot be measured from here), so
+   :attr:`SinkRun.cpu_per_doc_s` compares with the raw insert's
+   (:attr:`~wiber_harness.bench.stack_ops.RawInsert.cpu_per_doc_s`).
 
 ``on_started`` is called right after the consumers were started (the bench
 attaches its profiler there).
@@ -26,11 +31,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from wiber_harness.bench.stack_ops import (
+    consumer_names,
     group_lag,
     prefill,
+    process_cpu_s,
     reset_store,
     skip_group_to_end,
     start_consumers,
+    store_pid,
     stored_count,
     stored_times,
 )
@@ -51,6 +59,15 @@ class SinkRun:
     drain_s: float
     stored_per_s: float | None
     lag: int | None
+    store_cpu_s: float | None = None
+    consumers_cpu_s: float | None = None
+
+    @property
+    def cpu_per_doc_s(self) -> float | None:
+        """Store and consumers' CPU seconds per stored document (None: not measured)."""
+        if self.store_cpu_s is None or self.consumers_cpu_s is None or not self.stored:
+            return None
+        return (self.store_cpu_s + self.consumers_cpu_s) / self.stored
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -83,8 +100,12 @@ def measure_sink(
     skip_group_to_end(cluster)
     reset_store(cluster)
     prefill_s = prefill(cluster, records, payload_size, run_id)
+    spid = store_pid(cluster)
+    s0 = process_cpu_s(spid)
     t0 = time.monotonic()
     ready_s = start_consumers(cluster)
+    cpids = [cluster.node(n).pid for n in consumer_names(cluster)]
+    c0 = [process_cpu_s(p) for p in cpids]
     if on_started is not None:
         on_started()
     deadline = t0 + timeout
@@ -97,12 +118,28 @@ def measure_sink(
                 break
         time.sleep(0.5)
     drain_s = time.monotonic() - t0
+    s1, c1 = process_cpu_s(spid), [process_cpu_s(p) for p in cpids]
     if stored < records:
         raise ClusterError(
             f"sink: {stored} of {records} pre-filled records stored after {timeout:.0f} s"
         )
+    store_cpu = None if s0 is None or s1 is None else s1 - s0
+    pairs = list(zip(c0, c1, strict=True))
+    consumers_cpu = (
+        sum(b - a for a, b in pairs if a is not None and b is not None)
+        if pairs and all(a is not None and b is not None for a, b in pairs)
+        else None
+    )
     return SinkRun(
-        records, stored, prefill_s, ready_s, drain_s, steady_rate(stored_times(cluster)), lag
+        records,
+        stored,
+        prefill_s,
+        ready_s,
+        drain_s,
+        steady_rate(stored_times(cluster)),
+        lag,
+        store_cpu,
+        consumers_cpu,
     )
 
 

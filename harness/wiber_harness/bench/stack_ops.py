@@ -310,10 +310,21 @@ class RawInsert:
     seconds: float
     in_layout: bool
     failed: int
+    # CPU seconds over the timed window: the store's process, and the writers (this
+    # process); None where the process could not be measured (e.g. in a container)
+    store_cpu_s: float | None = None
+    writers_cpu_s: float | None = None
 
     @property
     def docs_per_s(self) -> float:
         return self.docs / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu_per_doc_s(self) -> float | None:
+        """Store and writers' CPU seconds per document written (None: not measured)."""
+        if self.store_cpu_s is None or self.writers_cpu_s is None or not self.docs:
+            return None
+        return (self.store_cpu_s + self.writers_cpu_s) / self.docs
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -324,7 +335,34 @@ class RawInsert:
             "in_layout": self.in_layout,
             "failed": self.failed,
             "docs_per_s": round(self.docs_per_s, 1),
+            "store_cpu_s": _round(self.store_cpu_s),
+            "writers_cpu_s": _round(self.writers_cpu_s),
         }
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def process_cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds a process has used so far (None: not measurable here)."""
+    import psutil
+
+    if not pid:
+        return None
+    try:
+        t = psutil.Process(pid).cpu_times()
+        return float(t.user + t.system)
+    except psutil.Error:
+        return None
+
+
+def store_pid(cluster: Cluster) -> int | None:
+    """The store node's process id, when it is a process of this machine's (local backend)."""
+    try:
+        return cluster.node("store").pid or None
+    except Exception:  # a backend without such a node, or a container
+        return None
 
 
 def raw_documents(
@@ -393,11 +431,14 @@ def raw_insert(
         threads = [threading.Thread(target=writer, args=(w,)) for w in range(len(uris))]
         for t in threads:
             t.start()
+        spid = store_pid(cluster)
+        s0, w0 = process_cpu_s(spid), time.process_time()
         barrier.wait()
         t0 = time.perf_counter()
         for t in threads:
             t.join()
         took = time.perf_counter() - t0
+        s1, w1 = process_cpu_s(spid), time.process_time()
     finally:
         for st in stores:
             st.close()
@@ -412,7 +453,16 @@ def raw_insert(
                 drop.client[cluster.spec.db].drop_collection(n)
         finally:
             drop.close()
-    return RawInsert(per * len(uris), len(uris), batch, took, in_layout, sum(failed))
+    return RawInsert(
+        per * len(uris),
+        len(uris),
+        batch,
+        took,
+        in_layout,
+        sum(failed),
+        None if s0 is None or s1 is None else s1 - s0,
+        w1 - w0,
+    )
 
 
 __all__ = [
@@ -422,6 +472,7 @@ __all__ = [
     "end_offsets",
     "group_lag",
     "prefill",
+    "process_cpu_s",
     "proxied_store_uris",
     "raw_documents",
     "raw_insert",
@@ -429,6 +480,7 @@ __all__ = [
     "skip_group_to_end",
     "start_consumers",
     "stop_consumers",
+    "store_pid",
     "stored_count",
     "stored_times",
     "wait_group_stable",
