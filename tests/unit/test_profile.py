@@ -125,6 +125,8 @@ BASE: dict[str, Any] = {  # a profile as TOML data
     "consumer": {"argv": ["{python}", "-m", "other.worker"]},
 }
 BAD_VALUES = [
+    ("names", "collections", "messages*", "must be a non-empty list of collection name patterns"),
+    ("names", "collections", [], "must be a non-empty list of collection name patterns"),
     ("api", "ready_path", "health", "must start with '/'; write '/health'"),
     ("consumer", "ready", "port", "use one of metrics, none"),
     (
@@ -244,3 +246,32 @@ def test_bad_read_shapes_and_tags_are_one_sentence_each(tmp_path: Path) -> None:
     assert len(lines) == 2, lines
     assert any("http.tag_field: 'content' is already the content_field" in x for x in lines)
     assert any('read.param: has no use with paging = "none"' in x for x in lines)
+
+
+def test_the_store_is_every_collection_the_patterns_name() -> None:
+    existing = ["messages_read_003", "messages", "other", "messages_read_12", "bench_raw_insert_x"]
+    existing += ["messages_read_000", "messages_read_0001", "messages_copy"]
+    assert DEFAULT_SYSTEM.store_collection_names(existing) == [
+        "messages",
+        "messages_read_000",
+        "messages_read_003",
+    ]
+    spec = profile_from_dict(
+        {**BASE, "names": {"collection": "chat", "collections": ["{collection}", "archive_*"]}}
+    )
+    assert spec.collections == ("{collection}", "archive_*")
+    assert spec.store_collection_names(["chat", "archive_2024", "messages", "chat_read_000"]) == [
+        "archive_2024",
+        "chat",
+    ]
+    # a profile that names no patterns takes Wiber's: its collection, and buckets it never has
+    assert profile_from_dict(BASE).store_collection_names(["messages", "x"]) == ["messages"]
+
+
+def test_a_collection_pattern_with_an_unknown_field_names_its_index() -> None:
+    with pytest.raises(InvalidScenario) as e:
+        profile_from_dict({**BASE, "names": {"collections": ["x", "{colection}_*"]}}, "p.toml")
+    assert str(e.value) == (
+        "p.toml: names.collections[1]: unknown template field '{colection}'; "
+        "did you mean 'collection'? known fields are {collection}"
+    )
