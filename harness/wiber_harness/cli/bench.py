@@ -267,16 +267,22 @@ def _systems(paths: tuple[Path, ...]) -> list[tuple[Path | None, SystemSpec]]:
 def _one(cfg: BenchConfig) -> BenchResult:
     """Benchmark one system and say its figures."""
     from wiber_harness.bench import run_bench
+    from wiber_harness.bench.applicability import backend_reason
 
     result = run_bench(cfg, say=progress)
     doc = result.document
     say("")
     say(f"{doc['title']}: system {doc['system']['name']} ({doc['system']['path'] or 'built in'})")
-    for f in doc["figures"]:
-        say(f"{f['name']:<26} {_shown(f)}")
-    for name, why in doc["system"]["not_applicable"].items():
-        if name not in {f["name"] for f in doc["figures"]}:
-            say(f"{name:<26} not applicable to this system ({why})")
+    na = doc["system"]["not_applicable"]
+    unmeasured = backend_reason(cfg.backend, cfg.same_rate_only)
+    if unmeasured is not None and set(na.values()) == {unmeasured}:
+        say(f"{len(na)} gated and context figures: {unmeasured}")
+    else:
+        for f in doc["figures"]:
+            say(f"{f['name']:<26} {_shown(f)}")
+        for name, why in na.items():
+            if name not in {f["name"] for f in doc["figures"]}:
+                say(f"{name:<26} not applicable to this system ({why})")
     la = doc["load_average"]
     say(
         f"load average: start {la['start']}, end {la['end']}, "
