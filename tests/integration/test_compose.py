@@ -134,3 +134,27 @@ def test_isolate_is_a_real_partition(docker_client: Any, tmp_path: Path) -> None
 
 def _healthy(c: Any) -> dict[str, bool]:
     return {s.name: s.healthy for s in c.status()}
+
+
+@pytest.mark.slow
+def test_bench_measures_the_same_rate_on_compose(docker_client: Any, tmp_path: Path) -> None:
+    """``bench --backend compose``: the same-rate loads run on the containers and are read
+    back; every gated and context figure is not applicable there; nothing is left behind."""
+    from wiber_harness.bench import BenchConfig, run_bench
+    from wiber_harness.bench.applicability import COMPOSE_REASON
+
+    cfg = BenchConfig.preset(
+        tmp_path / "bench", quick=True, backend="compose", same_rate=50.0, same_rate_s=4.0
+    )
+    result = run_bench(cfg)
+    doc = result.document
+    sr = doc["same_rate"]
+    assert doc["backend"] == "compose" and sr["backend"] == "compose"
+    assert [r["ok"] for r in sr["runs"]] == [200, 200], doc["problems"]
+    assert sr["figures"]["ack_p50_ms"]["n"] == 2 and sr["figures"]["e2e_p99_ms"]["n"] == 2
+    assert all(f["not_applicable"] == COMPOSE_REASON for f in doc["figures"])
+    assert doc["promises"] == [] and result.exit_code == 0
+    state = json.loads((tmp_path / "bench" / "cluster" / "cluster.json").read_text())
+    label = f"com.docker.compose.project={state['project']}"
+    assert docker_client.containers.list(all=True, filters={"label": label}) == []
+    assert docker_client.volumes.list(filters={"label": label}) == []

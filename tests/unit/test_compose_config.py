@@ -165,6 +165,21 @@ def test_kafka_settings_match_the_design() -> None:
         )
 
 
+def test_compose_brokers_run_the_local_backends_jvm_flags() -> None:
+    """The brokers' JVM flags on compose are the local backend's (C1 only included): with
+    C2 three fresh brokers on a 2-core machine spent the baseline's whole quick run
+    compiling, and the compose ack p50 was 7x the local one at the same rate (issue 16)."""
+    from wiber_harness.cluster.commands import JVM_FLAGS
+
+    value = _load(BASE)["services"]["kafka-1"]["environment"]["KAFKA_JVM_PERFORMANCE_OPTS"]
+    m = re.fullmatch(r"\$\{KAFKA_JVM_PERFORMANCE_OPTS:-(.*)\}", value)
+    assert m, value
+    flags = set(m.group(1).split())
+    heap = {f for f in JVM_FLAGS if f.startswith(("-Xms", "-Xmx"))}
+    assert set(JVM_FLAGS) - heap <= flags
+    assert "-XX:TieredStopAtLevel=1" in flags
+
+
 def test_images_are_overridable_ports_are_loopback_and_init_is_on() -> None:
     for path in (BASE, OFFLINE):
         for line in path.read_text().splitlines():

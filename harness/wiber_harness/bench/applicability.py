@@ -30,6 +30,18 @@ workload builds each request from the profile's
 EndToEndLatency on the system's topic, and the raw insert into the same
 store. A pipeline that stores no write time (``stored_at_ns = false``) has
 its stored times observed by the bench (:func:`e2e_time_source`).
+
+Which figures apply on which **backend** (:func:`backend_reason`): every
+one on ``local``; on ``compose`` only the same-rate figures
+(:mod:`wiber_harness.bench.phase_same_rate`, not among the gated or context
+figures), because the references and the sink run beside the stack's
+processes on the host and reach hops only the compose network has: the
+HTTP floor is the API's command line started on the host, the Kafka tools
+need the API's proxied bootstrap (``toxiproxy:2909N``, inside the network),
+the raw insert writes through the consumers' store proxies (inside it too),
+and the CPU meter and py-spy read host processes. Measuring them on compose
+would compare a containerised pipeline with host-side references: the
+ratios would mean something else, so they are recorded as not applicable.
 """
 
 from __future__ import annotations
@@ -115,6 +127,24 @@ def not_applicable(
     return out
 
 
+COMPOSE_REASON = (
+    "not measured on the compose backend: its references (HTTP floor, Kafka tools through "
+    "the API's proxies, raw store writes through the consumers' proxies, CPU meter, py-spy) "
+    "run on the host beside local processes; on compose only the same-rate figures are "
+    "measured (bench --backend local --backend compose compares them)"
+)
+SAME_RATE_ONLY_REASON = "not measured: bench --same-rate-only runs the same-rate phase alone"
+
+
+def backend_reason(backend: str, same_rate_only: bool = False) -> str | None:
+    """Why the bench's gated and context figures are not measured (None: they are)."""
+    if backend == "compose":
+        return COMPOSE_REASON
+    if same_rate_only:
+        return SAME_RATE_ONLY_REASON
+    return None
+
+
 def e2e_time_source(spec: SystemSpec, poll_s: float) -> str:
     """Where a stored message's time comes from, as bench.json says it."""
     f = spec.fields.get("stored_at_ns")
@@ -129,10 +159,13 @@ def e2e_time_source(spec: SystemSpec, poll_s: float) -> str:
 
 __all__ = [
     "BATCH_FIGURES",
+    "COMPOSE_REASON",
     "FLOOR_FIGURES",
     "LAYOUT_FIGURES",
     "NO_ROUTE_STATUSES",
+    "SAME_RATE_ONLY_REASON",
     "SINK_FIGURES",
+    "backend_reason",
     "batch_reason",
     "e2e_time_source",
     "floor_reason",

@@ -36,7 +36,14 @@ Sizes and their meaning:
   default) and the profile it was loaded from (None: the built-in spec);
   what applies to it: :mod:`wiber_harness.bench.applicability`;
   ``store_poll_s``: how often the store is polled during a load for a
-  pipeline that stores no write time (:mod:`wiber_harness.bench.store_poll`).
+  pipeline that stores no write time (:mod:`wiber_harness.bench.store_poll`);
+* ``backend``: where the stack runs (``local`` or ``compose``; on compose
+  only the same-rate phase applies, :mod:`wiber_harness.bench.applicability`);
+  ``same_rate`` / ``same_rate_s``: the same-rate phase's rate (the baseline
+  scenario's) and the seconds of each of its ``repetitions`` loads
+  (:mod:`wiber_harness.bench.phase_same_rate`); ``same_rate_only``: run
+  that phase and nothing else (every other figure is then recorded as not
+  measured, with that reason).
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ from typing import Any
 from wiber_harness.bench.measure import Bounds
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM, SystemSpec
 from wiber_harness.errors import HarnessError
+
+BACKENDS = ("local", "compose")  # where the bench can start its stack
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,10 @@ class BenchConfig:
     system: SystemSpec = DEFAULT_SYSTEM
     system_path: str | None = None
     store_poll_s: float = 0.02
+    backend: str = "local"
+    same_rate: float = 150.0
+    same_rate_s: float = 30.0
+    same_rate_only: bool = False
 
     @classmethod
     def preset(cls, out_dir: Path, quick: bool = False, **overrides: Any) -> BenchConfig:
@@ -115,6 +128,7 @@ class BenchConfig:
                 sink_seconds=12.0,
                 profile_s=8.0,
                 checkers_ops=0,
+                same_rate_s=15.0,
             )
         cfg = replace(base, **{k: v for k, v in overrides.items() if v is not None})
         cfg.validate()
@@ -135,6 +149,8 @@ class BenchConfig:
             "raw_seconds",
             "sink_seconds",
             "store_poll_s",
+            "same_rate",
+            "same_rate_s",
         ):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be > 0")
@@ -155,6 +171,8 @@ class BenchConfig:
         ):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1")
+        if self.backend not in BACKENDS:
+            problems.append(f"backend must be one of {', '.join(BACKENDS)} (got {self.backend!r})")
         if self.generator_processes < 0:
             problems.append("generator_processes must be >= 0 (0: automatic)")
         if problems:
@@ -169,4 +187,4 @@ class BenchConfig:
         return d
 
 
-__all__ = ["BenchConfig"]
+__all__ = ["BACKENDS", "BenchConfig"]

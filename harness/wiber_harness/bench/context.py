@@ -34,6 +34,7 @@ from wiber_harness.bench.document import BenchData, PathData
 from wiber_harness.bench.generator import GeneratorPool
 from wiber_harness.bench.measure import FloorTarget, Measure, PipelineTarget, Target
 from wiber_harness.bench.search import Criterion, Search, find_max_rate, probe
+from wiber_harness.cluster.base import Cluster
 from wiber_harness.cluster.guards import Watchdog
 from wiber_harness.cluster.local import LocalCluster
 
@@ -54,7 +55,7 @@ class BenchRun:
         self.t0 = time.monotonic()
         self._say = say
         self.watchdog: Watchdog | None = None
-        self.cluster: LocalCluster | None = None
+        self.cluster: Cluster | None = None
         self.processes = max(1, cfg.generator_processes)
         self.pools: dict[int, GeneratorPool] = {}
         self.estimates: dict[str, float] = {}
@@ -94,8 +95,15 @@ class BenchRun:
             p.close()
 
     @property
-    def c(self) -> LocalCluster:
+    def stack(self) -> Cluster:
+        """The running stack, whatever its backend."""
         assert self.cluster is not None
+        return self.cluster
+
+    @property
+    def c(self) -> LocalCluster:
+        """The running stack of the phases that drive local processes (local backend only)."""
+        assert isinstance(self.cluster, LocalCluster)
         return self.cluster
 
     @property
@@ -119,7 +127,7 @@ class BenchRun:
     def pipeline_target(self, kind: PathKind, read_back: bool) -> PipelineTarget:
         cfg = self.cfg
         return PipelineTarget(
-            self.c,
+            self.stack,
             self.pool(self.processes),
             cfg.bounds,
             batch=cfg.batch_size if kind == "batch" else 0,

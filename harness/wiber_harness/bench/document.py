@@ -56,6 +56,14 @@ this document alone. :class:`BenchData` is what a run measured;
   that does not apply carries the same reason as ``not_applicable`` and
   no samples; it is never a failed or a made-up measurement, and it does
   not count as missing.
+* ``backend``: where the stack ran (``local`` or ``compose``).
+* ``same_rate``: the latency at one fixed rate, the same on every backend
+  (:mod:`wiber_harness.bench.phase_same_rate`): ``backend, rate,
+  duration_s, path, figures`` (``ack_p50_ms``, ``ack_p99_ms``,
+  ``e2e_p50_ms``, ``e2e_p99_ms``: value = median over the repetitions,
+  spread, samples) and ``runs`` (every load, without histograms). Not
+  gated; ``bench --backend local --backend compose`` puts it side by side
+  (:mod:`wiber_harness.bench.backends`).
 * ``promises``: broken promises seen while benchmarking (acknowledged
   messages lost or stored twice): the gate fails on any.
 * ``problems``: measurements that failed (a figure missing its samples says
@@ -79,6 +87,7 @@ from wiber_harness.bench.figures import Samples, broken_promises, context_figure
 from wiber_harness.bench.floor import WrkResult
 from wiber_harness.bench.kafka_tools import EndToEndResult, ProducerPerfResult
 from wiber_harness.bench.measure import Measure
+from wiber_harness.bench.phase_same_rate import same_rate_doc
 from wiber_harness.bench.search import Search
 from wiber_harness.bench.sink import SinkRun
 from wiber_harness.bench.stack_ops import RawInsert
@@ -115,6 +124,7 @@ class BenchData:
     single: PathData = field(default_factory=PathData)
     batch: PathData = field(default_factory=PathData)
     sink: list[SinkRun | None] = field(default_factory=list)
+    same_rate: list[Measure | None] = field(default_factory=list)
     profiles: list[dict[str, Any]] = field(default_factory=list)
     checkers: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -153,6 +163,7 @@ def build_document(d: BenchData, finished_at: dt.datetime | None = None) -> dict
             "not_applicable": dict(sorted(na.items())),
         },
         "quick": cfg.quick,
+        "backend": cfg.backend,
         "started_at": d.started_at.isoformat(),
         "finished_at": finished_at.isoformat(),
         "elapsed_s": round((finished_at - d.started_at).total_seconds(), 1),
@@ -189,6 +200,7 @@ def build_document(d: BenchData, finished_at: dt.datetime | None = None) -> dict
         "phases": {k: round(v, 1) for k, v in d.phases.items()},
         "pipeline": {"single": _path_doc(d.single), "batch": _path_doc(d.batch)},
         "sink": {"runs": [_dict(r) for r in d.sink]},
+        "same_rate": same_rate_doc(d.same_rate, cfg.same_rate, cfg.same_rate_s, cfg.backend),
         "profiles": d.profiles,
         "checkers": d.checkers,
         "promises": broken_promises(d),

@@ -363,12 +363,14 @@ def context_figures(d: BenchData, s: Samples) -> dict[str, dict[str, Any]]:
 def broken_promises(d: BenchData) -> list[str]:
     """Every load that lost an acknowledged message or stored one twice, said once each."""
     promises = []
-    for path, pdata in (("single", d.single), ("batch", d.batch)):
-        for m in _all_measures(pdata):
-            if m.lost:
-                promises.append(f"{path} {m.tag}: {m.lost} acknowledged messages never stored")
-            if m.duplicated:
-                promises.append(f"{path} {m.tag}: {m.duplicated} messages stored more than once")
+    loads = [("single", m) for m in _all_measures(d.single)]
+    loads += [("batch", m) for m in _all_measures(d.batch)]
+    loads += [("same-rate", m) for m in d.same_rate if m is not None]
+    for path, m in loads:
+        if m.lost:
+            promises.append(f"{path} {m.tag}: {m.lost} acknowledged messages never stored")
+        if m.duplicated:
+            promises.append(f"{path} {m.tag}: {m.duplicated} messages stored more than once")
     return promises
 
 

@@ -1,6 +1,6 @@
-"""The ``bench`` command: the benchmark suite on one local stack.
+"""The ``bench`` command: the benchmark suite on one stack.
 
-``wiber-harness bench [--backend local] [--quick] --out DIR`` writes
+``wiber-harness bench [--backend local|compose] [--quick] --out DIR`` writes
 ``DIR/bench.json`` (``wiber-bench/1``: gate it with ``wiber-harness
 compare BASELINE DIR``) and ``DIR/bench.html``; ``--profile`` adds py-spy
 profiles under ``DIR/profiles/``. ``--from-json BENCH_JSON`` only renders
@@ -16,6 +16,16 @@ beside the first (:mod:`wiber_harness.bench.versus`):
 ``--system tests/tutorial/tutorial.toml --system profiles/wiber.toml``
 gives Wiber's figures as multiples of the tutorial's.
 
+``--backend compose`` runs the same-rate phase only (ack and e2e p50 /
+p99 at the baseline's rate, :mod:`wiber_harness.bench.phase_same_rate`);
+every gated and context figure is recorded as not applicable there, with
+the reason (:mod:`wiber_harness.bench.applicability`). Given more than
+once (``--backend local --backend compose``), each backend is benchmarked
+in turn into ``DIR/<backend>/`` and ``DIR/backends.json`` puts their
+same-rate figures side by side, later ones as multiples of the first
+(:mod:`wiber_harness.bench.backends`); ``--same-rate-only`` skips every
+other phase on the local backend too, for a comparison in minutes.
+
 Exit codes (the worst over the systems): 0 every gated ratio that applies
 measured; 1 a promise was broken while benchmarking (an acknowledged
 message lost or stored twice); 2 the bench could not measure a gated ratio
@@ -29,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from wiber_harness.bench.config import BACKENDS
 from wiber_harness.cli import cli
 from wiber_harness.cli._common import load_system, parse_sets, progress, say, sets_option
 from wiber_harness.cluster.system_spec import SystemSpec
@@ -48,10 +59,17 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--backend",
-    type=click.Choice(["local"]),
-    default="local",
-    show_default=True,
-    help="Where the stack runs (the bench starts one local stack for all its phases).",
+    "backends",
+    type=click.Choice(list(BACKENDS)),
+    multiple=True,
+    help="Where the stack runs (default local; one stack per backend for all its phases). "
+    "compose measures the same-rate figures only. Repeat it to benchmark each backend in "
+    "turn and put their same-rate figures side by side (backends.json).",
+)
+@click.option(
+    "--same-rate-only",
+    is_flag=True,
+    help="Run only the same-rate phase (ack and e2e latency at the baseline's rate).",
 )
 @click.option(
     "--quick", is_flag=True, help="Two short repetitions of everything (under 10 minutes)."
@@ -117,7 +135,8 @@ if TYPE_CHECKING:
 )
 def bench_cmd(
     out: Path,
-    backend: str,
+    backends: tuple[str, ...],
+    same_rate_only: bool,
     quick: bool,
     repetitions: int | None,
     batch_size: int | None,
@@ -141,6 +160,12 @@ def bench_cmd(
         say(f"report: {page}")
         return 0
     systems = _systems(system_profiles)  # every profile checked before anything starts
+    backends = tuple(dict.fromkeys(backends)) or ("local",)
+    if len(backends) > 1 and len(systems) > 1:
+        raise click.UsageError(
+            "--backend and --system: repeat one of them, not both (each comparison "
+            "varies one thing)"
+        )
     settings = [parse_sets(sets, spec) for _, spec in systems]
     cfg = BenchConfig.preset(
         out,
@@ -151,6 +176,8 @@ def bench_cmd(
         profile=profile or None,
         checkers_ops=checkers_ops,
         e2e_searches=e2e_searches,
+        backend=backends[0],
+        same_rate_only=same_rate_only or None,
     )
     if ack_p99_bound_ms is not None or e2e_p99_bound_ms is not None:
         b = cfg.bounds
@@ -162,6 +189,8 @@ def bench_cmd(
                 e2e_p99_ms=e2e_p99_bound_ms or b.e2e_p99_ms,
             ),
         )
+    if len(backends) > 1:
+        return _backends(cfg, backends, systems[0], settings[0])
     results = []
     for (path, spec), sets_ in zip(systems, settings, strict=True):
         one = replace(
@@ -186,6 +215,39 @@ def bench_cmd(
     return EXIT_UNKNOWN if code == 2 else code
 
 
+def _backends(
+    cfg: BenchConfig,
+    backends: tuple[str, ...],
+    system: tuple[Path | None, SystemSpec],
+    settings: dict[str, str],
+) -> int:
+    """Benchmark each backend in turn into ``out/<backend>/``; their same-rate table."""
+    from dataclasses import replace
+
+    from wiber_harness.bench.backends import backends_document, backends_lines, write_backends
+
+    path, spec = system
+    results = []
+    for backend in backends:
+        one = replace(
+            cfg,
+            out_dir=cfg.out_dir / backend,
+            backend=backend,
+            system=spec,
+            system_path=None if path is None else str(path),
+            settings=settings,
+        )
+        say(f"== backend {backend} into {one.out_dir}")
+        results.append(_one(one))
+    doc = backends_document([(str(r.out_dir), r.document) for r in results])
+    say("")
+    for line in backends_lines(doc):
+        say(line)
+    say(f"backends.json: {write_backends(doc, cfg.out_dir)}")
+    code = max(r.exit_code for r in results)
+    return EXIT_UNKNOWN if code == 2 else code
+
+
 def _systems(paths: tuple[Path, ...]) -> list[tuple[Path | None, SystemSpec]]:
     """(profile path, spec) per --system (Wiber's own when none); names must differ, as
     each system's results go into a folder named after it."""
@@ -205,20 +267,33 @@ def _systems(paths: tuple[Path, ...]) -> list[tuple[Path | None, SystemSpec]]:
 def _one(cfg: BenchConfig) -> BenchResult:
     """Benchmark one system and say its figures."""
     from wiber_harness.bench import run_bench
+    from wiber_harness.bench.applicability import backend_reason
 
     result = run_bench(cfg, say=progress)
     doc = result.document
     say("")
     say(f"{doc['title']}: system {doc['system']['name']} ({doc['system']['path'] or 'built in'})")
-    for f in doc["figures"]:
-        say(f"{f['name']:<26} {_shown(f)}")
-    for name, why in doc["system"]["not_applicable"].items():
-        if name not in {f["name"] for f in doc["figures"]}:
-            say(f"{name:<26} not applicable to this system ({why})")
+    na = doc["system"]["not_applicable"]
+    unmeasured = backend_reason(cfg.backend, cfg.same_rate_only)
+    if unmeasured is not None and set(na.values()) == {unmeasured}:
+        say(f"{len(na)} gated and context figures: {unmeasured}")
+    else:
+        for f in doc["figures"]:
+            say(f"{f['name']:<26} {_shown(f)}")
+        for name, why in na.items():
+            if name not in {f["name"] for f in doc["figures"]}:
+                say(f"{name:<26} not applicable to this system ({why})")
     la = doc["load_average"]
     say(
         f"load average: start {la['start']}, end {la['end']}, "
         f"1-min during {la['min1']} to {la['max1']}"
+    )
+    sr = doc["same_rate"]
+    fig = sr["figures"]
+    say(
+        f"same rate {sr['rate']:g} msg/s ({sr['backend']}): ack p50 "
+        f"{fig['ack_p50_ms']['value']} ms, p99 {fig['ack_p99_ms']['value']} ms; e2e p50 "
+        f"{fig['e2e_p50_ms']['value']} ms, p99 {fig['e2e_p99_ms']['value']} ms"
     )
     for p in doc["promises"]:
         say(f"BROKEN PROMISE: {p}")
