@@ -37,7 +37,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -67,9 +66,9 @@ def direction_key(from_user: str, to_user: str) -> str:
 
 def derive_message_id(from_user: str, key: str | None) -> str:
     """Deterministic id for (sender, idempotency key); a fresh uuid4 when there is no key."""
-    if key is None:
-        return str(uuid.uuid4())
-    return str(uuid.uuid5(NAMESPACE, f"{from_user}\x00{key}"))
+    # The same string as str(uuid.uuid5(NAMESPACE, f"{from_user}\x00{key}")) (or
+    # str(uuid.uuid4())), without the UUID objects: see derive_message_ids.
+    return derive_message_ids((from_user,), (key,))[0]
 
 
 # uuid5(NAMESPACE, name) hashes NAMESPACE.bytes + name: the namespace part, hashed once.
@@ -141,7 +140,25 @@ def check_key(value: str, max_len: int) -> str | None:
 
 def now_iso() -> str:
     """Current UTC time as ISO-8601 with microseconds and a ``Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_of_ns(time.time_ns())
+
+
+def now_stamp() -> tuple[str, int]:
+    """The current time once, as (``now_iso`` text, epoch ns): a message's two clocks."""
+    ns = time.time_ns()
+    return iso_of_ns(ns), ns
+
+
+def iso_of_ns(ns: int) -> str:
+    """Epoch ns as ``now_iso`` writes a time: ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC)."""
+    sec, rest = divmod(ns, 1_000_000_000)
+    global _SECOND
+    if _SECOND[0] != sec:  # the text of the second, made once a second
+        _SECOND = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+    return f"{_SECOND[1]}.{rest // 1000:06d}Z"
+
+
+_SECOND: tuple[int, str] = (-1, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,15 +178,16 @@ class Message:
     def new(
         cls, from_user: str, to_user: str, content: str, client_message_id: str | None
     ) -> Message:
+        timestamp, ns = now_stamp()
         return cls(
             messageId=derive_message_id(from_user, client_message_id),
             conversationId=conversation_id(from_user, to_user),
             fromUser=from_user,
             toUser=to_user,
             content=content,
-            timestamp=now_iso(),
+            timestamp=timestamp,
             clientMessageId=client_message_id,
-            producedAtNs=time.time_ns(),
+            producedAtNs=ns,
         )
 
     def partition_key(self, mode: str) -> bytes:
@@ -248,6 +266,8 @@ __all__ = [
     "derive_message_ids",
     "direction_key",
     "encode_record",
+    "iso_of_ns",
     "now_iso",
+    "now_stamp",
     "parse_record",
 ]
