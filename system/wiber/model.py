@@ -68,7 +68,11 @@ def derive_message_id(from_user: str, key: str | None) -> str:
     """Deterministic id for (sender, idempotency key); a fresh uuid4 when there is no key."""
     # The same string as str(uuid.uuid5(NAMESPACE, f"{from_user}\x00{key}")) (or
     # str(uuid.uuid4())), without the UUID objects: see derive_message_ids.
-    return derive_message_ids((from_user,), (key,))[0]
+    if key is None:
+        return _uuid_text(os.urandom(16).hex(), "4")
+    h = _NS_SHA1.copy()
+    h.update(f"{from_user}\x00{key}".encode())
+    return _uuid_text(h.hexdigest(), "5")
 
 
 # uuid5(NAMESPACE, name) hashes NAMESPACE.bytes + name: the namespace part, hashed once.
@@ -102,6 +106,11 @@ def derive_message_ids(from_users: Sequence[str], keys: Sequence[str | None]) ->
             d, v = h.hexdigest(), "5"
         out.append(f"{d[:8]}-{d[8:12]}-{v}{d[13:16]}-{var[d[16]]}{d[17:20]}-{d[20:32]}")
     return out
+
+
+def _uuid_text(d: str, version: str) -> str:
+    """32+ hex digits as a uuid's text, with its version digit and variant bits set."""
+    return f"{d[:8]}-{d[8:12]}-{version}{d[13:16]}-{_VARIANT[d[16]]}{d[17:20]}-{d[20:32]}"
 
 
 def check_user(value: str, max_len: int) -> str | None:
