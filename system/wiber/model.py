@@ -37,7 +37,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -67,41 +66,51 @@ def direction_key(from_user: str, to_user: str) -> str:
 
 def derive_message_id(from_user: str, key: str | None) -> str:
     """Deterministic id for (sender, idempotency key); a fresh uuid4 when there is no key."""
+    # The same string as str(uuid.uuid5(NAMESPACE, f"{from_user}\x00{key}")) (or
+    # str(uuid.uuid4())), without the UUID objects: see derive_message_ids.
     if key is None:
-        return str(uuid.uuid4())
-    return str(uuid.uuid5(NAMESPACE, f"{from_user}\x00{key}"))
+        return _uuid_text(os.urandom(16).hex(), "4")
+    h = _NS_SHA1.copy()
+    h.update(f"{from_user}\x00{key}".encode())
+    return _uuid_text(h.hexdigest(), "5")
 
 
 # uuid5(NAMESPACE, name) hashes NAMESPACE.bytes + name: the namespace part, hashed once.
 _NS_SHA1 = hashlib.sha1(NAMESPACE.bytes, usedforsecurity=False)
-# The RFC 4122 version and variant bits, as uuid.UUID(..., version=N) sets them.
-_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
-_V4 = (4 << 76) | (0x8000 << 48)
-_V5 = (5 << 76) | (0x8000 << 48)
+# The RFC 4122 variant bits (10xx) of the 17th hex digit, as uuid.UUID(..., version=N)
+# sets them: each hex digit to the digit with its top two bits replaced.
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
 def derive_message_ids(from_users: Sequence[str], keys: Sequence[str | None]) -> list[str]:
     """``derive_message_id`` of each (sender, key) pair: the same strings, in one pass.
 
-    The ids of a batch without a ``UUID`` object per id, and with one
-    ``os.urandom`` for all the keyless ones (uuid4 reads 16 bytes per id).
+    The ids of a batch without a ``UUID`` object (nor a 128-bit integer) per
+    id: the hex digest with the version digit and the variant bits set in
+    the text, and one ``os.urandom`` for all the keyless ones (uuid4 reads
+    16 bytes per id).
     """
-    rand = os.urandom(16 * sum(k is None for k in keys))
+    keyless = sum(k is None for k in keys)
+    rand = os.urandom(16 * keyless).hex() if keyless else ""
     out: list[str] = []
     r = 0
-    frm = int.from_bytes
     ns = _NS_SHA1.copy
+    var = _VARIANT
     for from_user, key in zip(from_users, keys, strict=True):
         if key is None:
-            n = frm(rand[r : r + 16]) & _KEEP | _V4
-            r += 16
+            d, v = rand[r : r + 32], "4"
+            r += 32
         else:
             h = ns()
             h.update(f"{from_user}\x00{key}".encode())
-            n = frm(h.digest()[:16]) & _KEEP | _V5
-        x = f"{n:032x}"
-        out.append(f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}")
+            d, v = h.hexdigest(), "5"
+        out.append(f"{d[:8]}-{d[8:12]}-{v}{d[13:16]}-{var[d[16]]}{d[17:20]}-{d[20:32]}")
     return out
+
+
+def _uuid_text(d: str, version: str) -> str:
+    """32+ hex digits as a uuid's text, with its version digit and variant bits set."""
+    return f"{d[:8]}-{d[8:12]}-{version}{d[13:16]}-{_VARIANT[d[16]]}{d[17:20]}-{d[20:32]}"
 
 
 def check_user(value: str, max_len: int) -> str | None:
@@ -141,7 +150,25 @@ def check_key(value: str, max_len: int) -> str | None:
 
 def now_iso() -> str:
     """Current UTC time as ISO-8601 with microseconds and a ``Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_of_ns(time.time_ns())
+
+
+def now_stamp() -> tuple[str, int]:
+    """The current time once, as (``now_iso`` text, epoch ns): a message's two clocks."""
+    ns = time.time_ns()
+    return iso_of_ns(ns), ns
+
+
+def iso_of_ns(ns: int) -> str:
+    """Epoch ns as ``now_iso`` writes a time: ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC)."""
+    sec, rest = divmod(ns, 1_000_000_000)
+    global _SECOND
+    if _SECOND[0] != sec:  # the text of the second, made once a second
+        _SECOND = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+    return f"{_SECOND[1]}.{rest // 1000:06d}Z"
+
+
+_SECOND: tuple[int, str] = (-1, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,15 +188,16 @@ class Message:
     def new(
         cls, from_user: str, to_user: str, content: str, client_message_id: str | None
     ) -> Message:
+        timestamp, ns = now_stamp()
         return cls(
             messageId=derive_message_id(from_user, client_message_id),
             conversationId=conversation_id(from_user, to_user),
             fromUser=from_user,
             toUser=to_user,
             content=content,
-            timestamp=now_iso(),
+            timestamp=timestamp,
             clientMessageId=client_message_id,
-            producedAtNs=time.time_ns(),
+            producedAtNs=ns,
         )
 
     def partition_key(self, mode: str) -> bytes:
@@ -248,6 +276,8 @@ __all__ = [
     "derive_message_ids",
     "direction_key",
     "encode_record",
+    "iso_of_ns",
     "now_iso",
+    "now_stamp",
     "parse_record",
 ]

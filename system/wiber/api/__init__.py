@@ -72,7 +72,9 @@ rules), ``batch`` (a batch body to records in one pass), ``limits``
 (per-route body caps, the body budget), ``shape`` (the bounded structure
 count before parsing), ``produce`` (outcome -> status), ``errors`` (the
 error shape and handlers), ``answers`` (the answers' shapes, for
-OpenAPI), ``middleware`` (request metrics, reading and capping bodies).
+OpenAPI), ``middleware`` (request metrics, reading and capping bodies),
+``hot`` (the two POST routes answered without FastAPI's per-request
+machinery, with the same answers).
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ from fastapi.routing import APIRoute
 
 from wiber.api.bodies import BatchIn, MessageIn
 from wiber.api.errors import EXCEPTION_HANDLERS, ApiError
+from wiber.api.hot import WiberApp
 from wiber.api.messages import router as messages_router
 from wiber.api.middleware import RequestMetricsMiddleware
 from wiber.api.ops import router as ops_router
@@ -99,7 +102,8 @@ def create_app(
     """The ASGI app; ``bridge``/``store`` replace the real ones (unit tests only)."""
     # No docs routes of FastAPI's own: ``wiber.api.ops`` serves them behind
     # WIBER_API_DOCS (known only once the lifespan has read the settings).
-    app = FastAPI(
+    # WiberApp answers the two POST routes itself (``wiber.api.hot``).
+    app = WiberApp(
         title="Wiber",
         version="0.1.0",
         lifespan=lifespan,

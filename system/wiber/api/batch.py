@@ -25,7 +25,6 @@ broken rule. What it does differently is only how much Python runs:
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,7 +42,7 @@ from wiber.api.bodies import (
 )
 from wiber.api.errors import Detail, invalid
 from wiber.api.limits import RouteLimits
-from wiber.model import Message, derive_message_ids, direction_key, now_iso
+from wiber.model import Message, derive_message_ids, direction_key, now_stamp
 from wiber.settings import Settings
 
 
@@ -126,7 +125,7 @@ def prepare_batch(
         pkeys = [c.encode() for c in convs]
     else:
         pkeys = [direction_key(f, t).encode() for f, t in zip(froms, tos, strict=True)]
-    ts, ns = now_iso(), time.time_ns()
+    ts, ns = now_stamp()
     dumps = orjson.dumps
     # The bytes of model.encode_record: the same keys in the same order.
     values = [

@@ -99,15 +99,20 @@ async def on_http_error(request: Request, e: StarletteHTTPException) -> Response
 
 
 async def on_unexpected(request: Request, e: Exception) -> Response:
+    return error_response(unexpected(request.method, request.url.path, e))
+
+
+def unexpected(method: str, path: str, e: Exception) -> ApiError:
+    """The 500 for an unexpected exception (logged here)."""
     # Only a bug or a failpoint `raise` gets here. After a POST whether a
     # message was stored is unknown, so the client is told to retry with
     # its key; any other request changed nothing worth a key.
-    log.error("unexpected error on %s %s: %r", request.method, request.url.path, e)
-    if request.method == "POST":
+    log.error("unexpected error on %s %s: %r", method, path, e)
+    if method == "POST":
         why = "the outcome is unknown; retry with the same Idempotency-Key"
     else:
         why = "internal error; retry later"
-    return error_response(ApiError(500, "internal_error", f"{type(e).__name__}: {why}"))
+    return ApiError(500, "internal_error", f"{type(e).__name__}: {why}")
 
 
 async def on_validation_error(request: Request, e: RequestValidationError) -> Response:
@@ -131,4 +136,5 @@ __all__ = [
     "from_errors",
     "invalid",
     "json_response",
+    "unexpected",
 ]

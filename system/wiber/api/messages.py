@@ -54,8 +54,15 @@ router = APIRouter()
 )
 async def post_message(request: Request) -> Response:
     rt = runtime_of(request)
-    body = parse_message(await take_body(request), rt.limits)
-    idempotency_key = request.headers.get("idempotency-key")
+    raw = await take_body(request)
+    return json_response(*await accept_message(rt, raw, request.headers.get("idempotency-key")))
+
+
+async def accept_message(
+    rt: Runtime, raw: bytes | bytearray, idempotency_key: str | None
+) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+    """``POST /messages``: its (status, body, headers), or the ApiError it answers."""
+    body = parse_message(raw, rt.limits)
     deadline = time.monotonic() + rt.settings.request_timeout_s
     check_header_key(idempotency_key, rt.settings)
     key, problems = validate_item(body, idempotency_key, rt.settings, "body.")
@@ -63,7 +70,7 @@ async def post_message(request: Request) -> Response:
         raise invalid(problems)
     msg = Message.new(body.fromUser, body.toUser, body.content, key)
     status, out = await produce(rt, msg, deadline)
-    return json_response(status, out, {"Retry-After": RETRY_AFTER_S} if status == 503 else None)
+    return status, out, _RETRY_LATER if status == 503 else None
 
 
 @router.post(
@@ -75,7 +82,13 @@ async def post_message(request: Request) -> Response:
 async def post_batch(request: Request) -> Response:
     rt = runtime_of(request)
     raw = await take_body(request)
-    idempotency_key = request.headers.get("idempotency-key")
+    return json_response(*await accept_batch(rt, raw, request.headers.get("idempotency-key")))
+
+
+async def accept_batch(
+    rt: Runtime, raw: bytes | bytearray, idempotency_key: str | None
+) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+    """``POST /messages/batch``: its (status, body, headers), or the ApiError it answers."""
     deadline = time.monotonic() + rt.settings.request_timeout_s
     batch = prepare_batch(raw, rt.limits, rt.settings, idempotency_key)
     sender = rt.batch_sender
@@ -89,11 +102,12 @@ async def post_batch(request: Request) -> Response:
         outcomes = await asyncio.gather(*(produce(rt, m, deadline) for m in msgs))
     results = [{"index": i, "status": st, **b} for i, (st, b) in enumerate(outcomes)]
     all_ok = all(st == 201 for st, _ in outcomes)
-    headers = {"Retry-After": RETRY_AFTER_S} if any(st == 503 for st, _ in outcomes) else None
-    return json_response(201 if all_ok else 207, {"results": results}, headers)
+    headers = _RETRY_LATER if any(st == 503 for st, _ in outcomes) else None
+    return 201 if all_ok else 207, {"results": results}, headers
 
 
 _API_POINTS = ("api.before_produce", "api.after_ack_before_response")
+_RETRY_LATER = {"Retry-After": RETRY_AFTER_S}
 
 
 @router.get("/messages/{user1}/{user2}", responses=RESPONSES["get_conversation"])
@@ -168,4 +182,4 @@ async def _read(
         ) from None
 
 
-__all__ = ["router"]
+__all__ = ["accept_batch", "accept_message", "router"]

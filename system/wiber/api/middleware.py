@@ -66,7 +66,7 @@ class RequestMetricsMiddleware:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
-            API_REQUESTS.labels(path, scope.get("method", ""), str(status)).inc()
+            _requests(path, scope.get("method", ""), status).inc()
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         rt: Runtime | None = getattr(getattr(scope.get("app"), "state", None), "rt", None)
@@ -100,6 +100,19 @@ class RequestMetricsMiddleware:
         finally:
             scope.pop(BODY_KEY, None)
             budget.release(held)
+
+
+def _requests(route: str, method: str, status: int) -> Any:
+    """The request counter of (route, method, status), its child looked up once."""
+    key = (route, method, status)
+    child = _REQUEST_COUNTERS.get(key)
+    if child is None:
+        child = _REQUEST_COUNTERS[key] = API_REQUESTS.labels(route, method, str(status))
+    return child
+
+
+# No more keys than API_REQUESTS has series (labels() takes a lock and builds a tuple).
+_REQUEST_COUNTERS: dict[tuple[str, str, int], Any] = {}
 
 
 async def take_body(request: Request) -> bytes | bytearray:

@@ -28,6 +28,8 @@ from wiber.model import Message, encode_record
 from wiber.producer import Delivered, NotSent, OutcomeUnknown
 
 RETRY_AFTER_S = "1"
+# Each outcome's counter, looked up once (labels() takes a lock and a dict per call).
+_OUTCOME = {k: API_PRODUCE_OUTCOMES.labels(k) for k in ("acked", "not_sent", "unknown")}
 
 
 async def produce(rt: Runtime, msg: Message, deadline: float) -> tuple[int, dict[str, Any]]:
@@ -36,7 +38,7 @@ async def produce(rt: Runtime, msg: Message, deadline: float) -> tuple[int, dict
     try:
         await failpoints.ahit("api.before_produce")
     except failpoints.FailpointError as e:
-        API_PRODUCE_OUTCOMES.labels("not_sent").inc()
+        _OUTCOME["not_sent"].inc()
         return 503, _not_sent_body(msg, str(e))
     t0 = time.perf_counter()
     API_INFLIGHT.inc()
@@ -48,10 +50,10 @@ async def produce(rt: Runtime, msg: Message, deadline: float) -> tuple[int, dict
             deadline - time.monotonic(),
         )
     except NotSent as e:
-        API_PRODUCE_OUTCOMES.labels("not_sent").inc()
+        _OUTCOME["not_sent"].inc()
         return 503, _not_sent_body(msg, str(e))
     except OutcomeUnknown as e:
-        API_PRODUCE_OUTCOMES.labels("unknown").inc()
+        _OUTCOME["unknown"].inc()
         return 504, {
             "error": "outcome_unknown",
             "message": f"{e}; the message may or may not be stored: retry with the same "
@@ -61,7 +63,7 @@ async def produce(rt: Runtime, msg: Message, deadline: float) -> tuple[int, dict
     finally:
         API_INFLIGHT.dec()
         API_PRODUCE_SECONDS.observe(time.perf_counter() - t0)
-    API_PRODUCE_OUTCOMES.labels("acked").inc()
+    _OUTCOME["acked"].inc()
     await failpoints.ahit("api.after_ack_before_response")
     body = msg.to_dict()
     del body["producedAtNs"]
@@ -110,7 +112,7 @@ async def produce_batch(
             out.append((504, _unknown_body(mid, d)))
     for outcome, k in counts.items():
         if k:
-            API_PRODUCE_OUTCOMES.labels(outcome).inc(k)
+            _OUTCOME[outcome].inc(k)
     return out
 
 
