@@ -32,6 +32,7 @@ prefix; :func:`read_history` drops a torn last line.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -93,15 +94,20 @@ class Op:
 class HistoryWriter:
     """Appends ops to a JSONL file as they happen; thread-safe.
 
-    ``next_id()`` hands out op ids; ``append`` writes and flushes one line.
-    Ops are also kept in memory (``ops``) for the checkers at the end of the
-    run, so the file is a record, not the only copy.
+    ``next_id()`` hands out op ids; ``append`` writes and flushes one line,
+    except inside :meth:`grouped`, whose end flushes every line written in
+    it at once (the ops of one batch request are appended together, with no
+    await between them: one flush instead of a hundred, which was a quarter
+    of the load generator's CPU at 30k messages/s). Ops are also kept in
+    memory (``ops``) for the checkers at the end of the run, so the file is a
+    record, not the only copy.
     """
 
     def __init__(self, path: Path, header: dict[str, Any] | None = None) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._next = 0
+        self._held = 0
         self.ops: list[Op] = []
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fh: IO[bytes] | None = path.open("wb")
@@ -120,7 +126,21 @@ class HistoryWriter:
             self.ops.append(op)
             if self._fh is not None:
                 self._fh.write(line)
-                self._fh.flush()
+                if not self._held:
+                    self._fh.flush()
+
+    @contextlib.contextmanager
+    def grouped(self) -> Iterator[None]:
+        """Ops appended inside are flushed together when it ends (see the class docstring)."""
+        with self._lock:
+            self._held += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held -= 1
+                if not self._held and self._fh is not None:
+                    self._fh.flush()
 
     def close(self) -> None:
         with self._lock:

@@ -491,15 +491,16 @@ class Workload:
     def _invoke(self, msgs: list[_Msg]) -> list[int]:
         now = self.clock.now()
         ids = []
-        for m in msgs:
-            op_id = self.history.next_id()
-            self._pending[op_id] = m
-            self.history.append(
-                Op(op_id, "invoke", "send", f"client-{m.sender}", now, m.invoke_value())
-            )
-            if m.retry_of is None:
-                self._lag.add(now - m.intended)
-            ids.append(op_id)
+        with self.history.grouped():
+            for m in msgs:
+                op_id = self.history.next_id()
+                self._pending[op_id] = m
+                self.history.append(
+                    Op(op_id, "invoke", "send", f"client-{m.sender}", now, m.invoke_value())
+                )
+                if m.retry_of is None:
+                    self._lag.add(now - m.intended)
+                ids.append(op_id)
         return ids
 
     def _spawn(
@@ -626,8 +627,9 @@ class Workload:
         ):
             # the request failed as a whole: every item shares its outcome
             t, v = got.outcome() if isinstance(got, _NoAnswer) else self._outcome(*got)
-            for op_id in ids:
-                self._complete(op_id, t, dict(v))
+            with self.history.grouped():
+                for op_id in ids:
+                    self._complete(op_id, t, dict(v))
             return
         status, parsed = got
         results = parsed.get(pr.results_field) if isinstance(parsed, dict) else None
@@ -638,14 +640,15 @@ class Workload:
                     idx = item.get(pr.result_index_field, pos)
                     if isinstance(idx, int):
                         by_index.setdefault(idx, item)
-        for i, op_id in enumerate(ids):
-            item = by_index.get(i)
-            st = item.get(pr.result_status_field) if item is not None else None
-            if item is None or not isinstance(st, int):
-                why = f"batch answer {status} has no result for item {i}"
-                self._complete(op_id, "info", {"status": status, "error": why})
-            else:
-                self._complete(op_id, *self._outcome(st, item), answered=item)
+        with self.history.grouped():
+            for i, op_id in enumerate(ids):
+                item = by_index.get(i)
+                st = item.get(pr.result_status_field) if item is not None else None
+                if item is None or not isinstance(st, int):
+                    why = f"batch answer {status} has no result for item {i}"
+                    self._complete(op_id, "info", {"status": status, "error": why})
+                else:
+                    self._complete(op_id, *self._outcome(st, item), answered=item)
 
     async def _resend(
         self, session: aiohttp.ClientSession, key: str
