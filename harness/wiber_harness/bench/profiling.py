@@ -150,6 +150,17 @@ def summarize_collapsed(text: str, top: int = 12) -> dict[str, Any]:
     }
 
 
+def process_cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds a process has used so far (None: not measurable here)."""
+    if not pid:
+        return None
+    try:
+        t = psutil.Process(pid).cpu_times()
+        return float(t.user + t.system)
+    except psutil.Error:
+        return None
+
+
 class CpuMeter:
     """CPU time used by named processes between :meth:`start` and :meth:`stop`, in cores.
 
@@ -164,11 +175,7 @@ class CpuMeter:
 
     @staticmethod
     def _cpu(pid: int) -> float | None:
-        try:
-            t = psutil.Process(pid).cpu_times()
-            return float(t.user + t.system)
-        except psutil.Error:
-            return None
+        return process_cpu_s(pid)
 
     def start(self) -> None:
         self._t0 = time.monotonic()

@@ -35,11 +35,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from wiber_harness.bench.profiling import process_cpu_s
 from wiber_harness.bench.stack_ops import (
     consumer_names,
     group_lag,
     prefill,
-    process_cpu_s,
     reset_store,
     skip_group_to_end,
     start_consumers,
@@ -129,6 +129,8 @@ def measure_sink(
                 break
         time.sleep(0.5)
     else:
+        drain_s = time.monotonic() - t0
+        s1, c1 = process_cpu_s(spid), [process_cpu_s(p) for p in cpids]
         stored = stored_count(cluster)
     if stored < records:
         raise ClusterError(

@@ -44,6 +44,7 @@ import pymongo
 from wiber.model import Message, conversation_id
 from wiber.settings import Settings, load_settings
 from wiber.store import Store, make_document
+from wiber_harness.bench.profiling import process_cpu_s
 from wiber_harness.cluster import store_collections
 from wiber_harness.cluster.base import Cluster
 from wiber_harness.cluster.system_spec import DEFAULT_SYSTEM
@@ -344,19 +345,6 @@ def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
 
-def process_cpu_s(pid: int | None) -> float | None:
-    """User + system CPU seconds a process has used so far (None: not measurable here)."""
-    import psutil
-
-    if not pid:
-        return None
-    try:
-        t = psutil.Process(pid).cpu_times()
-        return float(t.user + t.system)
-    except psutil.Error:
-        return None
-
-
 def store_pid(cluster: Cluster) -> int | None:
     """The store node's process id, when it is a process of this machine's (local backend)."""
     try:
@@ -472,7 +460,6 @@ __all__ = [
     "end_offsets",
     "group_lag",
     "prefill",
-    "process_cpu_s",
     "proxied_store_uris",
     "raw_documents",
     "raw_insert",

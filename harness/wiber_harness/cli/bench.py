@@ -211,8 +211,7 @@ def bench_cmd(
         for line in versus_lines(vs):
             say(line)
         say(f"versus.json: {write_versus(vs, out)}")
-    code = max(r.exit_code for r in results)
-    return EXIT_UNKNOWN if code == 2 else code
+    return _exit_code(results)
 
 
 def _backends(
@@ -244,6 +243,11 @@ def _backends(
     for line in backends_lines(doc):
         say(line)
     say(f"backends.json: {write_backends(doc, cfg.out_dir)}")
+    return _exit_code(results)
+
+
+def _exit_code(results: list[BenchResult]) -> int:
+    """The worst exit code of the runs (a failed measurement is unknown, as everywhere)."""
     code = max(r.exit_code for r in results)
     return EXIT_UNKNOWN if code == 2 else code
 
