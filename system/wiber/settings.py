@@ -48,6 +48,7 @@ TUNABLE: tuple[str, ...] = (
     "consumer_batch_size",
     "consumer_batch_timeout_ms",
     "consumer_commit_mode",
+    "consumer_commit_interval_ms",
     "consumer_on_store_error",
     "consumer_session_timeout_ms",
     "consumer_max_poll_interval_ms",
@@ -153,6 +154,16 @@ class Settings(BaseSettings):
         description="after_store: commit synchronously after the batch is stored (safe); "
         "auto: librdkafka auto-commit (unsafe: commits records not yet stored).",
     )
+    consumer_commit_interval_ms: int = Field(
+        1000,
+        ge=0,
+        le=60_000,
+        description="after_store mode: commit the stored offsets after a batch only when this "
+        "long has passed since the last commit (0: after every batch). The stored offsets are "
+        "also committed whenever a poll finds nothing, before a partition is revoked and at "
+        "shutdown. Safe at any value: only stored records are committed; a crash redelivers "
+        "up to this long of stored records, which the unique messageId index absorbs.",
+    )
     consumer_on_store_error: Literal["retry", "skip"] = Field(
         "retry",
         description="retry: retry the store write with backoff, never commit past it (safe); "
@@ -196,7 +207,7 @@ class Settings(BaseSettings):
         "('<collection>_read_NNN', by a hash of its conversation), each with the same unique "
         "and order indexes, and a read scans only that bucket (FerretDB's SQLite backend "
         "cannot use secondary indexes, so a read of one collection would scan every message); "
-        "auto: 16 on FerretDB, 0 otherwise.",
+        "auto: 8 on FerretDB, 0 otherwise.",
     )
     store_timeout_ms: int = Field(
         5000, ge=100, description="Server selection and socket timeout of store operations."

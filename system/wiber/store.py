@@ -24,9 +24,9 @@ Promises:
   <string>}`` filters down to SQLite, so any other query scans and decodes
   the whole collection (about 0.1 ms per stored document on this machine
   kind); a conversation read scans only its bucket, O(stored / N). Auto
-  picks 16 on FerretDB (in a single-writer microbenchmark of 500-document
+  picks 8 on FerretDB (in a single-writer microbenchmark of 500-document
   batches, 16 buckets wrote at ~0.8 of one collection's rate, 4-8 at ~1.0;
-  16 keeps a read under 1 s up to ~100k messages), 0 otherwise. The store
+  8 keeps a read under 1 s up to ~50k messages), 0 otherwise. The store
   is therefore "every collection of the database named ``<collection>`` or
   ``<collection>_read_NNN``"; the harness's system profile says the same
   (``[names] collections``). A store written by an older release (which
@@ -77,7 +77,7 @@ UNIQUE_INDEX = "messageId_unique"
 NONUNIQUE_INDEX = "messageId_nonunique"
 ORDER_INDEX = "conversation_log_order"
 ORDER_KEYS = [("conversationId", ASCENDING), ("partition", ASCENDING), ("offset", ASCENDING)]
-AUTO_BUCKETS_FERRETDB = 16
+AUTO_BUCKETS_FERRETDB = 8
 BUCKET_INFIX = "_read_"
 _SORT = [("partition", ASCENDING), ("offset", ASCENDING)]
 

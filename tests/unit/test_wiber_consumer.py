@@ -289,7 +289,10 @@ def test_invalid_records_go_to_the_dlq_then_are_committed(tmp_path: Path) -> Non
 
 
 def test_revoke_commits_stored_and_drops_unstored(tmp_path: Path) -> None:
-    c, kafka, store = make(tmp_path, {0: [rec(0)], 1: [rec(1)]}, fail_times=2)
+    # commit after every batch, so the batch's own commit is seen at once
+    c, kafka, store = make(
+        tmp_path, {0: [rec(0)], 1: [rec(1)]}, fail_times=2, consumer_commit_interval_ms=0
+    )
     c._uncommitted[(TOPIC, 5)] = 7  # stored earlier, commit had failed
     kafka.assigned = [0, 1, 5]
     kafka.logs[5] = []
@@ -333,3 +336,35 @@ def test_partitions_revoked_during_a_retry_and_assigned_again_are_consumed(tmp_p
         c._step()
     assert sorted(d["content"] for d in store.docs.values()) == ["m0", "m1"]
     assert kafka.paused == set() and kafka.committed == {0: 1, 1: 1}
+
+
+def test_commit_interval_commits_less_often_never_ahead_and_when_idle(tmp_path: Path) -> None:
+    c, kafka, store = make(
+        tmp_path,
+        {0: [rec(i) for i in range(4)]},
+        consumer_batch_size=1,
+        consumer_commit_interval_ms=60_000,
+    )
+    c._step()  # the first batch commits: no commit yet in this interval
+    assert kafka.commit_calls == [{0: 1}]
+    c._step()
+    c._step()
+    # stored, not yet committed: the interval has not passed
+    assert len(store.docs) == 3 and kafka.commit_calls == [{0: 1}]
+    assert kafka.committed[0] <= len(store.docs)
+    c._step()
+    c._step()  # the poll finds nothing: everything stored is committed now
+    assert kafka.committed == {0: 4} and len(store.docs) == 4
+    assert len(kafka.commit_calls) == 2
+
+
+def test_commit_interval_still_commits_stored_offsets_on_revoke(tmp_path: Path) -> None:
+    c, kafka, store = make(
+        tmp_path, {0: [rec(0), rec(1)], 1: [rec(2)]}, consumer_commit_interval_ms=60_000
+    )
+    c._step()  # commits {0: 2, 1: 1}
+    kafka.logs[0].append(rec(3))
+    c._step()  # stores offset 2 of partition 0, inside the interval: not committed
+    assert kafka.committed[0] == 2 and len(store.docs) == 4
+    c._on_revoke(kafka, [TP(TOPIC, 0)])
+    assert kafka.committed[0] == 3

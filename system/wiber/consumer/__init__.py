@@ -10,6 +10,10 @@ Promises (with the safe defaults):
   key errors count as success) and whose invalid records reached the DLQ.
   A crash at any instant therefore loses nothing: at worst the batch is
   delivered again and stored as duplicates (``duplicate`` outcome).
+  With ``WIBER_CONSUMER_COMMIT_INTERVAL_MS`` > 0 the stored offsets are
+  committed after a batch only once that long has passed since the last
+  commit (and whenever a poll finds nothing): fewer commits, and a crash
+  redelivers up to that long of stored batches instead of one.
 * On any other store error the batch is retried with capped exponential
   backoff, forever; nothing is committed or skipped meanwhile. During the
   retries all assigned partitions are paused and the consumer keeps

@@ -90,6 +90,7 @@ class WiberConsumer:
         self._carry: list[Record] = []
         self._next_lag = 0.0
         self._next_commit_retry = 0.0
+        self._next_commit = 0.0
         self._lag_labels: set[str] = set()
         failpoints.REGISTRY.on_crash(self.dlog.flush)
 
@@ -230,7 +231,8 @@ class WiberConsumer:
                 tp = tp_of(m)
                 if tp not in revoked:
                     self._uncommitted[tp] = max(self._uncommitted.get(tp, 0), m.offset() + 1)
-            self._commit()
+            if time.monotonic() >= self._next_commit:
+                self._commit()
         failpoints.hit("consumer.after_commit")
 
     def _record(self, m: Record, message_id: str | None, outcome: str) -> None:
@@ -276,6 +278,7 @@ class WiberConsumer:
         if not items:
             return
         offsets = [TopicPartition(t, p, o) for (t, p), o in items.items()]
+        self._next_commit = time.monotonic() + self.s.consumer_commit_interval_ms / 1000
         try:
             result = self.consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as e:
