@@ -28,7 +28,9 @@ its hit count.
 
 Points: ``consumer.after_poll``, ``consumer.before_store`` (inside the
 store attempt, so ``raise`` there is a simulated store error that gets
-retried), ``consumer.after_store_before_commit``, ``consumer.after_commit``,
+retried), ``consumer.after_store_before_commit``, ``consumer.after_commit``
+(after the batch's commit step, which ``WIBER_CONSUMER_COMMIT_INTERVAL_MS``
+may have deferred: the batch is then stored and not yet committed),
 ``api.before_produce``, ``api.after_ack_before_response``.
 
 Cost when off: ``hit()`` is one attribute test and a return.

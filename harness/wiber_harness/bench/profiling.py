@@ -173,19 +173,15 @@ class CpuMeter:
         self._t0 = 0.0
         self._c0: dict[str, float] = {}
 
-    @staticmethod
-    def _cpu(pid: int) -> float | None:
-        return process_cpu_s(pid)
-
     def start(self) -> None:
         self._t0 = time.monotonic()
-        self._c0 = {k: c for k, pid in self.pids.items() if (c := self._cpu(pid)) is not None}
+        self._c0 = {k: c for k, pid in self.pids.items() if (c := process_cpu_s(pid)) is not None}
 
     def stop(self) -> dict[str, float | None]:
         dt = max(time.monotonic() - self._t0, 1e-6)
         out: dict[str, float | None] = {}
         for k, pid in self.pids.items():
-            c1 = self._cpu(pid)
+            c1 = process_cpu_s(pid)
             out[k] = None if c1 is None or k not in self._c0 else round((c1 - self._c0[k]) / dt, 3)
         return out
 
