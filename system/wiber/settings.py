@@ -117,7 +117,14 @@ class Settings(BaseSettings):
         True, description="enable.idempotence; must be false when acks is not 'all'."
     )
     producer_linger_ms: int = Field(
-        5, ge=0, le=1000, description="linger.ms: how long the producer waits to fill a batch."
+        20,
+        ge=0,
+        le=1000,
+        description="linger.ms: how long the producer waits to fill a batch. 20 ms, not "
+        "librdkafka's 5: with 5, batch requests of 50 made a produce request per broker "
+        "every few ms, and librdkafka's broker threads and the three brokers spent 0.4 and "
+        "0.8 cores on them at 5,000 msgs/s (0.03 and 0.6 with 20); a lone message waits "
+        "up to the linger for its acknowledgement.",
     )
     producer_batch_messages: int = Field(
         10000, ge=1, description="batch.num.messages: most records in one produce request."

@@ -520,3 +520,16 @@ def test_a_probe_that_held_is_repeated_higher_until_it_saturates(
     m = saturating_probe(b, "batch ingest", t, first, 0, kafka)  # type: ignore[arg-type]
     assert t.rates == rates and m.rate == rates[-1]
     assert len(b.said) == len(rates) - 1
+
+
+def test_producer_performance_uses_the_api_producers_own_settings() -> None:
+    # the batch ratio's reference must produce what the API produces: a changed default
+    # (linger, compression, acks) must move the reference with it
+    from wiber.producer import producer_config
+    from wiber.settings import Settings
+    from wiber_harness.bench.kafka_tools import API_PRODUCER_PROPS
+
+    api = producer_config(Settings(), "x")
+    for key, value in API_PRODUCER_PROPS.items():
+        want = api[key]
+        assert value == (str(want).lower() if isinstance(want, bool) else str(want)), key

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from aiohttp import web
 
 from wiber.model import conversation_id, derive_message_id
@@ -577,6 +579,61 @@ def test_batch_items_are_ops_of_their_own(tmp_path: Path) -> None:
     assert len({i.time for i in first}) == 1  # one request: one send time
     assert len({i.value["intended"] for i in first}) == 5  # each its own intended time
     assert all(i.time >= i.value["intended"] for i in first)
+
+
+def test_a_stop_mid_batch_sends_only_the_messages_already_due(tmp_path: Path) -> None:
+    # batch 5 at 100/s: requests leave at 40 and 90 ms; the stop at ~125 ms finds
+    # items due at 100, 110, 120 ms collected (sent) and 130, 140 ms not yet due
+    srv = RuleServer(lambda b, n: 201)
+    stop = asyncio.Event()
+
+    async def stop_soon(wl: Workload) -> None:
+        await asyncio.sleep(0.125)
+        stop.set()
+
+    async def go() -> tuple[Workload, Any, list[Op]]:
+        async with srv.serve():
+            return await drive(
+                tmp_path,
+                cfg(rate=100.0, duration=5.0, batch=5),
+                [srv.url],
+                stop=stop,
+                during=stop_soon,
+            )
+
+    _, stats, ops = run(go())
+    got = check_history(ops)
+    assert stats.stopped_early
+    assert stats.scheduled == stats.sent == len(got) == sum(len(r[2]["messages"]) for r in srv.requests)
+    assert 11 <= stats.sent <= 15
+    assert [len(r[2]["messages"]) for r in srv.requests][:2] == [5, 5]
+    assert all(i.time >= i.value["intended"] for i, _ in got.values())
+
+
+@given(
+    batch=st.integers(1, 7),
+    rate=st.sampled_from([200.0, 1000.0, 5000.0]),
+    arrivals=st.sampled_from(["uniform", "poisson"]),
+)
+@settings(max_examples=12, deadline=None)
+def test_batches_never_leave_before_their_last_message_is_due(
+    tmp_path_factory: pytest.TempPathFactory, batch: int, rate: float, arrivals: str
+) -> None:
+    srv = RuleServer(lambda b, n: 201)
+    tmp = tmp_path_factory.mktemp("b")
+
+    async def go() -> tuple[Workload, Any, list[Op]]:
+        async with srv.serve():
+            c = cfg(rate=rate, duration=0.05, batch=batch, arrivals=arrivals)
+            return await drive(tmp, c, [srv.url])
+
+    _, stats, ops = run(go())
+    got = check_history(ops)
+    assert stats.scheduled == stats.sent == len(got)
+    sizes = [len(r[2]["messages"]) for r in srv.requests]
+    assert sum(sizes) == stats.sent and all(1 <= k <= batch for k in sizes)
+    assert sizes[:-1] == [batch] * (len(sizes) - 1)  # only the last one may be partial
+    assert all(i.time >= i.value["intended"] for i, _ in got.values())
 
 
 @pytest.mark.parametrize(

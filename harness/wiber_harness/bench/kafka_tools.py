@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from wiber.model import Message, encode_record
+from wiber.settings import Settings
 from wiber_harness.errors import HarnessError
 from wiber_harness.workload.plan import content_for
 
@@ -46,13 +47,14 @@ PRODUCER_PERFORMANCE = "org.apache.kafka.tools.ProducerPerformance"
 END_TO_END_LATENCY = "org.apache.kafka.tools.EndToEndLatency"
 TOOL_HEAP = "-Xmx512m"
 
-# the same records the API produces: acks=all, idempotence, lz4, linger 5 ms
-# (wiber.producer.producer_config with the default settings)
+# the same records the API produces (wiber.producer.producer_config with the default
+# settings): acks=all, idempotence, lz4 and the API's linger
+_API_DEFAULTS = Settings.model_fields
 API_PRODUCER_PROPS: Mapping[str, str] = {
-    "acks": "all",
-    "enable.idempotence": "true",
-    "compression.type": "lz4",
-    "linger.ms": "5",
+    "acks": str(_API_DEFAULTS["producer_acks"].default),
+    "enable.idempotence": str(_API_DEFAULTS["producer_idempotence"].default).lower(),
+    "compression.type": str(_API_DEFAULTS["producer_compression"].default),
+    "linger.ms": str(_API_DEFAULTS["producer_linger_ms"].default),
 }
 
 TOOLS_LOG4J2 = """\
