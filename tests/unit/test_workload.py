@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 
 import orjson
 import pytest
+from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from aiohttp import web
 
 from wiber.model import conversation_id, derive_message_id
 from wiber_harness.clock import Clock
@@ -604,10 +604,30 @@ def test_a_stop_mid_batch_sends_only_the_messages_already_due(tmp_path: Path) ->
     _, stats, ops = run(go())
     got = check_history(ops)
     assert stats.stopped_early
-    assert stats.scheduled == stats.sent == len(got) == sum(len(r[2]["messages"]) for r in srv.requests)
+    assert (
+        stats.scheduled
+        == stats.sent
+        == len(got)
+        == sum(len(r[2]["messages"]) for r in srv.requests)
+    )
     assert 11 <= stats.sent <= 15
     assert [len(r[2]["messages"]) for r in srv.requests][:2] == [5, 5]
     assert all(i.time >= i.value["intended"] for i, _ in got.values())
+
+
+def test_a_batch_launch_lag_counts_from_when_the_request_was_due(tmp_path: Path) -> None:
+    # batch 5 at 50/s: a request's first item waits 80 ms for the fifth, on purpose;
+    # the generator's own lag is how late the request left after the fifth was due
+    srv = RuleServer(lambda b, n: 201)
+
+    async def go() -> tuple[Workload, Any, list[Op]]:
+        async with srv.serve():
+            return await drive(tmp_path, cfg(rate=50.0, duration=0.3, batch=5), [srv.url])
+
+    _, stats, ops = run(go())
+    first = min((o for o in ops if o.type == "invoke"), key=lambda o: o.id)
+    assert first.time - first.value["intended"] >= 80_000_000  # the fill wait is latency
+    assert stats.launch_lag_max_ms < 60.0
 
 
 @given(
