@@ -264,3 +264,36 @@ def test_validate_finds_two_scenarios_with_one_name(tmp_path: Path) -> None:
     assert o.code == 2
     problems = [p for f in document(o.out)["files"] for p in f["problems"]]
     assert any("is also the name of" in p for p in problems)
+
+
+def test_suite_prints_a_plain_line_per_scenario_when_not_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a suite in CI or into a log file runs for many minutes: without a terminal the live
+    # bars would be drawn only at the end, so each scenario's start and verdict get a line
+    import wiber_harness.report as report
+    import wiber_harness.runner as runner
+
+    scen = tmp_path / "scenarios"
+    scen.mkdir()
+    for name in ("baseline", "leader-kill"):
+        (scen / f"{name}.yaml").write_text((ROOT / "scenarios" / f"{name}.yaml").read_text())
+    seen: list[str] = []
+
+    def fake_run(sc: Any, opts: Any) -> RunResult:
+        seen.append(sc.name)
+        return RunResult(tmp_path / sc.name, sc.name, True, [], {}, {})
+
+    class Paths:
+        index = tmp_path / "index.html"
+
+    monkeypatch.setattr(runner, "run_scenario", fake_run)
+    monkeypatch.setattr(report, "build_report", lambda dirs, folder: Paths())
+    r = invoke("suite", "--scenarios", str(scen), "--out", str(tmp_path / "out"))
+    assert r.code == 0, r.err
+    assert seen == ["baseline", "leader-kill"]
+    lines = [ln for ln in r.err.splitlines() if ln.startswith("[")]
+    assert lines[0] == "[1/2] baseline: running"
+    assert lines[1].startswith("[1/2] baseline: VALID in ")
+    assert lines[2] == "[2/2] leader-kill: running"
+    assert lines[3].startswith("[2/2] leader-kill: VALID in ")

@@ -9,6 +9,7 @@ with the verdict table and the path of the report (``index.html``,
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -24,7 +25,7 @@ from wiber_harness.cli._common import (
     utc_folder,
 )
 from wiber_harness.printable import escape_controls
-from wiber_harness.verdict import exit_code, styled
+from wiber_harness.verdict import exit_code, styled, word
 
 QUICK_SUITE = (
     "baseline",
@@ -100,6 +101,9 @@ def suite_cmd(
     folder = out or utc_folder("suites")
     runs_root = folder / "runs"
     console = Console(stderr=True)
+    # on a terminal a live bar per scenario; elsewhere (CI, a log file) the bars would
+    # only be drawn at the end, so a plain line per scenario start and end instead
+    plain = not console.is_terminal
     results: list[RunResult] = []
     with Progress(
         TextColumn("{task.description:<34}"),
@@ -107,10 +111,14 @@ def suite_cmd(
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
         console=console,
+        disable=plain,
     ) as prog:
         tasks = {sc.name: prog.add_task(sc.name, total=1.0, status="waiting") for sc in scenarios}
-        for sc in scenarios:
+        for i, sc in enumerate(scenarios, 1):
             task = tasks[sc.name]
+            started = time.monotonic()
+            if plain:
+                say(f"[{i}/{len(scenarios)}] {sc.name}: running", err=True)
 
             def tick(el: float, dur: float, p: dict[str, int], task: TaskID = task) -> None:
                 prog.update(
@@ -138,6 +146,10 @@ def suite_cmd(
             r = run_scenario(sc, opts)
             results.append(r)
             prog.update(task, completed=1.0, status=styled(r.verdict))
+            if plain:
+                took = time.monotonic() - started
+                done = f"{word(r.verdict)} in {took:.0f} s"
+                say(f"[{i}/{len(scenarios)}] {sc.name}: {done}", err=True)
     table = Table(title=f"suite ({'quick' if quick else 'full'}, {backend})")
     for col in ("scenario", "verdict", "acked/s", "ack p99 ms", "lost", "dup", "reasons"):
         table.add_column(col)
