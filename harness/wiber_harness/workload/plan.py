@@ -180,7 +180,8 @@ class WorkloadStats:
     ``fail``, ``info`` count completions of sends and resends; ``resent``:
     duplicate-injection resends; ``requests``: scheduled HTTP requests (one
     per batch). ``launch_lag_*``: how late requests left against their
-    intended time (the generator's own health: a big lag means the client,
+    intended time (a batch's: its last message's, when the request was due;
+    the generator's own health: a big lag means the client,
     not the system, fell behind). ``achieved_rate``: sends per second over
     the schedule's real span (``duration``, or longer when the last send left
     late, or shorter when stopped). ``skipped_by_second``: run-clock second
