@@ -523,13 +523,30 @@ def test_a_probe_that_held_is_repeated_higher_until_it_saturates(
 
 
 def test_producer_performance_uses_the_api_producers_own_settings() -> None:
-    # the batch ratio's reference must produce what the API produces: a changed default
-    # (linger, compression, acks) must move the reference with it
+    # the batch ratio's reference must produce what the API produces by default: a
+    # changed default (linger, compression, acks) moves the reference with it, written
+    # as Java properties, and a WIBER_* variable of the shell running the bench does not
+    import subprocess
+    import sys
+
     from wiber.producer import producer_config
     from wiber.settings import Settings
     from wiber_harness.bench.kafka_tools import API_PRODUCER_PROPS
 
-    api = producer_config(Settings(), "x")
+    api = producer_config(Settings.model_construct(), "x")
+    assert set(API_PRODUCER_PROPS) == {
+        "acks",
+        "enable.idempotence",
+        "compression.type",
+        "linger.ms",
+    }
     for key, value in API_PRODUCER_PROPS.items():
         want = api[key]
         assert value == (str(want).lower() if isinstance(want, bool) else str(want)), key
+    assert API_PRODUCER_PROPS["enable.idempotence"] in ("true", "false")
+    code = (
+        "from wiber_harness.bench.kafka_tools import API_PRODUCER_PROPS as P; print(P['linger.ms'])"
+    )
+    env = {**os.environ, "WIBER_PRODUCER_LINGER_MS": "999"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == API_PRODUCER_PROPS["linger.ms"] != "999", out.stderr

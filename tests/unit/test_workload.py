@@ -449,22 +449,24 @@ def test_a_stalled_generator_skips_what_it_reaches_too_late(tmp_path: Path) -> N
     assert all(i.time - i.value["intended"] <= 0.3 * NS + 0.05 * NS for i, _ in got.values())
 
 
-def test_stop_ends_the_schedule_early(tmp_path: Path) -> None:
-    srv = RuleServer(lambda b, n: 201)
+async def drive_stopped(
+    tmp: Path, c: WorkloadConfig, srv: RuleServer, after_s: float
+) -> tuple[Workload, Any, list[Op]]:
+    """``drive`` against ``srv`` with the stop event set ``after_s`` into the run."""
     stop = asyncio.Event()
 
     async def stop_soon(wl: Workload) -> None:
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(after_s)
         stop.set()
 
-    async def go() -> tuple[Workload, Any, list[Op]]:
-        async with srv.serve():
-            return await drive(
-                tmp_path, cfg(rate=100.0, duration=30.0), [srv.url], stop=stop, during=stop_soon
-            )
+    async with srv.serve():
+        return await drive(tmp, c, [srv.url], stop=stop, during=stop_soon)
 
+
+def test_stop_ends_the_schedule_early(tmp_path: Path) -> None:
+    srv = RuleServer(lambda b, n: 201)
     t0 = time.monotonic()
-    _, stats, ops = run(go())
+    _, stats, ops = run(drive_stopped(tmp_path, cfg(rate=100.0, duration=30.0), srv, 0.3))
     assert time.monotonic() - t0 < 3
     check_history(ops)
     assert stats.stopped_early and 10 <= stats.sent <= 45 and stats.ok == stats.sent
@@ -585,23 +587,8 @@ def test_a_stop_mid_batch_sends_only_the_messages_already_due(tmp_path: Path) ->
     # batch 5 at 100/s: requests leave at 40 and 90 ms; the stop at ~125 ms finds
     # items due at 100, 110, 120 ms collected (sent) and 130, 140 ms not yet due
     srv = RuleServer(lambda b, n: 201)
-    stop = asyncio.Event()
-
-    async def stop_soon(wl: Workload) -> None:
-        await asyncio.sleep(0.125)
-        stop.set()
-
-    async def go() -> tuple[Workload, Any, list[Op]]:
-        async with srv.serve():
-            return await drive(
-                tmp_path,
-                cfg(rate=100.0, duration=5.0, batch=5),
-                [srv.url],
-                stop=stop,
-                during=stop_soon,
-            )
-
-    _, stats, ops = run(go())
+    c = cfg(rate=100.0, duration=5.0, batch=5)
+    _, stats, ops = run(drive_stopped(tmp_path, c, srv, 0.125))
     got = check_history(ops)
     assert stats.stopped_early
     assert (

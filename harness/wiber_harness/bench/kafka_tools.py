@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from wiber.model import Message, encode_record
+from wiber.producer import producer_config
 from wiber.settings import Settings
 from wiber_harness.errors import HarnessError
 from wiber_harness.workload.plan import content_for
@@ -47,14 +48,12 @@ PRODUCER_PERFORMANCE = "org.apache.kafka.tools.ProducerPerformance"
 END_TO_END_LATENCY = "org.apache.kafka.tools.EndToEndLatency"
 TOOL_HEAP = "-Xmx512m"
 
-# the same records the API produces (wiber.producer.producer_config with the default
-# settings): acks=all, idempotence, lz4 and the API's linger
-_API_DEFAULTS = Settings.model_fields
+# the same records the API produces: these keys of wiber.producer.producer_config with
+# the default settings (no environment), as Java producer properties
+_API_CONF = producer_config(Settings.model_construct(), "bench")
 API_PRODUCER_PROPS: Mapping[str, str] = {
-    "acks": str(_API_DEFAULTS["producer_acks"].default),
-    "enable.idempotence": str(_API_DEFAULTS["producer_idempotence"].default).lower(),
-    "compression.type": str(_API_DEFAULTS["producer_compression"].default),
-    "linger.ms": str(_API_DEFAULTS["producer_linger_ms"].default),
+    k: str(_API_CONF[k]).lower() if isinstance(_API_CONF[k], bool) else str(_API_CONF[k])
+    for k in ("acks", "enable.idempotence", "compression.type", "linger.ms")
 }
 
 TOOLS_LOG4J2 = """\
